@@ -1,0 +1,33 @@
+# Simpul: the two commands of the README's quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup bench clean
+
+$(STAMP): setup.cfg pyproject.toml package.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	$(BIN)/pybabel compile -d translations --statistics >/dev/null 2>&1 || true
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up and run one office node: SQLite in instance/, demo data, processes and plugins.
+run: setup
+	$(BIN)/simpul init --demo
+	$(BIN)/simpul run
+
+## Set up and run every test (SQLite and PostgreSQL, browser tests in Chromium).
+test: setup
+	bash scripts/test-deps
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) node_modules instance .pytest_cache

@@ -1,0 +1,70 @@
+"""The ``simpul`` command line: set up a node, run it, and drive cases from scripts.
+
+Nothing here prompts; every listing has ``--json``; errors print one line and exit non-zero.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from engine import Actor, Config, Runtime, SimpulError
+
+from .output import emit, fail, parse_data
+
+
+class State:
+    """Built lazily so ``simpul --help`` needs no database."""
+
+    def __init__(self):
+        self._runtime = None
+        self.config = Config.from_env()
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime(self.config)
+        return self._runtime
+
+    def actor(self, username: str | None) -> Actor:
+        if not username:
+            return Actor(username="cli", office_code=None, roles=Actor.system().roles, display_name="cli")
+        from engine.directory import actor_for
+
+        return actor_for(self.runtime, username)
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does.")
+@click.pass_context
+def main(ctx, verbose):
+    """Simpul: e-KTP case management for kecamatan, kelurahan and regency offices."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(State)
+
+
+from . import commands  # noqa: E402,F401  (registers the subcommands)
+
+
+def run():
+    """Console entry point: engine errors become one clear line and a non-zero exit."""
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SimpulError as exc:
+        fail(exc.render(), 1, exc.errors)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # no tracebacks for operators; -v logs them
+        logging.getLogger("simpul.cli").debug("unexpected error", exc_info=True)
+        fail(f"{type(exc).__name__}: {exc}", 2)

@@ -1,0 +1,525 @@
+"""The case API: start, work, message, cancel and look at cases.
+
+Every call is one transaction with its audit event written inside it; plugins hear about
+the event only after the commit.  Office isolation lives here, in the queries: a case of
+another office is "not found" for a clerk, and the attempt is logged.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from .actors import Actor
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
+from .forms import validate_form_data
+from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
+from .processes import latest_version
+from .workflow import CaseView, CaseWorkflow
+
+security_log = logging.getLogger("simpul.security")
+
+OPEN_STATUSES = ("active", "incident")
+NIK_RE = re.compile(r"^[0-9]{16}$")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _record(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, step_name=None, detail=None,
+            before=None, after=None) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, at=utcnow(), actor=actor.username,
+                      office_code=actor.office_code or case.office_code, kind=kind,
+                      task_id=getattr(task, "id", None) if task is not None else None,
+                      step=step or getattr(task, "step", None), step_name=step_name or getattr(task, "name", None),
+                      detail=detail, before=before, after=after)
+    uow.session.add(event)
+    uow.events.append(({"kind": kind, "actor": actor.username, "at": event.at.isoformat(), "step": event.step,
+                        "detail": detail, "after": after}, CaseView.of(case)))
+    return event
+
+
+def _visible(case: Case | None, actor: Actor, what: str) -> Case:
+    if case is None:
+        raise NotFound("{what} not found.", what=what)
+    if not actor.sees_office(case.office_code):
+        security_log.warning("office isolation: %s of office %s tried to reach case %s of office %s",
+                             actor.username, actor.office_code, case.receipt, case.office_code)
+        raise NotFound("{what} not found.", what=what)
+    return case
+
+
+def _lock_case(uow, case_id: int) -> Case:
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    if uow.session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Case)
+    return uow.session.scalar(stmt)
+
+
+def _fresh_task(uow, task_id: str) -> HumanTask | None:
+    return uow.session.scalar(select(HumanTask).where(HumanTask.id == task_id)
+                              .execution_options(populate_existing=True))
+
+
+def _next_receipt(session, office_code: str, year: int) -> str:
+    """Office code, year, serial: ``640205-2026-00042``, safe against concurrent starts."""
+    table = ReceiptSerial.__table__
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(table).values(office_code=office_code, year=year, last=0).on_conflict_do_nothing())
+    stmt = select(ReceiptSerial).where(ReceiptSerial.office_code == office_code, ReceiptSerial.year == year)
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    serial = session.scalar(stmt.execution_options(populate_existing=True))
+    serial.last += 1
+    return f"{office_code}-{year}-{serial.last:05d}"
+
+
+def _start_form(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
+    for ts in spec.task_specs.values():
+        if type(ts).__name__ == "StartEvent" and getattr(ts, "event_definition", None) is not None \
+                and type(ts.event_definition).__name__ == "NoneEventDefinition":
+            key = ((getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}).get("formKey")
+            if key:
+                return key, version.forms.get(key)
+    return None, None
+
+
+def _combine_errors(results) -> dict:
+    errors: dict[str, list] = {}
+    for result in results:
+        for fld, messages in (result or {}).items():
+            errors.setdefault(fld, []).extend(messages if isinstance(messages, list) else [messages])
+    return errors
+
+
+def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
+    if cw.incident:
+        _record(uow, cw.case, "incident", actor, detail=cw.incident)
+
+
+REQUIREMENTS_KEY = "document_requirements"
+
+
+def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
+    """The document checklist for a case, as the installed plugins compute it.
+
+    Plugins' lists are combined in registration order; a later entry with the same key
+    replaces an earlier one (a regency may reword or tighten a national requirement)."""
+    combined: dict[str, dict] = {}
+    for result in reversed(runtime.hook.document_requirements(procedure=procedure, data=dict(data))):
+        for item in result or []:
+            if isinstance(item, dict) and item.get("key"):
+                combined[item["key"]] = dict(item)
+    return list(combined.values())
+
+
+def _uses_requirements(form: dict | None) -> bool:
+    from .forms import iter_fields
+
+    return bool(form) and any(c.get("valuesKey") == REQUIREMENTS_KEY for c in iter_fields(form))
+
+
+# -- starting ------------------------------------------------------------------------------
+
+def start_case(runtime, process_key: str, data, actor: Actor, *, office_code: str | None = None,
+               correlation_key: str | None = None, initiated_by_message: bool = False) -> dict:
+    """Start a case of the latest version of ``process_key`` for a resident.
+
+    ``data`` must hold ``nik`` and ``resident_name`` and whatever the start form asks.  A
+    resident with an open case in the same office is refused (Conflict naming that case)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("Case data must be a JSON object.")
+    office_code = office_code or actor.office_code or runtime.config.office_code
+    if not actor.sees_office(office_code):
+        raise Forbidden("You cannot start cases for office {office}.", office=office_code)
+    with runtime.transaction() as uow:
+        return _start(runtime, uow, process_key, data, actor, office_code, correlation_key, initiated_by_message)
+
+
+def _start(runtime, uow, process_key, data, actor, office_code, correlation_key, initiated_by_message) -> dict:
+    s = uow.session
+    office = s.get(Office, office_code)
+    if office is None:
+        raise InvalidInput("Unknown office {code}.", code=office_code)
+    version = latest_version(s, process_key)
+    spec, _subs = runtime.spec_for(version)
+    _form_key, form = _start_form(version, spec)
+    cleaned = validate_form_data(form, data) if (form and not initiated_by_message) else dict(data)
+    nik = str(cleaned.get("nik", "")).strip()
+    name = str(cleaned.get("resident_name", "")).strip()
+    errors = {}
+    if not NIK_RE.match(nik):
+        errors["nik"] = ["A NIK is 16 digits."]
+    if not name:
+        errors["resident_name"] = ["This field is required."]
+    if errors:
+        raise ValidationFailed("Some fields need attention.", errors=errors)
+    errors = _combine_errors(runtime.hook.validate_case_start(procedure=process_key, office_code=office_code,
+                                                               data=cleaned))
+    if errors:
+        raise ValidationFailed("Some fields need attention.", errors=errors)
+    existing = s.scalar(select(Case).where(Case.resident_nik == nik, Case.office_code == office_code,
+                                           Case.status.in_(OPEN_STATUSES)).limit(1))
+    if existing is not None:
+        raise Conflict("Resident {nik} already has an open case {receipt}.", nik=nik,
+                       receipt=existing.receipt, errors={"case": existing.receipt})
+    now = utcnow()
+    receipt = _next_receipt(s, office_code, now.year)
+    case = Case(receipt=receipt, office_code=office_code, process_key=process_key,
+                process_version_id=version.id, resident_nik=nik, resident_name=name, status="active",
+                correlation_key=correlation_key or receipt, data={}, created_by=actor.username,
+                created_at=now, updated_at=now)
+    case.process_version = version
+    s.add(case)
+    s.flush()
+    start_data = {**cleaned, "receipt": receipt, "office_code": office_code}
+    cw = CaseWorkflow.new(runtime, s, case, version, start_data)
+    cw.advance()
+    opened = cw.save()
+    _record(uow, case, "case_started", actor, detail=f"{version.name} v{version.version}",
+            after={k: v for k, v in cleaned.items()})
+    _incident_event(uow, cw, actor)
+    s.flush()
+    return _case_summary(case, opened)
+
+
+def _case_summary(case: Case, opened=()) -> dict:
+    return {"id": case.id, "receipt": case.receipt, "status": case.status, "process": case.process_key,
+            "office": case.office_code, "incident": case.incident,
+            "open_tasks": [task_dict(t, case) for t in opened]}
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+def task_dict(t: HumanTask, case: Case | None = None) -> dict:
+    case = case or t.case
+    return {
+        "id": t.id, "case_id": t.case_id, "receipt": case.receipt, "resident_name": case.resident_name,
+        "nik": case.resident_nik, "process": case.process_key, "step": t.step, "name": t.name,
+        "name_en": t.name_en, "lane": t.lane, "role": t.role, "assignee": t.assignee, "form_key": t.form_key,
+        "instructions": t.instructions, "office": t.office_code, "version": t.version,
+        "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
+    }
+
+
+def list_tasks(runtime, actor: Actor, *, role: str | None = None, case_receipt: str | None = None,
+               assignee: str | None = None, limit: int = 500) -> list[dict]:
+    """Open tasks the actor's office may see, optionally by role, case or assignee."""
+    with runtime.read() as s:
+        stmt = select(HumanTask).join(HumanTask.case)
+        if not actor.is_system:
+            stmt = stmt.where(HumanTask.office_code == actor.office_code)
+        if role:
+            stmt = stmt.where(HumanTask.role == role)
+        if assignee:
+            stmt = stmt.where(HumanTask.assignee == assignee)
+        if case_receipt:
+            stmt = stmt.where(Case.receipt == case_receipt)
+        stmt = stmt.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at).limit(limit)
+        return [task_dict(t) for t in s.scalars(stmt)]
+
+
+def get_task(runtime, task_id: str, actor: Actor) -> dict:
+    with runtime.read() as s:
+        task = s.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound("Task {id} not found.", id=task_id)
+        _visible(task.case, actor, "Task")
+        result = task_dict(task)
+        result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
+        result["case_data"] = dict(task.case.data)
+        result["requirements"] = (requirements_for(runtime, task.case.process_key, task.case.data)
+                                  if _uses_requirements(result["form"]) else [])
+        return result
+
+
+def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
+    """Lock the task's case, then read the task again, so a concurrent winner is seen."""
+    s = uow.session
+    task = s.get(HumanTask, task_id)
+    if task is None:
+        done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
+                                                CaseEvent.kind == "task_completed").limit(1))
+        if done is not None:
+            case = s.get(Case, done.case_id)
+            _visible(case, actor, "Task")
+            raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
+                           at=done.at.isoformat(timespec="seconds"))
+        raise NotFound("Task {id} not found.", id=task_id)
+    case = _lock_case(uow, task.case_id)
+    _visible(case, actor, "Task")
+    task = _fresh_task(uow, task_id)
+    if task is None:
+        done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
+                                                CaseEvent.kind == "task_completed").limit(1))
+        who = done.actor if done is not None else "?"
+        raise Conflict("This task was already completed by {user}.", user=who)
+    if not actor.has_role(task.role):
+        raise Forbidden("This step needs the role {role}.", role=task.role)
+    return case, task
+
+
+def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | None = None) -> dict:
+    with runtime.transaction() as uow:
+        case, task = _task_for_change(uow, task_id, actor)
+        if expected_version is not None and task.version != expected_version:
+            raise Conflict("The task changed since you opened it (it is now version {version}).",
+                           version=task.version)
+        if task.assignee == actor.username:
+            return task_dict(task, case)
+        if task.assignee is not None:
+            raise Conflict("This task is already claimed by {user}.", user=task.assignee)
+        task.assignee = actor.username
+        task.version += 1
+        _record(uow, case, "task_claimed", actor, task=task, before={"assignee": None},
+                after={"assignee": actor.username})
+        return task_dict(task, case)
+
+
+def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | None = None) -> dict:
+    with runtime.transaction() as uow:
+        case, task = _task_for_change(uow, task_id, actor)
+        if expected_version is not None and task.version != expected_version:
+            raise Conflict("The task changed since you opened it (it is now version {version}).",
+                           version=task.version)
+        if task.assignee is None:
+            return task_dict(task, case)
+        if task.assignee != actor.username and not actor.has_role("supervisor"):
+            raise Conflict("This task is claimed by {user}.", user=task.assignee)
+        before = task.assignee
+        task.assignee = None
+        task.version += 1
+        _record(uow, case, "task_unclaimed", actor, task=task, before={"assignee": before},
+                after={"assignee": None})
+        return task_dict(task, case)
+
+
+def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version: int | None = None,
+                  override: dict | None = None) -> dict:
+    """Complete a user task with form data.
+
+    ``expected_version`` is the task version the clerk saw; a stale or second completion
+    raises Conflict and changes nothing.  Form validation and the plugins'
+    ``validate_task_data`` run before anything is written."""
+    if not isinstance(data, dict):
+        raise InvalidInput("Task data must be a JSON object.")
+    with runtime.transaction() as uow:
+        s = uow.session
+        case, task = _task_for_change(uow, task_id, actor)
+        if expected_version is not None and task.version != expected_version:
+            raise Conflict("The task changed since you opened it (it is now version {version}).",
+                           version=task.version)
+        if task.assignee is not None and task.assignee != actor.username and not actor.is_system:
+            raise Conflict("This task is claimed by {user}.", user=task.assignee)
+        version = case.process_version
+        form = version.forms.get(task.form_key) if task.form_key else None
+        cleaned = validate_form_data(form, data)
+        cw = CaseWorkflow.load(runtime, s, case)
+        spiff_task = cw.task(task_id)
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict("This step is no longer open.")
+        merged = {**spiff_task.data, **cleaned}
+        if _uses_requirements(form):
+            merged[REQUIREMENTS_KEY] = requirements_for(runtime, case.process_key, merged)
+        view = CaseView.of(case, merged)
+        errors = _combine_errors(runtime.hook.validate_task_data(case=view, step=task.step, form_key=task.form_key,
+                                                                 data=merged))
+        if errors:
+            raise ValidationFailed("Some fields need attention.", errors=errors)
+        before = {k: spiff_task.data.get(k) for k in cleaned}
+        spiff_task.data.update(cleaned)
+        try:
+            spiff_task.run()
+        except Exception as exc:  # a failing postscript: the case needs an administrator
+            from .workflow import _describe
+            cw.incident = _describe(exc)
+        else:
+            cw.advance()
+        _record(uow, case, "task_completed", actor, task=task, before=before, after=cleaned)
+        opened = cw.save()
+        _incident_event(uow, cw, actor)
+        s.flush()
+        return _case_summary(case, opened)
+
+
+# -- messages between offices --------------------------------------------------------------
+
+def deliver_message(runtime, name: str, correlation_key: str, payload: dict | None, actor: Actor, *,
+                    office_code: str | None = None) -> dict:
+    """Deliver a BPMN message to the open case waiting for it under ``correlation_key``."""
+    if payload is not None and not isinstance(payload, dict):
+        raise InvalidInput("A message payload must be a JSON object.")
+    with runtime.transaction() as uow:
+        return _deliver(runtime, uow, name, correlation_key, payload or {}, actor, office_code)
+
+
+def _deliver(runtime, uow, name, correlation_key, payload, actor, office_code):
+    s = uow.session
+    stmt = select(Case).where(Case.correlation_key == correlation_key, Case.status.in_(OPEN_STATUSES))
+    if office_code:
+        stmt = stmt.where(Case.office_code == office_code)
+    candidates = [c for c in s.scalars(stmt) if actor.sees_office(c.office_code)]
+    for candidate in candidates:
+        case = _lock_case(uow, candidate.id)
+        cw = CaseWorkflow.load(runtime, s, case)
+        waiting = {e.name for e in cw.wf.waiting_events() if e.event_type.endswith("MessageEventDefinition")}
+        if name not in waiting:
+            continue
+        cw.wf.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+        cw.advance()
+        opened = cw.save()
+        _record(uow, case, "message_received", actor, step=name, step_name=name, after=payload)
+        _incident_event(uow, cw, actor)
+        s.flush()
+        return _case_summary(case, opened)
+    raise NotFound("No open case {key} is waiting for message {name}.", key=correlation_key, name=name)
+
+
+def receive_message(runtime, envelope: dict, actor: Actor | None = None) -> dict:
+    """Apply a message from another office exactly once (by its ``message_id``).
+
+    Kinds: ``start_case`` (payload: process, office, data, correlation_key) and ``message``
+    (payload: name, correlation_key, data).  A message seen before returns the first result."""
+    actor = actor or Actor.system(f"office:{envelope.get('source_office', '?')}")
+    message_id = envelope.get("message_id")
+    kind = envelope.get("kind")
+    payload = envelope.get("payload") or {}
+    if not message_id or kind not in ("start_case", "message") or not isinstance(payload, dict):
+        raise InvalidInput("Malformed message envelope.")
+    with runtime.read() as s:
+        seen = s.get(InboxReceipt, message_id)
+        if seen is not None:
+            return {**(seen.result or {}), "duplicate": True}
+    with runtime.transaction() as uow:
+        s = uow.session
+        # The receipt row is written first: a concurrent duplicate fails on its primary key
+        # and rolls back whole, so the effect happens once.
+        s.add(InboxReceipt(message_id=message_id, source_office=envelope.get("source_office", "?"),
+                           received_at=utcnow(), result=None))
+        s.flush()
+        if kind == "start_case":
+            if not payload.get("process"):
+                raise InvalidInput("Malformed message envelope.")
+            result = _start(runtime, uow, payload["process"], payload.get("data") or {}, actor,
+                            payload.get("office") or envelope.get("destination_office"),
+                            payload.get("correlation_key"), True)
+        else:
+            result = _deliver(runtime, uow, payload.get("name"), payload.get("correlation_key"),
+                              payload.get("data") or {}, actor, envelope.get("destination_office"))
+        s.get(InboxReceipt, message_id).result = {k: result.get(k) for k in ("id", "receipt", "status")}
+        return result
+
+
+# -- cancel, incidents ---------------------------------------------------------------------
+
+def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
+    if not reason or not str(reason).strip():
+        raise ValidationFailed("A reason is required to cancel a case.", errors={"reason": ["This field is required."]})
+    with runtime.transaction() as uow:
+        s = uow.session
+        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = _lock_case(uow, case.id)
+        if case.status not in OPEN_STATUSES:
+            raise Conflict("Case {receipt} is already {status}.", receipt=case.receipt, status=case.status)
+        cw = CaseWorkflow.load(runtime, s, case)
+        cw.wf.cancel()
+        cw.save()
+        before = case.status
+        case.status, case.ended_at, case.end_reason = "cancelled", utcnow(), str(reason).strip()
+        s.query(Job).filter(Job.case_id == case.id).delete()
+        s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
+        _record(uow, case, "case_cancelled", actor, detail=case.end_reason, before={"status": before},
+                after={"status": "cancelled"})
+        return _case_summary(case)
+
+
+def retry_incident(runtime, case_ref, actor: Actor) -> dict:
+    """An administrator retries a case in incident: failed jobs run again, failed steps re-run."""
+    with runtime.transaction() as uow:
+        s = uow.session
+        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = _lock_case(uow, case.id)
+        if case.status != "incident":
+            raise Conflict("Case {receipt} has no incident.", receipt=case.receipt)
+        cw = CaseWorkflow.load(runtime, s, case)
+        for failed in cw.wf.get_tasks(state=TaskState.ERROR):
+            failed.reset_branch(None)
+        previous = case.incident
+        case.status, case.incident = "active", None
+        cw.advance()
+        for job in s.scalars(select(Job).where(Job.case_id == case.id, Job.status == "failed")):
+            job.status, job.attempts, job.due_at, job.last_error = "pending", 0, utcnow(), None
+        opened = cw.save()
+        _record(uow, case, "incident_retried", actor, detail=previous)
+        _incident_event(uow, cw, actor)
+        return _case_summary(case, opened)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def _find_case(session, case_ref) -> Case | None:
+    if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
+        return session.get(Case, int(case_ref))
+    return session.scalar(select(Case).where(Case.receipt == case_ref))
+
+
+def case_dict(case: Case) -> dict:
+    return {
+        "id": case.id, "receipt": case.receipt, "process": case.process_key,
+        "process_version": case.process_version.version, "process_name": case.process_version.name,
+        "office": case.office_code, "nik": case.resident_nik, "resident_name": case.resident_name,
+        "status": case.status, "incident": case.incident, "end_reason": case.end_reason,
+        "correlation_key": case.correlation_key, "data": dict(case.data),
+        "created_by": case.created_by, "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(), "ended_at": case.ended_at.isoformat() if case.ended_at else None,
+    }
+
+
+def event_dict(e: CaseEvent) -> dict:
+    return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "office": e.office_code, "kind": e.kind,
+            "task_id": e.task_id, "step": e.step, "step_name": e.step_name, "detail": e.detail,
+            "before": e.before, "after": e.after}
+
+
+def get_case(runtime, case_ref, actor: Actor) -> dict:
+    """A case with its open tasks, jobs and full timeline."""
+    with runtime.read() as s:
+        case = _visible(_find_case(s, case_ref), actor, "Case")
+        result = case_dict(case)
+        result["open_tasks"] = [task_dict(t, case) for t in
+                                s.scalars(select(HumanTask).where(HumanTask.case_id == case.id))]
+        result["jobs"] = [{"kind": j.kind, "step": j.step, "status": j.status, "due_at": j.due_at.isoformat(),
+                           "attempts": j.attempts, "last_error": j.last_error}
+                          for j in s.scalars(select(Job).where(Job.case_id == case.id))]
+        result["events"] = [event_dict(e) for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                                             .order_by(CaseEvent.id))]
+        return result
+
+
+def list_cases(runtime, actor: Actor, *, status: str | None = None, nik: str | None = None,
+               process: str | None = None, query: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    with runtime.read() as s:
+        stmt = select(Case)
+        if not actor.is_system:
+            stmt = stmt.where(Case.office_code == actor.office_code)
+        if status == "open":
+            stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+        elif status:
+            stmt = stmt.where(Case.status == status)
+        if nik:
+            stmt = stmt.where(Case.resident_nik == nik)
+        if process:
+            stmt = stmt.where(Case.process_key == process)
+        if query:
+            like = f"%{query.lower()}%"
+            stmt = stmt.where(or_(func.lower(Case.resident_name).like(like), Case.receipt.like(like),
+                                  Case.resident_nik.like(like)))
+        stmt = stmt.order_by(Case.id.desc()).limit(limit).offset(offset)
+        return [case_dict(c) for c in s.scalars(stmt)]

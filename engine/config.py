@@ -1,0 +1,81 @@
+"""Settings for one Simpul node, read from the environment (``SIMPUL_*``) or given directly.
+
+One object, passed to the runtime, the CLI and the web factory, so no module reads
+``os.environ`` on its own and tests can build as many nodes as they like.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROCESSES_DIR = PROJECT_ROOT / "processes"
+
+DEFAULT_LANE_ROLES = {
+    "operator": "operator",
+    "verifier": "verifier",
+    "supervisor": "supervisor",
+    "regency_officer": "regency_officer",
+}
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Every setting a node needs; README's configuration table documents each one."""
+
+    instance_path: Path = field(default_factory=lambda: Path(os.getcwd()) / "instance")
+    database_url: str = ""
+    office_code: str = "640205"
+    office_name: str = "Kecamatan Sangasanga"
+    office_kind: str = "kecamatan"
+    regency_code: str = "6402"
+    timezone: str = "Asia/Makassar"
+    #: ``name`` adds a plugin module by import path, ``-name`` blocks a plugin by name.
+    plugins: str = ""
+    #: lane name in BPMN -> role key; unknown lanes are refused at deploy.
+    lane_roles: dict = field(default_factory=lambda: dict(DEFAULT_LANE_ROLES))
+    script_time_limit: float = 2.0
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 10.0
+    worker_poll_seconds: float = 5.0
+    #: free-form settings that BPMN expressions read with ``setting(name, default)``.
+    settings: dict = field(default_factory=dict)
+    secret_key: str = ""
+    locale: str = "id"
+
+    def __post_init__(self):
+        self.instance_path = Path(self.instance_path)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.instance_path / 'simpul.db'}"
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "Config":
+        """Build a Config from ``SIMPUL_<FIELD>`` variables; explicit overrides win."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f"SIMPUL_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("dict",):
+                values[f.name] = json.loads(raw)
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            elif f.type == "float":
+                values[f.name] = float(raw)
+            elif f.type == "bool":
+                values[f.name] = _bool(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

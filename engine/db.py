@@ -1,0 +1,101 @@
+"""Database engine and transactions.
+
+SQLite is the embedded default: WAL so readers never wait for the writer, ``synchronous=FULL``
+so a power cut after a commit loses nothing, foreign keys on, and write transactions that
+take the write lock at BEGIN (``BEGIN IMMEDIATE``) so two writers never deadlock on a lock
+upgrade.  PostgreSQL is used as is; the engine takes row locks (``FOR UPDATE``) itself.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every Simpul table (web wraps it with Flask-SQLAlchemy)."""
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    if getattr(engine, "_simpul_pragmas", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.get_execution_options().get("simpul_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    engine._simpul_pragmas = True
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create the SQLAlchemy engine for ``url`` with Simpul's durability settings."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
+    configure_engine(engine)
+    return engine
+
+
+def configure_engine(engine: Engine) -> None:
+    """Apply the SQLite settings to an engine made elsewhere (e.g. by Flask-SQLAlchemy)."""
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_pragmas(engine)
+
+
+class Database:
+    """Session factories: ``write()`` for a unit of work, ``read()`` for queries."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        writer = engine.execution_options(simpul_begin="IMMEDIATE") if self.dialect == "sqlite" else engine
+        self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any error."""
+        session = self._write_sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self._read_sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def for_update(self, stmt):
+        """Add a row lock where the database has one (SQLite's write lock already serialises)."""
+        return stmt.with_for_update() if self.dialect == "postgresql" else stmt
+
+    def skip_locked(self, stmt):
+        return stmt.with_for_update(skip_locked=True) if self.dialect == "postgresql" else stmt

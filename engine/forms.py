@@ -1,0 +1,150 @@
+"""form-js schemas: one definition drives the clerk's page and the server-side validation.
+
+``schema_for(form)`` turns a form-js JSON schema into a marshmallow schema; the web layer
+renders the same components.  Only fields with a ``key`` carry data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from .errors import InvalidInput, ValidationFailed
+from .i18n import N_
+
+INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime",
+               "checklist", "taglist", "expression"}
+CONTAINER_TYPES = {"group", "dynamiclist", "iframe"}
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+MSG_REQUIRED = N_("This field is required.")
+MSG_CHECK_REQUIRED = N_("This box must be ticked.")
+MSG_CHOICE = N_("Choose one of the listed values.")
+MSG_PATTERN = N_("The value does not have the expected format.")
+MSG_DATE = N_("Enter a date as YYYY-MM-DD.")
+MSG_NUMBER = N_("Enter a number.")
+MSG_TEXT = N_("Enter text.")
+MSG_UNKNOWN = N_("Unknown field.")
+
+
+def iter_fields(form: dict):
+    """Every component that carries data, groups flattened, in form order."""
+    for comp in form.get("components", []):
+        if comp.get("type") in CONTAINER_TYPES and comp.get("components"):
+            yield from iter_fields(comp)
+        elif comp.get("key") and comp.get("type") in INPUT_TYPES:
+            yield comp
+
+
+def field_keys(form: dict) -> list[str]:
+    return [c["key"] for c in iter_fields(form)]
+
+
+class _Date(fields.String):
+    def _deserialize(self, value, attr, data, **kw):
+        value = super()._deserialize(value, attr, data, **kw)
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError(MSG_DATE) from exc
+        return value
+
+
+class _RequiredTrue(fields.Boolean):
+    def _deserialize(self, value, attr, data, **kw):
+        value = super()._deserialize(value, attr, data, **kw)
+        if value is not True:
+            raise ValidationError(MSG_CHECK_REQUIRED)
+        return value
+
+
+def _field_for(comp: dict) -> fields.Field:
+    rules = comp.get("validate") or {}
+    required = bool(rules.get("required"))
+    kind = comp["type"]
+    common = {"required": required, "error_messages": {"required": MSG_REQUIRED, "null": MSG_REQUIRED}}
+    validators = []
+    if kind in ("textfield", "textarea"):
+        if rules.get("pattern"):
+            validators.append(validate.Regexp(rules["pattern"], error=MSG_PATTERN))
+        if rules.get("minLength") or rules.get("maxLength"):
+            validators.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
+        if required:
+            validators.append(validate.Length(min=1, error=MSG_REQUIRED))
+        return fields.String(validate=validators, allow_none=not required,
+                             **common | {"error_messages": common["error_messages"] | {"invalid": MSG_TEXT}})
+    if kind == "number":
+        if rules.get("min") is not None or rules.get("max") is not None:
+            validators.append(validate.Range(min=rules.get("min"), max=rules.get("max")))
+        cls = fields.Integer if comp.get("decimalDigits") == 0 else fields.Float
+        return cls(validate=validators, allow_none=not required,
+                   **common | {"error_messages": common["error_messages"] | {"invalid": MSG_NUMBER}})
+    if kind == "checkbox":
+        return (_RequiredTrue if required else fields.Boolean)(allow_none=not required, **common)
+    if kind in ("select", "radio"):
+        values = [v.get("value") for v in comp.get("values", [])]
+        return fields.Raw(validate=[validate.OneOf(values, error=MSG_CHOICE)], allow_none=not required, **common)
+    if kind in ("checklist", "taglist"):
+        if comp.get("valuesKey"):  # options come from the case (e.g. the document checklist)
+            return fields.List(fields.String(), load_default=list, **common | {"required": False})
+        values = [v.get("value") for v in comp.get("values", [])]
+        return fields.List(fields.Raw(validate=[validate.OneOf(values, error=MSG_CHOICE)]),
+                           validate=[validate.Length(min=1, error=MSG_REQUIRED)] if required else [], **common)
+    if kind == "datetime":
+        if comp.get("subtype", "date") == "date":
+            return _Date(allow_none=not required, **common)
+        return fields.String(allow_none=not required, **common)
+    return fields.Raw(allow_none=True, **common)
+
+
+@lru_cache(maxsize=512)
+def _schema_cached(form_json: str) -> Schema:
+    form = json.loads(form_json)
+    spec = {comp["key"]: _field_for(comp) for comp in iter_fields(form)}
+    schema_cls = Schema.from_dict(spec, name=f"Form_{form.get('id', 'form')}")
+    return schema_cls(unknown=RAISE)
+
+
+def schema_for(form: dict) -> Schema:
+    """The marshmallow schema for a form-js schema (cached by content)."""
+    return _schema_cached(json.dumps(form, sort_keys=True))
+
+
+def validate_form_data(form: dict | None, data) -> dict:
+    """Check submitted values against the form; return them cleaned or raise ValidationFailed.
+
+    Fields that the form does not know are refused (so a typo never silently drops data).
+    Checkbox fields left out of a submission are treated as unticked, as a browser sends them.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("Task data must be a JSON object.")
+    if form is None:
+        return dict(data)
+    data = dict(data)
+    for comp in iter_fields(form):
+        key, required = comp["key"], bool((comp.get("validate") or {}).get("required"))
+        if comp["type"] == "checkbox" and key not in data:
+            data[key] = False
+        elif data.get(key) == "" and not required and comp["type"] != "checkbox":
+            data[key] = None  # an empty optional input means "no value", as a browser sends it
+    try:
+        cleaned = schema_for(form).load(data)
+    except ValidationError as exc:
+        errors = {k: (v if isinstance(v, list) else [str(v)]) for k, v in exc.normalized_messages().items()}
+        errors = {k: [MSG_UNKNOWN if m == "Unknown field." else m for m in v] for k, v in errors.items()}
+        raise ValidationFailed("Some fields need attention.", errors=errors) from exc
+    return cleaned
+
+
+def load_form_file(path: Path) -> dict:
+    try:
+        form = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInput("Form {path} cannot be read: {error}", path=str(path), error=str(exc)) from exc
+    if not isinstance(form, dict) or not isinstance(form.get("components"), list):
+        raise InvalidInput("Form {path} is not a form-js schema (no components).", path=str(path))
+    return form

@@ -1,0 +1,91 @@
+"""The hooks a Simpul plugin can implement.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` (``from engine import
+hookimpl``), named exactly as the specifications below.  Built-in plugins and a regency's own
+are registered the same way; see docs/plugins.md.  An implementation of a hook that is not
+specified here stops the node at start-up, so a typo never fails silently.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("simpul")
+hookimpl = pluggy.HookimplMarker("simpul")
+
+
+@hookspec
+def processes():
+    """Called when processes are deployed at ``simpul init`` (and by ``simpul processes deploy``
+    without a path).  Return a list of paths: BPMN files, or directories whose ``*.bpmn``
+    files are deployed.  A directory's ``forms/`` subdirectory is searched for the
+    ``<formKey>.form.json`` files its user tasks use.  Results of all plugins are combined;
+    content already deployed is skipped."""
+
+
+@hookspec
+def form_dirs():
+    """Called when a process is validated or deployed.  Return a list of directories holding
+    ``<formKey>.form.json`` form-js schemas that BPMN user tasks may reference (beside the
+    bundled ``processes/forms``).  Results are combined; the first file found wins."""
+
+
+@hookspec
+def service_operators():
+    """Called once when the runtime starts.  Return a dict mapping an operator name (the
+    ``spiffworkflow:serviceTaskOperator`` id in BPMN, e.g. ``coordination.send_to_regency``) to
+    a callable ``handler(ctx, **params) -> dict``.  ``ctx`` is an ``engine.ServiceContext``
+    (the case, its data, ``ctx.send(...)`` for the outbox); ``params`` are the BPMN
+    parameters, already evaluated in the sandbox.  The returned dict (JSON values only) is
+    stored in the task's result variable.  Raise to fail the attempt; the worker retries with
+    backoff and raises an incident after the last try.  Results are merged; two plugins
+    providing the same name stop the node at start-up."""
+
+
+@hookspec
+def document_requirements(procedure, data):
+    """Called whenever a case's document checklist is shown or checked (the document-check
+    step cannot complete while one is missing).  ``procedure`` is the process key (e.g.
+    ``ektp_replacement``), ``data`` the case's task data.  Return a list of dicts
+    ``{"key": str, "label": str, "label_en": str, "source": str}``; return ``[]`` when the plugin
+    has no requirement for this case.  Results of all plugins are combined; a later plugin's
+    entry with the same key replaces an earlier one."""
+
+
+@hookspec
+def validate_task_data(case, step, form_key, data):
+    """Called before a user task is completed, after the form's own validation passed and
+    before anything is written.  ``case`` is an ``engine.CaseView``; ``step`` the BPMN element
+    id; ``data`` the submitted values merged over the case data.  Return a dict
+    ``{field: [message, ...]}`` (use ``"_"`` for errors not tied to a field) or ``None``.
+    Messages are English msgids, translated where shown.  Results are combined; any error
+    refuses the completion."""
+
+
+@hookspec
+def validate_case_start(procedure, office_code, data):
+    """Called before a case is started, after the start form's validation passed.  Same
+    return convention as ``validate_task_data``: ``{field: [message, ...]}`` or ``None``;
+    any error refuses the start and nothing is written."""
+
+
+@hookspec
+def case_event(event, case):
+    """Called after the transaction that recorded an event has committed (never for a
+    rolled-back change).  ``event`` is a dict (kind, actor, at, step, detail, after), ``case``
+    an ``engine.CaseView``.  The return value is ignored; an exception is logged and does not
+    undo the event.  Use it for notifications and statistics."""
+
+
+@hookspec(firstresult=True)
+def deliver_outbox_message(runtime, message):
+    """Called by the worker for each due outbox message, oldest first and in order within a
+    case.  ``message`` is a dict (message_id, case_id, source_office, destination_office,
+    kind, payload, attempts).  Return ``True`` when the destination has accepted it (it is
+    then marked sent), ``False`` to try again later with backoff, or ``None`` if this plugin
+    does not deliver to that destination.  The first non-``None`` result wins."""
+
+
+@hookspec
+def translation_dirs():
+    """Called when message catalogues are loaded.  Return a list of directories laid out as
+    ``<locale>/LC_MESSAGES/messages.mo`` with the plugin's own translations.  Combined."""

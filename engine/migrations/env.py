@@ -1,0 +1,31 @@
+"""Alembic environment: migrations run on the connection the engine hands over."""
+from alembic import context
+
+from engine.db import Base
+from engine import models  # noqa: F401  (registers the tables)
+
+target_metadata = Base.metadata
+
+
+def run_migrations_online():
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        from engine.db import make_engine
+
+        engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as connection:
+            _run(connection)
+    else:
+        _run(connection)
+
+
+def _run(connection):
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("Simpul runs migrations online only (simpul init).")
+run_migrations_online()

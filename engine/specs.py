@@ -1,0 +1,302 @@
+"""Parsing, checking and serialising BPMN process definitions.
+
+Everything a deploy needs to refuse a bad diagram before it reaches a running office:
+SpiffWorkflow parses it, then Simpul checks lanes, forms, service operators, scripts,
+conditions, timers and field names, and reports each problem pinned to its element id.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from . import sandbox
+from .errors import DeployError
+from .forms import FIELD_NAME, field_keys, load_form_file
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+#: BPMN elements Simpul runs; anything else in an imported diagram is reported.
+SUPPORTED_ELEMENTS = {
+    "startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "manualTask", "task",
+    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "receiveTask", "sendTask",
+    "subProcess", "callActivity", "sequenceFlow", "laneSet", "lane", "dataObject",
+    "dataObjectReference", "dataStoreReference", "textAnnotation", "association", "extensionElements",
+    "documentation", "ioSpecification", "dataInputAssociation", "dataOutputAssociation", "property",
+    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "incoming", "outgoing",
+    "conditionExpression", "timerEventDefinition", "messageEventDefinition", "signalEventDefinition",
+    "errorEventDefinition", "escalationEventDefinition", "terminateEventDefinition",
+    "timeDuration", "timeDate", "timeCycle", "flowNodeRef", "script", "group", "category",
+}
+
+
+def content_hash(bpmn_xml: str, forms: dict) -> str:
+    digest = hashlib.sha256()
+    digest.update(bpmn_xml.encode("utf-8"))
+    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+@dataclass
+class ParsedProcess:
+    """A checked process, ready to store as a version."""
+
+    process_key: str
+    name: str
+    bpmn_xml: str
+    forms: dict
+    spec: object
+    subprocess_specs: dict
+    warnings: list = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.bpmn_xml, self.forms)
+
+
+class _Problems:
+    def __init__(self):
+        self.items: list[dict] = []
+
+    def add(self, element, message, **params):
+        self.items.append({"element": element, "message": message.format(**params) if params else message,
+                           "template": message, "params": params})
+
+    def raise_if_any(self, what):
+        if self.items:
+            raise DeployError("{what} cannot be deployed: {first}", what=what,
+                              first=self.items[0]["message"], errors=self.items)
+
+
+def _find_form(form_key: str, form_dirs) -> Path | None:
+    for directory in form_dirs:
+        path = Path(directory) / f"{form_key}.form.json"
+        if path.is_file():
+            return path
+    return None
+
+
+def _check_expression(problems, element, source, mode, what):
+    for message in sandbox.check_source(source or "", mode):
+        problems.add(element, "{what} does not compile in the sandbox: {error}", what=what, error=message)
+
+
+def _check_timer(problems, element, source):
+    errors = sandbox.check_source(source or "", "eval")
+    if errors:
+        problems.add(element, "Timer expression does not compile in the sandbox: {error}", error=errors[0])
+        return
+    try:
+        literal = ast.literal_eval(source.strip())
+    except (ValueError, SyntaxError):
+        return  # computed at run time (e.g. setting("card_return_sla", "P14D"))
+    if not isinstance(literal, str):
+        problems.add(element, "Timer expression must give an ISO 8601 text such as \"P14D\".")
+        return
+    try:
+        if literal.upper().startswith("R"):
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        else:
+            TimerEventDefinition.parse_time_or_duration(literal)
+    except Exception:
+        problems.add(element, "Timer value {value} is not an ISO 8601 date, duration or cycle.", value=literal)
+
+
+def _element_id(node) -> str | None:
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, source="") -> ParsedProcess:
+    """Parse and check one BPMN document; raise DeployError listing every problem found."""
+    problems = _Problems()
+    what = source or "The BPMN file"
+    raw = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
+    try:
+        root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
+    except etree.XMLSyntaxError as exc:
+        raise DeployError("{what} is not well-formed XML: {error}", what=what, error=str(exc),
+                          errors=[{"element": None, "message": f"XML: {exc}"}]) from exc
+    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+        raise DeployError("{what} is not a BPMN 2.0 file (no bpmn:definitions root).", what=what,
+                          errors=[{"element": None, "message": "not a BPMN 2.0 definitions document"}])
+    text = raw.decode("utf-8")
+
+    # Elements Simpul does not run (diagrams imported from other modelers).
+    for process in root.iterfind("bpmn:process", NS):
+        for node in process.iterdescendants():
+            if not isinstance(node.tag, str):
+                continue
+            qn = etree.QName(node)
+            if qn.namespace == BPMN_NS and qn.localname not in SUPPORTED_ELEMENTS:
+                problems.add(_element_id(node), "Simpul does not run BPMN element {tag}.", tag=qn.localname)
+
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(root, filename=source or None)
+        ids = parser.get_process_ids()
+        if len(ids) != 1:
+            raise DeployError("{what} must hold exactly one executable process (found {n}).", what=what, n=len(ids),
+                              errors=[{"element": None, "message": f"{len(ids)} executable processes"}])
+        process_key = ids[0]
+        spec = parser.get_spec(process_key)
+        subprocess_specs = parser.get_subprocess_specs(process_key)
+    except ValidationException as exc:
+        raise DeployError("{what}: {error}", what=what, error=str(exc).splitlines()[0],
+                          errors=[{"element": exc.id or None, "message": str(exc).splitlines()[0]}]) from exc
+    except SpiffWorkflowException as exc:
+        raise DeployError("{what}: {error}", what=what, error=str(exc).splitlines()[0],
+                          errors=[{"element": None, "message": str(exc).splitlines()[0]}]) from exc
+
+    if not FIELD_NAME.match(process_key):
+        problems.add(process_key, "Process id {key} must be letters, digits and underscores.", key=process_key)
+    process_node = root.find(f"bpmn:process[@id='{process_key}']", NS)
+    name = (process_node.get("name") if process_node is not None else None) or process_key
+
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        lane_name = lane.get("name")
+        if lane_name not in lane_roles:
+            problems.add(lane.get("id"), "Lane {lane} is not mapped to a role (known: {roles}).",
+                         lane=lane_name or "(no name)", roles=", ".join(sorted(lane_roles)))
+
+    forms: dict[str, dict] = {}
+    all_specs = [spec, *subprocess_specs.values()]
+    for wf_spec in all_specs:
+        for ts in wf_spec.task_specs.values():
+            bpmn_id = getattr(ts, "bpmn_id", None)
+            if bpmn_id is None:
+                continue
+            cls = type(ts).__name__
+            ext = getattr(ts, "extensions", {}) or {}
+            props = ext.get("properties", {}) or {}
+            form_key = props.get("formKey")
+            if cls == "UserTask":
+                if ts.lane is None:
+                    problems.add(bpmn_id, "User task {name} is not in a lane, so no role can do it.",
+                                 name=ts.bpmn_name or bpmn_id)
+                if not form_key:
+                    problems.add(bpmn_id, "User task {name} has no form (formKey).", name=ts.bpmn_name or bpmn_id)
+            if form_key and form_key not in forms:
+                path = _find_form(form_key, form_dirs)
+                if path is None:
+                    problems.add(bpmn_id, "Form {form} is not found.", form=form_key)
+                else:
+                    try:
+                        forms[form_key] = load_form_file(path)
+                    except DeployError as exc:
+                        problems.add(bpmn_id, str(exc))
+                    except Exception as exc:  # InvalidInput from load_form_file
+                        problems.add(bpmn_id, str(exc))
+            if due := props.get("dueIn"):
+                try:
+                    TimerEventDefinition.parse_iso_duration(due)
+                except Exception:
+                    problems.add(bpmn_id, "dueIn {value} is not an ISO 8601 duration.", value=due)
+            if cls == "ServiceTask":
+                op = getattr(ts, "operation_name", None)
+                if op not in operators:
+                    problems.add(bpmn_id, "Service operator {op} is not provided by any installed plugin.",
+                                 op=op or "(none)")
+                for pname, param in (getattr(ts, "operation_params", None) or {}).items():
+                    _check_expression(problems, bpmn_id, param.get("value"), "eval", f"Parameter {pname}")
+            if cls == "ScriptTask":
+                _check_expression(problems, bpmn_id, ts.script, "exec", "Script")
+            for attr in ("prescript", "postscript"):
+                if getattr(ts, attr, None):
+                    _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", attr)
+
+    for key, form in forms.items():
+        for fkey in field_keys(form):
+            if (fkey.startswith("_") or fkey in sandbox.RESERVED_NAMES or keyword.iskeyword(fkey)
+                    or not FIELD_NAME.match(fkey)):
+                problems.add(key, "Form {form}: field name {field} is not allowed (it starts with '_', is not "
+                             "a plain name, or shadows a script helper).", form=key, field=fkey)
+
+    for cond in root.iterfind(".//bpmn:conditionExpression", NS):
+        _check_expression(problems, _element_id(cond), cond.text, "eval", "Condition")
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in root.iterfind(f".//bpmn:{tag}", NS):
+            _check_timer(problems, _element_id(node), node.text)
+    for node in root.iterfind(".//spiffworkflow:messagePayload", NS):
+        _check_expression(problems, _element_id(node), node.text, "eval", "Message payload")
+
+    problems.raise_if_any(what)
+    return ParsedProcess(process_key=process_key, name=name, bpmn_xml=text, forms=forms, spec=spec,
+                         subprocess_specs=subprocess_specs)
+
+
+class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Serialises a workflow without its spec; the spec is stored once per process version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        if spec is None:
+            raise ValueError("the process spec must be given when restoring a workflow")
+        workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class StateSerializer:
+    """Workflow <-> JSON text.  Not thread-safe (SpiffWorkflow's registry is not): one per thread."""
+
+    def __init__(self):
+        config = dict(SPIFF_CONFIG)
+        config[BpmnWorkflow] = SpecFreeWorkflowConverter
+        self.registry = BpmnWorkflowSerializer.configure(config)
+        self.serializer = BpmnWorkflowSerializer(self.registry)
+
+    def dump_spec(self, spec, subprocess_specs) -> str:
+        return json.dumps({
+            "spec": self.registry.convert(spec),
+            "subprocess_specs": {k: self.registry.convert(v) for k, v in subprocess_specs.items()},
+        }, separators=(",", ":"))
+
+    def load_spec(self, spec_json: str):
+        dct = json.loads(spec_json)
+        spec = self.registry.restore(dct["spec"])
+        subs = {k: self.registry.restore(v) for k, v in dct["subprocess_specs"].items()}
+        return spec, subs
+
+    def dump(self, workflow) -> str:
+        self.registry._encoder_mode = True
+        try:
+            dct = self.registry.convert(workflow)
+            dct[self.serializer.VERSION_KEY] = self.serializer.VERSION
+            return json.dumps(dct, separators=(",", ":"), cls=self.serializer._encoder_cls)
+        finally:
+            self.registry._encoder_mode = False
+
+    def load(self, state: str, spec, subprocess_specs):
+        dct = json.loads(state)
+        self.serializer.migrate(dct)
+        return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)

@@ -1,0 +1,166 @@
+"""The worker: service tasks, due timers and the outbox, outside any request.
+
+Several workers may run against one PostgreSQL database: jobs are taken with
+``FOR UPDATE SKIP LOCKED`` and outbox messages with a lease, so nothing is done twice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from SpiffWorkflow.util.task import TaskState
+
+from .actors import Actor
+from .cases import _lock_case, _record
+from .models import Case, Job, OutboxMessage, utcnow
+from .workflow import CaseWorkflow, _describe, backoff
+
+log = logging.getLogger("simpul.worker")
+
+OUTBOX_LEASE = timedelta(seconds=120)
+
+
+def run_due(runtime, *, limit: int = 100) -> dict:
+    """Do everything that is due now, once; returns counts (``simpul worker --once``)."""
+    counts = {"timers": 0, "services": 0, "failed": 0, "sent": 0, "unsent": 0}
+    now = utcnow()
+    with runtime.read() as s:
+        due = s.execute(select(Job.id, Job.kind).where(Job.status == "pending", Job.due_at <= now)
+                        .order_by(Job.due_at).limit(limit)).all()
+    for job_id, kind in due:
+        outcome = run_job(runtime, job_id)
+        if outcome == "done":
+            counts["timers" if kind == "timer" else "services"] += 1
+        elif outcome == "failed":
+            counts["failed"] += 1
+    sent, unsent = dispatch_outbox(runtime, limit=limit)
+    counts["sent"], counts["unsent"] = sent, unsent
+    return counts
+
+
+def run_job(runtime, job_id: int) -> str:
+    """Run one job in its own transaction; on failure record the attempt (and the incident)."""
+    actor = Actor.system("worker")
+    try:
+        with runtime.transaction() as uow:
+            s = uow.session
+            stmt = select(Job).where(Job.id == job_id, Job.status == "pending", Job.due_at <= utcnow())
+            job = s.scalar(runtime.db.skip_locked(stmt).execution_options(populate_existing=True))
+            if job is None:
+                return "skipped"  # another worker has it, or it is no longer due
+            case = _lock_case(uow, job.case_id)
+            if case is None or case.status not in ("active",):
+                s.delete(job)
+                return "skipped"
+            cw = CaseWorkflow.load(runtime, s, case)
+            if job.kind == "timer":
+                before = {str(t.id) for t in cw.ready_user_tasks()}
+                cw.advance()
+                opened = cw.save()
+                after = {str(t.id) for t in cw.ready_user_tasks()}
+                if before != after or case.status != "active":
+                    _record(uow, case, "timer_fired", actor,
+                            detail=", ".join(t.name for t in opened) or case.end_reason)
+            else:
+                task = cw.task(job.task_id)
+                if task is None or task.state != TaskState.READY:
+                    s.delete(job)
+                    return "skipped"
+                cw.run_service_task(task)
+                step_name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+                s.delete(job)
+                cw.advance()
+                cw.save()
+                _record(uow, case, "service_completed", actor, step=task.task_spec.bpmn_id, step_name=step_name,
+                        after=task.data.get(task.task_spec.result_variable) if task.task_spec.result_variable else None)
+            if cw.incident:
+                _record(uow, case, "incident", actor, detail=cw.incident)
+            return "done"
+    except Exception as exc:  # the job's transaction is rolled back; note the attempt
+        log.warning("job %s failed: %s", job_id, exc)
+        return _job_failed(runtime, job_id, _describe(exc))
+
+
+def _job_failed(runtime, job_id: int, message: str) -> str:
+    with runtime.transaction() as uow:
+        s = uow.session
+        job = s.get(Job, job_id)
+        if job is None:
+            return "skipped"
+        job.attempts += 1
+        job.last_error = message
+        if job.attempts >= runtime.config.job_max_attempts:
+            job.status = "failed"
+            case = _lock_case(uow, job.case_id)
+            case.status, case.incident = "incident", message
+            _record(uow, case, "incident", Actor.system("worker"), step=job.step,
+                    detail=f"{message} (after {job.attempts} attempts)")
+            return "failed"
+        job.due_at = utcnow() + backoff(runtime.config.job_backoff_seconds, job.attempts)
+        return "retry"
+
+
+def _outbox_dict(m: OutboxMessage) -> dict:
+    return {"message_id": m.message_id, "case_id": m.case_id, "source_office": m.source_office,
+            "destination_office": m.destination_office, "kind": m.kind, "payload": m.payload,
+            "attempts": m.attempts, "created_at": m.created_at.isoformat()}
+
+
+def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
+    """Hand each due outbox message to the transport plugins, oldest first, in order per case.
+
+    A message is leased (its next attempt pushed ahead) before it is sent, outside any
+    transaction; a crash after sending means a resend, which the receiver ignores by id."""
+    sent = unsent = 0
+    now = utcnow()
+    with runtime.read() as s:
+        first_per_case = select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending") \
+            .group_by(OutboxMessage.case_id)
+        ids = s.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+            (OutboxMessage.id.in_(first_per_case)) | (OutboxMessage.case_id.is_(None)))
+            .order_by(OutboxMessage.id).limit(limit)).all()
+    for message_id in ids:
+        with runtime.transaction() as uow:
+            claimed = uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
+                                            OutboxMessage.next_attempt_at <= now)
+                .values(next_attempt_at=utcnow() + OUTBOX_LEASE)).rowcount
+            message = uow.session.get(OutboxMessage, message_id) if claimed else None
+            snapshot = _outbox_dict(message) if message else None
+        if snapshot is None:
+            continue
+        error = None
+        try:
+            ok = runtime.hook.deliver_outbox_message(runtime=runtime, message=snapshot)
+            if ok is None:
+                ok, error = False, f"no route to office {snapshot['destination_office']}"
+        except Exception as exc:
+            ok, error = False, str(exc) or type(exc).__name__
+        with runtime.transaction() as uow:
+            message = uow.session.get(OutboxMessage, message_id)
+            if ok:
+                message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+                sent += 1
+            else:
+                message.attempts += 1
+                message.last_error = error or "refused by the destination"
+                message.next_attempt_at = utcnow() + backoff(runtime.config.job_backoff_seconds, message.attempts)
+                unsent += 1
+    return sent, unsent
+
+
+def run_forever(runtime, stop: threading.Event | None = None) -> None:
+    """Poll for due work until ``stop`` is set (the embedded worker and ``simpul worker``)."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            counts = run_due(runtime)
+            busy = any(counts.values())
+        except Exception:
+            log.exception("worker pass failed")
+            busy = False
+        if not busy:
+            stop.wait(runtime.config.worker_poll_seconds)

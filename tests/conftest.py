@@ -1,0 +1,158 @@
+"""Fixtures: a fresh Simpul node per test, on SQLite and on PostgreSQL.
+
+PostgreSQL is required in CI (``CI=true``) and where ``SIMPUL_REQUIRE_POSTGRES=1``; on a
+newcomer's machine without it those tests are skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine import Config, Runtime, directory
+from engine.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("SIMPUL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("SIMPUL_REQUIRE_POSTGRES") == "1"
+OFFICE, REGENCY = "640205", "6402"
+OTHER_OFFICE = "640206"
+
+_pg_state: dict = {}
+
+
+def _postgres_available() -> str | None:
+    if "reason" not in _pg_state:
+        try:
+            engine = sa.create_engine(PG_ADMIN_URL)
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+            engine.dispose()
+            _pg_state["reason"] = None
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            _pg_state["reason"] = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+    return _pg_state["reason"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "db" in getattr(item, "fixturenames", ()) and "[postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgresql: runs against PostgreSQL")
+
+
+def pytest_terminal_summary(terminalreporter):
+    passed = [r for r in terminalreporter.stats.get("passed", []) if "[postgresql" in r.nodeid]
+    terminalreporter.write_line(f"simpul: {len(passed)} PostgreSQL test(s) passed")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """One migrated SQLite file, copied for each test (migrations run once per session)."""
+    path = tmp_path_factory.mktemp("template") / "simpul.db"
+    rt = Runtime(Config(instance_path=path.parent, database_url=f"sqlite:///{path}"))
+    upgrade(rt)
+    rt.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A throw-away PostgreSQL database for this session, migrated once."""
+    reason = _postgres_available()
+    if reason:
+        if REQUIRE_PG:
+            pytest.fail(f"{reason} -- PostgreSQL is required here (CI)")
+        pytest.skip(reason)
+    name = f"simpul_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    rt = Runtime(Config(database_url=url))
+    upgrade(rt)
+    rt.close()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url):
+    from engine.db import Base
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """The database URL of a fresh, migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "simpul.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_db(tmp_path, sqlite_template):
+    path = tmp_path / "simpul.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_runtime(url, tmp_path, extra_plugins=(), **overrides) -> Runtime:
+    settings = dict(instance_path=tmp_path / "instance", database_url=url, office_code=OFFICE,
+                    regency_code=REGENCY, job_backoff_seconds=0.01)
+    settings.update(overrides)
+    return Runtime(Config(**settings), extra_plugins=extra_plugins)
+
+
+def seed_offices(rt):
+    with rt.transaction() as uow:
+        s = uow.session
+        directory.ensure_office(s, REGENCY, "Disdukcapil Kutai Kartanegara", "regency")
+        directory.ensure_office(s, OFFICE, "Kecamatan Sangasanga", "kecamatan", parent_code=REGENCY)
+        directory.ensure_office(s, OTHER_OFFICE, "Kecamatan Muara Jawa", "kecamatan", parent_code=REGENCY)
+        directory.create_user(s, "operator", "Siti", OFFICE, ["operator"])
+        directory.create_user(s, "operator2", "Andi", OFFICE, ["operator"])
+        directory.create_user(s, "verifier", "Budi", OFFICE, ["verifier"])
+        directory.create_user(s, "camat", "Camat", OFFICE, ["supervisor", "operator", "verifier"])
+        directory.create_user(s, "other", "Clerk of Muara Jawa", OTHER_OFFICE, ["operator", "verifier", "supervisor"])
+        directory.create_user(s, "disdukcapil", "Petugas", REGENCY, ["regency_officer"])
+        for i in range(8):
+            directory.create_user(s, f"op{i}", f"Operator {i}", OFFICE, ["operator"])
+
+
+@pytest.fixture
+def runtime(db, tmp_path):
+    """A node with the offices and users seeded and the bundled processes deployed."""
+    from engine import deploy_bundled
+
+    rt = make_runtime(db, tmp_path)
+    seed_offices(rt)
+    deploy_bundled(rt, deployed_by="test")
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def bare_runtime(db, tmp_path):
+    """A node with offices and users but no processes deployed."""
+    rt = make_runtime(db, tmp_path)
+    seed_offices(rt)
+    yield rt
+    rt.close()

@@ -1,0 +1,191 @@
+"""The case API on both databases: a full new-card case, conflicts, isolation, bad input."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+import engine
+from engine import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
+from engine.models import Case, CaseEvent, HumanTask, WorkflowState
+
+from .flows import (BIOMETRICS, DOCS_OK, HANDOVER, VERIFIED, actor, complete, open_task, resident,
+                    run_worker_until_quiet, start_new_card)
+
+
+def test_new_card_runs_from_counter_to_handover(runtime):
+    started = start_new_card(runtime)
+    receipt = started["receipt"]
+    assert receipt.startswith("640205-") and receipt.endswith("-00001")
+    assert [t["step"] for t in started["open_tasks"]] == ["Task_document_check"]
+
+    complete(runtime, receipt, "operator", DOCS_OK)
+    verify = open_task(runtime, receipt, "verifier")
+    assert verify["role"] == "verifier"
+    complete(runtime, receipt, "verifier", VERIFIED)
+    result = complete(runtime, receipt, "operator", BIOMETRICS)
+    assert result["open_tasks"] == []  # the send-to-regency service task waits for the worker
+
+    counts = run_worker_until_quiet(runtime)
+    assert counts["services"] >= 1 and counts["sent"] >= 1
+    regency = engine.list_tasks(runtime, actor(runtime, "disdukcapil"))
+    assert len(regency) == 1 and regency[0]["process"] == "ektp_regency_printing"
+    printing = regency[0]["receipt"]
+    assert printing.startswith("6402-")
+
+    complete(runtime, printing, "disdukcapil", {"data_complete": True})
+    complete(runtime, printing, "disdukcapil", {"enrolment_result": "print_ready"})
+    complete(runtime, printing, "disdukcapil", {"blank_in_stock": True})
+    complete(runtime, printing, "disdukcapil", {"card_serial": "KTP-0001"})
+    run_worker_until_quiet(runtime)
+
+    handover = open_task(runtime, receipt, "operator")
+    assert handover["name"] == "Penyerahan KTP-el"
+    done = complete(runtime, receipt, "operator", HANDOVER)
+    assert done["status"] == "completed"
+
+    case = engine.get_case(runtime, receipt, actor(runtime, "operator"))
+    kinds = [e["kind"] for e in case["events"]]
+    assert kinds[0] == "case_started" and kinds.count("task_completed") == 4
+    assert "message_received" in kinds and case["end_reason"] == "Selesai"
+    assert case["data"]["card_printed"]["card_serial"] == "KTP-0001"
+    printing_case = engine.get_case(runtime, printing, actor(runtime, "disdukcapil"))
+    assert printing_case["status"] == "completed"
+
+
+def test_second_and_stale_completion_conflict_and_change_nothing(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    engine.claim_task(runtime, task["id"], actor(runtime, "operator"), expected_version=task["version"])
+    with pytest.raises(Conflict, match="changed since you opened it"):
+        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"),
+                             expected_version=task["version"])
+    engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"] + 1)
+    with runtime.read() as s:
+        events_before = s.scalar(select(func.count()).select_from(CaseEvent))
+        state_before = s.scalar(select(WorkflowState.state))
+    with pytest.raises(Conflict, match="already completed by operator"):
+        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"))
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(CaseEvent)) == events_before
+        assert s.scalar(select(WorkflowState.state)) == state_before
+
+
+def test_claimed_task_cannot_be_completed_by_someone_else(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    engine.claim_task(runtime, task["id"], actor(runtime, "operator"))
+    with pytest.raises(Conflict, match="already claimed by operator"):
+        engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))
+    with pytest.raises(Conflict, match="claimed by operator"):
+        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator2"))
+    engine.unclaim_task(runtime, task["id"], actor(runtime, "operator"))
+    claimed = engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))
+    assert claimed["assignee"] == "operator2"
+
+
+def test_other_office_can_neither_list_nor_open_nor_act(runtime, caplog):
+    receipt = start_new_card(runtime)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    other = actor(runtime, "other")
+    assert engine.list_tasks(runtime, other) == []
+    assert engine.list_cases(runtime, other) == []
+    with caplog.at_level("WARNING", logger="simpul.security"):
+        with pytest.raises(NotFound):
+            engine.get_case(runtime, receipt, other)
+        with pytest.raises(NotFound):
+            engine.claim_task(runtime, task["id"], other)
+        with pytest.raises(NotFound):
+            engine.complete_task(runtime, task["id"], DOCS_OK, other)
+        with pytest.raises(NotFound):
+            engine.cancel_case(runtime, receipt, "test", other)
+    assert sum("office isolation" in r.message for r in caplog.records) == 4
+    assert open_task(runtime, receipt, "operator")["version"] == task["version"]
+
+
+def test_wrong_role_is_forbidden(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    verify = open_task(runtime, receipt, "verifier")
+    with pytest.raises(Forbidden, match="role verifier"):
+        engine.complete_task(runtime, verify["id"], VERIFIED, actor(runtime, "operator"))
+
+
+def test_form_validation_refuses_and_writes_nothing(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    complete(runtime, receipt, "verifier", VERIFIED)
+    task = open_task(runtime, receipt, "operator")
+    with pytest.raises(ValidationFailed) as err:
+        engine.complete_task(runtime, task["id"], {**BIOMETRICS, "iris_captured": False, "device_id": "",
+                                                   "__class__": 1}, actor(runtime, "operator"))
+    assert set(err.value.errors) == {"iris_captured", "device_id", "__class__"}
+    assert open_task(runtime, receipt, "operator")["id"] == task["id"]
+
+
+def test_document_check_needs_every_required_document(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    assert [r["key"] for r in engine.get_task(runtime, task["id"], actor(runtime, "operator"))["requirements"]] \
+        == ["family_card"]
+    with pytest.raises(ValidationFailed) as err:
+        engine.complete_task(runtime, task["id"], {"documents_complete": True, "documents_received": []},
+                             actor(runtime, "operator"))
+    assert "Family card" in err.value.errors["documents_received"][0]
+
+
+def test_incomplete_documents_go_back_to_the_resident(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    result = complete(runtime, receipt, "operator", {"documents_complete": False, "document_notes": "KK kurang"})
+    assert result["open_tasks"][0]["name"] == "Menunggu kelengkapan berkas"
+
+
+def test_open_case_for_same_nik_is_refused_naming_it(runtime):
+    first = start_new_card(runtime, 7)["receipt"]
+    with pytest.raises(Conflict, match=first):
+        start_new_card(runtime, 7)
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"nik": "123", "resident_name": "X"}, "nik"),
+    ({**resident(1), "birth_date": "2000-13-45"}, "birth_date"),
+    ({**resident(1), "sex": "X"}, "sex"),
+])
+def test_bad_start_data_is_refused(runtime, data, field):
+    with pytest.raises(ValidationFailed) as err:
+        engine.start_case(runtime, "ektp_new_card", data, actor(runtime, "operator"))
+    assert field in err.value.errors
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_data_must_be_an_object(runtime):
+    with pytest.raises(InvalidInput):
+        engine.start_case(runtime, "ektp_new_card", ["not", "an", "object"], actor(runtime, "operator"))
+
+
+def test_cancel_needs_a_reason_and_closes_the_inbox(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    with pytest.raises(ValidationFailed):
+        engine.cancel_case(runtime, receipt, "  ", actor(runtime, "camat"))
+    result = engine.cancel_case(runtime, receipt, "Pemohon pindah domisili", actor(runtime, "camat"))
+    assert result["status"] == "cancelled"
+    assert engine.list_tasks(runtime, actor(runtime, "camat")) == []
+    case = engine.get_case(runtime, receipt, actor(runtime, "camat"))
+    assert case["events"][-1]["kind"] == "case_cancelled" and case["events"][-1]["detail"] == "Pemohon pindah domisili"
+    with pytest.raises(Conflict):
+        engine.cancel_case(runtime, receipt, "again", actor(runtime, "camat"))
+
+
+def test_message_for_nobody_waiting_is_refused(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    with pytest.raises(NotFound, match="waiting for message card_printed"):
+        engine.deliver_message(runtime, "card_printed", receipt, {}, engine.Actor.system())
+
+
+def test_receipts_count_per_office_and_year(runtime):
+    receipts = [start_new_card(runtime, n)["receipt"] for n in range(1, 4)]
+    assert [r.rsplit("-", 1)[1] for r in receipts] == ["00001", "00002", "00003"]
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(HumanTask)) == 3
