@@ -52,9 +52,18 @@ def main(ctx, verbose):
 from . import commands  # noqa: E402,F401  (registers the subcommands)
 
 
+def _register_plugin_commands():
+    """Plugins add subcommands through the ``register_commands`` hook."""
+    from engine.plugins import make_plugin_manager
+
+    pm = make_plugin_manager(Config.from_env().plugins)
+    pm.hook.register_commands(cli=main)
+
+
 def run():
     """Console entry point: engine errors become one clear line and a non-zero exit."""
     try:
+        _register_plugin_commands()
         main.main(standalone_mode=False)
     except click.exceptions.Abort:
         fail("aborted", 1)

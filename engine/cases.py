@@ -105,6 +105,7 @@ def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
 
 
 REQUIREMENTS_KEY = "document_requirements"
+OVERRIDE_KEY = "requirements_override"
 
 
 def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
@@ -302,14 +303,24 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
 
 
 def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version: int | None = None,
-                  override: dict | None = None) -> dict:
+                  override_reason: str | None = None) -> dict:
     """Complete a user task with form data.
 
     ``expected_version`` is the task version the clerk saw; a stale or second completion
     raises Conflict and changes nothing.  Form validation and the plugins'
-    ``validate_task_data`` run before anything is written."""
+    ``validate_task_data`` run before anything is written.
+
+    ``override_reason``: a supervisor may complete the document check although a required
+    document is missing, with a written reason; plugins see it as
+    ``data["requirements_override"]`` and the override is in the case's timeline."""
     if not isinstance(data, dict):
         raise InvalidInput("Task data must be a JSON object.")
+    if override_reason is not None:
+        if not actor.has_role("supervisor"):
+            raise Forbidden("Only a supervisor may override the document requirements.")
+        if not str(override_reason).strip():
+            raise ValidationFailed("Some fields need attention.",
+                                   errors={"override_reason": ["Write why the requirement is overridden."]})
     with runtime.transaction() as uow:
         s = uow.session
         case, task = _task_for_change(uow, task_id, actor)
@@ -328,12 +339,19 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
         merged = {**spiff_task.data, **cleaned}
         if _uses_requirements(form):
             merged[REQUIREMENTS_KEY] = requirements_for(runtime, case.process_key, merged)
+        if override_reason is not None:
+            merged[OVERRIDE_KEY] = {"by": actor.username, "reason": str(override_reason).strip()}
         view = CaseView.of(case, merged)
         errors = _combine_errors(runtime.hook.validate_task_data(case=view, step=task.step, form_key=task.form_key,
                                                                  data=merged))
         if errors:
             raise ValidationFailed("Some fields need attention.", errors=errors)
         before = {k: spiff_task.data.get(k) for k in cleaned}
+        if override_reason is not None:
+            cleaned[OVERRIDE_KEY] = merged[OVERRIDE_KEY]
+            _record(uow, case, "requirements_overridden", actor, task=task, detail=merged[OVERRIDE_KEY]["reason"],
+                    after={"missing": [r["key"] for r in merged.get(REQUIREMENTS_KEY, [])
+                                       if r["key"] not in set(merged.get("documents_received") or [])]})
         spiff_task.data.update(cleaned)
         try:
             spiff_task.run()

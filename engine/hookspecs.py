@@ -89,3 +89,17 @@ def deliver_outbox_message(runtime, message):
 def translation_dirs():
     """Called when message catalogues are loaded.  Return a list of directories laid out as
     ``<locale>/LC_MESSAGES/messages.mo`` with the plugin's own translations.  Combined."""
+
+
+@hookspec
+def register_commands(cli):
+    """Called once when the ``simpul`` command starts, before arguments are parsed.  ``cli`` is
+    the Click group; add subcommands with ``@cli.command()`` or ``cli.add_command(...)``.
+    The return value is ignored."""
+
+
+@hookspec
+def web_blueprints(runtime):
+    """Called once by the web app factory.  Return a list of Flask blueprints (pages or API
+    endpoints a plugin adds); each is registered on the app as it is.  Results are combined.
+    The engine itself never imports Flask: only the web layer calls this hook."""
