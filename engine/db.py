@@ -90,8 +90,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the transaction; loaded objects stay readable
 
     def for_update(self, stmt):
         """Add a row lock where the database has one (SQLite's write lock already serialises)."""

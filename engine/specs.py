@@ -28,6 +28,8 @@ from . import sandbox
 from .errors import DeployError
 from .forms import FIELD_NAME, field_keys, load_form_file
 
+#: Helpers the engine gives every script and expression (see workflow._script_engine).
+SCRIPT_HELPERS = frozenset({"setting"})
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
@@ -227,7 +229,7 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
 
     for key, form in forms.items():
         for fkey in field_keys(form):
-            if (fkey.startswith("_") or fkey in sandbox.RESERVED_NAMES or keyword.iskeyword(fkey)
+            if (fkey.startswith("_") or fkey in sandbox.RESERVED_NAMES or fkey in SCRIPT_HELPERS or keyword.iskeyword(fkey)
                     or not FIELD_NAME.match(fkey)):
                 problems.add(key, "Form {form}: field name {field} is not allowed (it starts with '_', is not "
                              "a plain name, or shadows a script helper).", form=key, field=fkey)
