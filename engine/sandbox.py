@@ -34,6 +34,7 @@ import operator
 import os
 import re
 import textwrap
+import threading
 import time
 import types
 import uuid
@@ -526,6 +527,12 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         if name is not None and name.startswith("_") and name != "_":
             self.error(node, f"Access to '{name}' is not allowed")
             return
+        if name in ("breakpoint", "builtins"):
+            self.error(node, f"'{name}' is not available in scripts")
+            return
+        if name in ("print", "printed"):
+            self.error(node, f"'{name}' is a reserved name")
+            return
         super().check_name(node, name, allow_magic_methods=False)
 
     def visit_Import(self, node):
@@ -639,8 +646,6 @@ def _parse(source: str, mode: str) -> ast.AST:
 @functools.lru_cache(maxsize=2048)
 def _compile(source: str, mode: str) -> _Compiled:
     what = "Script" if mode == "exec" else "Expression"
-    if not isinstance(source, str):
-        return _Compiled(None, (_Problem(f"{what} must be text", None, "syntax"),), False)
     if len(source) > MAX_SOURCE_LENGTH:
         return _Compiled(None, (_Problem(f"{what} is too long ({len(source):,} characters, limit "
                                          f"{MAX_SOURCE_LENGTH:,})", None, "syntax"),), False)
@@ -657,6 +662,8 @@ def _compile(source: str, mode: str) -> _Compiled:
         return _Compiled(None, (_Problem(f"{what} is nested too deeply", None, "syntax"),), False)
     except ValueError as err:  # e.g. null bytes in the source
         return _Compiled(None, (_Problem(f"Syntax error: {err}", None, "syntax"),), False)
+    except Exception as err:  # noqa: BLE001 - never let a compiler quirk escape as a raw error
+        return _Compiled(None, (_Problem(f"Could not compile: {type(err).__name__}: {err}", None, "syntax"),), False)
     if result.errors or result.code is None:
         problems = []
         for text in result.errors or ("Could not compile",):
@@ -668,13 +675,19 @@ def _compile(source: str, mode: str) -> _Compiled:
     return _Compiled(result.code, (), uses_tick)
 
 
-def _problems(source, mode: str) -> tuple[_Problem, ...]:
+def _get_compiled(source, mode: str) -> _Compiled:
     if mode not in ("exec", "eval"):
-        return (_Problem(f"Unknown compile mode {mode!r} (use 'exec' or 'eval')", None, "syntax"),)
-    try:
-        return _compile(source, mode).problems
-    except TypeError:  # unhashable source
-        return (_Problem("Script must be text", None, "syntax"),)
+        return _Compiled(None, (_Problem(f"Unknown compile mode {mode!r} (use 'exec' or 'eval')", None,
+                                         "syntax"),), False)
+    if not isinstance(source, str):
+        what = "Script" if mode == "exec" else "Expression"
+        return _Compiled(None, (_Problem(f"{what} must be text, not {type(source).__name__}", None, "syntax"),),
+                         False)
+    return _compile(source, mode)
+
+
+def _problems(source, mode: str) -> tuple[_Problem, ...]:
+    return _get_compiled(source, mode).problems
 
 
 def check_source(source: str, mode: str = "exec") -> list[str]:
@@ -690,7 +703,7 @@ def check_source(source: str, mode: str = "exec") -> list[str]:
 
 _NON_DATA_TYPES = (types.ModuleType, type, types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType,
                    collections.abc.Iterator, BaseException, range, types.FrameType, types.CodeType,
-                   types.TracebackType, _PrintCollector) + _DICT_VIEWS
+                   types.TracebackType, types.EllipsisType, type(NotImplemented), _PrintCollector) + _DICT_VIEWS
 
 
 def _is_non_data(value) -> bool:
@@ -728,6 +741,8 @@ def _check_data(value, budget: list[int]) -> str | None:
         if isinstance(obj, (dict, list, tuple, set, frozenset)):
             if depth >= MAX_DATA_DEPTH:
                 return f"it is nested more than {MAX_DATA_DEPTH} levels deep (or refers to itself)"
+            if len(obj) * (2 if isinstance(obj, dict) else 1) > budget[0]:
+                return f"more than {MAX_DATA_ITEMS:,} values"
             if isinstance(obj, dict):
                 for k, v in obj.items():
                     stack.append((k, depth + 1))
@@ -742,6 +757,7 @@ def _new_budget() -> list[int]:
 
 
 _statm = {"pid": None, "fd": None}
+_statm_lock = threading.Lock()
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -751,8 +767,10 @@ def _rss_bytes() -> int | None:
     try:
         pid = os.getpid()
         if _statm["pid"] != pid:
-            _statm["fd"] = os.open("/proc/self/statm", os.O_RDONLY)
-            _statm["pid"] = pid
+            with _statm_lock:
+                if _statm["pid"] != pid:
+                    _statm["fd"] = os.open("/proc/self/statm", os.O_RDONLY)
+                    _statm["pid"] = pid
         return int(os.pread(_statm["fd"], 128, 0).split()[1]) * _PAGE_SIZE
     except (OSError, ValueError, IndexError, AttributeError):
         return None
@@ -970,10 +988,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 def _compile_or_raise(source, mode: str) -> _Compiled:
-    try:
-        compiled = _compile(source, mode)
-    except TypeError:
-        raise ScriptError("Script must be text", "syntax") from None
+    compiled = _get_compiled(source, mode)
     if compiled.problems:
         first = compiled.problems[0]
         raise ScriptError(first.message, first.kind, first.line)
@@ -1029,7 +1044,7 @@ class SandboxScriptEngine(PythonScriptEngine):
     def execute(self, task, script, external_context=None):
         try:
             return self.environment.execute(script, task.data, external_context or {})
-        except SpiffWorkflowException as err:
+        except SpiffWorkflowException:
             raise
         except ScriptError as err:
             raise self._task_error(task, err, script, None) from err

@@ -1,0 +1,127 @@
+"""The ``simpul`` command, as a script or CI would drive it: each process start to end."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .flows import BIOMETRICS, HANDOVER, VERIFIED, resident
+
+SIMPUL = str(Path(sys.executable).with_name("simpul"))
+
+
+@pytest.fixture
+def node(tmp_path, db):
+    env = {**os.environ, "SIMPUL_DATABASE_URL": db, "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SIMPUL_OFFICE_CODE": "640205", "SIMPUL_REGENCY_CODE": "6402"}
+    env.pop("SIMPUL_PLUGINS", None)
+
+    def simpul(*args, ok=True):
+        proc = subprocess.run([SIMPUL, *args], env=env, capture_output=True, text=True, timeout=120)
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+            return json.loads(proc.stdout) if "--json" in args else proc.stdout
+        return proc
+
+    simpul("init", "--demo")
+    return simpul
+
+
+def _task(simpul, receipt, user):
+    tasks = simpul("tasks", "list", "--case", receipt, "--as", user, "--json")
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def _do(simpul, receipt, user, data):
+    task = _task(simpul, receipt, user)
+    simpul("tasks", "claim", task["id"], "--as", user, "--json")
+    return simpul("tasks", "complete", task["id"], "--as", user, "--data", json.dumps(data),
+                  "--version", str(task["version"] + 1), "--json")
+
+
+def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
+    simpul = node
+    # New card, with the regency's printing case worked through the CLI too.
+    data_file = tmp_path / "resident.json"
+    data_file.write_text(json.dumps(resident(11)))
+    new = simpul("cases", "start", "ektp_new_card", "--data", f"@{data_file}", "--as", "operator", "--json")
+    receipt = new["receipt"]
+    _do(simpul, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(simpul, receipt, "verifier", VERIFIED)
+    _do(simpul, receipt, "operator", BIOMETRICS)
+    simpul("worker", "--once", "--json")
+    printing = [c for c in simpul("cases", "list", "--status", "open", "--as", "disdukcapil", "--json")
+                if c["nik"] == resident(11)["nik"]][0]
+    assert printing["process"] == "ektp_regency_printing"
+    for data in ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True},
+                 {"card_serial": "6402-KTP-000011"}):
+        _do(simpul, printing["receipt"], "disdukcapil", data)
+    simpul("worker", "--once", "--json")
+    done = _do(simpul, receipt, "operator", HANDOVER)
+    assert done["status"] == "completed"
+    shown = simpul("cases", "show", printing["receipt"], "--as", "disdukcapil", "--json")
+    assert shown["status"] == "completed"
+
+    # Replacement of a lost card; the regency answers through the message API.
+    rep = simpul("cases", "start", "ektp_replacement", "--data", json.dumps(resident(12, reason="lost")),
+                 "--as", "operator", "--json")["receipt"]
+    _do(simpul, rep, "operator", {"documents_complete": True})
+    _do(simpul, rep, "operator", {"identity_matched": True})
+    simpul("worker", "--once", "--json")
+    simpul("messages", "send", "card_printed", "--key", rep, "--office", "640205",
+           "--data", '{"card_serial": "6402-KTP-000012"}', "--json")
+    assert _do(simpul, rep, "operator", HANDOVER)["status"] == "completed"
+
+    # Renewal with a data change.
+    ren = simpul("cases", "start", "ektp_renewal", "--data",
+                 json.dumps(resident(13, request_type="data_change", changed_fields="alamat")),
+                 "--as", "operator", "--json")["receipt"]
+    _do(simpul, ren, "operator", {"documents_complete": True, "documents_received": ["old_card", "change_evidence"]})
+    _do(simpul, ren, "verifier", {"change_verified": True})
+    _do(simpul, ren, "operator", BIOMETRICS)
+    simpul("worker", "--once", "--json")
+    simpul("messages", "send", "card_printed", "--key", ren, "--office", "640205", "--data", "{}", "--json")
+    assert _do(simpul, ren, "operator", HANDOVER)["status"] == "completed"
+
+    closed = {c["receipt"]: c["status"] for c in simpul("cases", "list", "--as", "camat", "--json")}
+    assert closed[receipt] == closed[rep] == closed[ren] == "completed"
+    table = simpul("cases", "show", rep, "--as", "operator")
+    assert "message_received" in table and "Penyerahan KTP-el" in table
+
+
+@pytest.mark.parametrize("args, message", [
+    (["cases", "start", "ektp_new_card", "--data", "[1, 2]"], "--data must be a JSON object"),
+    (["cases", "start", "ektp_new_card", "--data", "{nope"], "--data is not valid JSON"),
+    (["cases", "start", "no_such_process", "--data", "{}"], "No process no_such_process is deployed"),
+    (["tasks", "complete", "00000000-0000-0000-0000-000000000000", "--as", "operator"], "not found"),
+    (["tasks", "list", "--as", "nobody"], "Unknown user nobody"),
+])
+def test_errors_are_one_line_and_non_zero(node, args, message):
+    proc = node(*args, ok=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_deploying_a_bad_file_fails_cleanly(node, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text("<definitions>not bpmn</definitions>")
+    proc = node("processes", "deploy", str(bad), ok=False)
+    assert proc.returncode == 1 and "not a BPMN 2.0 file" in proc.stderr
+    same = node("processes", "deploy", str(Path("processes/ektp_new_card.bpmn").resolve()), ok=False)
+    assert same.returncode == 1 and "already deployed as ektp_new_card version 1" in same.stderr
+    listing = node("processes", "list", "--json")
+    assert {p["key"]: p["latest"] for p in listing}["ektp_new_card"] == 1
+
+
+def test_plugins_lists_builtins_with_their_hooks(node):
+    rows = {r["name"]: r for r in node("plugins", "--json")}
+    assert {"socialization", "verification", "coordination"} <= set(rows)
+    assert "service_operators" in rows["coordination"]["hooks"]
+    assert "document_requirements" in rows["verification"]["hooks"]
