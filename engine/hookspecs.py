@@ -63,9 +63,10 @@ def validate_task_data(case, step, form_key, data):
 
 @hookspec
 def validate_case_start(procedure, office_code, data):
-    """Called before a case is started, after the start form's validation passed.  Same
-    return convention as ``validate_task_data``: ``{field: [message, ...]}`` or ``None``;
-    any error refuses the start and nothing is written."""
+    """Called before a case is started, after the start form's validation passed.
+    ``procedure`` is the process key, ``office_code`` the office that starts it, ``data`` the
+    start data.  Return ``{field: [message, ...]}`` or ``None``, as ``validate_task_data``;
+    results are combined and any error refuses the start with nothing written."""
 
 
 @hookspec

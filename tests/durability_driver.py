@@ -1,0 +1,70 @@
+"""Child process for the durability test: works cases in a loop until it is killed.
+
+After every engine call returns (the transaction has committed) it appends an
+acknowledgement line to the ack file and fsyncs it, so the parent knows what a clerk would
+have seen confirmed on screen before the power went.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from engine import Config, Conflict, Runtime, complete_task, list_tasks, start_case
+from engine.directory import actor_for
+from engine.worker import run_due
+
+STEP_DATA = {
+    "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
+    "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
+    "Task_biometric_recording": ("operator", {"photo_captured": True, "fingerprints_captured": True,
+                                              "iris_captured": True, "signature_captured": True, "device_id": "D1"}),
+    "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
+    "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
+    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),
+    "Task_blank_stock": ("disdukcapil", {"blank_in_stock": True}),
+    "Task_print_card": ("disdukcapil", {"card_serial": "KTP-X"}),
+}
+
+
+def main(url: str, ack_path: str, run_id: int) -> None:
+    rt = Runtime(Config(database_url=url, office_code="640205", regency_code="6402", worker_poll_seconds=0.1,
+                        instance_path=os.path.dirname(ack_path)))
+    actors = {name: actor_for(rt, name) for name in ("operator", "verifier", "disdukcapil")}
+    ack = open(ack_path, "a", buffering=1)
+
+    def acknowledge(**record):
+        ack.write(json.dumps(record) + "\n")
+        ack.flush()
+        os.fsync(ack.fileno())
+
+    print("ready", flush=True)
+    serial = 0
+    while True:
+        open_tasks = list({t["id"]: t for who in actors.values() for t in list_tasks(rt, who)}.values())
+        if len({t["receipt"] for t in open_tasks}) < 3:
+            serial += 1
+            nik = f"6402054507{run_id % 100:02d}{serial:04d}"
+            try:
+                case = start_case(rt, "ektp_new_card", {
+                    "nik": nik, "resident_name": f"Warga {run_id}-{serial}", "birth_date": "2000-07-05",
+                    "sex": "P", "birth_place": "Sangasanga", "kk_number": "6402051203150004",
+                    "marital_status": "belum_kawin", "address": "Jl. 1", "rt": "001", "rw": "001",
+                    "kelurahan": "Sangasanga Dalam"}, actors["operator"])
+                acknowledge(kind="start", receipt=case["receipt"], nik=nik)
+            except Conflict:
+                pass
+        for task in open_tasks:
+            who, data = STEP_DATA[task["step"]]
+            try:
+                complete_task(rt, task["id"], data, actors[who], expected_version=task["version"])
+            except Conflict:
+                continue
+            acknowledge(kind="complete", task=task["id"], step=task["step"], receipt=task["receipt"])
+        counts = run_due(rt)
+        if any(counts.values()):
+            acknowledge(kind="worker", counts=counts)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
