@@ -11,7 +11,8 @@ import re
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -31,19 +32,21 @@ OPEN_STATUSES = ("active", "incident")
 NIK_RE = re.compile(r"^[0-9]{16}$")
 
 
+_INSERT_EVENT = CaseEvent.__table__.insert()
+
+
 # -- helpers -------------------------------------------------------------------------------
 
 def _record(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, step_name=None, detail=None,
-            before=None, after=None) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, at=utcnow(), actor=actor.username,
-                      office_code=actor.office_code or case.office_code, kind=kind,
-                      task_id=getattr(task, "id", None) if task is not None else None,
-                      step=step or getattr(task, "step", None), step_name=step_name or getattr(task, "name", None),
-                      detail=detail, before=before, after=after)
-    uow.session.add(event)
-    uow.events.append(({"kind": kind, "actor": actor.username, "at": event.at.isoformat(), "step": event.step,
-                        "detail": detail, "after": after}, CaseView.of(case)))
-    return event
+            before=None, after=None) -> None:
+    values = dict(case_id=case.id, at=utcnow(), actor=actor.username,
+                  office_code=actor.office_code or case.office_code, kind=kind,
+                  task_id=getattr(task, "id", None) if task is not None else None,
+                  step=step or getattr(task, "step", None), step_name=step_name or getattr(task, "name", None),
+                  detail=detail, before=before, after=after)
+    uow.session.connection().execute(_INSERT_EVENT, values)  # append-only: no ORM object to track
+    uow.events.append(({"kind": kind, "actor": actor.username, "at": values["at"].isoformat(),
+                        "step": values["step"], "detail": detail, "after": after}, CaseView.of(case)))
 
 
 def _visible(case: Case | None, actor: Actor, what: str) -> Case:
@@ -57,7 +60,8 @@ def _visible(case: Case | None, actor: Actor, what: str) -> Case:
 
 
 def _lock_case(uow, case_id: int) -> Case:
-    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    stmt = select(Case).where(Case.id == case_id).options(lazyload(Case.process_version)) \
+        .execution_options(populate_existing=True)
     if uow.session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Case)
     return uow.session.scalar(stmt)
@@ -65,7 +69,7 @@ def _lock_case(uow, case_id: int) -> Case:
 
 def _fresh_task(uow, task_id: str) -> HumanTask | None:
     return uow.session.scalar(select(HumanTask).where(HumanTask.id == task_id)
-                              .execution_options(populate_existing=True))
+                              .options(lazyload(HumanTask.case)).execution_options(populate_existing=True))
 
 
 def _next_receipt(session, office_code: str, year: int) -> str:
@@ -187,7 +191,6 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
     _record(uow, case, "case_started", actor, detail=f"{version.name} v{version.version}",
             after={k: v for k, v in cleaned.items()})
     _incident_event(uow, cw, actor)
-    s.flush()
     return _case_summary(case, opened)
 
 
@@ -242,26 +245,31 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
 
 
 def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
-    """Lock the task's case, then read the task again, so a concurrent winner is seen."""
+    """The task and its case, with the case locked; a concurrent winner is seen.
+
+    SQLite's write transaction already holds the database lock, so one read does; on
+    PostgreSQL the case row is locked first and the task read again under that lock."""
     s = uow.session
-    task = s.get(HumanTask, task_id)
-    if task is None:
+    pair = s.execute(select(Case, HumanTask).join(HumanTask, HumanTask.case_id == Case.id)
+                     .where(HumanTask.id == task_id)
+                     .options(lazyload(HumanTask.case), lazyload(Case.process_version))).first()
+    if pair is None:
         done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
                                                 CaseEvent.kind == "task_completed").limit(1))
         if done is not None:
-            case = s.get(Case, done.case_id)
-            _visible(case, actor, "Task")
+            _visible(s.get(Case, done.case_id), actor, "Task")
             raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
                            at=done.at.isoformat(timespec="seconds"))
         raise NotFound("Task {id} not found.", id=task_id)
-    case = _lock_case(uow, task.case_id)
+    case, task = pair
     _visible(case, actor, "Task")
-    task = _fresh_task(uow, task_id)
-    if task is None:
-        done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
-                                                CaseEvent.kind == "task_completed").limit(1))
-        who = done.actor if done is not None else "?"
-        raise Conflict("This task was already completed by {user}.", user=who)
+    if s.bind.dialect.name == "postgresql":
+        case = _lock_case(uow, case.id)
+        task = _fresh_task(uow, task_id)
+        if task is None:
+            done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
+                                                    CaseEvent.kind == "task_completed").limit(1))
+            raise Conflict("This task was already completed by {user}.", user=done.actor if done else "?")
     if not actor.has_role(task.role):
         raise Forbidden("This step needs the role {role}.", role=task.role)
     return case, task
@@ -329,8 +337,7 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
                            version=task.version)
         if task.assignee is not None and task.assignee != actor.username and not actor.is_system:
             raise Conflict("This task is claimed by {user}.", user=task.assignee)
-        version = case.process_version
-        form = version.forms.get(task.form_key) if task.form_key else None
+        form = runtime.version_info(s, case.process_version_id).forms.get(task.form_key) if task.form_key else None
         cleaned = validate_form_data(form, data)
         cw = CaseWorkflow.load(runtime, s, case)
         spiff_task = cw.task(task_id)
@@ -338,7 +345,11 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
             raise Conflict("This step is no longer open.")
         merged = {**spiff_task.data, **cleaned}
         if _uses_requirements(form):
+            from .documents import UPLOADED_KEY, uploaded_requirement_keys
+
             merged[REQUIREMENTS_KEY] = requirements_for(runtime, case.process_key, merged)
+            merged[UPLOADED_KEY] = uploaded_requirement_keys(s, case.id)  # an uploaded scan counts as received
+        merged.pop(OVERRIDE_KEY, None)  # an override recorded at an earlier step never carries over
         if override_reason is not None:
             merged[OVERRIDE_KEY] = {"by": actor.username, "reason": str(override_reason).strip()}
         view = CaseView.of(case, merged)
@@ -351,7 +362,8 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
             cleaned[OVERRIDE_KEY] = merged[OVERRIDE_KEY]
             _record(uow, case, "requirements_overridden", actor, task=task, detail=merged[OVERRIDE_KEY]["reason"],
                     after={"missing": [r["key"] for r in merged.get(REQUIREMENTS_KEY, [])
-                                       if r["key"] not in set(merged.get("documents_received") or [])]})
+                                       if r["key"] not in set(merged.get("documents_received") or [])
+                                       | set(merged.get("documents_uploaded") or [])]})
         spiff_task.data.update(cleaned)
         try:
             spiff_task.run()
@@ -363,7 +375,6 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
         _record(uow, case, "task_completed", actor, task=task, before=before, after=cleaned)
         opened = cw.save()
         _incident_event(uow, cw, actor)
-        s.flush()
         return _case_summary(case, opened)
 
 
@@ -395,7 +406,6 @@ def _deliver(runtime, uow, name, correlation_key, payload, actor, office_code):
         opened = cw.save()
         _record(uow, case, "message_received", actor, step=name, step_name=name, after=payload)
         _incident_event(uow, cw, actor)
-        s.flush()
         return _case_summary(case, opened)
     raise NotFound("No open case {key} is waiting for message {name}.", key=correlation_key, name=name)
 
@@ -474,7 +484,7 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
         cw.advance()
         for job in s.scalars(select(Job).where(Job.case_id == case.id, Job.status == "failed")):
             job.status, job.attempts, job.due_at, job.last_error = "pending", 0, utcnow(), None
-        opened = cw.save()
+        opened = cw.save(full_sync=True)
         _record(uow, case, "incident_retried", actor, detail=previous)
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)

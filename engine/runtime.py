@@ -24,6 +24,16 @@ from .specs import StateSerializer
 log = logging.getLogger("simpul.engine")
 
 
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    key: str
+    name: str
+    version: int
+    forms: dict
+    spec: tuple  # (spec, subprocess_specs)
+
+
 @dataclass
 class UnitOfWork:
     """One engine call's transaction, and the events to announce once it has committed."""
@@ -68,12 +78,22 @@ class Runtime:
 
     def spec_for(self, version) -> tuple:
         """The parsed spec of a process version, restored once and then cached."""
-        cached = self._specs.get(version.id)
+        return self.version_info(None, version.id, version).spec
+
+    def version_info(self, session, version_id: int, version=None) -> "VersionInfo":
+        """A process version's spec and forms, read once (versions never change)."""
+        cached = self._specs.get(version_id)
         if cached is None:
             with self._specs_lock:
-                cached = self._specs.get(version.id)
+                cached = self._specs.get(version_id)
                 if cached is None:
-                    cached = self._specs[version.id] = self.serializer.load_spec(version.spec_json)
+                    if version is None:
+                        from .models import ProcessVersion
+
+                        version = session.get(ProcessVersion, version_id)
+                    cached = self._specs[version_id] = VersionInfo(
+                        id=version.id, key=version.process_key, name=version.name, version=version.version,
+                        forms=dict(version.forms or {}), spec=self.serializer.load_spec(version.spec_json))
         return cached
 
     def form_dirs(self) -> list[Path]:

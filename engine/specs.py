@@ -34,6 +34,9 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
+#: SpiffWorkflow names its own task specs so; a BPMN element with such an id vanishes silently.
+RESERVED_IDS = {"Start", "End"}
+
 #: BPMN elements Simpul runs; anything else in an imported diagram is reported.
 SUPPORTED_ELEMENTS = {
     "startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "manualTask", "task",
@@ -152,6 +155,12 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             qn = etree.QName(node)
             if qn.namespace == BPMN_NS and qn.localname not in SUPPORTED_ELEMENTS:
                 problems.add(_element_id(node), "Simpul does not run BPMN element {tag}.", tag=qn.localname)
+
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS:
+            problems.add(node.get("id"), "Element id {id} is reserved by the workflow engine; rename it.",
+                         id=node.get("id"))
+    problems.raise_if_any(what)
 
     parser = SpiffBpmnParser()
     try:

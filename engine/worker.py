@@ -70,8 +70,7 @@ def run_job(runtime, job_id: int) -> str:
                     return "skipped"
                 cw.run_service_task(task)
                 step_name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
-                s.delete(job)
-                cw.advance()
+                cw.advance()  # the job row goes with the task's READY state when saved
                 cw.save()
                 _record(uow, case, "service_completed", actor, step=task.task_spec.bpmn_id, step_name=step_name,
                         after=task.data.get(task.task_spec.result_variable) if task.task_spec.result_variable else None)
@@ -132,13 +131,14 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
             snapshot = _outbox_dict(message) if message else None
         if snapshot is None:
             continue
-        error = None
+        error = retry_at = None
         try:
             ok = runtime.hook.deliver_outbox_message(runtime=runtime, message=snapshot)
             if ok is None:
                 ok, error = False, f"no route to office {snapshot['destination_office']}"
         except Exception as exc:
             ok, error = False, str(exc) or type(exc).__name__
+            retry_at = getattr(exc, "retry_at", None)  # the transport knows when the link is tried again
         with runtime.transaction() as uow:
             message = uow.session.get(OutboxMessage, message_id)
             if ok:
@@ -147,7 +147,8 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
             else:
                 message.attempts += 1
                 message.last_error = error or "refused by the destination"
-                message.next_attempt_at = utcnow() + backoff(runtime.config.job_backoff_seconds, message.attempts)
+                message.next_attempt_at = retry_at or utcnow() + backoff(runtime.config.job_backoff_seconds,
+                                                                         message.attempts)
                 unsent += 1
     return sent, unsent
 

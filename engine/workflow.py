@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
@@ -106,13 +106,27 @@ def _script_engine(runtime, caller):
 class CaseWorkflow:
     """A loaded workflow and the case it belongs to."""
 
-    def __init__(self, runtime, session, case: Case, workflow: BpmnWorkflow, caller: _ServiceCaller):
+    def __init__(self, runtime, session, case: Case, workflow: BpmnWorkflow, caller: _ServiceCaller,
+                 stored: bool = False):
         self.runtime = runtime
         self.session = session
         self.case = case
         self.wf = workflow
         self._caller = caller
         self.incident: str | None = None
+        self._stored = stored
+        # What the inbox and job rows mirror now (they are kept equal to the saved state), so
+        # saving writes only the difference instead of reading the rows back.
+        if not stored:
+            self._before = (set(), set(), None)
+        else:
+            users, services = self._ready()
+            self._before = (set(self._ids(users)), set(self._ids(services)),
+                            None if workflow.completed else self.next_timer())
+
+    @staticmethod
+    def _ids(tasks):
+        return [str(t.id) for t in tasks]
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -129,15 +143,15 @@ class CaseWorkflow:
 
     @classmethod
     def load(cls, runtime, session, case: Case) -> "CaseWorkflow":
-        state = session.get(WorkflowState, case.id)
+        state = session.execute(select(WorkflowState.state).where(WorkflowState.case_id == case.id)).scalar()
         if state is None:
             raise NotFound("Case {receipt} has no workflow state.", receipt=case.receipt)
-        spec, subs = runtime.spec_for(case.process_version)
-        wf = runtime.serializer.load(state.state, spec, subs)
+        spec, subs = runtime.version_info(session, case.process_version_id).spec
+        wf = runtime.serializer.load(state, spec, subs)
         caller = _ServiceCaller(runtime)
         # A deserialised workflow comes back with SpiffWorkflow's bare-exec engine: replace it every time.
         wf.script_engine = _script_engine(runtime, caller)
-        return cls(runtime, session, case, wf, caller)
+        return cls(runtime, session, case, wf, caller, stored=True)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -191,14 +205,25 @@ class CaseWorkflow:
 
     # -- saving ----------------------------------------------------------------------------
 
+    def _ready(self) -> tuple[list, list]:
+        """Ready user tasks and ready service tasks, in one walk of the task tree."""
+        users, services = [], []
+        for t in self.wf.get_tasks(state=TaskState.READY):
+            if isinstance(t.task_spec, UserTask):
+                users.append(t)
+            elif isinstance(t.task_spec, ServiceTask):
+                services.append(t)
+        return users, services
+
     def ready_user_tasks(self):
-        return [t for t in self.wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)]
+        return self._ready()[0]
 
     def ready_service_tasks(self):
-        return [t for t in self.wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, ServiceTask)]
+        return self._ready()[1]
 
-    def current_data(self) -> dict:
-        tasks = self.ready_user_tasks() or self.ready_service_tasks()
+    def current_data(self, ready=None) -> dict:
+        users, services = ready or self._ready()
+        tasks = users or services
         if tasks:
             return dict(tasks[0].data)
         if self.wf.last_task is not None:
@@ -222,69 +247,64 @@ class CaseWorkflow:
         last = max(ends, key=lambda t: t.last_state_change)
         return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
-    def save(self) -> list[HumanTask]:
+    def save(self, full_sync: bool = False) -> list[HumanTask]:
         """Persist the state and bring the inbox rows, jobs and case row in line with it.
+
+        Only the difference since loading is written (the hot path of every step);
+        ``full_sync`` reads the rows back and repairs them instead (after a migration).
         Returns the human tasks opened by this step."""
         runtime, session, case = self.runtime, self.session, self.case
         now = utcnow()
         state = runtime.serializer.dump(self.wf)
-        row = session.get(WorkflowState, case.id)
-        if row is None:
-            session.add(WorkflowState(case_id=case.id, state=state))
-        else:
-            row.state = state
+        conn = session.connection()  # Core statements on the session's transaction: no flush overhead
+        conn.execute(_UPDATE_STATE if self._stored else _INSERT_STATE, {"cid": case.id, "state": state})
+        self._stored = True
+
+        scan = self._ready()
+        ready = {str(t.id): t for t in scan[0]}
+        services = {str(t.id): t for t in scan[1]}
+        timer_due = None if self.wf.completed else self.next_timer()
+        before_tasks, before_services, before_timer = self._before
+        if full_sync:
+            before_tasks = set(session.scalars(select(HumanTask.id).where(HumanTask.case_id == case.id)))
+            before_services = set(session.scalars(select(Job.task_id).where(Job.case_id == case.id,
+                                                                            Job.kind == "service")))
+            before_timer = object()  # unknown: always write the timer row
 
         # Inbox: only the open user tasks.
-        ready = {str(t.id): t for t in self.ready_user_tasks()}
-        existing = {h.id: h for h in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))}
-        for task_id, human in existing.items():
-            if task_id not in ready:
-                session.delete(human)
-        opened = []
-        lane_roles = runtime.config.lane_roles
-        for task_id, task in ready.items():
-            if task_id in existing:
-                continue
-            ts = task.task_spec
-            props = (getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}
-            due_at = None
-            if props.get("dueIn"):
-                parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
-                due_at = now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
-            human = HumanTask(
-                id=task_id, case_id=case.id, office_code=case.office_code, step=ts.bpmn_id,
-                name=ts.bpmn_name or ts.bpmn_id, name_en=props.get("name_en"), lane=ts.lane,
-                role=lane_roles.get(ts.lane, ts.lane or "operator"), form_key=props.get("formKey"),
-                instructions=(ts.extensions or {}).get("instructionsForEndUser"),
-                created_at=now, due_at=due_at, version=1,
-            )
-            session.add(human)
-            opened.append(human)
+        gone = before_tasks - set(ready)
+        if gone:
+            conn.execute(_DELETE_TASK, [{"tid": task_id} for task_id in gone])
+        opened = [self._human_task(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
+        if opened:
+            conn.execute(HumanTask.__table__.insert(), [_row(h) for h in opened])
 
         # Service tasks wait for the worker as jobs.
-        service_ids = {str(t.id): t for t in self.ready_service_tasks()}
-        jobs = list(session.scalars(select(Job).where(Job.case_id == case.id)))
-        for job in jobs:
-            if job.kind == "service" and job.task_id not in service_ids:
-                session.delete(job)
-        known = {j.task_id for j in jobs if j.kind == "service"}
-        for task_id, task in service_ids.items():
-            if task_id not in known:
-                session.add(Job(case_id=case.id, kind="service", task_id=task_id, step=task.task_spec.bpmn_id,
-                                due_at=now))
+        stale = before_services - set(services)
+        if stale:
+            conn.execute(_DELETE_SERVICE_JOB, [{"cid": case.id, "tid": task_id} for task_id in stale])
+        new_jobs = [{"case_id": case.id, "kind": "service", "task_id": task_id, "step": task.task_spec.bpmn_id,
+                     "status": "pending", "due_at": now, "attempts": 0, "created_at": now}
+                    for task_id, task in services.items() if task_id not in before_services]
+        if new_jobs:
+            conn.execute(Job.__table__.insert(), new_jobs)
 
         # One timer job per case, due at the earliest waiting timer.
-        timer_due = None if self.wf.completed else self.next_timer()
-        timer_job = next((j for j in jobs if j.kind == "timer"), None)
-        if timer_due is None and timer_job is not None:
-            session.delete(timer_job)
-        elif timer_due is not None:
-            if timer_job is None:
-                session.add(Job(case_id=case.id, kind="timer", due_at=timer_due))
+        if timer_due != before_timer:
+            if timer_due is None:
+                session.execute(delete(Job).where(Job.case_id == case.id, Job.kind == "timer")
+                                .execution_options(synchronize_session=False))
             else:
-                timer_job.due_at, timer_job.status, timer_job.attempts = timer_due, "pending", 0
+                updated = session.execute(
+                    update(Job).where(Job.case_id == case.id, Job.kind == "timer")
+                    .values(due_at=timer_due, status="pending", attempts=0)
+                    .execution_options(synchronize_session=False)).rowcount
+                if not updated:
+                    session.execute(insert(Job).values(case_id=case.id, kind="timer", due_at=timer_due,
+                                                       status="pending", attempts=0, created_at=now))
+        self._before = (set(ready), set(services), timer_due)
 
-        case.data = _json_safe(self.current_data())
+        case.data = _json_safe(self.current_data(scan))
         case.updated_at = now
         case.lock_version += 1
         if self.incident:
@@ -294,8 +314,37 @@ class CaseWorkflow:
             case.status = "completed"
             case.ended_at = now
             case.end_reason = self.end_reason()
-            session.execute(delete(Job).where(Job.case_id == case.id))
+            session.execute(delete(Job).where(Job.case_id == case.id).execution_options(synchronize_session=False))
         return opened
+
+    def _human_task(self, task, now) -> HumanTask:
+        ts = task.task_spec
+        props = (getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}
+        due_at = None
+        if props.get("dueIn"):
+            parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
+            due_at = now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
+        return HumanTask(
+            id=str(task.id), case_id=self.case.id, office_code=self.case.office_code, step=ts.bpmn_id,
+            name=ts.bpmn_name or ts.bpmn_id, name_en=props.get("name_en"), lane=ts.lane,
+            role=self.runtime.config.lane_roles.get(ts.lane, ts.lane or "operator"), form_key=props.get("formKey"),
+            instructions=(ts.extensions or {}).get("instructionsForEndUser"), created_at=now, due_at=due_at,
+            version=1,
+        )
+
+
+_INSERT_STATE = WorkflowState.__table__.insert().values(case_id=bindparam("cid"), state=bindparam("state"))
+_UPDATE_STATE = WorkflowState.__table__.update().where(WorkflowState.__table__.c.case_id == bindparam("cid")) \
+    .values(state=bindparam("state"))
+_DELETE_TASK = HumanTask.__table__.delete().where(HumanTask.__table__.c.id == bindparam("tid"))
+_DELETE_SERVICE_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
+                                                   Job.__table__.c.kind == "service",
+                                                   Job.__table__.c.task_id == bindparam("tid"))
+
+
+def _row(obj) -> dict:
+    """Column values of a transient ORM object, for a Core INSERT (cheaper than a flush)."""
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
 
 def _json_safe(data: dict) -> dict:
@@ -318,5 +367,6 @@ def _describe(exc: Exception) -> str:
 
 def backoff(base_seconds: float, attempts: int) -> timedelta:
     """Exponential backoff with full jitter, so retries of many jobs do not march in step."""
-    ceiling = base_seconds * (2 ** max(0, attempts - 1))
+    # The exponent is capped: outbox messages retry without limit, and 2**1024 overflows a float.
+    ceiling = base_seconds * (2 ** min(max(0, attempts - 1), 32))
     return timedelta(seconds=min(ceiling, 3600) * (0.5 + random.random() / 2))

@@ -1,0 +1,188 @@
+"""Persisted task completions per second: Simpul's engine API vs a raw SpiffWorkflow loop.
+
+Both sides run the same BPMN (bench/loop.bpmn: a user task in a loop with a gateway) on the
+same machine and process, and both persist after every completion:
+
+* raw:    load the state row, deserialise (spec kept once, in memory), complete the ready
+          user task, run engine steps, serialise without the spec, update the row, commit
+          (sqlite3 with WAL and synchronous=FULL, like Simpul's settings);
+* engine: ``engine.complete_task`` (locks, form validation, plugin hooks, sandboxed
+          gateway, inbox rows, audit event, one transaction).
+
+Each case takes STEPS completions (the last one ends it), then a new case starts, so the mid-case state stays
+realistic.  Raw and engine run in alternating blocks, so other load on the machine weighs on both.
+Run:  .venv/bin/python bench/engine.py [--completions N] [--postgres URL]
+The last line is ``ratio=<engine/raw>`` for SQLite (target >= 0.6).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+import engine  # noqa: E402
+from engine import Config, Runtime, directory  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+from engine.specs import StateSerializer  # noqa: E402
+
+BPMN = ROOT / "processes" / "ektp_new_card.bpmn"
+PROCESS = "ektp_new_card"
+STEPS = 10
+#: The counter's everyday loop: papers incomplete, the resident brings them, checked again.
+STEP_DATA = {
+    "Task_document_check": {"documents_complete": False, "document_notes": "KK belum dibawa"},
+    "Task_await_documents": {"missing_documents_brought": True, "return_notes": "KK dibawa"},
+}
+RESIDENT = {"resident_name": "Warga Bench", "birth_date": "2000-07-05", "sex": "P", "birth_place": "Sangasanga",
+            "kk_number": "6402051203150004", "marital_status": "belum_kawin", "address": "Jl. Merdeka 4",
+            "rt": "004", "rw": "002", "kelurahan": "Sangasanga Dalam"}
+
+
+class RawLoop:
+    """SpiffWorkflow + sqlite3 with nothing else: the floor the engine is measured against."""
+
+    def __init__(self, path: Path):
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_file(str(BPMN))
+        self.spec = parser.get_spec(PROCESS)
+        self.ser = StateSerializer()
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE state (id INTEGER PRIMARY KEY, state TEXT)")
+        self.case, self.done, self.sizes = 0, 0, []
+        self._new_case()
+
+    def _new_case(self):
+        self.case += 1
+        wf = BpmnWorkflow(self.spec)
+        wf.get_tasks(state=TaskState.READY)[0].data.update({"nik": "6402054507000001", **RESIDENT})
+        wf.do_engine_steps()
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT INTO state VALUES (?, ?)", (self.case, self.ser.dump(wf)))
+        self.conn.execute("COMMIT")
+
+    def run(self, n: int) -> float:
+        began = time.perf_counter()
+        for _ in range(n):
+            last = (self.done + 1) % STEPS == 0
+            self.conn.execute("BEGIN IMMEDIATE")
+            (state,) = self.conn.execute("SELECT state FROM state WHERE id = ?", (self.case,)).fetchone()
+            wf = self.ser.load(state, self.spec, {})
+            task = [t for t in wf.get_tasks(state=TaskState.READY) if t.task_spec.manual][0]
+            task.data.update(STEP_DATA[task.task_spec.bpmn_id])
+            task.run()
+            wf.do_engine_steps()
+            state = self.ser.dump(wf)
+            self.sizes.append(len(state))
+            self.conn.execute("UPDATE state SET state = ? WHERE id = ?", (state, self.case))
+            self.conn.execute("COMMIT")
+            self.done += 1
+            if last:
+                self._new_case()
+        return time.perf_counter() - began
+
+
+class EngineLoop:
+    """The same work through Simpul's engine API."""
+
+    def __init__(self, url: str, instance: Path):
+        self.rt = rt = Runtime(Config(database_url=url, instance_path=instance, office_code="640205",
+                                      regency_code="6402"))
+        upgrade(rt)
+        with rt.transaction() as uow:
+            directory.ensure_office(uow.session, "6402", "Disdukcapil", "regency")
+            directory.ensure_office(uow.session, "640205", "Kecamatan Sangasanga", "kecamatan", parent_code="6402")
+            directory.create_user(uow.session, "bench", "Bench", "640205", ["operator"])
+        try:
+            engine.deploy_process(rt, BPMN.read_bytes(), deployed_by="bench", source=BPMN.name)
+        except engine.Conflict:
+            pass
+        self.clerk = directory.actor_for(rt, "bench")
+        self.serial, self.done = 0, 0
+        self.task = self._new_case()
+
+    def _new_case(self):
+        self.serial += 1
+        nik = f"640205450700{self.serial:04d}"
+        return engine.start_case(self.rt, PROCESS, {"nik": nik, **RESIDENT}, self.clerk)["open_tasks"][0]
+
+    def run(self, n: int) -> float:
+        began = time.perf_counter()
+        for _ in range(n):
+            last = (self.done + 1) % STEPS == 0
+            result = engine.complete_task(self.rt, self.task["id"], STEP_DATA[self.task["step"]], self.clerk,
+                                          expected_version=self.task["version"])
+            self.done += 1
+            if last:
+                self.task = self._new_case()
+            else:
+                self.task = result["open_tasks"][0]
+        return time.perf_counter() - began
+
+    def close(self):
+        self.rt.close()
+
+
+def interleaved(a, b, total: int, rounds: int = 10) -> tuple[float, float]:
+    """Completions/s of a and b, run in alternating blocks so load on the machine hits both."""
+    block = max(1, total // rounds)
+    ta = tb = 0.0
+    for _ in range(rounds):
+        ta += a.run(block)
+        tb += b.run(block)
+    return block * rounds / ta, block * rounds / tb
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--completions", type=int, default=2000)
+    ap.add_argument("--postgres", default=os.environ.get("SIMPUL_BENCH_POSTGRES_URL",
+                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        raw = RawLoop(tmp / "raw.db")
+        eng = EngineLoop(f"sqlite:///{tmp / 'simpul.db'}", tmp)
+        raw.run(50), eng.run(50)  # warm caches (spec, compiled scripts, statements)
+        raw_rate, eng_rate = interleaved(raw, eng, args.completions)
+        eng.close()
+        print(f"raw SpiffWorkflow + SQLite: {raw_rate:8.1f} completions/s "
+              f"(median state {statistics.median(raw.sizes) / 1024:.1f} KB)")
+        print(f"Simpul engine on SQLite:    {eng_rate:8.1f} completions/s")
+        try:
+            import sqlalchemy as sa
+
+            admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            name = f"simpul_bench_{os.getpid()}"
+            with admin.connect() as c:
+                c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            try:
+                pg = EngineLoop(args.postgres.rsplit("/", 1)[0] + f"/{name}", tmp)
+                pg.run(50)
+                pg_rate = args.completions / pg.run(args.completions)
+                pg.close()
+                print(f"Simpul engine on PostgreSQL:{pg_rate:8.1f} completions/s")
+            finally:
+                with admin.connect() as c:
+                    c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:  # the SQLite figures still stand
+            print(f"PostgreSQL not measured: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        print(f"ratio={eng_rate / raw_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
