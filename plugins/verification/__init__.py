@@ -1,11 +1,26 @@
-"""Verification: the national document requirements per procedure, and the check that the
-document-check step cannot pass while one of them is missing.
+"""Verification: identity checks when a case starts, the document checklist of each procedure,
+the rule that the document check cannot pass while a document is missing, and the pages to
+upload and download the scans.
 
-Built-in plugin; registered exactly as a regency's own plugin would be.
+A built-in plugin, registered exactly as a regency's own plugin is (see docs/plugins.md).
+The engine itself refuses a second open case for the same NIK in an office, naming the open
+case; this plugin does not repeat that.
 """
+from __future__ import annotations
+
 from engine import hookimpl
 
-from .requirements import baseline_requirements, missing_documents
+from .identity import check_applicant
+from .requirements import baseline_requirements, check_document_step
+
+
+@hookimpl
+def validate_case_start(procedure, office_code, data):
+    # A case forwarded by another office (the regency's printing case) was checked where it
+    # started; refusing it here would only leave the message stuck in that office's outbox.
+    if data.get("origin_receipt"):
+        return None
+    return check_applicant(data) or None
 
 
 @hookimpl
@@ -15,12 +30,19 @@ def document_requirements(procedure, data):
 
 @hookimpl
 def validate_task_data(case, step, form_key, data):
-    if form_key != "document_check" or not data.get("documents_complete"):
-        return None
-    if data.get("requirements_override"):  # a supervisor's written, audited decision
-        return None
-    missing = missing_documents(data)
-    if missing:
-        return {"documents_received": ["Required document missing: {label}".format(label=m["label"])
-                                       for m in missing]}
-    return None
+    return check_document_step(data)
+
+
+@hookimpl
+def register_commands(cli):
+    from cli.verification import requirements_command
+
+    if "requirements" not in cli.commands:
+        cli.add_command(requirements_command)
+
+
+@hookimpl
+def web_blueprints(runtime):
+    from .web import make_blueprint
+
+    return [make_blueprint(runtime)]

@@ -1,31 +1,76 @@
-"""The national baseline of documents per procedure (MoHA decision 9/2011).
+"""The national baseline of documents per procedure (MoHA decision 9/2011), and what counts
+as received.
 
-A regency adds its own through the ``document_requirements`` hook (see
-examples/simpul-kutai-kartanegara).
+A regency adds or replaces requirements through the ``document_requirements`` hook (see
+examples/simpul-kutai-kartanegara): a later plugin's entry with the same key replaces ours.
+
+**What counts as received.**  A requirement is received when the clerk ticked it in the
+document-check checklist (``documents_received``: the paper was seen at the counter) *or*
+a scan of it was uploaded to the case (``documents_uploaded``, which the engine fills from
+the document store).  Ticking without an upload stays allowed on purpose: many offices have
+no scanner on every desk and keep working through power cuts, and the tick is the clerk's
+own, audited statement (it is in the ``task_completed`` event).  An upload is evidence on
+top of that, so it counts on its own and the clerk need not tick it again.
 """
 from __future__ import annotations
 
 from engine.i18n import N_
 
-KK = {"key": "family_card", "label": N_("Family card (Kartu Keluarga)"), "source": "national"}
-DAMAGED_CARD = {"key": "damaged_card", "label": N_("The damaged e-KTP"), "source": "national"}
-OLD_CARD = {"key": "old_card", "label": N_("The old e-KTP"), "source": "national"}
-CHANGE_EVIDENCE = {"key": "change_evidence", "label": N_("Evidence of the changed data"), "source": "national"}
+#: the keys the engine puts into the data the ``validate_task_data`` hook sees.
+REQUIREMENTS_KEY = "document_requirements"
+UPLOADED_KEY = "documents_uploaded"
+RECEIVED_FIELD = "documents_received"
+
+
+def requirement(key: str, label: str, source: str = "national", kind: str = "document", **extra) -> dict:
+    """A checklist entry: ``label`` is an English msgid (the web layer and the CLI translate
+    it); ``kind`` is ``document`` or ``photo`` (uploads to a photo get the photo checks)."""
+    return {"key": key, "label": label, "label_en": label, "source": source, "kind": kind, **extra}
+
+
+FAMILY_CARD = requirement("family_card", N_("Family card (Kartu Keluarga)"))
+DAMAGED_CARD = requirement("damaged_card", N_("The damaged e-KTP"))
+OLD_CARD = requirement("old_card", N_("The old e-KTP"))
+CHANGE_EVIDENCE = requirement("change_evidence", N_("Evidence of the changed data"))
+
+MSG_MISSING = N_("Required document missing: {label}")
+MSG_NOT_A_REQUIREMENT = N_("{key} is not a requirement of this case.")
 
 
 def baseline_requirements(procedure: str, data: dict) -> list[dict]:
+    """New card: the family card.  Renewal: the same as a new card.  Data change: the old card
+    and evidence of the change.  Damaged card: the damaged card.  Lost card: nothing
+    nationally (regencies commonly add a police letter)."""
     if procedure == "ektp_new_card":
-        return [KK]
-    if procedure == "ektp_replacement":
-        return [DAMAGED_CARD] if data.get("reason") == "damaged" else []
+        return [dict(FAMILY_CARD)]
     if procedure == "ektp_renewal":
         if data.get("request_type") == "data_change":
-            return [OLD_CARD, CHANGE_EVIDENCE]
-        return [OLD_CARD]
+            return [dict(OLD_CARD), dict(CHANGE_EVIDENCE)]
+        return [dict(FAMILY_CARD)]
+    if procedure == "ektp_replacement":
+        return [dict(DAMAGED_CARD)] if data.get("reason") == "damaged" else []
     return []
 
 
+def received_keys(data: dict) -> set[str]:
+    """Requirements ticked at the counter or with an uploaded scan (see the module's docstring)."""
+    return set(data.get(RECEIVED_FIELD) or []) | set(data.get(UPLOADED_KEY) or [])
+
+
 def missing_documents(data: dict) -> list[dict]:
-    """Requirements (as computed into the task data at the document check) not yet received."""
-    received = set(data.get("documents_received") or [])
-    return [r for r in data.get("document_requirements") or [] if r.get("key") not in received]
+    """Requirements (as the engine computed them into the task data) not yet received."""
+    received = received_keys(data)
+    return [r for r in data.get(REQUIREMENTS_KEY) or [] if r.get("key") not in received]
+
+
+def check_document_step(data: dict) -> dict | None:
+    """The document-check rule: ``documents_complete`` cannot be ticked while a requirement is
+    missing, unless a supervisor overrode it with a written reason (the engine puts the
+    override into the data only for a supervisor with a non-empty reason, and records it)."""
+    if REQUIREMENTS_KEY not in data:
+        return None
+    known = {r.get("key") for r in data.get(REQUIREMENTS_KEY) or []}
+    errors = [MSG_NOT_A_REQUIREMENT.format(key=k) for k in data.get(RECEIVED_FIELD) or [] if k not in known]
+    if data.get("documents_complete") and not data.get("requirements_override"):
+        errors += [MSG_MISSING.format(label=r.get("label") or r.get("key")) for r in missing_documents(data)]
+    return {RECEIVED_FIELD: errors} if errors else None

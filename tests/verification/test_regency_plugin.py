@@ -1,0 +1,199 @@
+"""The Kutai Kartanegara plugin, pip-installed as a regency would: while it is installed the
+checklist, the document-check step, ``simpul requirements`` and ``simpul plugins`` follow
+it, with no change to the core; uninstalled, the national baseline returns.
+
+How it is installed (``SIMPUL_TEST_PLUGIN_INSTALL``):
+
+* ``venv`` (the default in CI, ``CI=true``): ``pip install`` into this test environment, then
+  ``pip uninstall``, exactly as a regency's administrator does;
+* ``target`` (the default elsewhere): ``pip install --target`` into a temporary directory that
+  is put on ``sys.path`` (and ``PYTHONPATH`` for the ``simpul`` subprocesses) while
+  "installed" -- the same wheel and entry-point metadata, but a shared development venv
+  never sees the plugin, even if this run is killed half-way.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine import ValidationFailed, deploy_bundled
+from engine.cases import requirements_for
+
+from ..conftest import make_runtime, seed_offices
+from ..flows import actor, open_task, resident
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "simpul-kutai-kartanegara"
+DIST = "simpul-kutai-kartanegara"
+MODE = os.environ.get("SIMPUL_TEST_PLUGIN_INSTALL") or ("venv" if os.environ.get("CI") == "true" else "target")
+SIMPUL = Path(sys.executable).with_name("simpul")
+
+
+def _installed_in_environment() -> bool:
+    importlib.invalidate_caches()
+    try:
+        importlib.metadata.distribution(DIST)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+class Installer:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.target = workdir / "site-packages"
+        self.installed = False
+
+    def _pip(self, *args):
+        proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+
+    def install(self):
+        source = self.workdir / "source"
+        shutil.rmtree(source, ignore_errors=True)
+        # Build from a copy so the checkout gets no build/ or *.egg-info.
+        shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        if MODE == "venv":
+            self._pip("install", "--no-deps", str(source))
+        else:
+            self._pip("install", "--no-deps", "--target", str(self.target), str(source))
+            sys.path.insert(0, str(self.target))
+        self.installed = True
+        importlib.invalidate_caches()
+
+    def uninstall(self):
+        if not self.installed:
+            return
+        if MODE == "venv":
+            self._pip("uninstall", "--yes", DIST)
+        else:
+            while str(self.target) in sys.path:
+                sys.path.remove(str(self.target))
+            shutil.rmtree(self.target, ignore_errors=True)
+        for name in [m for m in sys.modules if m == "simpul_kukar" or m.startswith("simpul_kukar.")]:
+            del sys.modules[name]
+        self.installed = False
+        importlib.invalidate_caches()
+
+    def env(self, workdir: Path) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
+        env.update(SIMPUL_INSTANCE_PATH=str(workdir / "instance"), SIMPUL_LOCALE="id")
+        if MODE == "target" and self.installed:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.target), env.get("PYTHONPATH")) if p)
+        return env
+
+
+@pytest.fixture(scope="module")
+def kukar(tmp_path_factory):
+    if _installed_in_environment():
+        if MODE != "venv":
+            pytest.fail(f"{DIST} is installed in this environment; `pip uninstall {DIST}` first "
+                        "(the tests install it themselves)")
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", DIST], capture_output=True, check=True)
+    installer = Installer(tmp_path_factory.mktemp("kukar"))
+    try:
+        yield installer
+    finally:
+        installer.uninstall()
+
+
+def simpul(installer: Installer, workdir: Path, *args) -> subprocess.CompletedProcess:
+    command = [str(SIMPUL)] if SIMPUL.exists() else [sys.executable, "-c", "import cli; cli.run()"]
+    proc = subprocess.run([*command, *args], capture_output=True, text=True, cwd=workdir,
+                          env=installer.env(workdir), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def node(db, tmp_path, name):
+    rt = make_runtime(db, tmp_path / name)
+    seed_offices(rt)
+    deploy_bundled(rt, deployed_by="test")
+    return rt
+
+
+def lost_card_keys(rt):
+    return [r["key"] for r in requirements_for(rt, "ektp_replacement", {"reason": "lost"})]
+
+
+def cli_keys(installer, workdir):
+    proc = simpul(installer, workdir, "requirements", "ektp_replacement", "--data", '{"reason": "lost"}', "--json")
+    return [r["key"] for r in json.loads(proc.stdout)]
+
+
+def cli_plugins(installer, workdir):
+    return {r["name"]: r for r in json.loads(simpul(installer, workdir, "plugins", "--json").stdout)}
+
+
+def test_police_letter_is_required_for_a_lost_card_only_while_installed(kukar, db, tmp_path):
+    # -- before: the national baseline asks nothing for a lost card
+    rt = node(db, tmp_path, "before")
+    assert lost_card_keys(rt) == []
+    assert cli_keys(kukar, tmp_path) == []
+    assert "kukar" not in cli_plugins(kukar, tmp_path)
+    rt.close()
+
+    # -- installed: the regency's rules, with no change to the core
+    kukar.install()
+    rt = node(db, tmp_path, "installed")
+    try:
+        assert lost_card_keys(rt) == ["rt_rw_letter", "photos", "family_card", "police_letter"]
+        police = next(r for r in requirements_for(rt, "ektp_replacement", {"reason": "lost"})
+                      if r["key"] == "police_letter")
+        assert police["source"] == "kukar"
+        assert rt.gettext("id")(police["label"]) == "Surat keterangan kehilangan dari Kepolisian"
+
+        receipt = engine.start_case(rt, "ektp_replacement", resident(1, reason="lost"),
+                                    actor(rt, "operator"))["receipt"]
+        task = engine.get_task(rt, open_task(rt, receipt, "operator")["id"], actor(rt, "operator"))
+        assert "police_letter" in [r["key"] for r in task["requirements"]]
+        ticked = ["rt_rw_letter", "photos", "family_card"]
+        with pytest.raises(ValidationFailed) as err:
+            engine.complete_task(rt, task["id"], {"documents_complete": True, "documents_received": ticked},
+                                 actor(rt, "operator"))
+        assert err.value.errors == {"documents_received": [
+            "Required document missing: Police report of the lost card (surat keterangan kehilangan)"]}
+        done = engine.complete_task(rt, task["id"], {"documents_complete": True,
+                                                     "documents_received": ticked + ["police_letter"]},
+                                    actor(rt, "operator"))
+        assert done["open_tasks"][0]["step"] != "Task_document_check"
+    finally:
+        rt.close()
+
+    assert cli_keys(kukar, tmp_path) == ["rt_rw_letter", "photos", "family_card", "police_letter"]
+    text = simpul(kukar, tmp_path, "requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout
+    assert "Surat keterangan kehilangan dari Kepolisian" in text and "kukar" in text
+    row = cli_plugins(kukar, tmp_path)["kukar"]
+    assert row["version"] == "1.0.0" and row["distribution"] == DIST and row["builtin"] is False
+    assert row["hooks"] == ["document_requirements", "translation_dirs"]
+
+    # -- uninstalled: the baseline returns
+    kukar.uninstall()
+    rt = node(db, tmp_path, "after")
+    try:
+        assert lost_card_keys(rt) == []
+        receipt = engine.start_case(rt, "ektp_replacement", resident(2, reason="lost"),
+                                    actor(rt, "operator"))["receipt"]
+        done = engine.complete_task(rt, open_task(rt, receipt, "operator")["id"], {"documents_complete": True},
+                                    actor(rt, "operator"))
+        assert done["open_tasks"][0]["step"] != "Task_document_check"
+    finally:
+        rt.close()
+    assert cli_keys(kukar, tmp_path) == []
+    assert "kukar" not in cli_plugins(kukar, tmp_path)
+
+
+def test_the_example_plugin_own_tests_pass():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
