@@ -21,6 +21,18 @@ class Base(DeclarativeBase):
     """The declarative base of every Simpul table (web wraps it with Flask-SQLAlchemy)."""
 
 
+def load_all_models() -> None:
+    """Import every ``engine/models*.py`` so Base.metadata knows all tables (Alembic, tests)."""
+    import importlib
+    import pkgutil
+
+    import engine
+
+    for module in pkgutil.iter_modules(engine.__path__):
+        if module.name == "models" or module.name.startswith("models_"):
+            importlib.import_module(f"engine.{module.name}")
+
+
 def _install_sqlite_pragmas(engine: Engine) -> None:
     if getattr(engine, "_simpul_pragmas", False):
         return

@@ -32,5 +32,6 @@ def current_revision(runtime) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    """Every head: plugins' and features' migrations may branch from the initial schema."""
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())

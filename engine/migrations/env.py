@@ -1,8 +1,9 @@
 """Alembic environment: migrations run on the connection the engine hands over."""
 from alembic import context
 
-from engine.db import Base
-from engine import models  # noqa: F401  (registers the tables)
+from engine.db import Base, load_all_models
+
+load_all_models()  # every engine/models*.py, so autogenerate sees all tables
 
 target_metadata = Base.metadata
 
