@@ -49,7 +49,7 @@ def main(ctx, verbose):
     ctx.ensure_object(State)
 
 
-from . import commands  # noqa: E402,F401  (registers the subcommands)
+from . import commands, users  # noqa: E402,F401  (registers the subcommands)
 
 
 def _register_plugin_commands():

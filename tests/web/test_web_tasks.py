@@ -1,0 +1,166 @@
+"""The task page: the step's form from its form-js definition, the same definition's
+server-side validation with inline errors (nothing saved on error), the document checklist,
+and clear messages for stale or second completions."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.models import CaseEvent, HumanTask
+from ..flows import DOCS_OK, complete, open_task, start_new_card
+from .web_helpers import page_text
+
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
+
+class Controls(HTMLParser):
+    """Form controls, labels and fieldsets of a page, to check that every input has a label."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls, self.label_for, self.legends, self.in_fieldset = [], set(), 0, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "label" and a.get("for"):
+            self.label_for.add(a["for"])
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append(a)
+
+
+def unlabelled(html: str) -> list[dict]:
+    parser = Controls()
+    parser.feed(html)
+    return [c for c in parser.controls if c.get("id") not in parser.label_for and not c.get("aria-label")]
+
+
+def task_page(browser, runtime, receipt, username="operator"):
+    task = open_task(runtime, receipt, username)
+    return task, browser.get(f"/tasks/{task['id']}")
+
+
+def test_form_is_rendered_from_its_definition_with_labels_tied_to_inputs(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    browser.login("operator")
+    task, page = task_page(browser, runtime, receipt)
+    html = page.get_data(as_text=True)
+    text = page_text(page)
+    assert page.status_code == 200
+    assert "Pemeriksaan berkas" in text and "Periksa berkas persyaratan yang dibawa pemohon" in text  # instructions
+    # the form-js labels (Indonesian) and descriptions
+    assert '<label for="f-documents_complete">Semua berkas lengkap' in html
+    assert '<legend>Berkas yang diterima' in html
+    assert 'aria-describedby="f-documents_complete-desc"' in html
+    # the checklist's options come from the requirements hook, translated
+    assert re.search(r'<input type="checkbox" id="f-documents_received-1" name="documents_received"\s+value="family_card"', html)
+    assert '<label for="f-documents_received-1">Kartu Keluarga (KK)</label>' in html
+    # the document checklist shows what is missing
+    assert "Daftar periksa berkas" in text and "Kartu Keluarga (KK) — belum ada" in text
+    assert "1 berkas masih kurang." in text
+    # the case data with the labels of the start form
+    assert "Nama lengkap Warga 1" in text and "Nomor Kartu Keluarga (KK) 6402051203150004" in text
+    assert unlabelled(html) == []
+
+    browser.language("en")
+    text = page_text(browser.get(f"/tasks/{task['id']}"))
+    assert "Document check" in text and "All documents complete" in text and "Documents received" in text
+    assert "Family card (Kartu Keluarga)" in text and "Full name Warga 1" in text
+
+
+def test_missing_document_is_refused_inline_and_nothing_is_saved(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    browser.login("operator")
+    task, _page = task_page(browser, runtime, receipt)
+    with runtime.read() as s:
+        events_before = s.scalar(select(func.count()).select_from(CaseEvent))
+    response = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "documents_complete": "on",
+                                                     "document_notes": "KK dibawa besok"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'<div class="field-error" id="f-documents_received-error"[^>]*>(.*?)</div>', html, re.S)
+    assert error and "Berkas persyaratan belum ada: Kartu Keluarga (KK)" in error.group(1)
+    assert re.search(r'id="f-documents_received" aria-describedby="[^"]*f-documents_received-error"', html)
+    assert "Beberapa isian perlu diperbaiki." in page_text(response)
+    assert 'href="#f-documents_received"' in html  # the error summary links to the field
+    # what the clerk typed is kept
+    assert "KK dibawa besok</textarea>" in html and re.search(r'id="f-documents_complete"[^>]*checked', html)
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(CaseEvent)) == events_before
+        assert s.get(HumanTask, task["id"]).version == task["version"]
+
+    done = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "documents_complete": "on",
+                                                 "documents_received": "family_card"})
+    assert done.status_code == 302 and done.headers["Location"] == f"/cases/{receipt}"
+    assert "Langkah selesai: Pemeriksaan berkas." in page_text(browser.get(done.headers["Location"]))
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+
+
+def test_required_fields_and_formats_are_checked_by_the_same_definition(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    browser.login("verifier")
+    task, page = task_page(browser, runtime, receipt, "verifier")
+    assert 'data-hide="=residence_verified"' in page.get_data(as_text=True)  # conditional field, hidden by JS
+    response = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on",
+                                                     "kelurahan_officer": ""})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert re.search(r'id="f-kelurahan_officer-error"[^>]*><p>Isian ini wajib diisi.</p>', html)
+    ok = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on",
+                                               "kelurahan_officer": "Budi"})
+    assert ok.status_code == 302
+
+
+def test_stale_completion_shows_the_message_and_the_current_state(runtime, make_browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    siti, andi = make_browser(), make_browser()
+    siti.login("operator")
+    andi.login("operator2")
+    task, _ = task_page(siti, runtime, receipt)
+    task_page(andi, runtime, receipt)
+    andi.post(f"/tasks/{task['id']}/claim", {})  # Andi takes it while Siti has the page open
+    response = siti.post(f"/tasks/{task['id']}", {"version": "1", "documents_complete": "on",
+                                                  "documents_received": "family_card"})
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "Tugas sudah berubah sejak Anda membukanya (sekarang versi 2)." in text
+    assert "Keadaan sekarang: langkah ini versi 2, dikerjakan oleh Andi." in text
+    assert 'name="version" value="2"' in response.get_data(as_text=True)
+    assert open_task(runtime, receipt, "operator")["id"] == task["id"]  # nothing happened
+
+
+def test_second_completion_says_who_completed_it_and_when(runtime, make_browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    siti, andi = make_browser(), make_browser()
+    siti.login("operator")
+    andi.login("operator2")
+    task, _ = task_page(siti, runtime, receipt)
+    task_page(andi, runtime, receipt)
+    form = {"version": "1", "documents_complete": "on", "documents_received": "family_card", "receipt": receipt}
+    assert siti.post(f"/tasks/{task['id']}", form).status_code == 302
+    again = andi.post(f"/tasks/{task['id']}", form)
+    assert again.status_code == 409
+    text = page_text(again)
+    assert re.search(r"Tugas ini sudah diselesaikan oleh operator pada \d+ \w+ \d{4} \d{2}\.\d{2} WITA\.", text)
+    assert "Verifikasi domisili" in text  # the case page: where the case stands now
+    with runtime.read() as s:
+        assert s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "task_completed")) == 1
+
+
+def test_a_step_of_another_role_is_refused(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    task = open_task(runtime, receipt, "verifier")
+    browser.login("operator")
+    response = browser.post(f"/tasks/{task['id']}", {"version": "1", "residence_verified": "on",
+                                                     "kelurahan_officer": "Budi"})
+    assert response.status_code == 403
+    assert "Langkah ini memerlukan peran verifier." in page_text(response)
+
+
+def test_unknown_task_is_not_found(browser):
+    browser.login("operator")
+    assert browser.get("/tasks/00000000-0000-0000-0000-000000000000").status_code == 404

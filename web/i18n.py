@@ -1,0 +1,302 @@
+"""Language and time for the web app: locale choice, translating engine and plugin messages,
+labels of roles, statuses and events, and dates in the office's time zone."""
+from __future__ import annotations
+
+import re
+import string
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import current_app, g, request, session
+from flask_babel import get_locale, get_translations, gettext, lazy_gettext
+
+from engine.i18n import LOCALES, N_
+
+LANGUAGE_NAMES = {"id": "Indonesia", "en": "English"}  # each in its own language
+
+ROLE_LABELS = {
+    "operator": N_("Operator"),
+    "verifier": N_("Verifier"),
+    "supervisor": N_("Supervisor (camat)"),
+    "process_admin": N_("Process administrator"),
+    "regency_officer": N_("Regency officer"),
+    "system_admin": N_("System administrator"),
+}
+
+STATUS_LABELS = {
+    "active": N_("In progress"),
+    "incident": N_("Incident"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+}
+
+EVENT_LABELS = {
+    "case_started": N_("Case started"),
+    "task_claimed": N_("Step claimed"),
+    "task_unclaimed": N_("Step released"),
+    "task_completed": N_("Step completed"),
+    "service_completed": N_("Automatic step done"),
+    "timer_fired": N_("Deadline reached"),
+    "message_received": N_("Message received"),
+    "case_cancelled": N_("Case cancelled"),
+    "incident": N_("Incident"),
+    "incident_retried": N_("Incident retried"),
+    "comment_added": N_("Comment"),
+    "document_uploaded": N_("Document uploaded"),
+}
+
+OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
+
+#: English titles of the bundled procedures; the catalogue gives the Indonesian ones (their BPMN names).
+PROCESS_TITLES = {
+    "ektp_new_card": N_("New e-KTP recording"),
+    "ektp_renewal": N_("e-KTP renewal or data change"),
+    "ektp_replacement": N_("Replacement of a lost or damaged e-KTP"),
+    "ektp_regency_printing": N_("e-KTP printing (Disdukcapil)"),
+}
+
+
+def select_locale() -> str:
+    """API: Accept-Language, then the user's choice; pages: the session's choice; else the node default."""
+    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "id")
+    if request.path.startswith("/api/v1/"):
+        chosen = request.accept_languages.best_match(LOCALES) if request.accept_languages else None
+        return chosen or getattr(g, "user_locale", None) or default
+    chosen = session.get("locale")
+    return chosen if chosen in LOCALES else default
+
+
+def current_locale() -> str:
+    return str(get_locale() or "id")
+
+
+def is_english() -> bool:
+    return current_locale().startswith("en")
+
+
+# -- engine and plugin messages ------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _format(template: str, params: dict | None) -> str:
+    if not params:
+        return template
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+@lru_cache(maxsize=8)
+def _patterns(locale: str, catalogue_id: int, msgids: tuple) -> list:
+    patterns = []
+    for msgid in msgids:
+        names = _PLACEHOLDER.findall(msgid)
+        if not names or len(set(names)) != len(names):
+            continue
+        parts = []
+        for literal, field, _spec, _conv in string.Formatter().parse(msgid):
+            parts.append(re.escape(literal))
+            if field:
+                parts.append(f"(?P<{field}>.+?)")
+        patterns.append((re.compile("^" + "".join(parts) + "$", re.S), msgid))
+    return patterns
+
+
+def translate_message(message: str, params: dict | None = None) -> str:
+    """Translate an English message from the engine or a plugin.
+
+    Templates with ``{name}`` are usually handed over with their parameters; a plugin may
+    also hand over a message it already formatted ("Required document missing: Family
+    card"): it is then matched against the catalogue's templates, and the template and its
+    values are translated apart."""
+    if not isinstance(message, str):
+        return str(message)
+    translated = _gettext_raw(message)
+    if translated != message or not current_locale().startswith("id"):
+        return _format(translated, params)
+    catalogue = getattr(get_translations(), "_catalog", None) or {}
+    msgids = tuple(sorted(k for k in catalogue if isinstance(k, str) and "{" in k))
+    for pattern, msgid in _patterns(current_locale(), id(catalogue), msgids):
+        match = pattern.match(message)
+        if match:
+            values = {k: _gettext_raw(v) for k, v in match.groupdict().items()}
+            return _format(_gettext_raw(msgid), values)
+    return _format(message, params)
+
+
+def _gettext_raw(message: str) -> str:
+    """gettext without Flask-Babel's %-formatting (messages may contain a literal %)."""
+    return get_translations().ugettext(message)
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
+
+
+def _display_params(params: dict | None) -> dict:
+    """Parameters as a clerk reads them: timestamps in the office's time zone."""
+    shown = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, str) and _ISO_DATETIME.match(value):
+            value = format_dt(value)
+        elif isinstance(value, str) and value:
+            value = _gettext_raw(value)  # a word the engine passes ("Case" in "{what} not found.")
+        shown[key] = value
+    return shown
+
+
+def render_error(err) -> str:
+    """An engine error's message in the request's language."""
+    return translate_message(err.template, _display_params(err.params))
+
+
+def render_field_errors(err) -> dict:
+    """``{field: [translated message, ...]}`` from an engine error's ``errors``."""
+    errors = err.errors if isinstance(err.errors, dict) else ({"_": err.errors} if err.errors else {})
+    result = {}
+    for field, messages in errors.items():
+        if isinstance(messages, dict):  # nested (list items): flatten
+            messages = [m for sub in messages.values() for m in (sub if isinstance(sub, list) else [sub])]
+        elif not isinstance(messages, list):
+            messages = [messages]
+        result[field] = [translate_message(str(m), err.params) for m in messages]
+    return result
+
+
+# -- labels --------------------------------------------------------------------------------
+
+def role_label(role: str) -> str:
+    return gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role
+
+
+def status_label(status: str) -> str:
+    return gettext(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
+def event_label(kind: str) -> str:
+    return gettext(EVENT_LABELS[kind]) if kind in EVENT_LABELS else kind.replace("_", " ")
+
+
+def office_kind_label(kind: str) -> str:
+    return gettext(OFFICE_KINDS[kind]) if kind in OFFICE_KINDS else kind
+
+
+def process_title(key: str, bpmn_name: str | None = None) -> str:
+    """A procedure's title in the current language (its BPMN name is Indonesian)."""
+    if key in PROCESS_TITLES:
+        return gettext(PROCESS_TITLES[key])
+    return bpmn_name or key
+
+
+def step_title(name: str | None, name_en: str | None) -> str:
+    """A BPMN step's name: ``name`` is Indonesian, ``name_en`` English."""
+    if is_english() and name_en:
+        return name_en
+    return name or name_en or ""
+
+
+def requirement_label(req: dict) -> str:
+    if is_english() and req.get("label_en"):
+        return req["label_en"]
+    return translate_message(req.get("label") or req.get("key", ""))
+
+
+# -- dates ---------------------------------------------------------------------------------
+
+def office_timezone() -> str:
+    return getattr(g, "office_timezone", None) or current_app.extensions["simpul"].runtime.config.timezone
+
+
+def _as_datetime(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def format_dt(value, with_zone: bool = True) -> str:
+    """``28 Nov 2026 16.05 WITA`` (Indonesian) or ``28 Nov 2026, 16:05 WITA`` (English)."""
+    value = _as_datetime(value)
+    if value is None:
+        return ""
+    tz = ZoneInfo(office_timezone())
+    zone = format_datetime(value, "z", tzinfo=tz, locale="id") if with_zone else ""
+    if is_english():
+        text = format_datetime(value, "d MMM y, HH:mm", tzinfo=tz, locale="en")
+    else:
+        text = format_datetime(value, "d MMM y HH.mm", tzinfo=tz, locale="id")
+    return f"{text} {zone}".strip()
+
+
+def format_date_only(value) -> str:
+    value = _as_datetime(value)
+    if value is None:
+        return ""
+    tz = ZoneInfo(office_timezone())
+    return format_datetime(value, "d MMM y", tzinfo=tz, locale="en" if is_english() else "id")
+
+
+def iso(value) -> str:
+    value = _as_datetime(value)
+    return value.isoformat() if value else ""
+
+
+__all__ = ["LANGUAGE_NAMES", "format_dt", "lazy_gettext", "render_error", "render_field_errors", "select_locale",
+           "translate_message"]
+
+
+def field_label(labels: dict, key: str) -> str:
+    info = labels.get(key)
+    if not info:
+        return key.replace("_", " ")
+    if is_english() and info.get("label_en"):
+        return info["label_en"]
+    return info.get("label") or key
+
+
+def show_field(labels: dict, key: str, value, requirement_labels: dict | None = None) -> str:
+    """A stored form value as a clerk reads it: option labels instead of option values,
+    document names instead of requirement keys."""
+    info = labels.get(key) or {}
+    options = info.get("values") or {}
+    if info.get("values_key") == "document_requirements" and requirement_labels:
+        options = {k: {"label": v, "label_en": v} for k, v in requirement_labels.items()}
+
+    def one(v):
+        option = options.get(str(v))
+        if option:
+            return (option.get("label_en") if is_english() and option.get("label_en") else option.get("label")) or str(v)
+        return show_value(v)
+
+    if options and isinstance(value, (list, tuple)):
+        return ", ".join(one(v) for v in value)
+    if options and not isinstance(value, (dict, bool)):
+        return one(value)
+    if info.get("type") == "datetime" and isinstance(value, str) and len(value) == 10:
+        try:
+            from babel.dates import format_date
+
+            return format_date(date.fromisoformat(value), "d MMMM y", locale="en" if is_english() else "id")
+        except ValueError:
+            return value
+    return show_value(value)
+
+
+def show_value(value) -> str:
+    """A stored value as a clerk reads it."""
+    if value is True:
+        return gettext("Yes")
+    if value is False:
+        return gettext("No")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show_value(v) for v in value)
+    return str(value)

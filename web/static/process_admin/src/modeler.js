@@ -1,0 +1,216 @@
+/* The process modeler page: bpmn-js with its properties panel (plus Simpul's own group) and
+   the form-js editor, bundled from npm by `npm run build` and served by the app (no CDN).
+   Saving sends the diagram and the forms edited with it; the server checks them and every
+   problem comes back pinned to a diagram element, which is marked here. */
+import BpmnModeler from 'bpmn-js/lib/Modeler';
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
+import { FormEditor } from '@bpmn-io/form-js-editor';
+import spiffworkflow from './spiffworkflow.json';
+import SimpulPropertiesProvider from './simpul-properties';
+import { getProperty } from './simpul-properties';
+
+const SimpulModule = {
+  __init__: ['simpulPropertiesProvider'],
+  simpulPropertiesProvider: ['type', SimpulPropertiesProvider]
+};
+
+function $(id) { return document.getElementById(id); }
+
+function start() {
+  const dataNode = $('modeler-data');
+  if (!dataNode) { return; }
+  const data = JSON.parse(dataNode.textContent);
+  const text = JSON.parse($('modeler-text').textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
+  const container = document.querySelector('.modeler');
+  const forms = Object.assign({}, data.forms || {});
+  let draft = data.draft;
+
+  const modeler = new BpmnModeler({
+    container: '#canvas',
+    propertiesPanel: { parent: '#properties' },
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SimpulModule],
+    moddleExtensions: { spiffworkflow },
+    simpul: data.catalogue,
+    simpulForms: () => Object.keys(forms)
+  });
+  window.simpulModeler = modeler; // for the browser test and for an administrator's console
+
+  const status = $('status');
+  function say(message, kind) {
+    status.textContent = message;
+    status.className = 'alert alert-' + (kind || 'info');
+    return status;
+  }
+
+  // -- problems pinned to elements --------------------------------------------------------------
+  let marked = [];
+  function showProblems(errors) {
+    const canvas = modeler.get('canvas');
+    const registry = modeler.get('elementRegistry');
+    const overlays = modeler.get('overlays');
+    marked.forEach((id) => { if (registry.get(id)) { canvas.removeMarker(id, 'simpul-error'); } });
+    overlays.remove({ type: 'simpul-error' });
+    marked = [];
+    const list = $('problem-list');
+    list.innerHTML = '';
+    $('problems').hidden = !errors.length;
+    errors.forEach((err) => {
+      const li = document.createElement('li');
+      const target = err.shape && registry.get(err.shape) ? err.shape : null;
+      li.setAttribute('data-element', err.element || '');
+      li.setAttribute('data-shape', target || '');
+      const where = document.createElement(target ? 'a' : 'strong');
+      where.textContent = target || err.element || text.general;
+      if (target) {
+        where.href = '#';
+        where.addEventListener('click', (ev) => {
+          ev.preventDefault();
+          modeler.get('selection').select(registry.get(target));
+          canvas.scrollToElement(registry.get(target));
+        });
+      }
+      li.appendChild(where);
+      li.appendChild(document.createTextNode(': ' + err.message));
+      list.appendChild(li);
+      if (target) {
+        if (!marked.includes(target)) {
+          canvas.addMarker(target, 'simpul-error');
+          marked.push(target);
+        }
+        const badge = document.createElement('div');
+        badge.className = 'simpul-error-badge';
+        badge.setAttribute('data-element', target);
+        badge.title = err.message;
+        badge.textContent = '!';
+        overlays.add(target, 'simpul-error', { position: { top: -10, right: 10 }, html: badge });
+      }
+    });
+  }
+
+  // -- saving and deploying -----------------------------------------------------------------------
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf, Accept: 'application/json' },
+      body: JSON.stringify(body)
+    });
+    let payload = null;
+    try { payload = await response.json(); } catch (e) { payload = { message: response.statusText }; }
+    return { ok: response.ok, status: response.status, payload };
+  }
+
+  async function save() {
+    const { xml } = await modeler.saveXML({ format: true });
+    const body = { bpmn_xml: xml, forms };
+    if (draft) { body.draft_id = draft.id; body.expected_revision = draft.revision; }
+    else if (data.base_version) { body.base_version_id = data.base_version.id; }
+    const res = await post(data.urls.save, body);
+    if (!res.ok) { say(text.error + ' ' + (res.payload.message || res.status), 'error'); return null; }
+    draft = res.payload;
+    const url = data.urls.draft_page.replace('{id}', draft.id);
+    if (window.location.pathname !== url) { window.history.replaceState(null, '', url); }
+    showProblems(draft.errors || []);
+    say(draft.valid ? text.saved : text.saved_invalid, draft.valid ? 'success' : 'error');
+    container.setAttribute('data-saved', String(draft.revision));
+    return draft;
+  }
+
+  async function deploy() {
+    const saved = await save();
+    if (!saved) { return; }
+    if (!saved.valid) { say(text.not_deployed, 'error'); return; }
+    const res = await post(data.urls.deploy.replace('{id}', saved.id), { expected_revision: saved.revision });
+    if (!res.ok) {
+      showProblems(res.payload.errors || []);
+      say((res.payload.errors && res.payload.errors.length ? text.not_deployed : text.error + ' ' + res.payload.message), 'error');
+      return;
+    }
+    const node = say(text.deployed.replace('{v}', res.payload.version), 'success');
+    const link = document.createElement('a');
+    link.href = res.payload.migrate_url;
+    link.id = 'migrate-link';
+    link.textContent = ' ' + text.migrate;
+    node.appendChild(link);
+    container.setAttribute('data-deployed', String(res.payload.version));
+  }
+
+  $('btn-save').addEventListener('click', () => { save(); });
+  $('btn-deploy').addEventListener('click', () => { deploy(); });
+
+  $('btn-download').addEventListener('click', async () => {
+    const { xml } = await modeler.saveXML({ format: true });
+    const blob = new Blob([xml], { type: 'application/xml' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = (data.process_key || 'process') + '.bpmn';
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 0);
+  });
+
+  $('import-input').addEventListener('change', async (ev) => {
+    const file = ev.target.files[0];
+    if (!file) { return; }
+    const xml = await file.text();
+    try {
+      await modeler.importXML(xml);
+      modeler.get('canvas').zoom('fit-viewport', 'auto');
+    } catch (err) {
+      say(text.error + ' ' + err.message, 'error');
+      return;
+    }
+    draft = null;
+    await save(); // the server says what in the imported file Simpul does not run
+  });
+
+  // -- the form editor ----------------------------------------------------------------------------
+  const dialog = $('form-dialog');
+  let formEditor = null;
+  let editingKey = null;
+
+  async function formFor(key) {
+    if (forms[key]) { return forms[key]; }
+    const response = await fetch(data.urls.form.replace('__key__', encodeURIComponent(key)), { credentials: 'same-origin' });
+    if (response.ok) { return response.json(); }
+    return { type: 'default', id: 'Form_' + key, components: [] };
+  }
+
+  $('btn-form').addEventListener('click', async () => {
+    const selected = modeler.get('selection').get()[0];
+    if (!selected || !(selected.type === 'bpmn:UserTask' || selected.type === 'bpmn:StartEvent' || selected.type === 'bpmn:ManualTask')) {
+      say(text.select_task, 'error');
+      return;
+    }
+    const key = getProperty(selected.businessObject, 'formKey');
+    if (!key) { say(text.no_form_key, 'error'); return; }
+    editingKey = key;
+    $('form-dialog-key').textContent = key;
+    const schema = await formFor(key);
+    if (!formEditor) { formEditor = new FormEditor({ container: '#form-editor' }); }
+    await formEditor.importSchema(schema);
+    if (dialog.showModal) { dialog.showModal(); } else { dialog.setAttribute('open', ''); }
+  });
+  $('form-apply').addEventListener('click', () => {
+    if (formEditor && editingKey) { forms[editingKey] = formEditor.saveSchema(); }
+    dialog.close();
+  });
+  $('form-cancel').addEventListener('click', () => dialog.close());
+
+  // -- load ---------------------------------------------------------------------------------------
+  modeler.importXML(data.xml).then(() => {
+    modeler.get('canvas').zoom('fit-viewport', 'auto');
+    container.setAttribute('data-state', 'ready');
+    if (draft && draft.errors) { showProblems(draft.errors); }
+  }).catch((err) => {
+    container.setAttribute('data-state', 'error');
+    say(text.error + ' ' + err.message, 'error');
+  });
+  window.simpulForms = forms;
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', start);
+} else {
+  start();
+}
