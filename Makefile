@@ -11,6 +11,7 @@ $(STAMP): setup.cfg pyproject.toml package.json
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	npm run build
 	$(BIN)/pybabel compile -d translations --statistics >/dev/null 2>&1 || true
 	touch $(STAMP)
 

@@ -83,7 +83,9 @@ def deliver_outbox_message(runtime, message):
     case.  ``message`` is a dict (message_id, case_id, source_office, destination_office,
     kind, payload, attempts).  Return ``True`` when the destination has accepted it (it is
     then marked sent), ``False`` to try again later with backoff, or ``None`` if this plugin
-    does not deliver to that destination.  The first non-``None`` result wins."""
+    does not deliver to that destination.  The first non-``None`` result wins.  An exception
+    also means "try again later", with its text as the message's last error; if it has a
+    ``retry_at`` attribute (an aware datetime) the next attempt is then, not after the backoff."""
 
 
 @hookspec
@@ -104,3 +106,15 @@ def web_blueprints(runtime):
     """Called once by the web app factory.  Return a list of Flask blueprints (pages or API
     endpoints a plugin adds); each is registered on the app as it is.  Results are combined.
     The engine itself never imports Flask: only the web layer calls this hook."""
+
+
+@hookspec
+def bpmn_messages():
+    """Called whenever a diagram is validated in process administration (at every save of a
+    draft and before it is deployed).  Return a dict mapping each BPMN message name the
+    plugin delivers or answers (the ``name`` of a ``bpmn:message``, e.g. ``card_printed``) to
+    ``{"correlation": str, "description": str}``: ``correlation`` names the key a message is
+    matched to a waiting case by (in Simpul always ``"receipt"``: the case's correlation key,
+    carried to the regency case).  A diagram that catches or throws a message no plugin
+    names, or one without a correlation key, cannot be deployed.  Results of all plugins are
+    merged; the same name given twice with different correlation keys is a PluginError."""

@@ -8,17 +8,22 @@ from sqlalchemy import func, select
 from .config import PROCESSES_DIR
 from .errors import Conflict, DeployError, InvalidInput, NotFound
 from .models import Case, ProcessVersion, utcnow
-from .specs import ParsedProcess, parse_process
+from .specs import ParsedProcess
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 
 
-def check_process(runtime, bpmn_xml, source: str = "") -> ParsedProcess:
-    """Parse and check a diagram without storing anything (editors' validation)."""
-    if isinstance(bpmn_xml, (bytes, str)) and len(bpmn_xml) > MAX_BPMN_BYTES:
-        raise InvalidInput("The BPMN file is larger than {limit} MB.", limit=MAX_BPMN_BYTES // (1024 * 1024))
-    return parse_process(bpmn_xml, form_dirs=runtime.form_dirs(), operators=runtime.operators,
-                         lane_roles=runtime.config.lane_roles, source=source)
+def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None) -> ParsedProcess:
+    """Every deploy-time check (SpiffWorkflow's parse, lanes, forms, operators, sandbox,
+    timers, messages), the same for the CLI, bundled processes and the browser's modeler.
+    Raises DeployError listing each problem pinned to its element; stores nothing."""
+    from .drafts import validate_process
+
+    result = validate_process(runtime, bpmn_xml, forms, source=source)
+    if result.errors:
+        raise DeployError("{what} cannot be deployed: {first}", what=source or result.name or "The BPMN file",
+                          first=result.errors[0]["message"], errors=result.errors)
+    return result.parsed
 
 
 def deploy_process(runtime, bpmn_xml, *, deployed_by: str, source: str = "") -> ProcessVersion:
@@ -28,24 +33,28 @@ def deploy_process(runtime, bpmn_xml, *, deployed_by: str, source: str = "") -> 
     the version that already has it; nothing is written."""
     parsed = check_process(runtime, bpmn_xml, source)
     with runtime.transaction() as uow:
-        s = uow.session
-        digest = parsed.content_hash
-        same = s.scalar(select(ProcessVersion).where(ProcessVersion.process_key == parsed.process_key,
-                                                     ProcessVersion.content_hash == digest))
-        if same is not None:
-            raise Conflict("This content is already deployed as {key} version {version}.",
-                           key=parsed.process_key, version=same.version)
-        last = s.scalar(select(func.max(ProcessVersion.version)).where(
-            ProcessVersion.process_key == parsed.process_key)) or 0
-        version = ProcessVersion(
-            process_key=parsed.process_key, name=parsed.name, version=last + 1, bpmn_xml=parsed.bpmn_xml,
-            forms=parsed.forms, content_hash=digest,
-            spec_json=runtime.serializer.dump_spec(parsed.spec, parsed.subprocess_specs),
-            source=source[:200], deployed_by=deployed_by, deployed_at=utcnow(),
-        )
-        s.add(version)
-        s.flush()
-        return version
+        return store_version(runtime, uow.session, parsed, deployed_by, source)
+
+
+def store_version(runtime, session, parsed: ParsedProcess, deployed_by: str, source: str) -> ProcessVersion:
+    """Write a checked process as its next version, in the caller's transaction."""
+    digest = parsed.content_hash
+    same = session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == parsed.process_key,
+                                                       ProcessVersion.content_hash == digest))
+    if same is not None:
+        raise Conflict("This content is already deployed as {key} version {version}.",
+                       key=parsed.process_key, version=same.version)
+    last = session.scalar(select(func.max(ProcessVersion.version)).where(
+        ProcessVersion.process_key == parsed.process_key)) or 0
+    version = ProcessVersion(
+        process_key=parsed.process_key, name=parsed.name, version=last + 1, bpmn_xml=parsed.bpmn_xml,
+        forms=parsed.forms, content_hash=digest,
+        spec_json=runtime.serializer.dump_spec(parsed.spec, parsed.subprocess_specs),
+        source=source[:200], deployed_by=deployed_by, deployed_at=utcnow(),
+    )
+    session.add(version)
+    session.flush()
+    return version
 
 
 def bundled_process_files(runtime) -> list[Path]:

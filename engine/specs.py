@@ -141,10 +141,10 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
         raise DeployError("{what} is not well-formed XML: {error}", what=what, error=str(exc),
-                          errors=[{"element": None, "message": f"XML: {exc}"}]) from exc
+                          errors=[{"element": None, "message": f"The file is not well-formed XML: {exc}"}]) from exc
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise DeployError("{what} is not a BPMN 2.0 file (no bpmn:definitions root).", what=what,
-                          errors=[{"element": None, "message": "not a BPMN 2.0 definitions document"}])
+                          errors=[{"element": None, "message": "The file is not a BPMN 2.0 file (no bpmn:definitions root)."}])
     text = raw.decode("utf-8")
 
     # Elements Simpul does not run (diagrams imported from other modelers).
@@ -168,7 +168,8 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         ids = parser.get_process_ids()
         if len(ids) != 1:
             raise DeployError("{what} must hold exactly one executable process (found {n}).", what=what, n=len(ids),
-                              errors=[{"element": None, "message": f"{len(ids)} executable processes"}])
+                              errors=[{"element": None,
+                                       "message": f"A file must hold exactly one executable process (found {len(ids)})."}])
         process_key = ids[0]
         spec = parser.get_spec(process_key)
         subprocess_specs = parser.get_subprocess_specs(process_key)

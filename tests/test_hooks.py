@@ -263,3 +263,37 @@ def test_hook_web_blueprints(db, tmp_path):
     response = app.test_client().get("/kukar/hello")
     assert response.status_code == 200 and b"Selamat datang di Kukar" in response.data
     rt.close()
+
+
+def test_hook_bpmn_messages(db, tmp_path):
+    from engine import drafts
+    from engine.errors import PluginError
+
+    xml = (engine.config.PROCESSES_DIR / "ektp_new_card.bpmn").read_text().replace(
+        'name="temporary_certificate_issued"', 'name="kukar_sms_sent"')
+    admin = engine.Actor("admin", "640205", frozenset({"process_admin"}))
+
+    class Messages:
+        @hookimpl
+        def bpmn_messages(self):
+            return {"kukar_sms_sent": {"correlation": "receipt", "description": "SMS gateway confirmed"}}
+
+    rt = _runtime(db, tmp_path)  # built-in plugins only: the coordination plugin names the regency's answers
+    known = drafts.known_messages(rt)
+    assert known["card_printed"]["correlation"] == "receipt" and "kukar_sms_sent" not in known
+    errors = drafts.validate_process(rt, xml).errors
+    assert [e["shape"] for e in errors] == ["Boundary_suket_issued"]
+    rt.close()
+    rt = _runtime(db, tmp_path, Messages())
+    assert drafts.validate_process(rt, xml).errors == []
+    rt.close()
+
+    class Clash:
+        @hookimpl
+        def bpmn_messages(self):
+            return {"card_printed": {"correlation": "nik"}}
+
+    rt = _runtime(db, tmp_path, Clash())
+    with pytest.raises(PluginError, match="card_printed is correlated by"):
+        drafts.known_messages(rt)
+    rt.close()

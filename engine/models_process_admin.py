@@ -1,0 +1,61 @@
+"""Tables of process administration: diagrams being edited (drafts, which may be invalid and
+are never run) and the record of each bulk migration of running cases to another version.
+Same declarative base as engine.models."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base
+from .models import UTCDateTime, utcnow
+
+
+class ProcessDraft(Base):
+    """A diagram and its forms as an administrator last saved them.
+
+    A draft may be invalid (``errors`` lists the problems, pinned to element ids); only a
+    valid draft can be deployed, which makes a new ProcessVersion and closes the draft."""
+
+    __tablename__ = "process_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the process id in the diagram (None while the XML cannot be read).
+    process_key: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    #: form key -> form-js schema edited with the draft (overrides forms found on disk).
+    forms: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the version this draft was started from (None for a new or imported process).
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"), nullable=True)
+    #: open | deployed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    valid: Mapped[bool] = mapped_column(default=False)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    deployed_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    saved_by: Mapped[str] = mapped_column(String(64))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: bumped on every save; a save based on an older one is refused (two admins editing).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ProcessMigrationRun(Base):
+    """One bulk migration: who moved which cases to which version, and what was refused.
+    Each migrated case also has a ``case_migrated`` event in its own timeline."""
+
+    __tablename__ = "process_migration_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    target_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    requested: Mapped[int] = mapped_column(Integer, default=0)
+    migrated: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    #: [{case_id, receipt, from_version, outcome, reason}]
+    results: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,184 @@
+"""Acceptance of issue #6 in Chromium: an administrator adds a verifier step to the new-card
+process in the modeler, is stopped by the missing form (shown on the element), binds a form,
+deploys, migrates the running cases in bulk after a dry run, and a clerk then sees the new
+step in a migrated case.  Every request that is not to the app's own origin is blocked: the
+modeler must load with no network beyond the app."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine import deploy_bundled, directory
+
+from ..conftest import OFFICE, make_runtime, seed_offices
+from ..flows import DOCS_OK, complete, start_new_card
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "kata-sandi-123"
+VENDOR = ROOT / "web" / "static" / "vendor" / "process-admin" / "modeler.js"
+
+pytestmark = pytest.mark.browser
+
+
+def _require(condition: bool, reason: str):
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def live_app(sqlite_db, tmp_path):
+    """The web app on a real HTTP port (a thread), on SQLite with the bundled processes."""
+    _require(Path(CHROMIUM).is_file() or bool(shutil.which("chromium")), f"Chromium is not installed at {CHROMIUM}")
+    _require(VENDOR.is_file(), "the modeler bundle is not built (run `npm ci && npm run build`)")
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: F401
+    except ImportError:  # pragma: no cover
+        _require(False, "the playwright package is not installed")
+    from argon2 import PasswordHasher
+    from werkzeug.serving import make_server
+
+    from engine.models import User
+    from web import create_app
+
+    rt = make_runtime(sqlite_db, tmp_path, locale="en")  # assertions read the English texts
+    seed_offices(rt)
+    deploy_bundled(rt, deployed_by="system")
+    hashed = PasswordHasher().hash(PASSWORD)
+    with rt.transaction() as uow:
+        directory.create_user(uow.session, "admin", "Admin Proses", OFFICE, ["process_admin"])
+        uow.session.flush()
+        for user in uow.session.query(User):
+            user.password_hash = hashed
+    app = create_app(runtime=rt, config={"TESTING": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rt, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    rt.close()
+
+
+def _login(page, base, username):
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]:not(.small)")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+ADD_TASK = """() => {
+  const m = window.simpulModeler;
+  const registry = m.get('elementRegistry'), modeling = m.get('modeling'), factory = m.get('elementFactory');
+  const bo = m.get('bpmnFactory').create('bpmn:UserTask', { id: 'Task_field_check' });
+  const shape = factory.createShape({ type: 'bpmn:UserTask', businessObject: bo });
+  modeling.createShape(shape, { x: 470, y: 755 }, registry.get('Lane_verifier'));
+  modeling.updateProperties(shape, { name: 'Pemeriksaan lapangan' });
+  modeling.reconnectEnd(registry.get('Flow_documents_complete'), shape, { x: 420, y: 755 });
+  modeling.connect(shape, registry.get('Task_residence_verification'));
+  const lane = registry.get('Lane_verifier').businessObject;
+  return (lane.flowNodeRef || []).some((n) => n.id === 'Task_field_check');
+}"""
+
+
+def test_admin_changes_the_process_and_migrates_running_cases(live_app):
+    from playwright.sync_api import expect, sync_playwright
+
+    rt, base = live_app
+    cases = [start_new_card(rt, n) for n in (1, 2)]
+    ARTIFACTS.mkdir(exist_ok=True)
+    blocked: list[str] = []
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+
+        def guard(route):
+            if route.request.url.startswith(base + "/") or route.request.url.startswith("data:") \
+                    or route.request.url.startswith("blob:"):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        try:
+            _login(page, base, "admin")
+            page.goto(f"{base}/admin/processes")
+            expect(page.locator("#process-ektp_new_card tr[data-version='1'] .open-cases")).to_have_text("2")
+            page.click("[data-test=edit-ektp_new_card]")
+            expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+            expect(page.locator(".djs-palette")).to_be_visible()
+            expect(page.locator(".bio-properties-panel")).to_be_visible()
+
+            # the admin adds a user task in the verifier lane, between the document check and
+            # the residence verification
+            assert page.evaluate(ADD_TASK) is True
+            page.click("#btn-deploy")
+            problem = page.locator("#problem-list li[data-shape=Task_field_check]")
+            expect(problem).to_contain_text("has no form", timeout=15000)
+            expect(page.locator(".djs-element.simpul-error[data-element-id=Task_field_check]")).to_have_count(1)
+            expect(page.locator("#status")).to_contain_text("fix the problems")
+            page.screenshot(path=str(ARTIFACTS / "process-admin-missing-form.png"), full_page=True)
+
+            # binds the form in the properties panel's Simpul group
+            problem.locator("a").click()
+            header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
+            expect(header).to_be_visible()
+            if "open" not in (header.get_attribute("class") or ""):
+                header.click()
+            page.select_option("select[name=simpul-form]", "residence_verification")
+            page.fill("input[name=simpul-name-en]", "Field check")
+            page.keyboard.press("Tab")
+            page.screenshot(path=str(ARTIFACTS / "process-admin-form-bound.png"), full_page=True)
+            page.click("#btn-deploy")
+            expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
+            expect(page.locator("#problems")).to_be_hidden()
+
+            # dry run first, then migrate every case in one action
+            page.click("#migrate-link")
+            expect(page.locator("#btn-migrate-all")).to_be_visible()
+            expect(page.locator(".version-diff[data-from='1'] .added")).to_have_text("Field check")
+            for case in cases:
+                expect(page.locator(f"tr[data-receipt='{case['receipt']}']")).to_contain_text("can migrate")
+            page.screenshot(path=str(ARTIFACTS / "process-admin-dry-run.png"), full_page=True)
+            page.click("#btn-migrate-all")
+            for case in cases:
+                expect(page.locator(f"#migration-result tr[data-receipt='{case['receipt']}'] .outcome")) \
+                    .to_have_text("migrated")
+            page.screenshot(path=str(ARTIFACTS / "process-admin-migrated.png"), full_page=True)
+
+            # the migration is in the case's timeline
+            page.goto(f"{base}/cases/{cases[0]['receipt']}")
+            expect(page.locator("main")).to_contain_text("v1 → v2")
+
+            # a clerk: the document check is done, and the verifier sees the new step
+            complete(rt, cases[0]["receipt"], "operator", DOCS_OK)
+            page.click("header form button.secondary")  # sign out
+            _login(page, base, "verifier")
+            page.goto(f"{base}/inbox")
+            expect(page.locator("main")).to_contain_text("Field check")
+            expect(page.locator("main")).to_contain_text(cases[0]["receipt"])
+            page.screenshot(path=str(ARTIFACTS / "process-admin-clerk-new-step.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "process-admin-failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
+            browser.close()
+
+    assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
+    assert page_errors == [], page_errors

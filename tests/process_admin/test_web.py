@@ -1,0 +1,121 @@
+"""The process administration pages and their JSON endpoints (Flask test client, CSRF on)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from engine import directory
+
+from ..conftest import OFFICE
+from ..flows import start_new_card
+from ..web.conftest import password_hash, set_passwords  # noqa: F401  (fixture)
+from ..web.web_helpers import Browser, page_text
+from .diagrams import add_user_task, new_card_xml
+
+
+@pytest.fixture
+def admin(runtime, password_hash):  # noqa: F811
+    from web import create_app
+
+    with runtime.transaction() as uow:
+        directory.create_user(uow.session, "admin", "Admin Proses", OFFICE, ["process_admin"])
+    set_passwords(runtime, password_hash)
+    app = create_app(runtime=runtime, config={"TESTING": True})
+    browser = Browser(app)
+    browser.login("admin")
+    browser.language("en")  # assertions read the English texts
+    return browser
+
+
+def _csrf(browser) -> str:
+    page = browser.get("/admin/processes/ektp_new_card/edit").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def post_json(browser, url, body, token):
+    return browser.client.post(url, data=json.dumps(body), content_type="application/json",
+                               headers={"X-CSRFToken": token})
+
+
+def test_process_list_shows_versions_who_when_and_cases(admin, runtime):
+    start_new_card(runtime, 1)
+    text = page_text(admin.get("/admin/processes"))
+    assert "ektp_new_card" in text
+    html = admin.last.get_data(as_text=True)
+    assert re.search(r'data-version="1">.*?test.*?class="open-cases">1<', html, re.S)
+
+
+def test_non_admin_is_refused(runtime, password_hash):  # noqa: F811
+    from web import create_app
+
+    set_passwords(runtime, password_hash)
+    browser = Browser(create_app(runtime=runtime, config={"TESTING": True}))
+    browser.login("camat")
+    assert browser.get("/admin/processes").status_code == 403
+    assert browser.get("/admin/processes/api/catalogue").status_code == 403
+
+
+def test_modeler_page_embeds_the_diagram_and_the_catalogue(admin):
+    html = admin.get("/admin/processes/ektp_new_card/edit").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="modeler-data">(.*?)</script>', html, re.S)
+                      .group(1))
+    assert data["xml"].startswith("<?xml") and data["base_version"]["version"] == 1
+    assert "coordination.send_to_regency" in data["catalogue"]["operators"]
+    assert "https://" not in html.replace("http://www.w3.org", "")  # nothing from outside the app
+
+
+def test_validate_save_and_deploy_through_json(admin, runtime):
+    token = _csrf(admin)
+    bad = post_json(admin, "/admin/processes/api/validate", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)},
+                    token).get_json()
+    assert bad["valid"] is False and bad["errors"][0]["shape"] == "Task_field_check"
+    saved = post_json(admin, "/admin/processes/api/drafts",
+                      {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token)
+    assert saved.status_code == 200 and saved.get_json()["valid"] is False
+    draft = saved.get_json()
+    refused = post_json(admin, f"/admin/processes/api/drafts/{draft['id']}/deploy", {}, token)
+    assert refused.status_code == 400 and refused.get_json()["errors"][0]["element"] == "Task_field_check"
+    fixed = post_json(admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml()),
+                                                             "draft_id": draft["id"],
+                                                             "expected_revision": draft["revision"]}, token)
+    assert fixed.get_json()["valid"] is True
+    deployed = post_json(admin, f"/admin/processes/api/drafts/{draft['id']}/deploy", {}, token)
+    assert deployed.status_code == 201 and deployed.get_json()["version"] == 2
+    # without the CSRF header nothing is saved
+    assert admin.client.post("/admin/processes/api/drafts", data="{}", content_type="application/json") \
+        .status_code == 400
+
+
+def test_import_reports_what_simpul_does_not_run_and_download(admin):
+    xml = new_card_xml().replace('<bpmn:exclusiveGateway id="Gateway_resolution"',
+                                 '<bpmn:complexGateway id="Gateway_complex"/>\n<bpmn:exclusiveGateway id="Gateway_resolution"')
+    admin.get("/admin/processes")
+    response = admin.post("/admin/processes/import",
+                          {"file": (io.BytesIO(xml.encode()), "camunda.bpmn")}, content_type="multipart/form-data")
+    assert response.status_code == 302 and "/drafts/" in response.headers["Location"]
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Simpul does not run BPMN element complexGateway." in page
+    download = admin.get("/admin/processes/ektp_new_card/versions/1.bpmn")
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert download.get_data(as_text=True).startswith("<?xml")
+
+
+def test_migration_page_dry_run_then_migrate_all(admin, runtime):
+    from engine import Actor, drafts
+
+    cases = [start_new_card(runtime, n) for n in (1, 2)]
+    actor = Actor("admin", OFFICE, frozenset({"process_admin"}))
+    draft = drafts.save_draft(runtime, actor, add_user_task(new_card_xml()))
+    drafts.deploy_draft(runtime, draft["id"], actor)
+    text = page_text(admin.get("/admin/processes/ektp_new_card/migrate?target=2"))
+    assert "Steps added: Field check" in text and text.count("can migrate") >= 2
+    response = admin.post("/admin/processes/ektp_new_card/migrate", {"target": "2", "scope": "all"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for case in cases:
+        assert re.search(rf'data-receipt="{case["receipt"]}".*?class="outcome">migrated<', html, re.S)
+    plan = admin.client.get("/admin/processes/api/ektp_new_card/migration?target=2").get_json()
+    assert plan["cases"] == []  # all on v2 now
