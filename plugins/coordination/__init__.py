@@ -1,6 +1,10 @@
 """Coordination between offices: the kecamatan sends recorded cases to the regency registry
 (Disdukcapil) and the regency answers, through the durable outbox.
 
+Each office runs its own node; messages travel as signed, compressed HTTP batches between
+them (``transport``, ``inbox``, ``protocol``), or are applied directly when both offices are
+on one node.  See docs/coordination.md.
+
 Built-in plugin; registered exactly as a regency's own plugin would be.
 """
 from engine import hookimpl
@@ -20,3 +24,32 @@ def service_operators():
 @hookimpl
 def deliver_outbox_message(runtime, message):
     return deliver(runtime, message)
+
+
+@hookimpl
+def web_blueprints(runtime):
+    from .web import blueprint
+
+    return [blueprint(runtime)]
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli import register
+
+    register(cli)
+
+
+@hookimpl
+def bpmn_messages():
+    # The regency's answers to a kecamatan case, delivered by receive_message and matched to
+    # the waiting case by its receipt (the correlation key the regency case carries back).
+    return {
+        "card_printed": {"correlation": "receipt",
+                         "description": "The regency printed the card; it is on its way to the kecamatan."},
+        "enrolment_problem": {"correlation": "receipt",
+                              "description": "The regency found a problem with the recorded data "
+                                             "(double record, failed enrolment)."},
+        "temporary_certificate_issued": {"correlation": "receipt",
+                                         "description": "The regency issued a temporary certificate (suket)."},
+    }

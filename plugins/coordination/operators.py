@@ -6,10 +6,15 @@ PRINTING_PROCESS = "ektp_regency_printing"
 LOCAL_ONLY_KEYS = {"documents", "document_files"}
 
 
+def _inline_file(value) -> bool:
+    """A file pasted into the data (a ``data:`` URL): it stays here like every scan."""
+    return isinstance(value, str) and value.startswith("data:") and len(value) > 1024
+
+
 def send_to_regency(ctx, process: str = PRINTING_PROCESS, **_params) -> dict:
     """Queue the recorded case for the regency's printing process (outbox, same transaction)."""
     regency = ctx.setting("regency_code") or ctx.config.regency_code
-    data = {k: v for k, v in ctx.data.items() if k not in LOCAL_ONLY_KEYS}
+    data = {k: v for k, v in ctx.data.items() if k not in LOCAL_ONLY_KEYS and not _inline_file(v)}
     data.update(origin_office=ctx.office_code, origin_receipt=ctx.case.receipt)
     message_id = ctx.send(regency, "start_case", {
         "process": process,

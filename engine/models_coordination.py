@@ -1,0 +1,42 @@
+"""The coordination plugin's table: what this node knows about each peer office's link.
+
+Outbox messages and inbox receipts are the engine's own tables; this row per peer adds what
+a status page needs and a message row cannot hold: the last successful and failed contact,
+the link-level retry time shared by all messages to that peer, the peer's clock offset, and
+the refused requests that claimed to come from it.  Written by the delivery worker and the
+inbox endpoint; read by ``simpul coordination status`` and the status page.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base
+from .models import UTCDateTime
+
+
+class PeerContact(Base):
+    __tablename__ = "coordination_peers"
+
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: outgoing: the last batch the peer accepted, and the last that failed (link or refusal).
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: link failures since the last success; drives the link-level backoff.
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    #: no new connection to the peer before this time (all its messages wait for the link).
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: seconds the peer's clock is ahead of ours, learnt from its answers.
+    clock_offset: Mapped[float] = mapped_column(Float, default=0.0)
+    messages_sent: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: incoming: the last authenticated request from the peer.
+    last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    messages_received: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: requests in the peer's name that were refused (bad signature, stale or replayed).
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    last_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_refusal: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,328 @@
+"""Receiving messages from other offices: authenticate a request, then apply each message once.
+
+``handle_request`` is the whole inbox endpoint without the web framework (the Flask view in
+``web.py`` only hands it the headers and the body), so it is the same code whether the
+request comes over HTTP or from the local transport.
+
+What a message gets as an answer, and why:
+
+``applied``
+    The case was started (or correlated to the open printing case of the same kecamatan
+    case), or the waiting case took the message.
+``duplicate``
+    Its message id was applied before: a resend after a lost acknowledgement has no second
+    effect.  The sender marks it delivered.
+``discarded``
+    A BPMN message for which no open case exists any more (the kecamatan case was cancelled
+    or closed).  Nobody will ever wait for it, so retrying would never end.  It is recorded
+    (an inbox receipt with the reason, and a ``message_discarded`` event in the timeline of
+    the closed case, so a clerk sees that a card was printed for a cancelled application);
+    the sender marks it delivered and notes it on its own case.
+``retry``
+    Not applied now, may be later: the case exists and is open but does not wait for this
+    message yet (an early message is therefore never lost: it stays in the sender's outbox
+    and is retried with backoff until the case waits, or closes and it is discarded), the
+    process is not deployed, the resident has another open case, the data is refused, or
+    the node failed.  The sender keeps it pending, with the reason shown on its status page.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from engine import Actor, Conflict, NotFound, SimpulError, receive_message
+from engine.models import Case, CaseEvent, InboxReceipt, utcnow
+from engine.models_coordination import PeerContact
+
+from . import protocol as p
+from .settings import settings_for
+
+log = logging.getLogger("simpul.coordination")
+security_log = logging.getLogger("simpul.security")
+
+OPEN = ("active", "incident")
+_guards: dict[int, p.ReplayGuard] = {}
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str, **extra) -> "Answer":
+        import json
+
+        body = json.dumps({"error": code, "message": message, **extra}).encode()
+        return cls(status, body, {"Content-Type": "application/json",
+                                  p.H_SERVER_TIME: f"{time.time():.3f}"})
+
+
+def _guard(runtime) -> p.ReplayGuard:
+    guard = _guards.get(id(runtime))
+    if guard is None:
+        guard = _guards[id(runtime)] = p.ReplayGuard()
+    return guard
+
+
+def ensure_peer_row(session, office_code: str) -> PeerContact:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(PeerContact.__table__).values(
+        office_code=office_code, failures_in_row=0, clock_offset=0.0, messages_sent=0, bytes_sent=0,
+        messages_received=0, refused=0).on_conflict_do_nothing())
+    stmt = select(PeerContact).where(PeerContact.office_code == office_code)
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def _refuse(runtime, status: int, code: str, message: str, source: str | None, remote: str | None,
+            known_peer: bool, **extra) -> Answer:
+    security_log.warning("coordination inbox refused a request from %s claiming office %s: %s",
+                         remote or "?", source or "?", message)
+    if known_peer:  # only configured peers get a row: an unknown sender cannot make us write
+        try:
+            with runtime.transaction() as uow:
+                row = ensure_peer_row(uow.session, source)
+                row.refused += 1
+                row.last_refused_at = utcnow()
+                row.last_refusal = message[:500]
+        except Exception:  # pragma: no cover - never let bookkeeping hide the refusal
+            log.exception("could not record the refusal")
+    return Answer.error(status, code, message, **extra)
+
+
+@dataclass
+class Authenticated:
+    """A request whose signature, sender, timestamp and freshness were checked."""
+
+    peer: object
+    source: str
+    destination: str
+    signature: str
+    document: dict
+
+    def answer(self, document: dict) -> Answer:
+        body = p.encode({"v": p.VERSION, **document, "server_time": time.time()})
+        return Answer(200, body, {"Content-Type": "application/json", "Content-Encoding": "deflate",
+                                  p.H_SIGNATURE: p.sign_answer(self.peer.secret, self.signature, body),
+                                  p.H_SERVER_TIME: f"{time.time():.3f}"})
+
+
+def authenticate(runtime, headers, body: bytes, path: str, remote: str | None) -> Authenticated | Answer:
+    """Check a signed request from a peer office; the refusal to send back when it fails."""
+    st = settings_for(runtime)
+    source = headers.get(p.H_SOURCE)
+    destination = headers.get(p.H_DESTINATION)
+    timestamp = headers.get(p.H_TIMESTAMP)
+    signature = headers.get(p.H_SIGNATURE)
+    if not (source and destination and timestamp and signature):
+        return _refuse(runtime, 400, "unsigned", "request without the signature headers", source, remote, False)
+    peer = st.peer(source)
+    if peer is None:
+        return _refuse(runtime, 403, "unknown_office", f"office {source} is not a peer of this node", source,
+                       remote, False)
+    if destination not in st.served_offices:
+        return _refuse(runtime, 403, "wrong_office", f"this node does not serve office {destination}", source,
+                       remote, True)
+    if len(body) > st.max_request_bytes:
+        return _refuse(runtime, 413, "too_large", f"request of {len(body)} bytes is too large", source, remote, True)
+    if not p.verify(peer.secret, signature, timestamp, source, destination, path, body):
+        return _refuse(runtime, 401, "bad_signature", f"bad signature on a request from office {source}", source,
+                       remote, True)
+    try:
+        sent_at = float(timestamp)
+    except ValueError:
+        return _refuse(runtime, 400, "bad_timestamp", "the timestamp is not a number", source, remote, True)
+    now = time.time()
+    if abs(now - sent_at) > st.max_clock_skew:
+        return _refuse(runtime, 401, "stale", f"request timestamp {sent_at:.0f} is {now - sent_at:+.0f} s off "
+                       f"(allowed {st.max_clock_skew:.0f} s): an old or replayed request, or a wrong clock",
+                       source, remote, True, server_time=now)
+    if not _guard(runtime).first_time(signature, st.max_clock_skew):
+        return _refuse(runtime, 401, "replayed", f"request from office {source} was already received (replay)",
+                       source, remote, True)
+    try:
+        document = p.decode(body, st.max_inflated_bytes)
+    except p.ProtocolError as exc:
+        return Answer.error(400, "unreadable", str(exc))
+    if document.get("source_office") != source or document.get("destination_office") != destination:
+        return Answer.error(400, "malformed", "the body does not match its signed headers")
+    return Authenticated(peer, source, destination, signature, document)
+
+
+def handle_request(runtime, headers, body: bytes, path: str = p.INBOX_PATH, remote: str | None = None) -> Answer:
+    """Authenticate one inbox request and apply its messages; the answer to send back."""
+    request = authenticate(runtime, headers, body, path, remote)
+    if isinstance(request, Answer):
+        return request
+    messages = request.document.get("messages")
+    if not isinstance(messages, list):
+        return Answer.error(400, "malformed", "the batch has no list of messages")
+    results = [apply_envelope(runtime, m, request.source, request.destination) for m in messages]
+    try:
+        with runtime.transaction() as uow:
+            row = ensure_peer_row(uow.session, request.source)
+            row.last_received_at = utcnow()
+            row.messages_received += sum(1 for r in results if r["status"] in (p.APPLIED, p.DISCARDED))
+    except Exception:  # pragma: no cover
+        log.exception("could not record the contact with %s", request.source)
+    return request.answer({"batch_id": request.document.get("batch_id"), "results": results})
+
+
+# -- applying one message --------------------------------------------------------------------
+
+def _result(message_id, status, error=None, **extra) -> dict:
+    result = {"message_id": message_id, "status": status, **extra}
+    if error:
+        result["error"] = str(error)[:1000]
+    return result
+
+
+def _counterparts(data: dict) -> set:
+    """The offices a case exchanges messages with: where it came from, where it was sent."""
+    offices = set()
+    if data.get("origin_office"):
+        offices.add(str(data["origin_office"]))
+    for value in data.values():
+        if isinstance(value, dict) and value.get("sent_to") and value.get("message_id"):
+            offices.add(str(value["sent_to"]))
+    return offices
+
+
+def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
+    """Apply one message from ``sender`` (already authenticated) to office ``destination``."""
+    if not isinstance(envelope, dict):
+        return _result(None, p.RETRY, "not a message object")
+    message_id = envelope.get("message_id")
+    kind = envelope.get("kind")
+    payload = envelope.get("payload")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= 36:
+        return _result(None, p.RETRY, "a message needs a message_id of at most 36 characters")
+    if envelope.get("source_office") != sender or envelope.get("destination_office") != destination:
+        return _result(message_id, p.RETRY, f"the message's offices do not match the request from {sender}")
+    if kind not in ("start_case", "message") or not isinstance(payload, dict):
+        return _result(message_id, p.RETRY, f"unknown message kind {kind!r}")
+    if kind == "start_case" and payload.get("office") not in (None, destination):
+        return _result(message_id, p.RETRY, f"office {sender} may only start cases of office {destination}")
+    key = payload.get("correlation_key")
+    with runtime.read() as s:
+        if s.get(InboxReceipt, message_id) is not None:
+            return _result(message_id, p.DUPLICATE)
+    if kind == "message":
+        refusal = _check_counterpart(runtime, sender, destination, key)
+        if refusal:
+            return _result(message_id, p.RETRY, refusal)
+    clean = {"message_id": message_id, "kind": kind, "payload": payload, "source_office": sender,
+             "destination_office": destination}
+    actor = Actor.system(f"office:{sender}")
+    try:
+        result = receive_message(runtime, clean, actor)
+    except IntegrityError:
+        return _duplicate_or_retry(runtime, message_id, "a concurrent copy of this message is being applied")
+    except NotFound as exc:
+        if kind == "message":
+            return _not_waiting(runtime, message_id, sender, destination, payload, exc)
+        return _result(message_id, p.RETRY, exc.render())
+    except Conflict as exc:
+        correlated = _correlate(runtime, message_id, sender, destination, key, exc) if kind == "start_case" else None
+        return correlated or _result(message_id, p.RETRY, exc.render())
+    except SimpulError as exc:
+        log.warning("message %s from %s not applied: %s", message_id, sender, exc.render())
+        return _result(message_id, p.RETRY, exc.render() + _field_errors(exc))
+    except Exception as exc:
+        log.exception("message %s from %s failed", message_id, sender)
+        return _result(message_id, p.RETRY, f"{type(exc).__name__}: {exc}")
+    status = p.DUPLICATE if result.get("duplicate") else p.APPLIED
+    return _result(message_id, status, receipt=result.get("receipt"))
+
+
+def _field_errors(exc: SimpulError) -> str:
+    if isinstance(exc.errors, dict) and exc.errors:
+        return " (" + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                                for k, v in exc.errors.items()) + ")"
+    return ""
+
+
+def _duplicate_or_retry(runtime, message_id, error) -> dict:
+    with runtime.read() as s:
+        if s.get(InboxReceipt, message_id) is not None:
+            return _result(message_id, p.DUPLICATE)
+    return _result(message_id, p.RETRY, error)
+
+
+def _open_cases(session, destination, key):
+    return list(session.scalars(select(Case).where(Case.correlation_key == key, Case.office_code == destination,
+                                                   Case.status.in_(OPEN))))
+
+
+def _check_counterpart(runtime, sender, destination, key) -> str | None:
+    """A kecamatan case takes messages only from the office it sent the case to (and a
+    regency case only from its origin): another peer's message is refused and logged."""
+    with runtime.read() as s:
+        cases = _open_cases(s, destination, key)
+        for case in cases:
+            offices = _counterparts(case.data or {})
+            if not offices or sender in offices:
+                return None
+        if cases:
+            security_log.warning("office %s sent a message for case %s, which deals only with %s", sender,
+                                 cases[0].receipt, ", ".join(sorted(_counterparts(cases[0].data or {}))))
+            return f"office {sender} may not send messages to case {cases[0].receipt}"
+    return None
+
+
+def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict:
+    name = payload.get("name")
+    key = payload.get("correlation_key")
+    with runtime.read() as s:
+        open_cases = _open_cases(s, destination, key)
+        if open_cases:
+            # Early (or the case is in an incident): keep it at the sender, retried with backoff.
+            return _result(message_id, p.RETRY, f"case {open_cases[0].receipt} is open but does not wait for "
+                           f"message {name} now; it will be retried")
+    reason = f"no open case {key} of office {destination} waits for message {name}"
+    try:
+        with runtime.transaction() as uow:
+            s = uow.session
+            s.add(InboxReceipt(message_id=message_id, source_office=sender, received_at=utcnow(),
+                               result={"status": p.DISCARDED, "reason": reason}))
+            s.flush()
+            closed = s.scalar(select(Case).where(Case.correlation_key == key, Case.office_code == destination)
+                              .order_by(Case.id.desc()).limit(1))
+            if closed is not None:
+                s.add(CaseEvent(case_id=closed.id, at=utcnow(), actor=f"office:{sender}", office_code=destination,
+                                kind="message_discarded", step=name, step_name=name,
+                                detail=f"{name} arrived after the case was {closed.status}; it was not applied",
+                                after=payload.get("data") or {}))
+    except IntegrityError:
+        return _duplicate_or_retry(runtime, message_id, reason)
+    log.warning("discarded message %s (%s) from %s: %s", message_id, name, sender, reason)
+    return _result(message_id, p.DISCARDED, reason)
+
+
+def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> dict | None:
+    """A second ``start_case`` for a kecamatan case whose printing case is still open: the
+    open case is that case (same correlation key), so the message is applied to it."""
+    receipt = (exc.errors or {}).get("case") if isinstance(exc.errors, dict) else None
+    if not receipt or not key:
+        return None
+    try:
+        with runtime.transaction() as uow:
+            s = uow.session
+            case = s.scalar(select(Case).where(Case.receipt == receipt))
+            if case is None or case.correlation_key != key or case.office_code != destination:
+                return None
+            s.add(InboxReceipt(message_id=message_id, source_office=sender, received_at=utcnow(),
+                               result={"id": case.id, "receipt": case.receipt, "status": case.status,
+                                       "correlated": True}))
+    except IntegrityError:
+        return _duplicate_or_retry(runtime, message_id, "a concurrent copy of this message is being applied")
+    return _result(message_id, p.APPLIED, receipt=receipt, correlated=True)
