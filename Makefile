@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the modeler's sources: `npm run build` bundles them into web/static/vendor/process-admin/
+BUNDLE_SRC := $(wildcard web/static/process_admin/src/*)
 
 .PHONY: run test setup bench clean
 
-$(STAMP): setup.cfg pyproject.toml package.json
+$(STAMP): setup.cfg pyproject.toml package.json $(BUNDLE_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -25,6 +25,7 @@ from .actors import Actor
 from .cases import OPEN_STATUSES, _lock_case, _record
 from .drafts import require_admin
 from .errors import InvalidInput, NotFound
+from .i18n import N_
 from .models import Case, HumanTask, ProcessVersion, utcnow
 from .models_process_admin import ProcessMigrationRun
 from .workflow import CaseWorkflow
@@ -111,25 +112,25 @@ class _Planner:
         sitting = [t for t in wdiff.removed if t.has_state(CURRENT) and t.task_spec.bpmn_id]
         if sitting:
             names = ", ".join(t.task_spec.bpmn_name or t.task_spec.bpmn_id for t in sitting)
-            raise MigrationRefused("The case is at step {steps}, which version {version} removes; finish or "
-                                   "cancel that step first.", steps=names, version=self.target.version)
+            raise MigrationRefused(N_("The case is at step {steps}, which version {version} removes; finish or "
+                                   "cancel that step first."), steps=names, version=self.target.version)
         passed = [t for t in wdiff.removed if t.has_state(PASSED | CURRENT)]
         if passed:
             names = ", ".join(sorted({t.task_spec.bpmn_name or t.task_spec.bpmn_id or t.task_spec.name
                                       for t in passed}))
-            raise MigrationRefused("The case has already been through step {steps}, which version {version} "
-                                   "removes; its history cannot be mapped onto the new diagram.", steps=names,
+            raise MigrationRefused(N_("The case has already been through step {steps}, which version {version} "
+                                   "removes; its history cannot be mapped onto the new diagram."), steps=names,
                                    version=self.target.version)
         sub_diffs = {}
         for sp_id, sp in wf.subprocesses.items():
             sp_diff = self.subprocess_diff(sp.spec, sp.spec.name)
             if sp_diff is None:
-                raise MigrationRefused("The case is inside subprocess {name}, which version {version} no longer "
-                                       "has.", name=sp.spec.name, version=self.target.version)
+                raise MigrationRefused(N_("The case is inside subprocess {name}, which version {version} no longer "
+                                       "has."), name=sp.spec.name, version=self.target.version)
             sub_wdiff = WorkflowDiff(sp, sp_diff)
             if [t for t in sub_wdiff.removed if t.has_state(PASSED | CURRENT)]:
-                raise MigrationRefused("The case is at a step of subprocess {name} that version {version} "
-                                       "removes.", name=sp.spec.name, version=self.target.version)
+                raise MigrationRefused(N_("The case is at a step of subprocess {name} that version {version} "
+                                       "removes."), name=sp.spec.name, version=self.target.version)
             sub_diffs[sp_id] = (sub_wdiff, self.target_info.spec[1][sp.spec.name])
 
         before = _where(wf)
@@ -151,12 +152,12 @@ class _Planner:
                 task.internal_data.update(event_value=internal["event_value"])
         cw.advance()
         if cw.incident:
-            raise MigrationRefused("On version {version} the case would fail at once: {error}",
+            raise MigrationRefused(N_("On version {version} the case would fail at once: {error}"),
                                    version=self.target.version, error=cw.incident)
         orphans = [t for t in wf.get_tasks(skip_subprocesses=True) if t.task_spec is None
                    or target_spec.task_specs.get(t.task_spec.name) is not t.task_spec]
         if orphans:
-            raise MigrationRefused("Steps of the case ({steps}) have no place in version {version}.",
+            raise MigrationRefused(N_("Steps of the case ({steps}) have no place in version {version}."),
                                    steps=", ".join(sorted({getattr(t.task_spec, "name", "?") for t in orphans})),
                                    version=self.target.version)
         # What is stored must load again with the target spec.
@@ -235,7 +236,9 @@ def plan_migration(runtime, process_key: str, target_version: int, actor: Actor,
                            after=None)
             except Exception as exc:  # a case that cannot even be simulated must not stop the others
                 log.exception("migration dry run of case %s failed", case.receipt)
-                row.update(can_migrate=False, reason=f"The dry run failed: {type(exc).__name__}: {exc}", after=None)
+                failed = MigrationRefused(N_("The dry run failed: {error}"), error=f"{type(exc).__name__}: {exc}")
+                row.update(can_migrate=False, reason=str(failed), reason_template=failed.template,
+                           reason_params=failed.params, after=None)
             rows.append(row)
         s.rollback()  # the simulation changed loaded objects in memory only; make sure none is written
         return {"process_key": process_key, "target": {"id": target.id, "version": target.version,
@@ -266,8 +269,8 @@ def migrate_cases(runtime, process_key: str, target_version: int, actor: Actor, 
         try:
             results.append(_migrate_one(runtime, case_id, target_id, actor, numbers))
         except MigrationRefused as exc:
-            results.append({**exc.row, "outcome": "refused", "reason": str(exc)} if hasattr(exc, "row")
-                           else {"case_id": case_id, "outcome": "refused", "reason": str(exc)})
+            results.append({**getattr(exc, "row", {"case_id": case_id}), "outcome": "refused", "reason": str(exc),
+                            "reason_template": exc.template, "reason_params": exc.params})
         except Exception as exc:
             log.exception("migration of case %s failed", case_id)
             results.append({"case_id": case_id, "outcome": "failed", "reason": f"{type(exc).__name__}: {exc}"})
@@ -289,7 +292,7 @@ def _migrate_one(runtime, case_id: int, target_id: int, actor: Actor, numbers: d
         case = _lock_case(uow, case_id)
         row = _case_row(case, numbers.get(case.process_version_id))
         if case.status not in OPEN_STATUSES or case.process_version_id == target_id:
-            exc = MigrationRefused("The case is {status} on version {version} now; nothing to migrate.",
+            exc = MigrationRefused(N_("The case is {status} on version {version} now; nothing to migrate."),
                                    status=case.status, version=row["from_version"])
             exc.row = row
             raise exc

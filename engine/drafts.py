@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from .actors import ROLES, Actor
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError
 from .forms import FIELD_NAME
+from .i18n import N_
 from .models import Case, ProcessVersion, utcnow
 from .models_process_admin import ProcessDraft
 from .processes import MAX_BPMN_BYTES, store_version
@@ -135,10 +136,10 @@ def _clean_forms(forms, problems: list) -> dict:
     cleaned = {}
     for key, schema in forms.items():
         if not FORM_KEY.match(str(key)):
-            problems.append(_problem(key, "Form key {form} must be letters, digits and underscores.", form=key))
+            problems.append(_problem(key, N_("Form key {form} must be letters, digits and underscores."), form=key))
             continue
         if not isinstance(schema, dict) or not isinstance(schema.get("components"), list):
-            problems.append(_problem(key, "Form {form} is not a form-js schema (no components).", form=key))
+            problems.append(_problem(key, N_("Form {form} is not a form-js schema (no components)."), form=key))
             continue
         cleaned[key] = schema
     return cleaned
@@ -149,11 +150,11 @@ def _check_lanes(root, lane_roles: dict) -> list:
     for lane in root.iterfind(".//bpmn:lane", NS):
         name = lane.get("name")
         if name not in lane_roles:
-            problems.append(_problem(lane.get("id"), "Lane {lane} is not mapped to a role (known: {roles}).",
-                                     lane=name or "(no name)", roles=", ".join(sorted(lane_roles))))
+            problems.append(_problem(lane.get("id"), N_("Lane {lane} is not mapped to a role (known: {roles})."),
+                                     lane=name or N_("(no name)"), roles=", ".join(sorted(lane_roles))))
         elif lane_roles[name] not in ROLES:
-            problems.append(_problem(lane.get("id"), "Lane {lane} maps to role {role}, which Simpul does not know "
-                                     "(known: {roles}).", lane=name, role=lane_roles[name], roles=", ".join(ROLES)))
+            problems.append(_problem(lane.get("id"), N_("Lane {lane} maps to role {role}, which Simpul does not know "
+                                     "(known: {roles})."), lane=name, role=lane_roles[name], roles=", ".join(ROLES)))
     return problems
 
 
@@ -171,7 +172,7 @@ def _check_messages(root, known: dict) -> list:
         pname = prop.get("name") or prop.get("id")
         for expr in prop.iterfind("bpmn:correlationPropertyRetrievalExpression", NS):
             declared.setdefault(expr.get("messageRef"), set()).add(pname)
-    known_list = ", ".join(sorted(known)) or "none"
+    known_list = ", ".join(sorted(known)) or N_("(none)")
     for process in root.iterfind("bpmn:process", NS):
         for node in process.iter(*[f"{{{BPMN_NS}}}{tag}" for tag in _MESSAGE_USERS]):
             local = etree.QName(node).localname
@@ -184,31 +185,31 @@ def _check_messages(root, known: dict) -> list:
             if not ref:
                 if local == "sendTask":  # a send task may call a service instead of throwing a message
                     continue
-                problems.append(_problem(element, "{name} waits for or sends a message but names none (known: "
-                                         "{known}).", name=label, known=known_list))
+                problems.append(_problem(element, N_("{name} waits for or sends a message but names none (known: "
+                                         "{known})."), name=label, known=known_list))
                 continue
             if ref not in messages:
-                problems.append(_problem(element, "{name} refers to message {ref}, which the diagram does not "
-                                         "define.", name=label, ref=ref))
+                problems.append(_problem(element, N_("{name} refers to message {ref}, which the diagram does not "
+                                         "define."), name=label, ref=ref))
                 continue
             name = messages[ref]
             if not name:
-                problems.append(_problem(element, "Message {ref} used by {name} has no name.", ref=ref, name=label))
+                problems.append(_problem(element, N_("Message {ref} used by {name} has no name."), ref=ref, name=label))
                 continue
             info = known.get(name)
             if info is None:
-                problems.append(_problem(element, "Message {message} is not known to Simpul: no installed plugin "
-                                         "delivers it (known: {known}).", message=name, known=known_list))
+                problems.append(_problem(element, N_("Message {message} is not known to Simpul: no installed plugin "
+                                         "delivers it (known: {known})."), message=name, known=known_list))
                 continue
             key = info.get("correlation")
             if not key:
-                problems.append(_problem(element, "Message {message} has no correlation key, so no case can be "
-                                         "found for it.", message=name))
+                problems.append(_problem(element, N_("Message {message} has no correlation key, so no case can be "
+                                         "found for it."), message=name))
                 continue
             other = declared.get(ref, set()) - {key}
             if other:
-                problems.append(_problem(element, "Message {message} is correlated by {declared} in the diagram, but "
-                                         "Simpul matches it to a case by {key}.", message=name,
+                problems.append(_problem(element, N_("Message {message} is correlated by {declared} in the diagram, but "
+                                         "Simpul matches it to a case by {key}."), message=name,
                                          declared=", ".join(sorted(other)), key=key))
     return problems
 
@@ -227,8 +228,8 @@ def _check_timer_quotes(root) -> list:
                 while owner is not None and not owner.get("id"):
                     owner = owner.getparent()
                 problems.append(_problem(owner.get("id") if owner is not None else None,
-                                         "Timer value {value} must be quoted, as \"{value}\": a timer is an "
-                                         "expression.", value=node.text.strip()))
+                                         N_("Timer value {value} must be quoted, as \"{value}\": a timer is an "
+                                            "expression."), value=node.text.strip()))
     return problems
 
 
@@ -311,7 +312,7 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
         except DeployError as exc:
             problems.extend(dict(e) for e in (exc.errors or [{"element": None, "message": str(exc)}]))
         except InvalidInput as exc:
-            problems.append(_problem(None, str(exc)))
+            problems.append(_problem(None, exc.template, **exc.params))
     if root is not None:
         problems.extend(_check_lanes(root, runtime.config.lane_roles))
         problems.extend(_check_messages(root, known_messages(runtime)))

@@ -27,6 +27,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from . import sandbox
 from .errors import DeployError
 from .forms import FIELD_NAME, field_keys, load_form_file
+from .i18n import N_
 
 #: Helpers the engine gives every script and expression (see workflow._script_engine).
 SCRIPT_HELPERS = frozenset({"setting"})
@@ -76,13 +77,22 @@ class ParsedProcess:
         return content_hash(self.bpmn_xml, self.forms)
 
 
+def _problem(element, template, **params) -> dict:
+    """One problem: ``message`` is the English text, ``template`` and ``params`` let the web
+    layer show it in the user's language."""
+    try:
+        message = template.format(**params) if params else template
+    except (KeyError, IndexError, ValueError):
+        message = template
+    return {"element": element, "message": message, "template": template, "params": params}
+
+
 class _Problems:
     def __init__(self):
         self.items: list[dict] = []
 
     def add(self, element, message, **params):
-        self.items.append({"element": element, "message": message.format(**params) if params else message,
-                           "template": message, "params": params})
+        self.items.append(_problem(element, message, **params))
 
     def raise_if_any(self, what):
         if self.items:
@@ -98,22 +108,35 @@ def _find_form(form_key: str, form_dirs) -> Path | None:
     return None
 
 
-def _check_expression(problems, element, source, mode, what):
+MSG_NOT_XML = N_("The file is not well-formed XML: {error}")
+MSG_NOT_BPMN = N_("The file is not a BPMN 2.0 file (no bpmn:definitions root).")
+MSG_ONE_PROCESS = N_("A file must hold exactly one executable process (found {n}).")
+
+#: The words a sandbox problem names its script by.
+SCRIPT_WORDS = {"prescript": N_("Pre-script"), "postscript": N_("Post-script")}
+
+
+def _check_expression(problems, element, source, mode, what, param=None):
+    """``what`` is an N_-marked word (Script, Condition...), translated where it is shown."""
     for message in sandbox.check_source(source or "", mode):
-        problems.add(element, "{what} does not compile in the sandbox: {error}", what=what, error=message)
+        if param is not None:
+            problems.add(element, N_("Parameter {param} does not compile in the sandbox: {error}"), param=param,
+                         error=message)
+        else:
+            problems.add(element, N_("{what} does not compile in the sandbox: {error}"), what=what, error=message)
 
 
 def _check_timer(problems, element, source):
     errors = sandbox.check_source(source or "", "eval")
     if errors:
-        problems.add(element, "Timer expression does not compile in the sandbox: {error}", error=errors[0])
+        problems.add(element, N_("Timer expression does not compile in the sandbox: {error}"), error=errors[0])
         return
     try:
         literal = ast.literal_eval(source.strip())
     except (ValueError, SyntaxError):
         return  # computed at run time (e.g. setting("card_return_sla", "P14D"))
     if not isinstance(literal, str):
-        problems.add(element, "Timer expression must give an ISO 8601 text such as \"P14D\".")
+        problems.add(element, N_("Timer expression must give an ISO 8601 text such as \"P14D\"."))
         return
     try:
         if literal.upper().startswith("R"):
@@ -121,7 +144,7 @@ def _check_timer(problems, element, source):
         else:
             TimerEventDefinition.parse_time_or_duration(literal)
     except Exception:
-        problems.add(element, "Timer value {value} is not an ISO 8601 date, duration or cycle.", value=literal)
+        problems.add(element, N_("Timer value {value} is not an ISO 8601 date, duration or cycle."), value=literal)
 
 
 def _element_id(node) -> str | None:
@@ -141,10 +164,10 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
         raise DeployError("{what} is not well-formed XML: {error}", what=what, error=str(exc),
-                          errors=[{"element": None, "message": f"The file is not well-formed XML: {exc}"}]) from exc
+                          errors=[_problem(None, MSG_NOT_XML, error=str(exc))]) from exc
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise DeployError("{what} is not a BPMN 2.0 file (no bpmn:definitions root).", what=what,
-                          errors=[{"element": None, "message": "The file is not a BPMN 2.0 file (no bpmn:definitions root)."}])
+                          errors=[_problem(None, MSG_NOT_BPMN)])
     text = raw.decode("utf-8")
 
     # Elements Simpul does not run (diagrams imported from other modelers).
@@ -154,11 +177,11 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                 continue
             qn = etree.QName(node)
             if qn.namespace == BPMN_NS and qn.localname not in SUPPORTED_ELEMENTS:
-                problems.add(_element_id(node), "Simpul does not run BPMN element {tag}.", tag=qn.localname)
+                problems.add(_element_id(node), N_("Simpul does not run BPMN element {tag}."), tag=qn.localname)
 
     for node in root.iter():
         if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS:
-            problems.add(node.get("id"), "Element id {id} is reserved by the workflow engine; rename it.",
+            problems.add(node.get("id"), N_("Element id {id} is reserved by the workflow engine; rename it."),
                          id=node.get("id"))
     problems.raise_if_any(what)
 
@@ -168,8 +191,7 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         ids = parser.get_process_ids()
         if len(ids) != 1:
             raise DeployError("{what} must hold exactly one executable process (found {n}).", what=what, n=len(ids),
-                              errors=[{"element": None,
-                                       "message": f"A file must hold exactly one executable process (found {len(ids)})."}])
+                              errors=[_problem(None, MSG_ONE_PROCESS, n=len(ids))])
         process_key = ids[0]
         spec = parser.get_spec(process_key)
         subprocess_specs = parser.get_subprocess_specs(process_key)
@@ -181,15 +203,15 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                           errors=[{"element": None, "message": str(exc).splitlines()[0]}]) from exc
 
     if not FIELD_NAME.match(process_key):
-        problems.add(process_key, "Process id {key} must be letters, digits and underscores.", key=process_key)
+        problems.add(process_key, N_("Process id {key} must be letters, digits and underscores."), key=process_key)
     process_node = root.find(f"bpmn:process[@id='{process_key}']", NS)
     name = (process_node.get("name") if process_node is not None else None) or process_key
 
     for lane in root.iterfind(".//bpmn:lane", NS):
         lane_name = lane.get("name")
         if lane_name not in lane_roles:
-            problems.add(lane.get("id"), "Lane {lane} is not mapped to a role (known: {roles}).",
-                         lane=lane_name or "(no name)", roles=", ".join(sorted(lane_roles)))
+            problems.add(lane.get("id"), N_("Lane {lane} is not mapped to a role (known: {roles})."),
+                         lane=lane_name or N_("(no name)"), roles=", ".join(sorted(lane_roles)))
 
     forms: dict[str, dict] = {}
     all_specs = [spec, *subprocess_specs.values()]
@@ -204,53 +226,55 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             form_key = props.get("formKey")
             if cls == "UserTask":
                 if ts.lane is None:
-                    problems.add(bpmn_id, "User task {name} is not in a lane, so no role can do it.",
+                    problems.add(bpmn_id, N_("User task {name} is not in a lane, so no role can do it."),
                                  name=ts.bpmn_name or bpmn_id)
                 if not form_key:
-                    problems.add(bpmn_id, "User task {name} has no form (formKey).", name=ts.bpmn_name or bpmn_id)
+                    problems.add(bpmn_id, N_("User task {name} has no form (formKey)."), name=ts.bpmn_name or bpmn_id)
             if form_key and form_key not in forms:
                 path = _find_form(form_key, form_dirs)
                 if path is None:
-                    problems.add(bpmn_id, "Form {form} is not found.", form=form_key)
+                    problems.add(bpmn_id, N_("Form {form} is not found."), form=form_key)
                 else:
                     try:
                         forms[form_key] = load_form_file(path)
-                    except DeployError as exc:
-                        problems.add(bpmn_id, str(exc))
                     except Exception as exc:  # InvalidInput from load_form_file
-                        problems.add(bpmn_id, str(exc))
+                        template = getattr(exc, "template", None)
+                        params = getattr(exc, "params", None) or {}
+                        if template and "path" in params:
+                            params = {**params, "path": Path(params["path"]).name}
+                        problems.add(bpmn_id, template or str(exc), **(params if template else {}))
             if due := props.get("dueIn"):
                 try:
                     TimerEventDefinition.parse_iso_duration(due)
                 except Exception:
-                    problems.add(bpmn_id, "dueIn {value} is not an ISO 8601 duration.", value=due)
+                    problems.add(bpmn_id, N_("dueIn {value} is not an ISO 8601 duration."), value=due)
             if cls == "ServiceTask":
                 op = getattr(ts, "operation_name", None)
                 if op not in operators:
-                    problems.add(bpmn_id, "Service operator {op} is not provided by any installed plugin.",
-                                 op=op or "(none)")
+                    problems.add(bpmn_id, N_("Service operator {op} is not provided by any installed plugin."),
+                                 op=op or N_("(none)"))
                 for pname, param in (getattr(ts, "operation_params", None) or {}).items():
-                    _check_expression(problems, bpmn_id, param.get("value"), "eval", f"Parameter {pname}")
+                    _check_expression(problems, bpmn_id, param.get("value"), "eval", None, param=pname)
             if cls == "ScriptTask":
-                _check_expression(problems, bpmn_id, ts.script, "exec", "Script")
+                _check_expression(problems, bpmn_id, ts.script, "exec", N_("Script"))
             for attr in ("prescript", "postscript"):
                 if getattr(ts, attr, None):
-                    _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", attr)
+                    _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", SCRIPT_WORDS[attr])
 
     for key, form in forms.items():
         for fkey in field_keys(form):
             if (fkey.startswith("_") or fkey in sandbox.RESERVED_NAMES or fkey in SCRIPT_HELPERS or keyword.iskeyword(fkey)
                     or not FIELD_NAME.match(fkey)):
-                problems.add(key, "Form {form}: field name {field} is not allowed (it starts with '_', is not "
-                             "a plain name, or shadows a script helper).", form=key, field=fkey)
+                problems.add(key, N_("Form {form}: field name {field} is not allowed (it starts with '_', is not "
+                             "a plain name, or shadows a script helper)."), form=key, field=fkey)
 
     for cond in root.iterfind(".//bpmn:conditionExpression", NS):
-        _check_expression(problems, _element_id(cond), cond.text, "eval", "Condition")
+        _check_expression(problems, _element_id(cond), cond.text, "eval", N_("Condition"))
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iterfind(f".//bpmn:{tag}", NS):
             _check_timer(problems, _element_id(node), node.text)
     for node in root.iterfind(".//spiffworkflow:messagePayload", NS):
-        _check_expression(problems, _element_id(node), node.text, "eval", "Message payload")
+        _check_expression(problems, _element_id(node), node.text, "eval", N_("Message payload"))
 
     problems.raise_if_any(what)
     return ParsedProcess(process_key=process_key, name=name, bpmn_xml=text, forms=forms, spec=spec,

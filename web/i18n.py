@@ -153,6 +153,33 @@ def render_error(err) -> str:
     return translate_message(err.template, _display_params(err.params))
 
 
+#: Parameters of a process validation problem that are words of the catalogue, not names
+#: taken from the diagram (those stay as the administrator wrote them).
+_PROBLEM_WORD_PARAMS = frozenset({"what"})
+_PROBLEM_WORD_VALUES = frozenset({"(no name)", "(none)"})
+
+
+def render_problem(problem: dict) -> dict:
+    """A validation problem of a process (``{element, shape, message, template, params}``) with
+    its ``message`` in the current language; ``template`` and ``params`` stay as they are."""
+    params = problem.get("params") or {}
+    shown = {k: _gettext_raw(v) if isinstance(v, str) and (k in _PROBLEM_WORD_PARAMS or v in _PROBLEM_WORD_VALUES)
+             else v for k, v in params.items()}
+    template = problem.get("template") or problem.get("message") or ""
+    return {**problem, "message": translate_message(template, shown)}
+
+
+def render_problems(problems) -> list:
+    return [render_problem(p) if isinstance(p, dict) else p for p in (problems or [])]
+
+
+def render_reason(row: dict) -> dict:
+    """A case's migration refusal (``reason_template``/``reason_params``) in the current language."""
+    if row.get("reason_template"):
+        return {**row, "reason": translate_message(row["reason_template"], row.get("reason_params") or {})}
+    return row
+
+
 def render_field_errors(err) -> dict:
     """``{field: [translated message, ...]}`` from an engine error's ``errors``."""
     errors = err.errors if isinstance(err.errors, dict) else ({"_": err.errors} if err.errors else {})
@@ -248,8 +275,8 @@ def iso(value) -> str:
     return value.isoformat() if value else ""
 
 
-__all__ = ["LANGUAGE_NAMES", "format_dt", "lazy_gettext", "render_error", "render_field_errors", "select_locale",
-           "translate_message"]
+__all__ = ["LANGUAGE_NAMES", "format_dt", "lazy_gettext", "render_error", "render_field_errors", "render_problem",
+           "render_problems", "render_reason", "select_locale", "translate_message"]
 
 
 def field_label(labels: dict, key: str) -> str:

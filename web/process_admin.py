@@ -17,6 +17,7 @@ from engine import case_migration, drafts
 
 from .auth import role_required
 from .extensions import runtime
+from .i18n import render_error, render_problems, render_reason
 
 bp = Blueprint("process_admin", __name__, url_prefix="/admin/processes")
 
@@ -35,10 +36,14 @@ def _is_json() -> bool:
 
 @bp.errorhandler(SimpulError)
 def _error(err: SimpulError):
-    from .i18n import render_error
-
+    errors = err.errors
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and "element" in errors[0]:
+        # a refused deploy: each problem, and the first one in the message, in the user's language
+        errors = render_problems(errors)
+        if "first" in err.params:
+            err = type(err)(err.template, errors=errors, **{**err.params, "first": errors[0]["message"]})
     if _is_json():
-        response = jsonify({"code": err.code, "message": render_error(err), "errors": err.errors})
+        response = jsonify({"code": err.code, "message": render_error(err), "errors": errors})
         response.status_code = err.status
         return response
     from .pages import simpul_error_page
@@ -84,7 +89,7 @@ def _modeler(xml, forms, draft, key, base_version):
     rt = runtime()
     data = {
         "xml": xml, "forms": forms, "process_key": key,
-        "draft": {k: v for k, v in (draft or {}).items() if k not in ("bpmn_xml", "forms")} or None,
+        "draft": _shown_draft({k: v for k, v in (draft or {}).items() if k not in ("bpmn_xml", "forms")}) or None,
         "base_version": base_version,
         "catalogue": drafts.editor_catalogue(rt),
         "urls": {
@@ -97,7 +102,52 @@ def _modeler(xml, forms, draft, key, base_version):
         },
     }
     return render_template("process_admin/modeler.html", data=data, process_key=key, draft=draft,
-                           available=modeler_available())
+                           available=modeler_available(), labels=_panel_labels())
+
+
+def _panel_labels() -> dict:
+    """The properties panel's Simpul group in the user's language (read by simpul-properties.js;
+    ``{key}`` is filled in by the browser)."""
+    return {
+        "group": "Simpul",
+        "form": _("Form"),
+        "form_description": _("The form the clerk fills in; edit it with \"Edit form of selected task\"."),
+        "new_form": _("New form key"),
+        "create_form": _("Create form"),
+        "new_form_description": _("Makes an empty form for this task and opens the form editor; it is saved "
+                                  "with the draft."),
+        "new_form_invalid": _("A form key is snake_case: lowercase letters, digits and underscores, starting "
+                              "with a letter."),
+        "new_form_exists": _("A form %(key)s already exists; choose another key.", key="{key}"),
+        "due": _("Due in (ISO 8601, e.g. P3D)"),
+        "name_en": _("Name in English"),
+        "lane_role": _("Role (lane)"),
+        "lane_role_description": _("The lane's name maps to the role whose inbox gets its tasks."),
+        "operator": _("Service operator"),
+        "operator_description": _("Provided by the installed plugins."),
+        "result_variable": _("Result variable"),
+        "message": _("Message"),
+        "message_description": _("Messages the installed plugins deliver, matched to the case by their "
+                                 "correlation key."),
+        "no_key": _("no key"),
+        "choose_message": _("Choose a message."),
+        "correlation": _("Correlation key: %(key)s (the case's receipt)", key="{key}"),
+        "unknown_message": _("Unknown message: it cannot be deployed."),
+        "condition": _("Condition (Python expression)"),
+        "condition_description": _("e.g. documents_complete == True; checked in the sandbox when saved."),
+        "script": _("Script (Python, sandboxed)"),
+    }
+
+
+def _shown_draft(draft: dict) -> dict:
+    """A draft as the browser shows it: its problems in the user's language."""
+    if draft and draft.get("errors"):
+        draft = {**draft, "errors": render_problems(draft["errors"])}
+    return draft
+
+
+def _shown_plan(plan: dict) -> dict:
+    return {**plan, "cases": [render_reason(c) for c in plan.get("cases", [])]}
 
 
 @bp.route("/import", methods=["POST"])
@@ -152,7 +202,8 @@ def migrate(key):
         raise NotFound("No process {key} is deployed.", key=key)
     target = request.args.get("target", type=int)
     plan = case_migration.plan_migration(rt, key, target, g.actor) if target else None
-    return render_template("process_admin/migrate.html", process=process, target=target, plan=plan, result=None)
+    return render_template("process_admin/migrate.html", process=process, target=target,
+                           plan=_shown_plan(plan) if plan else None, result=None)
 
 
 @bp.route("/<key>/migrate", methods=["POST"])
@@ -173,7 +224,7 @@ def migrate_post(key):
             version=result["target"]["version"], refused=result["refused"]),
           "success" if not result["refused"] else "error")
     return render_template("process_admin/migrate.html", process=overview[key], target=target, plan=None,
-                           result=result)
+                           result=_shown_plan(result))
 
 
 # -- JSON endpoints (the modeler's; session sign-in and CSRF header as the pages) ----------
@@ -199,7 +250,7 @@ def api_form(form_key):
 def api_validate():
     body = _payload()
     result = drafts.validate_process(runtime(), body.get("bpmn_xml") or "", body.get("forms"))
-    return jsonify({"valid": result.valid, "process_key": result.process_key, "errors": result.errors})
+    return jsonify({"valid": result.valid, "process_key": result.process_key, "errors": render_problems(result.errors)})
 
 
 @bp.route("/api/drafts", methods=["POST"])
@@ -211,13 +262,13 @@ def api_save():
                               base_version_id=body.get("base_version_id"))
     draft.pop("bpmn_xml", None)
     draft.pop("forms", None)
-    return jsonify(draft)
+    return jsonify(_shown_draft(draft))
 
 
 @bp.route("/api/drafts/<int:draft_id>", methods=["GET"])
 @role_required(ROLE)
 def api_draft(draft_id):
-    return jsonify(drafts.get_draft(runtime(), draft_id, g.actor))
+    return jsonify(_shown_draft(drafts.get_draft(runtime(), draft_id, g.actor)))
 
 
 @bp.route("/api/drafts/<int:draft_id>/deploy", methods=["POST"])
@@ -241,12 +292,14 @@ def api_plan(key):
     target = request.args.get("target", type=int)
     ids = request.args.get("case_ids")
     case_ids = [int(c) for c in ids.split(",") if c.strip().isdigit()] if ids else None
-    return jsonify(case_migration.plan_migration(runtime(), key, target or 0, g.actor, case_ids=case_ids))
+    return jsonify(_shown_plan(case_migration.plan_migration(runtime(), key, target or 0, g.actor,
+                                                             case_ids=case_ids)))
 
 
 @bp.route("/api/<key>/migration", methods=["POST"])
 @role_required(ROLE)
 def api_migrate(key):
     body = _payload()
-    return jsonify(case_migration.migrate_cases(runtime(), key, body.get("target") or 0, g.actor,
-                                                case_ids=body.get("case_ids"), dry_run=bool(body.get("dry_run"))))
+    return jsonify(_shown_plan(case_migration.migrate_cases(runtime(), key, body.get("target") or 0, g.actor,
+                                                            case_ids=body.get("case_ids"),
+                                                            dry_run=bool(body.get("dry_run")))))

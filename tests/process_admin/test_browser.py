@@ -182,3 +182,100 @@ def test_admin_changes_the_process_and_migrates_running_cases(live_app):
 
     assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
     assert page_errors == [], page_errors
+
+
+SELECT_TASK = """(id) => {
+  const m = window.simpulModeler;
+  m.get('selection').select(m.get('elementRegistry').get(id));
+  return m.get('selection').get().length;
+}"""
+
+
+def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
+    """A new form key made in the Simpul group opens the form editor on an empty form; the
+    field added there is saved with the draft and deployed with the version."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from engine import Actor, drafts
+
+    rt, base = live_app
+    blocked: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+
+        def guard(route):
+            url = route.request.url
+            if url.startswith(base + "/") or url.startswith("data:") or url.startswith("blob:"):
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        try:
+            _login(page, base, "admin")
+            page.goto(f"{base}/admin/processes/ektp_new_card/edit")
+            expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+            assert page.evaluate(ADD_TASK) is True
+            assert page.evaluate(SELECT_TASK, "Task_field_check") == 1
+            header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
+            expect(header).to_be_visible()
+            if "open" not in (header.get_attribute("class") or ""):
+                header.click()
+            new_key = page.locator("input[name=simpul-new-form]")
+            create = page.locator(".simpul-new-form .simpul-create-form")
+            error = page.locator(".simpul-new-form [role=alert]")
+
+            # refused: not snake_case, then the key of an existing form
+            new_key.fill("Field Check")
+            create.click()
+            expect(error).to_contain_text("snake_case")
+            new_key.fill("residence_verification")
+            create.click()
+            expect(error).to_contain_text("already exists")
+            expect(page.locator("#form-dialog")).not_to_be_visible()
+
+            # a new key opens the form editor on an empty form
+            new_key.fill("field_check")
+            new_key.press("Enter")
+            dialog = page.locator("#form-dialog")
+            expect(dialog).to_be_visible()
+            expect(page.locator("#form-dialog-key")).to_have_text("field_check")
+            expect(error).to_have_count(0)
+            palette = page.locator("#form-editor .fjs-palette-field[data-field-type=textfield]")
+            expect(palette).to_be_visible()
+            expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(0)
+            palette.focus()
+            palette.press("Enter")
+            expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(1)
+            page.screenshot(path=str(ARTIFACTS / "process-admin-new-form.png"), full_page=True)
+            page.click("#form-apply")
+            expect(dialog).not_to_be_visible()
+            expect(page.locator("select[name=simpul-form]")).to_have_value("field_check")
+            page.fill("input[name=simpul-name-en]", "Field check")
+            page.keyboard.press("Tab")
+
+            page.click("#btn-deploy")
+            expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
+            expect(page.locator("#problems")).to_be_hidden()
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "process-admin-new-form-failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
+            browser.close()
+
+    assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
+    assert page_errors == [], page_errors
+    # the deployed version carries the new form with the field added in the editor
+    opened = drafts.open_process(rt, Actor("admin", OFFICE, frozenset({"process_admin"})), "ektp_new_card")
+    assert opened["version"]["version"] == 2
+    form = opened["forms"]["field_check"]
+    assert [c["type"] for c in form["components"]] == ["textfield"]
+    assert form["components"][0]["key"]

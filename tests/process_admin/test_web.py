@@ -119,3 +119,71 @@ def test_migration_page_dry_run_then_migrate_all(admin, runtime):
         assert re.search(rf'data-receipt="{case["receipt"]}".*?class="outcome">migrated<', html, re.S)
     plan = admin.client.get("/admin/processes/api/ektp_new_card/migration?target=2").get_json()
     assert plan["cases"] == []  # all on v2 now
+
+
+def test_a_deploy_refused_in_indonesian_shows_the_problem_in_indonesian_on_its_element(admin):
+    admin.language("id")
+    token = _csrf(admin)
+    draft = post_json(admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)},
+                      token).get_json()
+    problem = next(p for p in draft["errors"] if p["element"] == "Task_field_check")
+    assert problem["message"] == "Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)."
+    assert problem["template"] == "User task {name} has no form (formKey)."  # the stable English stays
+    refused = post_json(admin, f"/admin/processes/api/drafts/{draft['id']}/deploy", {}, token)
+    assert refused.status_code == 400
+    body = refused.get_json()
+    pinned = [p for p in body["errors"] if p["shape"] == "Task_field_check"]
+    assert [p["message"] for p in pinned] == ["Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)."]
+    assert "tidak dapat dipasang: Tugas pengguna" in body["message"]
+    # the modeler opened on the draft shows the same, in Indonesian
+    html = admin.get(f"/admin/processes/drafts/{draft['id']}/edit").get_data(as_text=True)
+    data = json.loads(re.search(r'id="modeler-data">(.*?)</script>', html, re.S).group(1))
+    assert "Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)." in \
+        [p["message"] for p in data["draft"]["errors"]]
+    # in English the same problem reads in English
+    admin.language("en")
+    again = post_json(admin, "/admin/processes/api/validate",
+                      {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token).get_json()
+    assert "User task Pemeriksaan lapangan has no form (formKey)." in [p["message"] for p in again["errors"]]
+
+
+def test_sandbox_words_and_placeholders_of_problems_are_translated(admin):
+    admin.language("id")
+    token = _csrf(admin)
+    xml = re.sub(r"(<bpmn:conditionExpression[^>]*>)([^<]*)(<)", r"\1import os\3", new_card_xml(), count=1)
+    errors = post_json(admin, "/admin/processes/api/validate", {"bpmn_xml": xml}, token).get_json()["errors"]
+    assert any(p["message"].startswith("Kondisi tidak dapat dikompilasi di sandbox") for p in errors), errors
+
+
+def test_migration_refusal_reasons_are_shown_in_indonesian(admin, runtime):
+    from engine import Actor, drafts
+
+    from ..flows import DOCS_OK, complete
+    from .diagrams import bypass
+
+    case = start_new_card(runtime, 1)
+    complete(runtime, case["receipt"], "operator", DOCS_OK)
+    actor = Actor("admin", OFFICE, frozenset({"process_admin"}))
+    draft = drafts.save_draft(runtime, actor, bypass(new_card_xml(), "Task_residence_verification"))
+    drafts.deploy_draft(runtime, draft["id"], actor)
+    admin.language("id")
+    plan = admin.client.get("/admin/processes/api/ektp_new_card/migration?target=2").get_json()
+    assert plan["cases"][0]["reason"].startswith("Permohonan berada di langkah Verifikasi domisili, yang dihapus "
+                                                 "oleh versi 2")
+    response = admin.post("/admin/processes/ektp_new_card/migrate", {"target": "2", "scope": "all"})
+    assert "yang dihapus oleh versi 2" in page_text(response)
+
+
+def test_the_simpul_panel_labels_follow_the_users_language(admin):
+    def labels():
+        html = admin.get("/admin/processes/ektp_new_card/edit").get_data(as_text=True)
+        return json.loads(re.search(r'id="modeler-labels">(.*?)</script>', html, re.S).group(1))
+
+    english = labels()
+    assert english["new_form"] == "New form key" and english["form"] == "Form"
+    admin.language("id")
+    indonesian = labels()
+    assert indonesian["new_form"] == "Kunci formulir baru" and indonesian["form"] == "Formulir"
+    assert indonesian["lane_role"] == "Peran (lajur)"
+    assert indonesian["new_form_exists"] == "Formulir {key} sudah ada; pilih kunci lain."
+    assert set(indonesian) == set(english)

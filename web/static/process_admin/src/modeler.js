@@ -21,6 +21,7 @@ function start() {
   if (!dataNode) { return; }
   const data = JSON.parse(dataNode.textContent);
   const text = JSON.parse($('modeler-text').textContent);
+  const labels = JSON.parse(($('modeler-labels') || { textContent: '{}' }).textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
   const container = document.querySelector('.modeler');
   const forms = Object.assign({}, data.forms || {});
@@ -32,7 +33,9 @@ function start() {
     additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SimpulModule],
     moddleExtensions: { spiffworkflow },
     simpul: data.catalogue,
-    simpulForms: () => Object.keys(forms)
+    simpulForms: () => Object.keys(forms),
+    simpulText: labels,
+    simpulCreateForm: (key) => { createForm(key); }
   });
   window.simpulModeler = modeler; // for the browser test and for an administrator's console
 
@@ -176,6 +179,23 @@ function start() {
     return { type: 'default', id: 'Form_' + key, components: [] };
   }
 
+  async function openFormEditor(key, schema) {
+    editingKey = key;
+    $('form-dialog-key').textContent = key;
+    if (!formEditor) {
+      formEditor = new FormEditor({ container: '#form-editor' });
+      window.simpulFormEditor = formEditor;
+    }
+    await formEditor.importSchema(schema);
+    if (dialog.showModal) { dialog.showModal(); } else { dialog.setAttribute('open', ''); }
+  }
+
+  // a new form made in the properties panel: empty, kept with the draft's forms
+  async function createForm(key) {
+    forms[key] = { type: 'default', id: 'Form_' + key, components: [] };
+    await openFormEditor(key, forms[key]);
+  }
+
   $('btn-form').addEventListener('click', async () => {
     const selected = modeler.get('selection').get()[0];
     if (!selected || !(selected.type === 'bpmn:UserTask' || selected.type === 'bpmn:StartEvent' || selected.type === 'bpmn:ManualTask')) {
@@ -184,12 +204,7 @@ function start() {
     }
     const key = getProperty(selected.businessObject, 'formKey');
     if (!key) { say(text.no_form_key, 'error'); return; }
-    editingKey = key;
-    $('form-dialog-key').textContent = key;
-    const schema = await formFor(key);
-    if (!formEditor) { formEditor = new FormEditor({ container: '#form-editor' }); }
-    await formEditor.importSchema(schema);
-    if (dialog.showModal) { dialog.showModal(); } else { dialog.setAttribute('open', ''); }
+    await openFormEditor(key, await formFor(key));
   });
   $('form-apply').addEventListener('click', () => {
     if (formEditor && editingKey) { forms[editingKey] = formEditor.saveSchema(); }
