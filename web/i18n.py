@@ -45,6 +45,10 @@ EVENT_LABELS = {
     "incident_retried": N_("Incident retried"),
     "comment_added": N_("Comment"),
     "document_uploaded": N_("Document uploaded"),
+    "requirements_overridden": N_("Requirement overridden"),
+    "case_migrated": N_("Moved to a new process version"),
+    "message_discarded": N_("Message discarded"),
+    "message_undeliverable": N_("Message could not be delivered"),
 }
 
 OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
