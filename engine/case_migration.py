@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.util.task import TaskState
 
 from .actors import Actor
-from .cases import OPEN_STATUSES, _lock_case, _record
+from .cases import OPEN_STATUSES, lock_case, record_event
 from .drafts import require_admin
 from .errors import InvalidInput, NotFound
 from .i18n import N_
@@ -289,7 +289,7 @@ def migrate_cases(runtime, process_key: str, target_version: int, actor: Actor, 
 def _migrate_one(runtime, case_id: int, target_id: int, actor: Actor, numbers: dict) -> dict:
     with runtime.transaction() as uow:
         s = uow.session
-        case = _lock_case(uow, case_id)
+        case = lock_case(uow, case_id)
         row = _case_row(case, numbers.get(case.process_version_id))
         if case.status not in OPEN_STATUSES or case.process_version_id == target_id:
             exc = MigrationRefused(N_("The case is {status} on version {version} now; nothing to migrate."),
@@ -310,7 +310,7 @@ def _migrate_one(runtime, case_id: int, target_id: int, actor: Actor, numbers: d
         case.process_version = target
         cw.save(full_sync=True)
         _refresh_inbox_rows(s, cw)
-        _record(uow, case, "case_migrated", actor, detail=f"v{from_version} → v{target.version}",
+        record_event(uow, case, "case_migrated", actor, detail=f"v{from_version} → v{target.version}",
                 before={"version": from_version, "at": [w["id"] for w in outcome["before"]]},
                 after={"version": target.version, "at": [w["id"] for w in outcome["after"]],
                        "added": [a["id"] for a in summary["added"]],

@@ -37,7 +37,7 @@ _INSERT_EVENT = CaseEvent.__table__.insert()
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _record(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, step_name=None, detail=None,
+def record_event(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, step_name=None, detail=None,
             before=None, after=None) -> None:
     values = dict(case_id=case.id, at=utcnow(), actor=actor.username,
                   office_code=actor.office_code or case.office_code, kind=kind,
@@ -49,7 +49,7 @@ def _record(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, s
                         "step": values["step"], "detail": detail, "after": after}, CaseView.of(case)))
 
 
-def _visible(case: Case | None, actor: Actor, what: str) -> Case:
+def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
     if case is None:
         raise NotFound("{what} not found.", what=what)
     if not actor.sees_office(case.office_code):
@@ -59,7 +59,7 @@ def _visible(case: Case | None, actor: Actor, what: str) -> Case:
     return case
 
 
-def _lock_case(uow, case_id: int) -> Case:
+def lock_case(uow, case_id: int) -> Case:
     stmt = select(Case).where(Case.id == case_id).options(lazyload(Case.process_version)) \
         .execution_options(populate_existing=True)
     if uow.session.bind.dialect.name == "postgresql":
@@ -85,7 +85,7 @@ def _next_receipt(session, office_code: str, year: int) -> str:
     return f"{office_code}-{year}-{serial.last:05d}"
 
 
-def _start_form(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
+def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
     for ts in spec.task_specs.values():
         if type(ts).__name__ == "StartEvent" and getattr(ts, "event_definition", None) is not None \
                 and type(ts.event_definition).__name__ == "NoneEventDefinition":
@@ -105,7 +105,7 @@ def _combine_errors(results) -> dict:
 
 def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
     if cw.incident:
-        _record(uow, cw.case, "incident", actor, detail=cw.incident)
+        record_event(uow, cw.case, "incident", actor, detail=cw.incident)
 
 
 REQUIREMENTS_KEY = "document_requirements"
@@ -155,7 +155,7 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         raise InvalidInput("Unknown office {code}.", code=office_code)
     version = latest_version(s, process_key)
     spec, _subs = runtime.spec_for(version)
-    _form_key, form = _start_form(version, spec)
+    _form_key, form = start_form_of(version, spec)
     cleaned = validate_form_data(form, data) if (form and not initiated_by_message) else dict(data)
     nik = str(cleaned.get("nik", "")).strip()
     name = str(cleaned.get("resident_name", "")).strip()
@@ -188,7 +188,7 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
     cw = CaseWorkflow.new(runtime, s, case, version, start_data)
     cw.advance()
     opened = cw.save()
-    _record(uow, case, "case_started", actor, detail=f"{version.name} v{version.version}",
+    record_event(uow, case, "case_started", actor, detail=f"{version.name} v{version.version}",
             after={k: v for k, v in cleaned.items()})
     _incident_event(uow, cw, actor)
     return _case_summary(case, opened)
@@ -235,7 +235,7 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         task = s.get(HumanTask, task_id)
         if task is None:
             raise NotFound("Task {id} not found.", id=task_id)
-        _visible(task.case, actor, "Task")
+        visible_case(task.case, actor, "Task")
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
         result["case_data"] = dict(task.case.data)
@@ -257,14 +257,14 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
         done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
                                                 CaseEvent.kind == "task_completed").limit(1))
         if done is not None:
-            _visible(s.get(Case, done.case_id), actor, "Task")
+            visible_case(s.get(Case, done.case_id), actor, "Task")
             raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
                            at=done.at.isoformat(timespec="seconds"))
         raise NotFound("Task {id} not found.", id=task_id)
     case, task = pair
-    _visible(case, actor, "Task")
+    visible_case(case, actor, "Task")
     if s.bind.dialect.name == "postgresql":
-        case = _lock_case(uow, case.id)
+        case = lock_case(uow, case.id)
         task = _fresh_task(uow, task_id)
         if task is None:
             done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
@@ -287,7 +287,7 @@ def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | N
             raise Conflict("This task is already claimed by {user}.", user=task.assignee)
         task.assignee = actor.username
         task.version += 1
-        _record(uow, case, "task_claimed", actor, task=task, before={"assignee": None},
+        record_event(uow, case, "task_claimed", actor, task=task, before={"assignee": None},
                 after={"assignee": actor.username})
         return task_dict(task, case)
 
@@ -305,7 +305,7 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
         before = task.assignee
         task.assignee = None
         task.version += 1
-        _record(uow, case, "task_unclaimed", actor, task=task, before={"assignee": before},
+        record_event(uow, case, "task_unclaimed", actor, task=task, before={"assignee": before},
                 after={"assignee": None})
         return task_dict(task, case)
 
@@ -360,7 +360,7 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
         before = {k: spiff_task.data.get(k) for k in cleaned}
         if override_reason is not None:
             cleaned[OVERRIDE_KEY] = merged[OVERRIDE_KEY]
-            _record(uow, case, "requirements_overridden", actor, task=task, detail=merged[OVERRIDE_KEY]["reason"],
+            record_event(uow, case, "requirements_overridden", actor, task=task, detail=merged[OVERRIDE_KEY]["reason"],
                     after={"missing": [r["key"] for r in merged.get(REQUIREMENTS_KEY, [])
                                        if r["key"] not in set(merged.get("documents_received") or [])
                                        | set(merged.get("documents_uploaded") or [])]})
@@ -372,7 +372,7 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
             cw.incident = _describe(exc)
         else:
             cw.advance()
-        _record(uow, case, "task_completed", actor, task=task, before=before, after=cleaned)
+        record_event(uow, case, "task_completed", actor, task=task, before=before, after=cleaned)
         opened = cw.save()
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)
@@ -396,7 +396,7 @@ def _deliver(runtime, uow, name, correlation_key, payload, actor, office_code):
         stmt = stmt.where(Case.office_code == office_code)
     candidates = [c for c in s.scalars(stmt) if actor.sees_office(c.office_code)]
     for candidate in candidates:
-        case = _lock_case(uow, candidate.id)
+        case = lock_case(uow, candidate.id)
         cw = CaseWorkflow.load(runtime, s, case)
         waiting = {e.name for e in cw.wf.waiting_events() if e.event_type.endswith("MessageEventDefinition")}
         if name not in waiting:
@@ -404,7 +404,7 @@ def _deliver(runtime, uow, name, correlation_key, payload, actor, office_code):
         cw.wf.send_event(BpmnEvent(MessageEventDefinition(name), payload))
         cw.advance()
         opened = cw.save()
-        _record(uow, case, "message_received", actor, step=name, step_name=name, after=payload)
+        record_event(uow, case, "message_received", actor, step=name, step_name=name, after=payload)
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)
     raise NotFound("No open case {key} is waiting for message {name}.", key=correlation_key, name=name)
@@ -452,8 +452,8 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         raise ValidationFailed("A reason is required to cancel a case.", errors={"reason": ["This field is required."]})
     with runtime.transaction() as uow:
         s = uow.session
-        case = _visible(_find_case(s, case_ref), actor, "Case")
-        case = _lock_case(uow, case.id)
+        case = visible_case(find_case(s, case_ref), actor, "Case")
+        case = lock_case(uow, case.id)
         if case.status not in OPEN_STATUSES:
             raise Conflict("Case {receipt} is already {status}.", receipt=case.receipt, status=case.status)
         cw = CaseWorkflow.load(runtime, s, case)
@@ -463,7 +463,7 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         case.status, case.ended_at, case.end_reason = "cancelled", utcnow(), str(reason).strip()
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
-        _record(uow, case, "case_cancelled", actor, detail=case.end_reason, before={"status": before},
+        record_event(uow, case, "case_cancelled", actor, detail=case.end_reason, before={"status": before},
                 after={"status": "cancelled"})
         return _case_summary(case)
 
@@ -472,8 +472,8 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
     """An administrator retries a case in incident: failed jobs run again, failed steps re-run."""
     with runtime.transaction() as uow:
         s = uow.session
-        case = _visible(_find_case(s, case_ref), actor, "Case")
-        case = _lock_case(uow, case.id)
+        case = visible_case(find_case(s, case_ref), actor, "Case")
+        case = lock_case(uow, case.id)
         if case.status != "incident":
             raise Conflict("Case {receipt} has no incident.", receipt=case.receipt)
         cw = CaseWorkflow.load(runtime, s, case)
@@ -485,14 +485,14 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
         for job in s.scalars(select(Job).where(Job.case_id == case.id, Job.status == "failed")):
             job.status, job.attempts, job.due_at, job.last_error = "pending", 0, utcnow(), None
         opened = cw.save(full_sync=True)
-        _record(uow, case, "incident_retried", actor, detail=previous)
+        record_event(uow, case, "incident_retried", actor, detail=previous)
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)
 
 
 # -- reading -------------------------------------------------------------------------------
 
-def _find_case(session, case_ref) -> Case | None:
+def find_case(session, case_ref) -> Case | None:
     if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
         return session.get(Case, int(case_ref))
     return session.scalar(select(Case).where(Case.receipt == case_ref))
@@ -519,7 +519,7 @@ def event_dict(e: CaseEvent) -> dict:
 def get_case(runtime, case_ref, actor: Actor) -> dict:
     """A case with its open tasks, jobs and full timeline."""
     with runtime.read() as s:
-        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = visible_case(find_case(s, case_ref), actor, "Case")
         result = case_dict(case)
         result["open_tasks"] = [task_dict(t, case) for t in
                                 s.scalars(select(HumanTask).where(HumanTask.case_id == case.id))]

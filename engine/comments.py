@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .actors import Actor
-from .cases import _find_case, _record, _visible
+from .cases import find_case, record_event, visible_case
 from .errors import ValidationFailed
 from .i18n import N_
 from .models import utcnow
@@ -31,17 +31,17 @@ def add_comment(runtime, case_ref, body: str, actor: Actor) -> dict:
                                errors={"body": [MSG_TOO_LONG]}, max=MAX_COMMENT)
     with runtime.transaction() as uow:
         s = uow.session
-        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = visible_case(find_case(s, case_ref), actor, "Case")
         comment = CaseComment(case_id=case.id, author=actor.username, office_code=actor.office_code or case.office_code,
                               body=body, created_at=utcnow())
         s.add(comment)
         s.flush()
-        _record(uow, case, "comment_added", actor, detail=body[:200])
+        record_event(uow, case, "comment_added", actor, detail=body[:200])
         return _comment_dict(comment)
 
 
 def list_comments(runtime, case_ref, actor: Actor) -> list[dict]:
     with runtime.read() as s:
-        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = visible_case(find_case(s, case_ref), actor, "Case")
         return [_comment_dict(c) for c in s.scalars(select(CaseComment).where(CaseComment.case_id == case.id)
                                                     .order_by(CaseComment.id))]

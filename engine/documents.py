@@ -258,9 +258,9 @@ def _file_hash(path: Path) -> str | None:
 
 
 def _case_for(session, case_ref, actor: Actor) -> Case:
-    from .cases import _find_case, _visible
+    from .cases import find_case, visible_case
 
-    return _visible(_find_case(session, case_ref), actor, "Case")
+    return visible_case(find_case(session, case_ref), actor, "Case")
 
 
 def _requirement(runtime, case: Case, key: str) -> dict:
@@ -304,7 +304,7 @@ def store_document(runtime, case_ref, requirement_key: str, filename: str, conte
     created = _write_blob(runtime, sha256, data)
     try:
         with runtime.transaction() as uow:
-            from .cases import _record
+            from .cases import record_event
 
             s = uow.session
             case = _case_for(s, case.id, actor)
@@ -318,7 +318,7 @@ def store_document(runtime, case_ref, requirement_key: str, filename: str, conte
                            warnings=warnings, uploaded_by=actor.username, uploaded_at=utcnow())
             s.add(doc)
             s.flush()
-            _record(uow, case, "document_uploaded", actor, detail=f"{key}: {name}",
+            record_event(uow, case, "document_uploaded", actor, detail=f"{key}: {name}",
                     after={"document_id": doc.id, "requirement": key, "filename": name,
                            "content_type": content_type, "size": len(data), "sha256": sha256,
                            "warnings": [w["code"] for w in warnings]})

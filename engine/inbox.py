@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
 from .actors import Actor
-from .cases import _find_case, _start_form, _visible
+from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
 from .models import Case, HumanTask, ProcessVersion, User, utcnow
 from .processes import latest_version
@@ -189,7 +189,7 @@ def start_form(runtime, process_key: str) -> dict:
     with runtime.read() as s:
         version = latest_version(s, process_key)
         spec, _subs = runtime.spec_for(version)
-        key, form = _start_form(version, spec)
+        key, form = start_form_of(version, spec)
         return {"process": version.process_key, "name": version.name, "version": version.version,
                 "form_key": key, "form": form}
 
@@ -202,7 +202,7 @@ def startable_processes(runtime) -> list[dict]:
         for key in keys:
             version = latest_version(s, key)
             spec, _subs = runtime.spec_for(version)
-            form_key, form = _start_form(version, spec)
+            form_key, form = start_form_of(version, spec)
             if form:
                 result.append({"process": key, "name": version.name, "version": version.version,
                                "form_key": form_key})
@@ -251,7 +251,7 @@ def case_diagram(runtime, case_ref, actor: Actor) -> dict:
     from .workflow import CaseWorkflow  # loading a workflow needs the sandbox; import late
 
     with runtime.read() as s:
-        case = _visible(_find_case(s, case_ref), actor, "Case")
+        case = visible_case(find_case(s, case_ref), actor, "Case")
         version = case.process_version
         cw = CaseWorkflow.load(runtime, s, case)
         completed, current = set(), set()

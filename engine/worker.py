@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from SpiffWorkflow.util.task import TaskState
 
 from .actors import Actor
-from .cases import _lock_case, _record
+from .cases import lock_case, record_event
 from .models import Case, Job, OutboxMessage, utcnow
 from .workflow import CaseWorkflow, _describe, backoff
 
@@ -50,7 +50,7 @@ def run_job(runtime, job_id: int) -> str:
             job = s.scalar(runtime.db.skip_locked(stmt).execution_options(populate_existing=True))
             if job is None:
                 return "skipped"  # another worker has it, or it is no longer due
-            case = _lock_case(uow, job.case_id)
+            case = lock_case(uow, job.case_id)
             if case is None or case.status not in ("active",):
                 s.delete(job)
                 return "skipped"
@@ -61,7 +61,7 @@ def run_job(runtime, job_id: int) -> str:
                 opened = cw.save()
                 after = {str(t.id) for t in cw.ready_user_tasks()}
                 if before != after or case.status != "active":
-                    _record(uow, case, "timer_fired", actor,
+                    record_event(uow, case, "timer_fired", actor,
                             detail=", ".join(t.name for t in opened) or case.end_reason)
             else:
                 task = cw.task(job.task_id)
@@ -72,10 +72,10 @@ def run_job(runtime, job_id: int) -> str:
                 step_name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
                 cw.advance()  # the job row goes with the task's READY state when saved
                 cw.save()
-                _record(uow, case, "service_completed", actor, step=task.task_spec.bpmn_id, step_name=step_name,
+                record_event(uow, case, "service_completed", actor, step=task.task_spec.bpmn_id, step_name=step_name,
                         after=task.data.get(task.task_spec.result_variable) if task.task_spec.result_variable else None)
             if cw.incident:
-                _record(uow, case, "incident", actor, detail=cw.incident)
+                record_event(uow, case, "incident", actor, detail=cw.incident)
             return "done"
     except Exception as exc:  # the job's transaction is rolled back; note the attempt
         log.warning("job %s failed: %s", job_id, exc)
@@ -92,9 +92,9 @@ def _job_failed(runtime, job_id: int, message: str) -> str:
         job.last_error = message
         if job.attempts >= runtime.config.job_max_attempts:
             job.status = "failed"
-            case = _lock_case(uow, job.case_id)
+            case = lock_case(uow, job.case_id)
             case.status, case.incident = "incident", message
-            _record(uow, case, "incident", Actor.system("worker"), step=job.step,
+            record_event(uow, case, "incident", Actor.system("worker"), step=job.step,
                     detail=f"{message} (after {job.attempts} attempts)")
             return "failed"
         job.due_at = utcnow() + backoff(runtime.config.job_backoff_seconds, job.attempts)
