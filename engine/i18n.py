@@ -24,11 +24,30 @@ def N_(message: str) -> str:
     return message
 
 
+def load_catalogue(directory: str, locale: str) -> NullTranslations:
+    """A catalogue from ``<dir>/<locale>/LC_MESSAGES/messages.mo``, or from the ``.po`` when
+    no ``.mo`` was compiled (a plugin installed from source ships only its ``.po``)."""
+    folder = Path(directory) / locale / "LC_MESSAGES"
+    if (folder / f"{DOMAIN}.mo").is_file() or not (folder / f"{DOMAIN}.po").is_file():
+        return Translations.load(directory, [locale], DOMAIN)
+    from io import BytesIO
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with open(folder / f"{DOMAIN}.po", "rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
 @lru_cache(maxsize=16)
 def translations(locale: str, extra_dirs: tuple[str, ...] = ()) -> NullTranslations:
-    result = Translations.load(str(TRANSLATIONS_DIR), [locale], DOMAIN)
+    result = load_catalogue(str(TRANSLATIONS_DIR), locale)
     for directory in extra_dirs:
-        more = Translations.load(directory, [locale], DOMAIN)
+        more = load_catalogue(directory, locale)
         if isinstance(result, Translations) and isinstance(more, Translations):
             result.merge(more)
         elif not isinstance(result, Translations):

@@ -187,7 +187,7 @@ def test_hook_deliver_outbox_message(db, tmp_path):
             delivered.append(message["kind"])
             return answers.pop(0)
 
-    rt = _runtime(db, tmp_path, Courier())
+    rt = _runtime(db, tmp_path, Courier(), job_backoff_seconds=60)  # a retry must not be due at once
     engine.deploy_bundled(rt)
     receipt = start_new_card(rt)["receipt"]
     complete(rt, receipt, "operator", DOCS_OK)
@@ -223,6 +223,27 @@ def test_hook_translation_dirs(db, tmp_path):
 
     rt = _runtime(db, tmp_path, Words())
     assert rt.gettext("id")("A NIK is 16 digits.") == "NIK terdiri dari 16 angka (versi plugin)."
+    rt.close()
+
+
+def test_hook_translation_dirs_reads_an_uncompiled_po(db, tmp_path):
+    """A plugin installed from source ships its .po only; its words must still show."""
+    from babel.messages.pofile import write_po
+
+    catalog = Catalog(locale="id")
+    catalog.add("Police report of the lost card", "Surat kehilangan dari Polsek")
+    target = tmp_path / "po_only" / "id" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with open(target / "messages.po", "wb") as fh:
+        write_po(fh, catalog)
+
+    class Words:
+        @hookimpl
+        def translation_dirs(self):
+            return [str(tmp_path / "po_only")]
+
+    rt = _runtime(db, tmp_path, Words())
+    assert rt.gettext("id")("Police report of the lost card") == "Surat kehilangan dari Polsek"
     rt.close()
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from babel.support import Translations
 
 import simpul_kukar
 from engine.cases import requirements_for
+from engine.i18n import load_catalogue
 from engine.plugins import make_plugin_manager
 
 
@@ -53,7 +53,7 @@ def test_simpul_combines_our_rules_with_the_national_baseline():
 
 
 def test_every_label_has_its_indonesian_translation():
-    catalogue = Translations.load(str(simpul_kukar.TRANSLATIONS), ["id"], "messages")
+    catalogue = load_catalogue(str(simpul_kukar.TRANSLATIONS), "id")  # the .po, as Simpul reads it
     for procedure, data in [("ektp_new_card", {}), ("ektp_replacement", {"reason": "lost"}),
                             ("ektp_replacement", {"reason": "damaged"})]:
         for item in simpul_kukar.rules(procedure, data):
