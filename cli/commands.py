@@ -55,7 +55,7 @@ def init(state, demo, as_json):
 @pass_state
 def run(state, host, port, no_worker):
     """Serve the web app, with the worker in the same process (embedded mode)."""
-    from werkzeug.serving import run_simple
+    from waitress import serve
 
     from web import create_app
 
@@ -65,7 +65,7 @@ def run(state, host, port, no_worker):
         threading.Thread(target=worker.run_forever, args=(state.runtime, stop), daemon=True, name="worker").start()
     click.echo(f"Simpul on http://{host}:{port}/ (office {state.config.office_code})")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        serve(app, host=host, port=port, threads=8, ident="Simpul")
     finally:
         stop.set()
 

@@ -125,3 +125,43 @@ def test_plugins_lists_builtins_with_their_hooks(node):
     assert {"socialization", "verification", "coordination"} <= set(rows)
     assert "service_operators" in rows["coordination"]["hooks"]
     assert "document_requirements" in rows["verification"]["hooks"]
+
+
+def test_run_serves_the_web_app_with_its_worker(node, tmp_path, db):
+    """`simpul run` (the README's run command after init) answers on its port, and its
+    embedded worker moves a case on without anyone running `simpul worker`."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SIMPUL_DATABASE_URL": db, "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SIMPUL_WORKER_POLL_SECONDS": "0.2"}
+    receipt = node("cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator",
+                   "--json")["receipt"]
+    _do(node, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(node, receipt, "verifier", VERIFIED)
+    _do(node, receipt, "operator", BIOMETRICS)  # now a service job waits for a worker
+    server = subprocess.Popen([SIMPUL, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).status
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        while time.monotonic() < deadline:
+            shown = node("cases", "show", receipt, "--as", "operator", "--json")
+            if any(e["kind"] == "service_completed" for e in shown["events"]):
+                break
+            time.sleep(0.3)
+        assert any(e["kind"] == "service_completed" for e in shown["events"])
+    finally:
+        server.terminate()
+        server.wait(10)
