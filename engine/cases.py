@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -244,15 +244,19 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         return result
 
 
+#: Built once: every completion and claim runs it.
+_TASK_WITH_CASE = (select(Case, HumanTask).join(HumanTask, HumanTask.case_id == Case.id)
+                   .where(HumanTask.id == bindparam("task_id"))
+                   .options(lazyload(HumanTask.case), lazyload(Case.process_version)))
+
+
 def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
     """The task and its case, with the case locked; a concurrent winner is seen.
 
     SQLite's write transaction already holds the database lock, so one read does; on
     PostgreSQL the case row is locked first and the task read again under that lock."""
     s = uow.session
-    pair = s.execute(select(Case, HumanTask).join(HumanTask, HumanTask.case_id == Case.id)
-                     .where(HumanTask.id == task_id)
-                     .options(lazyload(HumanTask.case), lazyload(Case.process_version))).first()
+    pair = s.execute(_TASK_WITH_CASE, {"task_id": task_id}).first()
     if pair is None:
         done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
                                                 CaseEvent.kind == "task_completed").limit(1))
@@ -481,7 +485,7 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
             failed.reset_branch(None)
         previous = case.incident
         case.status, case.incident = "active", None
-        cw.advance()
+        cw.advance(fire_timers=True)
         for job in s.scalars(select(Job).where(Job.case_id == case.id, Job.status == "failed")):
             job.status, job.attempts, job.due_at, job.last_error = "pending", 0, utcnow(), None
         opened = cw.save(full_sync=True)

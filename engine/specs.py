@@ -23,11 +23,14 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox
 from .errors import DeployError
 from .forms import FIELD_NAME, field_keys, load_form_file
 from .i18n import N_
+
+READY = TaskState.READY
 
 #: Helpers the engine gives every script and expression (see workflow._script_engine).
 SCRIPT_HELPERS = frozenset({"setting"})
@@ -333,6 +336,15 @@ class StateSerializer:
             self.registry._encoder_mode = False
 
     def load(self, state: str, spec, subprocess_specs):
+        return self.load_with_ready(state, spec, subprocess_specs)[0]
+
+    def load_with_ready(self, state: str, spec, subprocess_specs):
+        """The workflow, and the ids of its READY tasks by spec (read off the stored dict,
+        cheaper than walking the restored tree; None when subprocesses make that unsafe)."""
         dct = json.loads(state)
         self.serializer.migrate(dct)
-        return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+        ready = None
+        if not dct.get("subprocesses"):
+            ready = [(tid, spec.task_specs.get(t["task_spec"])) for tid, t in dct["tasks"].items()
+                     if t["state"] == READY]
+        return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs), ready

@@ -57,7 +57,7 @@ def run_job(runtime, job_id: int) -> str:
             cw = CaseWorkflow.load(runtime, s, case)
             if job.kind == "timer":
                 before = {str(t.id) for t in cw.ready_user_tasks()}
-                cw.advance()
+                cw.advance(fire_timers=True)
                 opened = cw.save()
                 after = {str(t.id) for t in cw.ready_user_tasks()}
                 if before != after or case.status != "active":

@@ -107,7 +107,7 @@ class CaseWorkflow:
     """A loaded workflow and the case it belongs to."""
 
     def __init__(self, runtime, session, case: Case, workflow: BpmnWorkflow, caller: _ServiceCaller,
-                 stored: bool = False):
+                 stored: bool = False, ready: list | None = None):
         self.runtime = runtime
         self.session = session
         self.case = case
@@ -120,9 +120,12 @@ class CaseWorkflow:
         if not stored:
             self._before = (set(), set(), None)
         else:
-            users, services = self._ready()
-            self._before = (set(self._ids(users)), set(self._ids(services)),
-                            None if workflow.completed else self.next_timer())
+            if ready is None:
+                users, services = (set(self._ids(tasks)) for tasks in self._ready())
+            else:
+                users = {tid for tid, ts in ready if isinstance(ts, UserTask)}
+                services = {tid for tid, ts in ready if isinstance(ts, ServiceTask)}
+            self._before = (users, services, None if workflow.completed else self.next_timer())
 
     @staticmethod
     def _ids(tasks):
@@ -143,15 +146,15 @@ class CaseWorkflow:
 
     @classmethod
     def load(cls, runtime, session, case: Case) -> "CaseWorkflow":
-        state = session.execute(select(WorkflowState.state).where(WorkflowState.case_id == case.id)).scalar()
+        state = session.connection().execute(_SELECT_STATE, {"cid": case.id}).scalar()
         if state is None:
             raise NotFound("Case {receipt} has no workflow state.", receipt=case.receipt)
         spec, subs = runtime.version_info(session, case.process_version_id).spec
-        wf = runtime.serializer.load(state, spec, subs)
+        wf, ready = runtime.serializer.load_with_ready(state, spec, subs)
         caller = _ServiceCaller(runtime)
         # A deserialised workflow comes back with SpiffWorkflow's bare-exec engine: replace it every time.
         wf.script_engine = _script_engine(runtime, caller)
-        return cls(runtime, session, case, wf, caller, stored=True)
+        return cls(runtime, session, case, wf, caller, stored=True, ready=ready)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -181,17 +184,22 @@ class CaseWorkflow:
         ran = run_ready(self.wf)
         return ran > 0 or len(self.wf.get_active_subprocesses()) > len(active)
 
-    def advance(self) -> None:
+    def advance(self, fire_timers: bool = False) -> None:
         """Run engine tasks (gateways, scripts, events) until only people, services or timers
         are left.  Service tasks are left READY for the worker.  A script failure becomes
-        an incident on the case instead of an error for whoever triggered it."""
+        an incident on the case instead of an error for whoever triggered it.
+
+        Timers fire only in the worker (``fire_timers``); a step in a request just arms the
+        timers it reached, and the worker's timer job, due at the earliest, fires them."""
         try:
-            self.wf.refresh_timers()
+            if fire_timers:
+                self.wf.refresh_timers()
             while self._engine_pass():
                 pass
-            self.wf.refresh_timers()
-            while self._engine_pass():
-                pass
+            self.wf.refresh_timers()  # arm new timers: fixes their due time for the timer job
+            if fire_timers:
+                while self._engine_pass():
+                    pass
         except (SpiffWorkflowException, sandbox.ScriptError) as exc:
             self.incident = _describe(exc)
 
@@ -292,16 +300,13 @@ class CaseWorkflow:
         # One timer job per case, due at the earliest waiting timer.
         if timer_due != before_timer:
             if timer_due is None:
-                session.execute(delete(Job).where(Job.case_id == case.id, Job.kind == "timer")
-                                .execution_options(synchronize_session=False))
+                conn.execute(_DELETE_TIMER_JOB, {"cid": case.id})
+            elif before_timer is not None and conn.execute(
+                    _UPDATE_TIMER_JOB, {"cid": case.id, "due": timer_due}).rowcount:
+                pass
             else:
-                updated = session.execute(
-                    update(Job).where(Job.case_id == case.id, Job.kind == "timer")
-                    .values(due_at=timer_due, status="pending", attempts=0)
-                    .execution_options(synchronize_session=False)).rowcount
-                if not updated:
-                    session.execute(insert(Job).values(case_id=case.id, kind="timer", due_at=timer_due,
-                                                       status="pending", attempts=0, created_at=now))
+                conn.execute(Job.__table__.insert(), {"case_id": case.id, "kind": "timer", "due_at": timer_due,
+                                                      "status": "pending", "attempts": 0, "created_at": now})
         self._before = (set(ready), set(services), timer_due)
 
         case.data = _json_safe(self.current_data(scan))
@@ -333,6 +338,12 @@ class CaseWorkflow:
         )
 
 
+_SELECT_STATE = select(WorkflowState.__table__.c.state).where(WorkflowState.__table__.c.case_id == bindparam("cid"))
+_DELETE_TIMER_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
+                                                 Job.__table__.c.kind == "timer")
+_UPDATE_TIMER_JOB = Job.__table__.update().where(Job.__table__.c.case_id == bindparam("cid"),
+                                                 Job.__table__.c.kind == "timer") \
+    .values(due_at=bindparam("due"), status="pending", attempts=0)
 _INSERT_STATE = WorkflowState.__table__.insert().values(case_id=bindparam("cid"), state=bindparam("state"))
 _UPDATE_STATE = WorkflowState.__table__.update().where(WorkflowState.__table__.c.case_id == bindparam("cid")) \
     .values(state=bindparam("state"))
