@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
@@ -309,17 +310,18 @@ class CaseWorkflow:
                                                       "status": "pending", "attempts": 0, "created_at": now})
         self._before = (set(ready), set(services), timer_due)
 
-        case.data = _json_safe(self.current_data(scan))
-        case.updated_at = now
-        case.lock_version += 1
+        values = {"data": _json_safe(self.current_data(scan)), "updated_at": now,
+                  "lock_version": case.lock_version + 1, "status": case.status, "incident": case.incident,
+                  "ended_at": case.ended_at, "end_reason": case.end_reason}
         if self.incident:
-            case.status = "incident"
-            case.incident = self.incident
+            values.update(status="incident", incident=self.incident)
         elif self.wf.completed and case.status in ("active", "incident"):
-            case.status = "completed"
-            case.ended_at = now
-            case.end_reason = self.end_reason()
-            session.execute(delete(Job).where(Job.case_id == case.id).execution_options(synchronize_session=False))
+            values.update(status="completed", ended_at=now, end_reason=self.end_reason())
+            conn.execute(_DELETE_JOBS, {"cid": case.id})
+        # One Core UPDATE, and the loaded object told it is current (no second write at flush).
+        conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
+        for key, value in values.items():
+            set_committed_value(case, key, value)
         return opened
 
     def _human_task(self, task, now) -> HumanTask:
@@ -339,6 +341,11 @@ class CaseWorkflow:
 
 
 _SELECT_STATE = select(WorkflowState.__table__.c.state).where(WorkflowState.__table__.c.case_id == bindparam("cid"))
+_CASES = Case.__table__
+_UPDATE_CASE = _CASES.update().where(_CASES.c.id == bindparam("cid")).values(
+    {name: bindparam(name) for name in ("data", "updated_at", "lock_version", "status", "incident", "ended_at",
+                                        "end_reason")})
+_DELETE_JOBS = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"))
 _DELETE_TIMER_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
                                                  Job.__table__.c.kind == "timer")
 _UPDATE_TIMER_JOB = Job.__table__.update().where(Job.__table__.c.case_id == bindparam("cid"),
