@@ -135,7 +135,8 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_inbox", "office_code", "role", "due_at"),
-        Index("ix_human_tasks_assignee", "office_code", "assignee"),
+        # (office_code, assignee) lookups use ix_human_tasks_assignee_due (models_web): one index
+        # fewer to write on every step.
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
