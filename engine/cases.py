@@ -250,6 +250,12 @@ _TASK_WITH_CASE = (select(Case, HumanTask).join(HumanTask, HumanTask.case_id == 
                    .options(lazyload(HumanTask.case), lazyload(Case.process_version)))
 
 
+def _completion_of(session, task_id: str) -> CaseEvent | None:
+    """The event that completed a task, if one did (to explain a second completion)."""
+    return session.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
+                                                  CaseEvent.kind == "task_completed").limit(1))
+
+
 def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
     """The task and its case, with the case locked; a concurrent winner is seen.
 
@@ -258,8 +264,7 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
     s = uow.session
     pair = s.execute(_TASK_WITH_CASE, {"task_id": task_id}).first()
     if pair is None:
-        done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
-                                                CaseEvent.kind == "task_completed").limit(1))
+        done = _completion_of(s, task_id)
         if done is not None:
             visible_case(s.get(Case, done.case_id), actor, "Task")
             raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
@@ -271,8 +276,7 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
         case = lock_case(uow, case.id)
         task = _fresh_task(uow, task_id)
         if task is None:
-            done = s.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
-                                                    CaseEvent.kind == "task_completed").limit(1))
+            done = _completion_of(s, task_id)
             raise Conflict("This task was already completed by {user}.", user=done.actor if done else "?")
     if not actor.has_role(task.role):
         raise Forbidden("This step needs the role {role}.", role=task.role)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,26 +63,44 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database():
-    """A throw-away PostgreSQL database for this session, migrated once."""
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL cannot be reached."""
     reason = _postgres_available()
     if reason:
         if REQUIRE_PG:
             pytest.fail(f"{reason} -- PostgreSQL is required here (CI)")
         pytest.skip(reason)
-    name = f"simpul_test_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def migrated_pg_databases(*labels: str):
+    """Throw-away PostgreSQL databases, migrated, one per label; dropped afterwards."""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    rt = Runtime(Config(database_url=url))
-    upgrade(rt)
-    rt.close()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    names = [f"simpul_test_{uuid.uuid4().hex[:10]}_{label}" for label in labels]
+    try:
+        urls = []
+        for name in names:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            rt = Runtime(Config(database_url=url))
+            upgrade(rt)
+            rt.close()
+            urls.append(url)
+        yield tuple(urls)
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A throw-away PostgreSQL database for this session, migrated once."""
+    require_postgres()
+    with migrated_pg_databases("node") as (url,):
+        yield url
 
 
 def _truncate(url):

@@ -3,16 +3,13 @@ HTTP server on a loopback port, linked through a proxy that can play a bad link.
 from __future__ import annotations
 
 import shutil
-import uuid
 from dataclasses import dataclass, field
 
 import pytest
-import sqlalchemy as sa
 
 from engine import Config, Runtime, deploy_bundled, directory
-from engine.migrate import upgrade
 from plugins.coordination.web import make_inbox_app, serve
-from tests.conftest import OFFICE, PG_ADMIN_URL, REGENCY, REQUIRE_PG, _postgres_available, _truncate
+from tests.conftest import OFFICE, REGENCY, _truncate, migrated_pg_databases, require_postgres
 
 from .proxy import Proxy
 
@@ -22,40 +19,16 @@ SECRET = "a-secret-the-kecamatan-and-the-regency-share"
 @pytest.fixture(scope="session")
 def pg_pair():
     """Two throw-away PostgreSQL databases for this session, migrated once."""
-    reason = _postgres_available()
-    if reason:
-        if REQUIRE_PG:
-            pytest.fail(f"{reason} -- PostgreSQL is required here (CI)")
-        pytest.skip(reason)
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names = [f"simpul_coord_{uuid.uuid4().hex[:8]}_{side}" for side in ("kec", "reg")]
-    urls = []
-    for name in names:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        rt = Runtime(Config(database_url=url))
-        upgrade(rt)
-        rt.close()
-        urls.append(url)
-    yield tuple(urls)
-    for name in names:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    require_postgres()
+    with migrated_pg_databases("kec", "reg") as urls:
+        yield urls
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two_dbs(request, tmp_path):
     """Database URLs of two fresh, migrated, empty databases of each kind."""
     if request.param == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        urls = []
-        for side in ("kecamatan", "regency"):
-            path = tmp_path / f"{side}.db"
-            shutil.copy(template, path)
-            urls.append(f"sqlite:///{path}")
-        return tuple(urls)
+        return request.getfixturevalue("sqlite_dbs")
     urls = request.getfixturevalue("pg_pair")
     for url in urls:
         _truncate(url)

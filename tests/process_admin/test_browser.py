@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,130 +77,15 @@ def _login(page, base, username):
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-ADD_TASK = """() => {
-  const m = window.simpulModeler;
-  const registry = m.get('elementRegistry'), modeling = m.get('modeling'), factory = m.get('elementFactory');
-  const bo = m.get('bpmnFactory').create('bpmn:UserTask', { id: 'Task_field_check' });
-  const shape = factory.createShape({ type: 'bpmn:UserTask', businessObject: bo });
-  modeling.createShape(shape, { x: 470, y: 755 }, registry.get('Lane_verifier'));
-  modeling.updateProperties(shape, { name: 'Pemeriksaan lapangan' });
-  modeling.reconnectEnd(registry.get('Flow_documents_complete'), shape, { x: 420, y: 755 });
-  modeling.connect(shape, registry.get('Task_residence_verification'));
-  const lane = registry.get('Lane_verifier').businessObject;
-  return (lane.flowNodeRef || []).some((n) => n.id === 'Task_field_check');
-}"""
+@contextmanager
+def offline_page(base: str, failure_png: str):
+    """A Chromium page that may reach nothing but the app (the modeler must load with no
+    network beyond it); yields (page, blocked URLs, page errors) and saves a screenshot if the
+    test fails inside it."""
+    from playwright.sync_api import sync_playwright
 
-
-def test_admin_changes_the_process_and_migrates_running_cases(live_app):
-    from playwright.sync_api import expect, sync_playwright
-
-    rt, base = live_app
-    cases = [start_new_card(rt, n) for n in (1, 2)]
-    ARTIFACTS.mkdir(exist_ok=True)
     blocked: list[str] = []
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1500, "height": 1000})
-
-        def guard(route):
-            if route.request.url.startswith(base + "/") or route.request.url.startswith("data:") \
-                    or route.request.url.startswith("blob:"):
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        page_errors: list[str] = []
-        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-        try:
-            _login(page, base, "admin")
-            page.goto(f"{base}/admin/processes")
-            expect(page.locator("#process-ektp_new_card tr[data-version='1'] .open-cases")).to_have_text("2")
-            page.click("[data-test=edit-ektp_new_card]")
-            expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
-            expect(page.locator(".djs-palette")).to_be_visible()
-            expect(page.locator(".bio-properties-panel")).to_be_visible()
-
-            # the admin adds a user task in the verifier lane, between the document check and
-            # the residence verification
-            assert page.evaluate(ADD_TASK) is True
-            page.click("#btn-deploy")
-            problem = page.locator("#problem-list li[data-shape=Task_field_check]")
-            expect(problem).to_contain_text("has no form", timeout=15000)
-            expect(page.locator(".djs-element.simpul-error[data-element-id=Task_field_check]")).to_have_count(1)
-            expect(page.locator("#status")).to_contain_text("fix the problems")
-            page.screenshot(path=str(ARTIFACTS / "process-admin-missing-form.png"), full_page=True)
-
-            # binds the form in the properties panel's Simpul group
-            problem.locator("a").click()
-            header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
-            expect(header).to_be_visible()
-            if "open" not in (header.get_attribute("class") or ""):
-                header.click()
-            page.select_option("select[name=simpul-form]", "residence_verification")
-            page.fill("input[name=simpul-name-en]", "Field check")
-            page.keyboard.press("Tab")
-            page.screenshot(path=str(ARTIFACTS / "process-admin-form-bound.png"), full_page=True)
-            page.click("#btn-deploy")
-            expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
-            expect(page.locator("#problems")).to_be_hidden()
-
-            # dry run first, then migrate every case in one action
-            page.click("#migrate-link")
-            expect(page.locator("#btn-migrate-all")).to_be_visible()
-            expect(page.locator(".version-diff[data-from='1'] .added")).to_have_text("Field check")
-            for case in cases:
-                expect(page.locator(f"tr[data-receipt='{case['receipt']}']")).to_contain_text("can migrate")
-            page.screenshot(path=str(ARTIFACTS / "process-admin-dry-run.png"), full_page=True)
-            page.click("#btn-migrate-all")
-            for case in cases:
-                expect(page.locator(f"#migration-result tr[data-receipt='{case['receipt']}'] .outcome")) \
-                    .to_have_text("migrated")
-            page.screenshot(path=str(ARTIFACTS / "process-admin-migrated.png"), full_page=True)
-
-            # the migration is in the case's timeline
-            page.goto(f"{base}/cases/{cases[0]['receipt']}")
-            expect(page.locator("main")).to_contain_text("v1 → v2")
-
-            # a clerk: the document check is done, and the verifier sees the new step
-            complete(rt, cases[0]["receipt"], "operator", DOCS_OK)
-            page.click("header form button.secondary")  # sign out
-            _login(page, base, "verifier")
-            page.goto(f"{base}/inbox")
-            expect(page.locator("main")).to_contain_text("Field check")
-            expect(page.locator("main")).to_contain_text(cases[0]["receipt"])
-            page.screenshot(path=str(ARTIFACTS / "process-admin-clerk-new-step.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "process-admin-failure.png"), full_page=True)
-            raise
-        finally:
-            context.close()
-            browser.close()
-
-    assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
-    assert page_errors == [], page_errors
-
-
-SELECT_TASK = """(id) => {
-  const m = window.simpulModeler;
-  m.get('selection').select(m.get('elementRegistry').get(id));
-  return m.get('selection').get().length;
-}"""
-
-
-def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
-    """A new form key made in the Simpul group opens the form editor on an empty form; the
-    field added there is saved with the draft and deployed with the version."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from engine import Actor, drafts
-
-    rt, base = live_app
-    blocked: list[str] = []
+    page_errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -215,61 +101,162 @@ def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
 
         context.route("**/*", guard)
         page = context.new_page()
-        page_errors: list[str] = []
         page.on("pageerror", lambda exc: page_errors.append(str(exc)))
         try:
-            _login(page, base, "admin")
-            page.goto(f"{base}/admin/processes/ektp_new_card/edit")
-            expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
-            assert page.evaluate(ADD_TASK) is True
-            assert page.evaluate(SELECT_TASK, "Task_field_check") == 1
-            header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
-            expect(header).to_be_visible()
-            if "open" not in (header.get_attribute("class") or ""):
-                header.click()
-            new_key = page.locator("input[name=simpul-new-form]")
-            create = page.locator(".simpul-new-form .simpul-create-form")
-            error = page.locator(".simpul-new-form [role=alert]")
-
-            # refused: not snake_case, then the key of an existing form
-            new_key.fill("Field Check")
-            create.click()
-            expect(error).to_contain_text("snake_case")
-            new_key.fill("residence_verification")
-            create.click()
-            expect(error).to_contain_text("already exists")
-            expect(page.locator("#form-dialog")).not_to_be_visible()
-
-            # a new key opens the form editor on an empty form
-            new_key.fill("field_check")
-            new_key.press("Enter")
-            dialog = page.locator("#form-dialog")
-            expect(dialog).to_be_visible()
-            expect(page.locator("#form-dialog-key")).to_have_text("field_check")
-            expect(error).to_have_count(0)
-            palette = page.locator("#form-editor .fjs-palette-field[data-field-type=textfield]")
-            expect(palette).to_be_visible()
-            expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(0)
-            palette.focus()
-            palette.press("Enter")
-            expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(1)
-            page.screenshot(path=str(ARTIFACTS / "process-admin-new-form.png"), full_page=True)
-            page.click("#form-apply")
-            expect(dialog).not_to_be_visible()
-            expect(page.locator("select[name=simpul-form]")).to_have_value("field_check")
-            page.fill("input[name=simpul-name-en]", "Field check")
-            page.keyboard.press("Tab")
-
-            page.click("#btn-deploy")
-            expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
-            expect(page.locator("#problems")).to_be_hidden()
+            yield page, blocked, page_errors
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "process-admin-new-form-failure.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / failure_png), full_page=True)
             raise
         finally:
             context.close()
             browser.close()
+
+
+ADD_TASK = """() => {
+  const m = window.simpulModeler;
+  const registry = m.get('elementRegistry'), modeling = m.get('modeling'), factory = m.get('elementFactory');
+  const bo = m.get('bpmnFactory').create('bpmn:UserTask', { id: 'Task_field_check' });
+  const shape = factory.createShape({ type: 'bpmn:UserTask', businessObject: bo });
+  modeling.createShape(shape, { x: 470, y: 755 }, registry.get('Lane_verifier'));
+  modeling.updateProperties(shape, { name: 'Pemeriksaan lapangan' });
+  modeling.reconnectEnd(registry.get('Flow_documents_complete'), shape, { x: 420, y: 755 });
+  modeling.connect(shape, registry.get('Task_residence_verification'));
+  const lane = registry.get('Lane_verifier').businessObject;
+  return (lane.flowNodeRef || []).some((n) => n.id === 'Task_field_check');
+}"""
+
+
+def test_admin_changes_the_process_and_migrates_running_cases(live_app):
+    from playwright.sync_api import expect
+
+    rt, base = live_app
+    cases = [start_new_card(rt, n) for n in (1, 2)]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with offline_page(base, "process-admin-failure.png") as (page, blocked, page_errors):
+        _login(page, base, "admin")
+        page.goto(f"{base}/admin/processes")
+        expect(page.locator("#process-ektp_new_card tr[data-version='1'] .open-cases")).to_have_text("2")
+        page.click("[data-test=edit-ektp_new_card]")
+        expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+        expect(page.locator(".djs-palette")).to_be_visible()
+        expect(page.locator(".bio-properties-panel")).to_be_visible()
+
+        # the admin adds a user task in the verifier lane, between the document check and
+        # the residence verification
+        assert page.evaluate(ADD_TASK) is True
+        page.click("#btn-deploy")
+        problem = page.locator("#problem-list li[data-shape=Task_field_check]")
+        expect(problem).to_contain_text("has no form", timeout=15000)
+        expect(page.locator(".djs-element.simpul-error[data-element-id=Task_field_check]")).to_have_count(1)
+        expect(page.locator("#status")).to_contain_text("fix the problems")
+        page.screenshot(path=str(ARTIFACTS / "process-admin-missing-form.png"), full_page=True)
+
+        # binds the form in the properties panel's Simpul group
+        problem.locator("a").click()
+        header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
+        expect(header).to_be_visible()
+        if "open" not in (header.get_attribute("class") or ""):
+            header.click()
+        page.select_option("select[name=simpul-form]", "residence_verification")
+        page.fill("input[name=simpul-name-en]", "Field check")
+        page.keyboard.press("Tab")
+        page.screenshot(path=str(ARTIFACTS / "process-admin-form-bound.png"), full_page=True)
+        page.click("#btn-deploy")
+        expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
+        expect(page.locator("#problems")).to_be_hidden()
+
+        # dry run first, then migrate every case in one action
+        page.click("#migrate-link")
+        expect(page.locator("#btn-migrate-all")).to_be_visible()
+        expect(page.locator(".version-diff[data-from='1'] .added")).to_have_text("Field check")
+        for case in cases:
+            expect(page.locator(f"tr[data-receipt='{case['receipt']}']")).to_contain_text("can migrate")
+        page.screenshot(path=str(ARTIFACTS / "process-admin-dry-run.png"), full_page=True)
+        page.click("#btn-migrate-all")
+        for case in cases:
+            expect(page.locator(f"#migration-result tr[data-receipt='{case['receipt']}'] .outcome")) \
+                .to_have_text("migrated")
+        page.screenshot(path=str(ARTIFACTS / "process-admin-migrated.png"), full_page=True)
+
+        # the migration is in the case's timeline
+        page.goto(f"{base}/cases/{cases[0]['receipt']}")
+        expect(page.locator("main")).to_contain_text("v1 → v2")
+
+        # a clerk: the document check is done, and the verifier sees the new step
+        complete(rt, cases[0]["receipt"], "operator", DOCS_OK)
+        page.click("header form button.secondary")  # sign out
+        _login(page, base, "verifier")
+        page.goto(f"{base}/inbox")
+        expect(page.locator("main")).to_contain_text("Field check")
+        expect(page.locator("main")).to_contain_text(cases[0]["receipt"])
+        page.screenshot(path=str(ARTIFACTS / "process-admin-clerk-new-step.png"), full_page=True)
+
+    assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
+    assert page_errors == [], page_errors
+
+
+SELECT_TASK = """(id) => {
+  const m = window.simpulModeler;
+  m.get('selection').select(m.get('elementRegistry').get(id));
+  return m.get('selection').get().length;
+}"""
+
+
+def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
+    """A new form key made in the Simpul group opens the form editor on an empty form; the
+    field added there is saved with the draft and deployed with the version."""
+    from playwright.sync_api import expect
+
+    from engine import Actor, drafts
+
+    rt, base = live_app
+    with offline_page(base, "process-admin-new-form-failure.png") as (page, blocked, page_errors):
+        _login(page, base, "admin")
+        page.goto(f"{base}/admin/processes/ektp_new_card/edit")
+        expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+        assert page.evaluate(ADD_TASK) is True
+        assert page.evaluate(SELECT_TASK, "Task_field_check") == 1
+        header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
+        expect(header).to_be_visible()
+        if "open" not in (header.get_attribute("class") or ""):
+            header.click()
+        new_key = page.locator("input[name=simpul-new-form]")
+        create = page.locator(".simpul-new-form .simpul-create-form")
+        error = page.locator(".simpul-new-form [role=alert]")
+
+        # refused: not snake_case, then the key of an existing form
+        new_key.fill("Field Check")
+        create.click()
+        expect(error).to_contain_text("snake_case")
+        new_key.fill("residence_verification")
+        create.click()
+        expect(error).to_contain_text("already exists")
+        expect(page.locator("#form-dialog")).not_to_be_visible()
+
+        # a new key opens the form editor on an empty form
+        new_key.fill("field_check")
+        new_key.press("Enter")
+        dialog = page.locator("#form-dialog")
+        expect(dialog).to_be_visible()
+        expect(page.locator("#form-dialog-key")).to_have_text("field_check")
+        expect(error).to_have_count(0)
+        palette = page.locator("#form-editor .fjs-palette-field[data-field-type=textfield]")
+        expect(palette).to_be_visible()
+        expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(0)
+        palette.focus()
+        palette.press("Enter")
+        expect(page.locator("#form-editor .fjs-form-field-textfield")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "process-admin-new-form.png"), full_page=True)
+        page.click("#form-apply")
+        expect(dialog).not_to_be_visible()
+        expect(page.locator("select[name=simpul-form]")).to_have_value("field_check")
+        page.fill("input[name=simpul-name-en]", "Field check")
+        page.keyboard.press("Tab")
+
+        page.click("#btn-deploy")
+        expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
+        expect(page.locator("#problems")).to_be_hidden()
 
     assert blocked == [], f"the pages asked for resources outside the app: {blocked}"
     assert page_errors == [], page_errors
