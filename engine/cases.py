@@ -23,7 +23,7 @@ from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
 from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
-from .processes import latest_version
+from .processes import latest_version_id
 from .workflow import CaseView, CaseWorkflow
 
 security_log = logging.getLogger("simpul.security")
@@ -72,17 +72,27 @@ def _fresh_task(uow, task_id: str) -> HumanTask | None:
                               .options(lazyload(HumanTask.case)).execution_options(populate_existing=True))
 
 
+_SERIALS = ReceiptSerial.__table__
+#: One statement takes the next serial: the UPDATE locks the row until commit on both databases.
+_TAKE_SERIAL = (_SERIALS.update().where(_SERIALS.c.office_code == bindparam("office"), _SERIALS.c.year == bindparam("of_year"))
+                .values(last=_SERIALS.c.last + 1).returning(_SERIALS.c.last))
+_OFFICE_EXISTS = select(Office.__table__.c.code).where(Office.__table__.c.code == bindparam("code"))
+_OPEN_CASE_OF = (select(Case.__table__.c.receipt)
+                 .where(Case.__table__.c.resident_nik == bindparam("nik"),
+                        Case.__table__.c.office_code == bindparam("office"),
+                        Case.__table__.c.status.in_(OPEN_STATUSES)).limit(1))
+
+
 def _next_receipt(session, office_code: str, year: int) -> str:
     """Office code, year, serial: ``640205-2026-00042``, safe against concurrent starts."""
-    table = ReceiptSerial.__table__
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(table).values(office_code=office_code, year=year, last=0).on_conflict_do_nothing())
-    stmt = select(ReceiptSerial).where(ReceiptSerial.office_code == office_code, ReceiptSerial.year == year)
-    if session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    serial = session.scalar(stmt.execution_options(populate_existing=True))
-    serial.last += 1
-    return f"{office_code}-{year}-{serial.last:05d}"
+    conn = session.connection()
+    params = {"office": office_code, "of_year": year}
+    serial = conn.execute(_TAKE_SERIAL, params).scalar()
+    if serial is None:  # the office's first case this year
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(insert(_SERIALS).values(office_code=office_code, year=year, last=0).on_conflict_do_nothing())
+        serial = conn.execute(_TAKE_SERIAL, params).scalar()
+    return f"{office_code}-{year}-{serial:05d}"
 
 
 def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
@@ -150,11 +160,11 @@ def start_case(runtime, process_key: str, data, actor: Actor, *, office_code: st
 
 def _start(runtime, uow, process_key, data, actor, office_code, correlation_key, initiated_by_message) -> dict:
     s = uow.session
-    office = s.get(Office, office_code)
-    if office is None:
+    conn = s.connection()
+    if conn.execute(_OFFICE_EXISTS, {"code": office_code}).first() is None:
         raise InvalidInput("Unknown office {code}.", code=office_code)
-    version = latest_version(s, process_key)
-    spec, _subs = runtime.spec_for(version)
+    version = runtime.version_info(s, latest_version_id(s, process_key))
+    spec, _subs = version.spec
     _form_key, form = start_form_of(version, spec)
     cleaned = validate_form_data(form, data) if (form and not initiated_by_message) else dict(data)
     nik = str(cleaned.get("nik", "")).strip()
@@ -170,18 +180,16 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
                                                                data=cleaned))
     if errors:
         raise ValidationFailed("Some fields need attention.", errors=errors)
-    existing = s.scalar(select(Case).where(Case.resident_nik == nik, Case.office_code == office_code,
-                                           Case.status.in_(OPEN_STATUSES)).limit(1))
+    existing = conn.execute(_OPEN_CASE_OF, {"nik": nik, "office": office_code}).scalar()
     if existing is not None:
         raise Conflict("Resident {nik} already has an open case {receipt}.", nik=nik,
-                       receipt=existing.receipt, errors={"case": existing.receipt})
+                       receipt=existing, errors={"case": existing})
     now = utcnow()
     receipt = _next_receipt(s, office_code, now.year)
     case = Case(receipt=receipt, office_code=office_code, process_key=process_key,
                 process_version_id=version.id, resident_nik=nik, resident_name=name, status="active",
                 correlation_key=correlation_key or receipt, data={}, created_by=actor.username,
                 created_at=now, updated_at=now)
-    case.process_version = version
     s.add(case)
     s.flush()
     start_data = {**cleaned, "receipt": receipt, "office_code": office_code}

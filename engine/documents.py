@@ -28,7 +28,7 @@ import unicodedata
 import warnings as pywarnings
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .actors import Actor
 from .errors import Conflict, InvalidInput, NotFound, SimpulError, ValidationFailed
@@ -356,10 +356,13 @@ def list_documents(runtime, case_ref, actor: Actor) -> list[dict]:
         return [document_dict(d) for d in rows]
 
 
+_UPLOADED_KEYS = (select(Document.__table__.c.requirement_key).where(Document.__table__.c.case_id == bindparam("cid"))
+                  .distinct())
+
+
 def uploaded_requirement_keys(session, case_id: int) -> list[str]:
     """Requirement keys with at least one uploaded document (for the document-check rule)."""
-    keys = session.scalars(select(Document.requirement_key).where(Document.case_id == case_id).distinct())
-    return sorted(keys)
+    return sorted(session.connection().execute(_UPLOADED_KEYS, {"cid": case_id}).scalars())
 
 
 def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:

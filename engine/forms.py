@@ -109,9 +109,23 @@ def _schema_cached(form_json: str) -> Schema:
     return schema_cls(unknown=RAISE)
 
 
+#: id(form) -> (form, schema) for the form dicts seen last; the form is kept so its id stays its own.
+_by_identity: dict[int, tuple[dict, Schema]] = {}
+
+
 def schema_for(form: dict) -> Schema:
-    """The marshmallow schema for a form-js schema (cached by content)."""
-    return _schema_cached(json.dumps(form, sort_keys=True))
+    """The marshmallow schema for a form-js schema (cached by content).
+
+    A process version's forms are the same dict objects on every step, so they are looked up
+    by identity first, without serialising the form again; callers never mutate a form."""
+    hit = _by_identity.get(id(form))
+    if hit is not None and hit[0] is form:
+        return hit[1]
+    schema = _schema_cached(json.dumps(form, sort_keys=True))
+    if len(_by_identity) >= 512:
+        _by_identity.clear()
+    _by_identity[id(form)] = (form, schema)
+    return schema
 
 
 def validate_form_data(form: dict | None, data) -> dict:

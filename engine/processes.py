@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .config import PROCESSES_DIR
 from .errors import Conflict, DeployError, InvalidInput, NotFound
@@ -85,6 +85,19 @@ def latest_version(session, process_key: str) -> ProcessVersion:
     if version is None:
         raise NotFound("No process {key} is deployed.", key=process_key)
     return version
+
+
+def latest_version_id(session, process_key: str) -> int:
+    """The id of the newest version of a process (its spec and forms come from the runtime's cache)."""
+    version_id = session.connection().execute(_LATEST_VERSION_ID, {"key": process_key}).scalar()
+    if version_id is None:
+        raise NotFound("No process {key} is deployed.", key=process_key)
+    return version_id
+
+
+_LATEST_VERSION_ID = (select(ProcessVersion.__table__.c.id)
+                      .where(ProcessVersion.__table__.c.process_key == bindparam("key"))
+                      .order_by(ProcessVersion.__table__.c.version.desc()).limit(1))
 
 
 def list_processes(runtime) -> list[dict]:
