@@ -226,7 +226,7 @@ def plan_migration(runtime, process_key: str, target_version: int, actor: Actor,
             versions[case.process_version_id]["cases"] += 1
             row = _case_row(case, numbers[case.process_version_id])
             try:
-                cw = CaseWorkflow.load(runtime, s, case)
+                cw = CaseWorkflow.load(runtime, s, case, cached=False)  # a dry run
                 row["current"] = _where(cw.wf)
                 outcome = planner.apply(s, cw)
                 row.update(can_migrate=True, reason=None, after=outcome["after"],
@@ -327,14 +327,14 @@ def _refresh_inbox_rows(session, cw: CaseWorkflow) -> None:
         row = session.get(HumanTask, str(task.id))
         if row is None:
             continue
-        fresh = cw._human_task(task, now)
+        fresh = cw.inbox_row(task, now)
         changed = False
         for attr in ("step", "name", "name_en", "lane", "role", "form_key", "instructions"):
-            if getattr(row, attr) != getattr(fresh, attr):
-                setattr(row, attr, getattr(fresh, attr))
+            if getattr(row, attr) != fresh[attr]:
+                setattr(row, attr, fresh[attr])
                 changed = True
         if changed:
-            if row.assignee is not None and row.role != fresh.role:
+            if row.assignee is not None and row.role != fresh["role"]:
                 row.assignee = None
             row.version += 1
 

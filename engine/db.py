@@ -73,6 +73,14 @@ def configure_engine(engine: Engine) -> None:
         _install_sqlite_pragmas(engine)
 
 
+_AFTER_COMMIT = "simpul_after_commit"
+
+
+def after_commit(session: Session, callback) -> None:
+    """Run ``callback`` once ``session``'s transaction has committed (never on a rollback)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 class Database:
     """Session factories: ``write()`` for a unit of work, ``read()`` for queries."""
 
@@ -94,7 +102,10 @@ class Database:
             session.rollback()
             raise
         finally:
+            callbacks = session.info.pop(_AFTER_COMMIT, ())
             session.close()
+        for callback in callbacks:
+            callback()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -253,7 +253,7 @@ def case_diagram(runtime, case_ref, actor: Actor) -> dict:
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
         version = case.process_version
-        cw = CaseWorkflow.load(runtime, s, case)
+        cw = CaseWorkflow.load(runtime, s, case, cached=False)
         completed, current = set(), set()
         for task in cw.wf.get_tasks():
             spec = task.task_spec

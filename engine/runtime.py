@@ -20,6 +20,7 @@ from .errors import PluginError
 from .i18n import gettext_for
 from .plugins import make_plugin_manager
 from .specs import StateSerializer
+from .workflow import WorkflowCache
 
 log = logging.getLogger("simpul.engine")
 
@@ -54,6 +55,7 @@ class Runtime:
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()
+        self.workflows = WorkflowCache(self.config.workflow_cache_size)
 
     def _collect_operators(self) -> dict:
         operators: dict = {}

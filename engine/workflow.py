@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -19,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox
+from .db import after_commit
 from .errors import Conflict, NotFound
 from .models import Case, CaseEvent, HumanTask, Job, OutboxMessage, WorkflowState, utcnow
 
@@ -95,6 +99,57 @@ class _ServiceCaller:
         return json.dumps(result if result is not None else {})
 
 
+class WorkflowCache:
+    """Workflows kept in memory after the step that saved them, so the next step of the same
+    case skips deserialising (like Temporal's sticky workflow cache).
+
+    An entry is the exact object whose state was just committed, tagged with the case's
+    ``lock_version`` after that commit.  Every write of a workflow state bumps the version, so
+    a step done by another process or thread (or a power cut and restart) never meets a
+    stale entry: the version no longer matches and the state is read from the database.
+    ``take`` removes the entry, so one workflow object is never used by two steps at once,
+    and a step that fails never puts its half-changed workflow back."""
+
+    def __init__(self, size: int):
+        self.size = max(0, int(size))
+        self._entries: OrderedDict[int, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def take(self, case_id: int, lock_version: int):
+        if not self.size:
+            return None
+        with self._lock:
+            entry = self._entries.pop(case_id, None)
+            if entry is not None and entry[0] == lock_version:
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+            return None
+
+    def put(self, case_id: int, lock_version: int, value) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            self._entries[case_id] = (lock_version, value)
+            self._entries.move_to_end(case_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _cache_tag(case: Case) -> tuple:
+    """What must match for a kept workflow to be the stored one (the version is bumped on
+    every save; the rest guards against a database recreated under a running process)."""
+    return case.lock_version, case.process_version_id, case.created_at
+
+
 def _script_engine(runtime, caller):
     env = sandbox.SandboxEnvironment(
         helpers={"setting": runtime.setting},
@@ -108,7 +163,7 @@ class CaseWorkflow:
     """A loaded workflow and the case it belongs to."""
 
     def __init__(self, runtime, session, case: Case, workflow: BpmnWorkflow, caller: _ServiceCaller,
-                 stored: bool = False, ready: list | None = None):
+                 stored: bool = False, ready: list | None = None, before: tuple | None = None):
         self.runtime = runtime
         self.session = session
         self.case = case
@@ -116,9 +171,13 @@ class CaseWorkflow:
         self._caller = caller
         self.incident: str | None = None
         self._stored = stored
+        #: the ready user and service tasks as the last engine pass left them (None: unknown)
+        self._settled: tuple[list, list] | None = None
         # What the inbox and job rows mirror now (they are kept equal to the saved state), so
         # saving writes only the difference instead of reading the rows back.
-        if not stored:
+        if before is not None:
+            self._before = before
+        elif not stored:
             self._before = (set(), set(), None)
         else:
             if ready is None:
@@ -146,7 +205,14 @@ class CaseWorkflow:
         return cls(runtime, session, case, wf, caller)
 
     @classmethod
-    def load(cls, runtime, session, case: Case) -> "CaseWorkflow":
+    def load(cls, runtime, session, case: Case, *, cached: bool = True) -> "CaseWorkflow":
+        """The case's workflow as last committed.  ``cached=False`` for a look that will not
+        be saved (a diagram, a dry run): it leaves the hot copy for the next step."""
+        if cached:
+            hit = runtime.workflows.take(case.id, _cache_tag(case))
+            if hit is not None:
+                wf, caller, before = hit
+                return cls(runtime, session, case, wf, caller, stored=True, before=before)
         state = session.connection().execute(_SELECT_STATE, {"cid": case.id}).scalar()
         if state is None:
             raise NotFound("Case {receipt} has no workflow state.", receipt=case.receipt)
@@ -166,10 +232,12 @@ class CaseWorkflow:
             return None
 
     def _engine_pass(self) -> bool:
-        def run_ready(w) -> int:
+        def run_ready(w, waiting=None) -> int:
             count = 0
             for task in w.get_tasks(state=TaskState.READY):
                 if task.task_spec.manual or isinstance(task.task_spec, ServiceTask):
+                    if waiting is not None:
+                        waiting.append(task)
                     continue
                 task.run()
                 count += 1
@@ -182,8 +250,15 @@ class CaseWorkflow:
             if sub.parent_task_id is not None:
                 parent = self.wf.get_task_from_id(sub.parent_task_id)
                 parent.task_spec._update(parent)
-        ran = run_ready(self.wf)
-        return ran > 0 or len(self.wf.get_active_subprocesses()) > len(active)
+        waiting = [] if not active else None
+        ran = run_ready(self.wf, waiting)
+        more = ran > 0 or len(self.wf.get_active_subprocesses()) > len(active)
+        if not more and waiting is not None:
+            # The pass that found nothing to run has just seen every task left for people and
+            # the worker: remember them so save() need not walk the tree again.
+            self._settled = ([t for t in waiting if isinstance(t.task_spec, UserTask)],
+                             [t for t in waiting if isinstance(t.task_spec, ServiceTask)])
+        return more
 
     def advance(self, fire_timers: bool = False) -> None:
         """Run engine tasks (gateways, scripts, events) until only people, services or timers
@@ -192,6 +267,7 @@ class CaseWorkflow:
 
         Timers fire only in the worker (``fire_timers``); a step in a request just arms the
         timers it reached, and the worker's timer job, due at the earliest, fires them."""
+        self._settled = None
         try:
             if fire_timers:
                 self.wf.refresh_timers()
@@ -199,13 +275,16 @@ class CaseWorkflow:
                 pass
             self.wf.refresh_timers()  # arm new timers: fixes their due time for the timer job
             if fire_timers:
+                self._settled = None
                 while self._engine_pass():
                     pass
         except (SpiffWorkflowException, sandbox.ScriptError) as exc:
+            self._settled = None
             self.incident = _describe(exc)
 
     def run_service_task(self, task) -> None:
         """Run one service task through its plugin handler (the worker's job)."""
+        self._settled = None
         self._caller.context = ServiceContext(self.runtime, self.session, self.case, task.data)
         try:
             task.run()
@@ -256,12 +335,12 @@ class CaseWorkflow:
         last = max(ends, key=lambda t: t.last_state_change)
         return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
-    def save(self, full_sync: bool = False) -> list[HumanTask]:
+    def save(self, full_sync: bool = False) -> list[SimpleNamespace]:
         """Persist the state and bring the inbox rows, jobs and case row in line with it.
 
         Only the difference since loading is written (the hot path of every step);
         ``full_sync`` reads the rows back and repairs them instead (after a migration).
-        Returns the human tasks opened by this step."""
+        Returns the human tasks opened by this step (their inbox row values, as attributes)."""
         runtime, session, case = self.runtime, self.session, self.case
         now = utcnow()
         state = runtime.serializer.dump(self.wf)
@@ -269,7 +348,8 @@ class CaseWorkflow:
         conn.execute(_UPDATE_STATE if self._stored else _INSERT_STATE, {"cid": case.id, "state": state})
         self._stored = True
 
-        scan = self._ready()
+        scan = self._settled if (self._settled is not None and not full_sync) else self._ready()
+        self._settled = None  # good for this save only: the caller may change the workflow next
         ready = {str(t.id): t for t in scan[0]}
         services = {str(t.id): t for t in scan[1]}
         timer_due = None if self.wf.completed else self.next_timer()
@@ -284,9 +364,10 @@ class CaseWorkflow:
         gone = before_tasks - set(ready)
         if gone:
             conn.execute(_DELETE_TASK, [{"tid": task_id} for task_id in gone])
-        opened = [self._human_task(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
+        opened = [self.inbox_row(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
         if opened:
-            conn.execute(HumanTask.__table__.insert(), [_row(h) for h in opened])
+            conn.execute(_INSERT_TASK, opened)
+            opened = [SimpleNamespace(**row) for row in opened]
 
         # Service tasks wait for the worker as jobs.
         stale = before_services - set(services)
@@ -322,21 +403,26 @@ class CaseWorkflow:
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
         for key, value in values.items():
             set_committed_value(case, key, value)
+        if values["status"] == "active" and runtime.workflows.size:
+            # Kept for the case's next step only once this transaction has committed.
+            entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
+            after_commit(session, lambda: runtime.workflows.put(case.id, tag, entry))
         return opened
 
-    def _human_task(self, task, now) -> HumanTask:
+    def inbox_row(self, task, now) -> dict:
+        """The human_tasks row values for a ready user task."""
         ts = task.task_spec
         props = (getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}
         due_at = None
         if props.get("dueIn"):
             parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
             due_at = now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
-        return HumanTask(
+        return dict(
             id=str(task.id), case_id=self.case.id, office_code=self.case.office_code, step=ts.bpmn_id,
             name=ts.bpmn_name or ts.bpmn_id, name_en=props.get("name_en"), lane=ts.lane,
             role=self.runtime.config.lane_roles.get(ts.lane, ts.lane or "operator"), form_key=props.get("formKey"),
             instructions=(ts.extensions or {}).get("instructionsForEndUser"), created_at=now, due_at=due_at,
-            version=1,
+            version=1, assignee=None,
         )
 
 
@@ -354,15 +440,11 @@ _UPDATE_TIMER_JOB = Job.__table__.update().where(Job.__table__.c.case_id == bind
 _INSERT_STATE = WorkflowState.__table__.insert().values(case_id=bindparam("cid"), state=bindparam("state"))
 _UPDATE_STATE = WorkflowState.__table__.update().where(WorkflowState.__table__.c.case_id == bindparam("cid")) \
     .values(state=bindparam("state"))
+_INSERT_TASK = HumanTask.__table__.insert()
 _DELETE_TASK = HumanTask.__table__.delete().where(HumanTask.__table__.c.id == bindparam("tid"))
 _DELETE_SERVICE_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
                                                    Job.__table__.c.kind == "service",
                                                    Job.__table__.c.task_id == bindparam("tid"))
-
-
-def _row(obj) -> dict:
-    """Column values of a transient ORM object, for a Core INSERT (cheaper than a flush)."""
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
 
 def _json_safe(data: dict) -> dict:
