@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict
+from types import SimpleNamespace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, or_, select
@@ -65,11 +66,6 @@ def lock_case(uow, case_id: int) -> Case:
     if uow.session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Case)
     return uow.session.scalar(stmt)
-
-
-def _fresh_task(uow, task_id: str) -> HumanTask | None:
-    return uow.session.scalar(select(HumanTask).where(HumanTask.id == task_id)
-                              .options(lazyload(HumanTask.case)).execution_options(populate_existing=True))
 
 
 _SERIALS = ReceiptSerial.__table__
@@ -252,10 +248,22 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         return result
 
 
+class Row(SimpleNamespace):
+    """A table row's columns as attributes.  The step path (claim, complete) reads its task
+    and case this way and writes with Core statements: no ORM identity to build and track."""
+
+
+_CASES, _TASKS = Case.__table__, HumanTask.__table__
+_CASE_KEYS = tuple(c.key for c in _CASES.c)
+_TASK_KEYS = tuple(c.key for c in _TASKS.c)
 #: Built once: every completion and claim runs it.
-_TASK_WITH_CASE = (select(Case, HumanTask).join(HumanTask, HumanTask.case_id == Case.id)
-                   .where(HumanTask.id == bindparam("task_id"))
-                   .options(lazyload(HumanTask.case), lazyload(Case.process_version)))
+_TASK_WITH_CASE = (select(*_CASES.c, *[c.label(f"task_{c.key}") for c in _TASKS.c])
+                   .select_from(_TASKS.join(_CASES, _TASKS.c.case_id == _CASES.c.id))
+                   .where(_TASKS.c.id == bindparam("task_id")))
+_CASE_FOR_UPDATE = select(*_CASES.c).where(_CASES.c.id == bindparam("cid")).with_for_update()
+_TASK_ROW = select(*_TASKS.c).where(_TASKS.c.id == bindparam("task_id"))
+_SET_ASSIGNEE = _TASKS.update().where(_TASKS.c.id == bindparam("tid")).values(
+    assignee=bindparam("who"), version=bindparam("new_version"))
 
 
 def _completion_of(session, task_id: str) -> CaseEvent | None:
@@ -264,31 +272,40 @@ def _completion_of(session, task_id: str) -> CaseEvent | None:
                                                   CaseEvent.kind == "task_completed").limit(1))
 
 
-def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Case, HumanTask]:
-    """The task and its case, with the case locked; a concurrent winner is seen.
+def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
+    """The task and its case (as rows), with the case locked; a concurrent winner is seen.
 
     SQLite's write transaction already holds the database lock, so one read does; on
     PostgreSQL the case row is locked first and the task read again under that lock."""
     s = uow.session
-    pair = s.execute(_TASK_WITH_CASE, {"task_id": task_id}).first()
-    if pair is None:
+    conn = s.connection()
+    found = conn.execute(_TASK_WITH_CASE, {"task_id": task_id}).mappings().first()
+    if found is None:
         done = _completion_of(s, task_id)
         if done is not None:
             visible_case(s.get(Case, done.case_id), actor, "Task")
             raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
                            at=done.at.isoformat(timespec="seconds"))
         raise NotFound("Task {id} not found.", id=task_id)
-    case, task = pair
+    case = Row(**{k: found[k] for k in _CASE_KEYS})
+    task = Row(**{k: found[f"task_{k}"] for k in _TASK_KEYS})
     visible_case(case, actor, "Task")
     if s.bind.dialect.name == "postgresql":
-        case = lock_case(uow, case.id)
-        task = _fresh_task(uow, task_id)
-        if task is None:
+        case = Row(**conn.execute(_CASE_FOR_UPDATE, {"cid": case.id}).mappings().one())
+        fresh = conn.execute(_TASK_ROW, {"task_id": task_id}).mappings().first()
+        if fresh is None:
             done = _completion_of(s, task_id)
             raise Conflict("This task was already completed by {user}.", user=done.actor if done else "?")
+        task = Row(**fresh)
     if not actor.has_role(task.role):
         raise Forbidden("This step needs the role {role}.", role=task.role)
     return case, task
+
+
+def _set_assignee(uow, task: Row, username: str | None) -> None:
+    uow.session.connection().execute(_SET_ASSIGNEE, {"tid": task.id, "who": username,
+                                                     "new_version": task.version + 1})
+    task.assignee, task.version = username, task.version + 1
 
 
 def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | None = None) -> dict:
@@ -301,8 +318,7 @@ def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | N
             return task_dict(task, case)
         if task.assignee is not None:
             raise Conflict("This task is already claimed by {user}.", user=task.assignee)
-        task.assignee = actor.username
-        task.version += 1
+        _set_assignee(uow, task, actor.username)
         record_event(uow, case, "task_claimed", actor, task=task, before={"assignee": None},
                 after={"assignee": actor.username})
         return task_dict(task, case)
@@ -319,8 +335,7 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
         if task.assignee != actor.username and not actor.has_role("supervisor"):
             raise Conflict("This task is claimed by {user}.", user=task.assignee)
         before = task.assignee
-        task.assignee = None
-        task.version += 1
+        _set_assignee(uow, task, None)
         record_event(uow, case, "task_unclaimed", actor, task=task, before={"assignee": before},
                 after={"assignee": None})
         return task_dict(task, case)

@@ -401,8 +401,11 @@ class CaseWorkflow:
             conn.execute(_DELETE_JOBS, {"cid": case.id})
         # One Core UPDATE, and the loaded object told it is current (no second write at flush).
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
+        # The case is an ORM object (told the values are current, so no second write at flush)
+        # or a plain row (the step path of engine.cases).
+        mark = set_committed_value if isinstance(case, Case) else setattr
         for key, value in values.items():
-            set_committed_value(case, key, value)
+            mark(case, key, value)
         if values["status"] == "active" and runtime.workflows.size:
             # Kept for the case's next step only once this transaction has committed.
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
