@@ -68,6 +68,7 @@ def lock_case(uow, case_id: int) -> Case:
     return uow.session.scalar(stmt)
 
 
+_INSERT_CASE = Case.__table__.insert().returning(Case.__table__.c.id)
 _SERIALS = ReceiptSerial.__table__
 #: One statement takes the next serial: the UPDATE locks the row until commit on both databases.
 _TAKE_SERIAL = (_SERIALS.update().where(_SERIALS.c.office_code == bindparam("office"), _SERIALS.c.year == bindparam("of_year"))
@@ -182,12 +183,11 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
                        receipt=existing, errors={"case": existing})
     now = utcnow()
     receipt = _next_receipt(s, office_code, now.year)
-    case = Case(receipt=receipt, office_code=office_code, process_key=process_key,
-                process_version_id=version.id, resident_nik=nik, resident_name=name, status="active",
-                correlation_key=correlation_key or receipt, data={}, created_by=actor.username,
-                created_at=now, updated_at=now)
-    s.add(case)
-    s.flush()
+    values = dict(receipt=receipt, office_code=office_code, process_key=process_key, process_version_id=version.id,
+                  resident_nik=nik, resident_name=name, status="active", correlation_key=correlation_key or receipt,
+                  data={}, incident=None, end_reason=None, created_by=actor.username, created_at=now, updated_at=now,
+                  ended_at=None, lock_version=0)
+    case = Row(id=conn.execute(_INSERT_CASE, values).scalar_one(), **values)
     start_data = {**cleaned, "receipt": receipt, "office_code": office_code}
     cw = CaseWorkflow.new(runtime, s, case, version, start_data)
     cw.advance()
