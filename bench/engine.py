@@ -152,6 +152,23 @@ def interleaved(loops, total: int, rounds: int = 10) -> list[float]:
     return [block * rounds / t for t in spent]
 
 
+def workflow_memory(raw: RawLoop, copies: int = 20) -> float:
+    """Bytes a deserialised mid-case workflow occupies (what the workflow cache keeps per case)."""
+    import gc
+    import tracemalloc
+
+    (state,) = raw.conn.execute("SELECT state FROM state WHERE id = ?", (raw.case,)).fetchone()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [raw.ser.load(state, raw.spec, {}) for _ in range(copies)]
+        gc.collect()
+        return (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--completions", type=int, default=2000)
@@ -176,6 +193,9 @@ def main():
               f"(workflow reused from the last step in {hit_share:.0%} of steps)")
         print(f"  without the workflow cache:{uncached_rate:7.1f} completions/s "
               f"(ratio {uncached_rate / raw_rate:.2f})")
+        kept, size = workflow_memory(raw), Config().workflow_cache_size
+        print(f"  memory of a kept workflow: {kept / 1024:.0f} KB; the default cache of "
+              f"{size} cases holds {kept * size / 2**20:.1f} MB")
         try:
             import sqlalchemy as sa
 

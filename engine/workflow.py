@@ -104,11 +104,11 @@ class WorkflowCache:
     case skips deserialising (like Temporal's sticky workflow cache).
 
     An entry is the exact object whose state was just committed, tagged with the case's
-    ``lock_version`` after that commit.  Every write of a workflow state bumps the version, so
-    a step done by another process or thread (or a power cut and restart) never meets a
-    stale entry: the version no longer matches and the state is read from the database.
-    ``take`` removes the entry, so one workflow object is never used by two steps at once,
-    and a step that fails never puts its half-changed workflow back."""
+    ``lock_version`` after that commit (see ``_cache_tag``).  Every write of a workflow state
+    bumps the version, so after a step done by another process or thread the tag no longer
+    matches and the state is read from the database.  ``take`` removes the entry, so one
+    workflow object is never used by two steps at once, and it is put back only after the
+    step's transaction has committed: a step that fails leaves nothing half-changed here."""
 
     def __init__(self, size: int):
         self.size = max(0, int(size))
@@ -116,32 +116,25 @@ class WorkflowCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def take(self, case_id: int, lock_version: int):
+    def take(self, case_id: int, tag: tuple):
         if not self.size:
             return None
         with self._lock:
             entry = self._entries.pop(case_id, None)
-            if entry is not None and entry[0] == lock_version:
+            if entry is not None and entry[0] == tag:
                 self.hits += 1
                 return entry[1]
             self.misses += 1
             return None
 
-    def put(self, case_id: int, lock_version: int, value) -> None:
+    def put(self, case_id: int, tag: tuple, value) -> None:
         if not self.size:
             return
         with self._lock:
-            self._entries[case_id] = (lock_version, value)
+            self._entries[case_id] = (tag, value)
             self._entries.move_to_end(case_id)
             while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+                self._entries.popitem(last=False)  # the case least recently stepped
 
 
 def _cache_tag(case: Case) -> tuple:
@@ -399,10 +392,9 @@ class CaseWorkflow:
         elif self.wf.completed and case.status in ("active", "incident"):
             values.update(status="completed", ended_at=now, end_reason=self.end_reason())
             conn.execute(_DELETE_JOBS, {"cid": case.id})
-        # One Core UPDATE, and the loaded object told it is current (no second write at flush).
+        # One Core UPDATE.  The case is an ORM object (told the values are current, so no
+        # second write at flush) or a plain row (the step path of engine.cases).
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
-        # The case is an ORM object (told the values are current, so no second write at flush)
-        # or a plain row (the step path of engine.cases).
         mark = set_committed_value if isinstance(case, Case) else setattr
         for key, value in values.items():
             mark(case, key, value)
