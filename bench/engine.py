@@ -153,10 +153,12 @@ def interleaved(loops, total: int, rounds: int = 10) -> list[float]:
 
 
 def workflow_memory(raw: RawLoop, copies: int = 20) -> float:
-    """Bytes a deserialised mid-case workflow occupies (what the workflow cache keeps per case)."""
+    """Bytes a deserialised workflow occupies (what the workflow cache keeps per case), taken
+    at the largest state of the benchmark's cases."""
     import gc
     import tracemalloc
 
+    raw.run(STEPS - 1 - raw.done % STEPS)  # to the last step of a case: its largest state
     (state,) = raw.conn.execute("SELECT state FROM state WHERE id = ?", (raw.case,)).fetchone()
     gc.collect()
     tracemalloc.start()
