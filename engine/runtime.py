@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .config import PROCESSES_DIR, Config
-from .db import Database, make_engine
+from .db import Database, after_commit, make_engine
 from .errors import PluginError
 from .i18n import gettext_for
 from .plugins import make_plugin_manager
@@ -124,8 +124,11 @@ class Runtime:
         """A unit of work; ``case_event`` hooks run only after it has committed."""
         with self.db.write() as session:
             uow = UnitOfWork(session)
+            after_commit(session, lambda: self._announce(uow.events))
             yield uow
-        for event, case in uow.events:
+
+    def _announce(self, events) -> None:
+        for event, case in events:
             try:
                 self.hook.case_event(event=event, case=case)
             except Exception:  # a notification must never undo a committed step
