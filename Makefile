@@ -8,7 +8,7 @@ BUNDLE_SRC := $(wildcard web/static/process_admin/src/*)
 
 .PHONY: run test setup bench clean
 
-$(STAMP): setup.cfg pyproject.toml package.json $(BUNDLE_SRC)
+$(STAMP): setup.cfg setup.py pyproject.toml package.json $(BUNDLE_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

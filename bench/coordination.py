@@ -23,18 +23,17 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+import sqlalchemy as sa
+from sqlalchemy import func, select
 
-import engine  # noqa: E402
-from engine import Config, Runtime, directory  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from engine.models import Case, InboxReceipt, Job, OutboxMessage  # noqa: E402
-from engine.worker import run_due, run_job  # noqa: E402
-from plugins.coordination.web import make_inbox_app, serve  # noqa: E402
-from tests.coordination.proxy import Proxy  # noqa: E402
+from simpul import engine
+from simpul.engine import Config, Runtime, directory
+from simpul.engine.migrate import upgrade
+from simpul.engine.models import Case, InboxReceipt, Job, OutboxMessage
+from simpul.engine.worker import run_due, run_job
+from simpul.plugins.coordination.web import make_inbox_app, serve
+from tests.coordination.proxy import Proxy
 
 KECAMATAN, REGENCY = "640205", "6402"
 SECRET = "bench-shared-secret"

@@ -32,16 +32,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
 
-import engine  # noqa: E402
-from engine import Config, Runtime, directory  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from engine.specs import StateSerializer  # noqa: E402
+from simpul import engine
+from simpul.engine import Config, Runtime, directory
+from simpul.engine.migrate import upgrade
+from simpul.engine.specs import StateSerializer
 
 BPMN = ROOT / "processes" / "ektp_new_card.bpmn"
 PROCESS = "ektp_new_card"

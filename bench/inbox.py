@@ -25,13 +25,12 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text
 
-from engine import Config, Runtime, auth, deploy_bundled, directory  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from engine.models import Case, HumanTask, ProcessVersion, utcnow  # noqa: E402
+from simpul.engine import Config, Runtime, auth, deploy_bundled, directory
+from simpul.engine.migrate import upgrade
+from simpul.engine.models import Case, HumanTask, ProcessVersion, utcnow
 
 OFFICE, OTHER, REGENCY = "640205", "640206", "6402"
 PASSWORD = "bench-password-1"
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     args = parser.parse_args(argv)
 
-    from web import create_app
+    from simpul.web import create_app
 
     with tempfile.TemporaryDirectory(prefix="simpul-bench-") as tmp:
         url = args.database_url or f"sqlite:///{tmp}/simpul.db"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from engine import Actor, Config, Runtime, SimpulError
+from simpul.engine import Actor, Config, Runtime, SimpulError
 
 from .output import emit, fail, parse_data
 
@@ -32,7 +32,7 @@ class State:
     def actor(self, username: str | None) -> Actor:
         if not username:
             return Actor(username="cli", office_code=None, roles=Actor.system().roles, display_name="cli")
-        from engine.directory import actor_for
+        from simpul.engine.directory import actor_for
 
         return actor_for(self.runtime, username)
 
@@ -54,7 +54,7 @@ from . import commands, users  # noqa: E402,F401  (registers the subcommands)
 
 def _register_plugin_commands():
     """Plugins add subcommands through the ``register_commands`` hook."""
-    from engine.plugins import make_plugin_manager
+    from simpul.engine.plugins import make_plugin_manager
 
     pm = make_plugin_manager(Config.from_env().plugins)
     pm.hook.register_commands(cli=main)

@@ -5,9 +5,9 @@ import threading
 
 import click
 
-import engine
-from engine import directory, worker
-from engine.plugins import plugin_info
+from simpul import engine
+from simpul.engine import directory, worker
+from simpul.engine.plugins import plugin_info
 
 from . import main, pass_state
 from .output import emit, parse_data
@@ -17,7 +17,7 @@ CASE_COLUMNS = ["receipt", "process", "resident_name", "nik", "status", "updated
 
 
 def _setup(state, demo: bool):
-    from engine.migrate import upgrade
+    from simpul.engine.migrate import upgrade
 
     rt = state.runtime
     upgrade(rt)
@@ -57,7 +57,7 @@ def run(state, host, port, no_worker):
     """Serve the web app, with the worker in the same process (embedded mode)."""
     from waitress import serve
 
-    from web import create_app
+    from simpul.web import create_app
 
     app = create_app(runtime=state.runtime)
     stop = threading.Event()

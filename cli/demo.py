@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-import engine
-from engine import Actor, Conflict, directory
-from engine.models import Case
+from simpul import engine
+from simpul.engine import Actor, Conflict, directory
+from simpul.engine.models import Case
 
 KELURAHAN = [("6402051001", "Kelurahan Sangasanga Dalam"), ("6402051002", "Kelurahan Sangasanga Muara")]
 

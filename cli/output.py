@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine import InvalidInput
+from simpul.engine import InvalidInput
 
 
 def parse_data(value: str | None) -> dict:

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from engine import InvalidInput, NotFound
-from engine import auth as engine_auth
+from simpul.engine import InvalidInput, NotFound
+from simpul.engine import auth as engine_auth
 
 from . import main, pass_state
 from .output import emit

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cases import requirements_for
+from simpul.engine.cases import requirements_for
 
 from .output import emit, parse_data
 

@@ -10,8 +10,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROCESSES_DIR = PROJECT_ROOT / "processes"
+from .resources import PROCESSES_DIR
 
 DEFAULT_LANE_ROLES = {
     "operator": "operator",

@@ -26,11 +26,11 @@ def load_all_models() -> None:
     import importlib
     import pkgutil
 
-    import engine
+    from simpul import engine
 
     for module in pkgutil.iter_modules(engine.__path__):
         if module.name == "models" or module.name.startswith("models_"):
-            importlib.import_module(f"engine.{module.name}")
+            importlib.import_module(f"simpul.engine.{module.name}")
 
 
 def _install_sqlite_pragmas(engine: Engine) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-from .config import PROJECT_ROOT
+from .resources import TRANSLATIONS_DIR
 
-TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
 DOMAIN = "messages"
 LOCALES = ("id", "en")
 DEFAULT_LOCALE = "id"

@@ -1,14 +1,12 @@
 """Schema migrations (Alembic): every schema change is a revision in engine/migrations."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+from .resources import MIGRATIONS_DIR
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:

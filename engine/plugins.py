@@ -13,9 +13,9 @@ ENTRY_POINT_GROUP = "simpul"
 
 #: The built-in plugins, registered exactly as a third party's entry point is.
 DEFAULT_PLUGINS = (
-    "plugins.socialization",
-    "plugins.verification",
-    "plugins.coordination",
+    "simpul.plugins.socialization",
+    "simpul.plugins.verification",
+    "simpul.plugins.coordination",
 )
 
 
@@ -79,12 +79,16 @@ def plugin_info(pm: pluggy.PluginManager) -> list[dict]:
             continue
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         dist = dists.get(name)
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        builtin = module in DEFAULT_PLUGINS
+        if builtin:  # the built-in plugins ship in (and are versioned with) the simpul distribution
+            dist = importlib.metadata.distribution("simpul")
         rows.append({
             "name": name,
-            "module": getattr(plugin, "__name__", type(plugin).__name__),
+            "module": module,
             "version": dist.version if dist else getattr(plugin, "__version__", None),
             "distribution": dist.metadata["Name"] if dist else None,
-            "builtin": f"plugins.{name}" in DEFAULT_PLUGINS,
+            "builtin": builtin,
             "hooks": hooks,
         })
     return rows

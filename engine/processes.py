@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, func, select
 
-from .config import PROCESSES_DIR
+from .resources import PROCESSES_DIR
 from .errors import Conflict, DeployError, InvalidInput, NotFound
 from .models import Case, ProcessVersion, utcnow
 from .specs import ParsedProcess

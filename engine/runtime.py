@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .config import PROCESSES_DIR, Config
+from .config import Config
+from .resources import PROCESSES_DIR
 from .db import Database, after_commit, make_engine
 from .errors import PluginError
 from .i18n import gettext_for

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import Config, Runtime, directory
-from engine.migrate import upgrade
+from simpul.engine import Config, Runtime, directory
+from simpul.engine.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("SIMPUL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("SIMPUL_REQUIRE_POSTGRES") == "1"
@@ -104,7 +104,7 @@ def pg_database():
 
 
 def _truncate(url):
-    from engine.db import Base
+    from simpul.engine.db import Base
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -159,7 +159,7 @@ def seed_offices(rt):
 @pytest.fixture
 def runtime(db, tmp_path):
     """A node with the offices and users seeded and the bundled processes deployed."""
-    from engine import deploy_bundled
+    from simpul.engine import deploy_bundled
 
     rt = make_runtime(db, tmp_path)
     seed_offices(rt)

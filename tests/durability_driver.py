@@ -12,10 +12,10 @@ import sys
 
 from sqlalchemy import select
 
-from engine import Config, Conflict, Runtime, complete_task, list_tasks, start_case
-from engine.directory import actor_for
-from engine.models import ProcessVersion
-from engine.worker import run_due
+from simpul.engine import Config, Conflict, Runtime, complete_task, list_tasks, start_case
+from simpul.engine.directory import actor_for
+from simpul.engine.models import ProcessVersion
+from simpul.engine.worker import run_due
 
 STEP_DATA = {
     "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),

@@ -1,8 +1,8 @@
 """Walking the bundled e-KTP processes through the engine API, as a clerk would."""
 from __future__ import annotations
 
-from engine import complete_task, directory, list_tasks, start_case
-from engine.worker import run_due
+from simpul.engine import complete_task, directory, list_tasks, start_case
+from simpul.engine.worker import run_due
 
 
 def resident(n: int = 1, **extra) -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-import engine
-from engine import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
-from engine.models import Case, CaseEvent, HumanTask, WorkflowState
+from simpul import engine
+from simpul.engine import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
+from simpul.engine.models import Case, CaseEvent, HumanTask, WorkflowState
 
 from .flows import (BIOMETRICS, DOCS_OK, HANDOVER, VERIFIED, actor, complete, open_task, resident,
                     run_worker_until_quiet, start_new_card)

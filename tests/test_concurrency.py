@@ -5,9 +5,9 @@ import threading
 
 from sqlalchemy import func, select
 
-import engine
-from engine import Conflict
-from engine.models import CaseEvent
+from simpul import engine
+from simpul.engine import Conflict
+from simpul.engine.models import CaseEvent
 
 from .flows import DOCS_OK, actor, open_task, start_new_card
 

@@ -20,8 +20,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-import engine
-from engine.models import Case, CaseEvent, HumanTask, OutboxMessage
+from simpul import engine
+from simpul.engine.models import Case, CaseEvent, HumanTask, OutboxMessage
 
 from .conftest import make_runtime, seed_offices
 from .durability_driver import STEP_DATA

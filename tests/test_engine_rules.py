@@ -9,11 +9,11 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-import engine
-from engine import Conflict, DeployError, PluginError, hookimpl
-from engine.models import Case, CaseEvent, HumanTask, Job, ProcessVersion
-from engine.plugins import make_plugin_manager
-from engine.worker import run_due
+from simpul import engine
+from simpul.engine import Conflict, DeployError, PluginError, hookimpl
+from simpul.engine.models import Case, CaseEvent, HumanTask, Job, ProcessVersion
+from simpul.engine.plugins import make_plugin_manager
+from simpul.engine.worker import run_due
 
 from .bpmn_samples import script_process, service_process
 from .conftest import make_runtime, seed_offices

@@ -14,11 +14,11 @@ from babel.messages.mofile import write_mo
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import engine
-from engine import ValidationFailed, hookimpl, hookspecs
-from engine.cases import requirements_for
-from engine.models import Case, CaseEvent, OutboxMessage, ProcessVersion
-from engine.worker import dispatch_outbox
+from simpul import engine
+from simpul.engine import ValidationFailed, hookimpl, hookspecs
+from simpul.engine.cases import requirements_for
+from simpul.engine.models import Case, CaseEvent, OutboxMessage, ProcessVersion
+from simpul.engine.worker import dispatch_outbox
 
 from .bpmn_samples import script_process, service_process
 from .conftest import make_runtime, seed_offices
@@ -95,7 +95,7 @@ def test_hook_service_operators(db, tmp_path):
     rt = _runtime(db, tmp_path, Greeter())
     engine.deploy_process(rt, service_process("test.greet"), deployed_by="admin")
     case = engine.start_case(rt, "service_probe", resident(1), actor(rt, "operator"))
-    from engine.worker import run_due
+    from simpul.engine.worker import run_due
 
     assert run_due(rt)["services"] == 1
     assert seen == [(case["receipt"], "Warga 1")]
@@ -194,7 +194,7 @@ def test_hook_deliver_outbox_message(db, tmp_path):
     complete(rt, receipt, "verifier", {"residence_verified": True, "kelurahan_officer": "B"})
     complete(rt, receipt, "operator", {"photo_captured": True, "fingerprints_captured": True, "iris_captured": True,
                                        "signature_captured": True, "device_id": "D"})
-    from engine.worker import run_due
+    from simpul.engine.worker import run_due
 
     assert run_due(rt)["unsent"] == 1  # the courier said "not now"
     with rt.read() as s:
@@ -256,7 +256,7 @@ def test_hook_register_commands():
                 """A regency's own command."""
                 click.echo("halo dari Kutai Kartanegara")
 
-    from engine.plugins import make_plugin_manager
+    from simpul.engine.plugins import make_plugin_manager
 
     group = click.Group("simpul")
     make_plugin_manager("", extra_plugins=[Command()]).hook.register_commands(cli=group)
@@ -287,10 +287,10 @@ def test_hook_web_blueprints(db, tmp_path):
 
 
 def test_hook_bpmn_messages(db, tmp_path):
-    from engine import drafts
-    from engine.errors import PluginError
+    from simpul.engine import drafts
+    from simpul.engine.errors import PluginError
 
-    xml = (engine.config.PROCESSES_DIR / "ektp_new_card.bpmn").read_text().replace(
+    xml = (engine.resources.PROCESSES_DIR / "ektp_new_card.bpmn").read_text().replace(
         'name="temporary_certificate_issued"', 'name="kukar_sms_sent"')
     admin = engine.Actor("admin", "640205", frozenset({"process_admin"}))
 

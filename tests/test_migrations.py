@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from engine.db import Base, load_all_models
-from engine.migrate import head_revisions
+from simpul.engine.db import Base, load_all_models
+from simpul.engine.migrate import head_revisions
 
 from .conftest import make_runtime
 

@@ -11,8 +11,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import sandbox
-from engine.sandbox import (RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError,
+from simpul.engine import sandbox
+from simpul.engine.sandbox import (RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError,
                             check_source)
 
 

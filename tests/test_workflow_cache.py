@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import engine
-import engine.cases
-from engine import Conflict
+from simpul import engine
+import simpul.engine.cases
+from simpul.engine import Conflict
 
 from .conftest import make_runtime
 from .flows import DOCS_OK, actor, complete, open_task, start_new_card

@@ -18,8 +18,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from engine import Config, Runtime, SimpulError
-from engine.i18n import LOCALES, TRANSLATIONS_DIR
+from simpul.engine import Config, Runtime, SimpulError
+from simpul.engine.i18n import LOCALES, TRANSLATIONS_DIR
 
 from . import i18n
 from .extensions import babel, csrf, db
@@ -147,7 +147,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from engine.inbox import mask_nik
+    from simpul.engine.inbox import mask_nik
 
     from .pages import bpmn_js_available
 

@@ -5,9 +5,9 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import ROLES, SimpulError, ValidationFailed
-from engine import auth as engine_auth
-from engine.models import Office
+from simpul.engine import ROLES, SimpulError, ValidationFailed
+from simpul.engine import auth as engine_auth
+from simpul.engine.models import Office
 
 from .auth import login_required, role_required
 from .extensions import db, runtime

@@ -13,11 +13,11 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-import engine
-from engine import SimpulError
-from engine import auth as engine_auth
-from engine import inbox as engine_inbox
-from engine.models import Office
+from simpul import engine
+from simpul.engine import SimpulError
+from simpul.engine import auth as engine_auth
+from simpul.engine import inbox as engine_inbox
+from simpul.engine.models import Office
 
 from .extensions import csrf, db, runtime
 from .i18n import process_title, render_error, render_field_errors
@@ -423,7 +423,7 @@ class CaseResource(MethodView):
     @_errors(cases_blp, 401, 404)
     def get(self, case_ref):
         """A case with its open steps, jobs, timeline and comments (by receipt or id)"""
-        from engine import comments as engine_comments
+        from simpul.engine import comments as engine_comments
 
         result = engine.get_case(runtime(), case_ref, g.actor)
         result["comments"] = engine_comments.list_comments(runtime(), result["id"], g.actor)

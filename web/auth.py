@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import SimpulError
-from engine import auth as engine_auth
-from engine.i18n import LOCALES
+from simpul.engine import SimpulError
+from simpul.engine import auth as engine_auth
+from simpul.engine.i18n import LOCALES
 
 from .extensions import db, runtime
 from .i18n import render_error
@@ -32,7 +32,7 @@ def load_actor() -> None:
 
 
 def _load_office(office_code: str | None) -> None:
-    from engine.models import Office
+    from simpul.engine.models import Office
 
     office = db.session.get(Office, office_code) if office_code else None
     g.office = office

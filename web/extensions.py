@@ -6,7 +6,7 @@ from flask_babel import Babel
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from engine.db import Base
+from simpul.engine.db import Base
 
 
 class _RuntimeSQLAlchemy(SQLAlchemy):

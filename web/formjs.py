@@ -3,7 +3,7 @@ turned here into the fields a template renders, and a posted HTML form back into
 the engine expects.  Labels: ``label`` is Indonesian, ``properties.label_en`` English."""
 from __future__ import annotations
 
-from engine.forms import CONTAINER_TYPES, INPUT_TYPES
+from simpul.engine.forms import CONTAINER_TYPES, INPUT_TYPES
 
 from .i18n import is_english, requirement_label
 

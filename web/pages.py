@@ -7,13 +7,13 @@ from flask import Blueprint, abort, current_app, g, render_template, send_from_d
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from engine.config import PROJECT_ROOT
 
 bp = Blueprint("pages", __name__)
 
-#: bpmn-js is installed with npm (package.json) and served from here: offices have weak
-#: internet, so no CDN.  Only the viewer bundle and its stylesheets and fonts are exposed.
-BPMN_JS_DIST = PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist"
+#: bpmn-js is installed with npm (package.json), copied into the package by ``npm run build``
+#: (and so into the wheel) and served from here: offices have weak internet, so no CDN.
+#: Only the viewer bundle and its stylesheets and fonts are exposed.
+BPMN_JS_DIST = Path(__file__).resolve().parent / "static" / "vendor" / "bpmn-js"
 BPMN_JS_FILES = ("bpmn-navigated-viewer.production.min.js", "bpmn-navigated-viewer.development.js")
 BPMN_JS_ASSET_SUFFIXES = (".css", ".woff", ".woff2", ".ttf", ".eot", ".svg")
 

@@ -12,8 +12,8 @@ from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect
                    url_for)
 from flask_babel import gettext as _
 
-from engine import SimpulError
-from engine import case_migration, drafts
+from simpul.engine import SimpulError
+from simpul.engine import case_migration, drafts
 
 from .auth import role_required
 from .extensions import runtime
@@ -54,7 +54,7 @@ def _error(err: SimpulError):
 def _payload() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        from engine import InvalidInput
+        from simpul.engine import InvalidInput
 
         raise InvalidInput("Send a JSON object.")
     return data
@@ -197,7 +197,7 @@ def migrate(key):
     overview = {p["key"]: p for p in drafts.process_overview(rt, g.actor)}
     process = overview.get(key)
     if process is None or not process["versions"]:
-        from engine import NotFound
+        from simpul.engine import NotFound
 
         raise NotFound("No process {key} is deployed.", key=key)
     target = request.args.get("target", type=int)

@@ -9,13 +9,13 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-import engine
-from engine import Conflict, NotFound, ValidationFailed
-from engine import comments as engine_comments
-from engine import documents as engine_documents
-from engine import inbox as engine_inbox
-from engine.cases import requirements_for
-from engine.models import Office, User
+from simpul import engine
+from simpul.engine import Conflict, NotFound, ValidationFailed
+from simpul.engine import comments as engine_comments
+from simpul.engine import documents as engine_documents
+from simpul.engine import inbox as engine_inbox
+from simpul.engine.cases import requirements_for
+from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
 from .extensions import db, runtime

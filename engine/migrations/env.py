@@ -1,7 +1,7 @@
 """Alembic environment: migrations run on the connection the engine hands over."""
 from alembic import context
 
-from engine.db import Base, load_all_models
+from simpul.engine.db import Base, load_all_models
 
 load_all_models()  # every engine/models*.py, so autogenerate sees all tables
 
@@ -11,7 +11,7 @@ target_metadata = Base.metadata
 def run_migrations_online():
     connection = context.config.attributes.get("connection")
     if connection is None:
-        from engine.db import make_engine
+        from simpul.engine.db import make_engine
 
         engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
         with engine.connect() as connection:

@@ -7,7 +7,7 @@ on one node.  See docs/coordination.md.
 
 Built-in plugin; registered exactly as a regency's own plugin would be.
 """
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 from .operators import reply_to_origin, send_to_regency
 from .transport import deliver

@@ -93,8 +93,8 @@ def register(cli) -> None:
         """The scans the origin office holds for CASE, fetched on request (never sent with the case)."""
         from pathlib import Path
 
-        from engine import Actor
-        from engine.directory import actor_for
+        from simpul.engine import Actor
+        from simpul.engine.directory import actor_for
 
         from .scans import fetch_scan, list_scans
 
@@ -129,7 +129,7 @@ def register(cli) -> None:
         """Serve only the inbox and status page (a node without the web app), with the worker."""
         from werkzeug.serving import run_simple
 
-        from engine import worker
+        from simpul.engine import worker
 
         from .web import make_inbox_app
 

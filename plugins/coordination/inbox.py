@@ -36,9 +36,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from engine import Actor, Conflict, NotFound, SimpulError, receive_message
-from engine.models import Case, CaseEvent, InboxReceipt, utcnow
-from engine.models_coordination import PeerContact
+from simpul.engine import Actor, Conflict, NotFound, SimpulError, receive_message
+from simpul.engine.models import Case, CaseEvent, InboxReceipt, utcnow
+from simpul.engine.models_coordination import PeerContact
 
 from . import protocol as p
 from .settings import settings_for

@@ -18,9 +18,9 @@ import logging
 
 from sqlalchemy import select
 
-from engine import Actor, NotFound, SimpulError, get_case
-from engine.i18n import N_
-from engine.models import Case
+from simpul.engine import Actor, NotFound, SimpulError, get_case
+from simpul.engine.i18n import N_
+from simpul.engine.models import Case
 
 from .inbox import Answer, _counterparts, _refuse, authenticate
 from .settings import settings_for
@@ -54,7 +54,7 @@ def handle_documents_request(runtime, headers, body: bytes, path: str = DOCUMENT
         return _refuse(runtime, 403, "not_your_case",
                        f"office {request.source} asked for the scans of case {key}, which it was not sent",
                        request.source, remote, True)
-    from engine import documents
+    from simpul.engine import documents
 
     reader = Actor(username=f"office:{request.source}", office_code=request.destination,
                    display_name=f"office {request.source}")
@@ -101,7 +101,7 @@ def _ask(runtime, case, origin, document: dict) -> dict:
 
 def _ask_locally(runtime, case, origin, document) -> dict:
     """Both offices on one node: read the origin case's scans directly."""
-    from engine import documents
+    from simpul.engine import documents
 
     with runtime.read() as s:
         source = s.scalar(select(Case).where(Case.correlation_key == case["correlation_key"],

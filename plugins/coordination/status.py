@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from engine import Conflict, NotFound, ValidationFailed
-from engine.i18n import N_
-from engine.models import Case, CaseEvent, InboxReceipt, Office, OutboxMessage, utcnow
-from engine.models_coordination import PeerContact
+from simpul.engine import Conflict, NotFound, ValidationFailed
+from simpul.engine.i18n import N_
+from simpul.engine.models import Case, CaseEvent, InboxReceipt, Office, OutboxMessage, utcnow
+from simpul.engine.models_coordination import PeerContact
 
 from .settings import settings_for
 

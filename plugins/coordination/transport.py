@@ -39,8 +39,8 @@ from uuid import uuid4
 
 from sqlalchemy import func, or_, select, update
 
-from engine.models import CaseEvent, Office, OutboxMessage, utcnow
-from engine.workflow import backoff
+from simpul.engine.models import CaseEvent, Office, OutboxMessage, utcnow
+from simpul.engine.workflow import backoff
 
 from . import protocol as p
 from .inbox import apply_envelope, ensure_peer_row
@@ -120,7 +120,7 @@ def _snapshot(m: OutboxMessage) -> dict:
 
 def _lease_companions(runtime, st, message) -> list[dict]:
     """Lease other due messages for the same peer: each the oldest pending of its case."""
-    from engine import worker  # read at call time: the lease is the worker's
+    from simpul.engine import worker  # read at call time: the lease is the worker's
 
     if st.batch_size <= 1:
         return []
@@ -298,7 +298,7 @@ def _describe(exc) -> str:
 
 
 def _clock_offset(runtime, office) -> float:
-    from engine.models_coordination import PeerContact
+    from simpul.engine.models_coordination import PeerContact
 
     with runtime.read() as s:
         row = s.get(PeerContact, office)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from engine.i18n import N_
+from simpul.engine.i18n import N_
 
 from .inbox import handle_request
 from .status import coordination_status
@@ -130,7 +130,7 @@ def documents_view():
 
 def _viewer():
     """(actor, None) for who may look at a case's scans, or (None, the response to send)."""
-    from engine import Actor
+    from simpul.engine import Actor
 
     if "auth.login" in current_app.view_functions:
         if g.get("actor") is None:
@@ -165,7 +165,7 @@ def blueprint(runtime) -> Blueprint:
 
     @bp.get("/cases/<receipt>/scans")
     def scans_page(receipt):
-        from engine import SimpulError
+        from simpul.engine import SimpulError
 
         from .scans import list_scans
 
@@ -189,7 +189,7 @@ def blueprint(runtime) -> Blueprint:
 
     @bp.get("/cases/<receipt>/scans/<int:document_id>")
     def scan_file(receipt, document_id):
-        from engine import SimpulError
+        from simpul.engine import SimpulError
 
         from .scans import fetch_scan
 

@@ -8,7 +8,7 @@ Built-in plugin; registered exactly as a regency's own plugin would be.
 """
 import logging
 
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 from .status import resident_status
 

@@ -1,7 +1,7 @@
 """Resident-facing status lines, in the resident's terms rather than the office's."""
 from __future__ import annotations
 
-from engine.i18n import N_
+from simpul.engine.i18n import N_
 
 STATUS_LINES = {
     "case_started": N_("Your application was received."),

@@ -8,7 +8,7 @@ case; this plugin does not repeat that.
 """
 from __future__ import annotations
 
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 from .identity import check_applicant
 from .requirements import baseline_requirements, check_document_step
@@ -35,7 +35,7 @@ def validate_task_data(case, step, form_key, data):
 
 @hookimpl
 def register_commands(cli):
-    from cli.verification import requirements_command
+    from simpul.cli.verification import requirements_command
 
     if "requirements" not in cli.commands:
         cli.add_command(requirements_command)

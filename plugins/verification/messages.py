@@ -11,7 +11,7 @@ import re
 import string
 from functools import lru_cache
 
-from engine import documents
+from simpul.engine import documents
 
 from . import identity, requirements
 

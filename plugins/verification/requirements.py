@@ -14,7 +14,7 @@ top of that, so it counts on its own and the clerk need not tick it again.
 """
 from __future__ import annotations
 
-from engine.i18n import N_
+from simpul.engine.i18n import N_
 
 #: the keys the engine puts into the data the ``validate_task_data`` hook sees.
 REQUIREMENTS_KEY = "document_requirements"

@@ -22,11 +22,11 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
-import engine
-from engine import NotFound, SimpulError, ValidationFailed
-from engine import documents as store
-from engine.cases import requirements_for
-from engine.i18n import N_
+from simpul import engine
+from simpul.engine import NotFound, SimpulError, ValidationFailed
+from simpul.engine import documents as store
+from simpul.engine.cases import requirements_for
+from simpul.engine.i18n import N_
 
 from .identity import NikError, check_nik, parse_nik
 from .messages import translate

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine import Config, Runtime, deploy_bundled, directory
-from plugins.coordination.web import make_inbox_app, serve
+from simpul.engine import Config, Runtime, deploy_bundled, directory
+from simpul.plugins.coordination.web import make_inbox_app, serve
 from tests.conftest import OFFICE, REGENCY, _truncate, migrated_pg_databases, require_postgres
 
 from .proxy import Proxy

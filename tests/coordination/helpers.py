@@ -5,9 +5,9 @@ import time
 
 from sqlalchemy import func, select
 
-import engine
-from engine.models import Case, InboxReceipt, OutboxMessage
-from engine.worker import run_due
+from simpul import engine
+from simpul.engine.models import Case, InboxReceipt, OutboxMessage
+from simpul.engine.worker import run_due
 from tests.flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, start_new_card
 
 PRINT_STEPS = ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True})

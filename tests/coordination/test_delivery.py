@@ -7,9 +7,9 @@ from uuid import uuid4
 
 from sqlalchemy import select
 
-from engine import hookimpl
-from engine.models import OutboxMessage, utcnow
-from engine.worker import dispatch_outbox
+from simpul.engine import hookimpl
+from simpul.engine.models import OutboxMessage, utcnow
+from simpul.engine.worker import dispatch_outbox
 from tests.flows import start_new_card
 
 FAR = "9999"  # an office only the fake link below delivers to

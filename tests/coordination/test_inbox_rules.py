@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-import engine
-from engine.models import InboxReceipt, OutboxMessage
-from plugins.coordination import protocol
-from plugins.coordination.settings import Peer, settings_for
-from plugins.coordination.status import coordination_status, send_now
-from plugins.coordination.transport import exchange
+from simpul import engine
+from simpul.engine.models import InboxReceipt, OutboxMessage
+from simpul.plugins.coordination import protocol
+from simpul.plugins.coordination.settings import Peer, settings_for
+from simpul.plugins.coordination.status import coordination_status, send_now
+from simpul.plugins.coordination.transport import exchange
 from tests.flows import actor, complete
 
 from .helpers import count, open_steps, pending, printing_receipt, record_case, wait_for, work

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import OutboxMessage
+from simpul.engine.models import OutboxMessage
 
 from .helpers import cases_by_key, count, pending, printing_cases, receipts, record_case, wait_for
 

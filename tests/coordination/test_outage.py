@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.coordination.status import coordination_status
+from simpul.plugins.coordination.status import coordination_status
 
 from .helpers import (cases_by_key, open_steps, pending, print_card, printing_cases, printing_receipt, receipts,
                       record_case, wait_for, work)

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine import documents
-from engine.models import OutboxMessage
-from plugins.coordination.scans import DOCUMENTS_PATH, ScansUnavailable, fetch_scan, list_scans
-from plugins.coordination.settings import Peer, settings_for
-from plugins.coordination.transport import LinkDown, signed_request
-from plugins.coordination.web import make_inbox_app
+from simpul.engine import documents
+from simpul.engine.models import OutboxMessage
+from simpul.plugins.coordination.scans import DOCUMENTS_PATH, ScansUnavailable, fetch_scan, list_scans
+from simpul.plugins.coordination.settings import Peer, settings_for
+from simpul.plugins.coordination.transport import LinkDown, signed_request
+from simpul.plugins.coordination.web import make_inbox_app
 from tests.flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, start_new_card
 
 from .helpers import printing_receipt, work

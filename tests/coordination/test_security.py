@@ -10,10 +10,10 @@ from uuid import uuid4
 import time_machine
 from flask import Flask, Response
 
-from engine.models import InboxReceipt
-from plugins.coordination import protocol as p
-from plugins.coordination.status import coordination_status
-from plugins.coordination.web import serve
+from simpul.engine.models import InboxReceipt
+from simpul.plugins.coordination import protocol as p
+from simpul.plugins.coordination.status import coordination_status
+from simpul.plugins.coordination.web import serve
 
 from .conftest import SECRET
 from .helpers import count, open_steps, pending, record_case, wait_for, work
@@ -154,7 +154,7 @@ def test_an_unsigned_or_forged_answer_does_not_count_as_delivered(nodes):
 def test_a_clock_that_is_off_is_corrected_from_the_peers_answer(nodes, caplog):
     """A kecamatan PC whose clock runs two hours ahead (after a power cut, say): its first
     request is refused as stale, it learns the regency's time from the refusal and resends."""
-    from plugins.coordination.inbox import ensure_peer_row
+    from simpul.plugins.coordination.inbox import ensure_peer_row
 
     kec, reg = nodes.kecamatan.runtime, nodes.regency.runtime
     with kec.transaction() as uow:

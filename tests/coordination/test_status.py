@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from engine.models import utcnow
-from plugins.coordination.web import blueprint, make_inbox_app
+from simpul.engine.models import utcnow
+from simpul.plugins.coordination.web import blueprint, make_inbox_app
 
 from .helpers import open_steps, pending, print_card, printing_receipt, receipts, record_case, wait_for, work
 
@@ -130,7 +130,7 @@ def test_in_the_web_app_the_inbox_needs_no_csrf_token_and_the_page_needs_a_sign_
 
 
 def test_an_administrator_can_discard_a_stuck_message_with_a_reason(nodes, two_dbs, tmp_path):
-    import engine
+    from simpul import engine
     from tests.flows import actor
 
     from .helpers import receipts

@@ -16,9 +16,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-import engine
-from engine.models import Job
-from engine.worker import run_due, run_forever
+from simpul import engine
+from simpul.engine.models import Job
+from simpul.engine.worker import run_due, run_forever
 from tests.flows import actor
 
 from .helpers import print_card, printing_receipt, record_case, wait_for, work

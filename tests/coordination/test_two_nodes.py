@@ -1,9 +1,9 @@
 """A new-card case across two real nodes: separate databases, HTTP on loopback ports."""
 from __future__ import annotations
 
-import engine
-from engine.models import InboxReceipt, OutboxMessage
-from plugins.coordination.status import coordination_status
+from simpul import engine
+from simpul.engine.models import InboxReceipt, OutboxMessage
+from simpul.plugins.coordination.status import coordination_status
 from tests.flows import HANDOVER, actor, complete, open_task
 
 from .helpers import (count, open_steps, pending, print_card, printing_cases, printing_receipt, receipts,

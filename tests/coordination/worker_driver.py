@@ -7,7 +7,7 @@ import logging
 import os
 from datetime import timedelta
 
-from engine import Config, Runtime, worker
+from simpul.engine import Config, Runtime, worker
 
 
 def main():

@@ -1,5 +1,5 @@
 """A tiny local-rule plugin, loaded by import path in tests (SIMPUL_PLUGINS)."""
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import deploy_bundled, directory
+from simpul.engine import deploy_bundled, directory
 
 from ..conftest import OFFICE, make_runtime, seed_offices
 from ..flows import DOCS_OK, complete, start_new_card
@@ -47,8 +47,8 @@ def live_app(sqlite_db, tmp_path):
     from argon2 import PasswordHasher
     from werkzeug.serving import make_server
 
-    from engine.models import User
-    from web import create_app
+    from simpul.engine.models import User
+    from simpul.web import create_app
 
     rt = make_runtime(sqlite_db, tmp_path, locale="en")  # assertions read the English texts
     seed_offices(rt)
@@ -208,7 +208,7 @@ def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
     field added there is saved with the draft and deployed with the version."""
     from playwright.sync_api import expect
 
-    from engine import Actor, drafts
+    from simpul.engine import Actor, drafts
 
     rt, base = live_app
     with offline_page(base, "process-admin-new-form-failure.png") as (page, blocked, page_errors):

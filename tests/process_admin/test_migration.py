@@ -7,10 +7,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from engine import Actor, Forbidden, NotFound, get_case, list_tasks
-from engine import case_migration, drafts
-from engine.models import Case, HumanTask, Job, ProcessVersion
-from engine.models_process_admin import ProcessMigrationRun
+from simpul.engine import Actor, Forbidden, NotFound, get_case, list_tasks
+from simpul.engine import case_migration, drafts
+from simpul.engine.models import Case, HumanTask, Job, ProcessVersion
+from simpul.engine.models_process_admin import ProcessMigrationRun
 
 from ..flows import (BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, open_task, run_worker_until_quiet,
                      start_new_card)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine import Actor, DeployError, Forbidden, hookimpl
-from engine import drafts
-from engine.errors import Conflict
-from engine.models import ProcessVersion
+from simpul.engine import Actor, DeployError, Forbidden, hookimpl
+from simpul.engine import drafts
+from simpul.engine.errors import Conflict
+from simpul.engine.models import ProcessVersion
 
 from ..conftest import make_runtime, seed_offices
 from ..flows import actor

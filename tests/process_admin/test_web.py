@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine import directory
+from simpul.engine import directory
 
 from ..conftest import OFFICE
 from ..flows import start_new_card
@@ -18,7 +18,7 @@ from .diagrams import add_user_task, new_card_xml
 
 @pytest.fixture
 def admin(runtime, password_hash):  # noqa: F811
-    from web import create_app
+    from simpul.web import create_app
 
     with runtime.transaction() as uow:
         directory.create_user(uow.session, "admin", "Admin Proses", OFFICE, ["process_admin"])
@@ -49,7 +49,7 @@ def test_process_list_shows_versions_who_when_and_cases(admin, runtime):
 
 
 def test_non_admin_is_refused(runtime, password_hash):  # noqa: F811
-    from web import create_app
+    from simpul.web import create_app
 
     set_passwords(runtime, password_hash)
     browser = Browser(create_app(runtime=runtime, config={"TESTING": True}))
@@ -104,7 +104,7 @@ def test_import_reports_what_simpul_does_not_run_and_download(admin):
 
 
 def test_migration_page_dry_run_then_migrate_all(admin, runtime):
-    from engine import Actor, drafts
+    from simpul.engine import Actor, drafts
 
     cases = [start_new_card(runtime, n) for n in (1, 2)]
     actor = Actor("admin", OFFICE, frozenset({"process_admin"}))
@@ -156,7 +156,7 @@ def test_sandbox_words_and_placeholders_of_problems_are_translated(admin):
 
 
 def test_migration_refusal_reasons_are_shown_in_indonesian(admin, runtime):
-    from engine import Actor, drafts
+    from simpul.engine import Actor, drafts
 
     from ..flows import DOCS_OK, complete
     from .diagrams import bypass

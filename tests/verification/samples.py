@@ -6,7 +6,7 @@ from datetime import date
 
 from PIL import Image
 
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 MB = 1024 * 1024
 

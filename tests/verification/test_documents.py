@@ -7,11 +7,11 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-import engine
-from engine import Conflict, NotFound, ValidationFailed, deploy_bundled
-from engine import documents as store
-from engine.models import CaseEvent
-from engine.models_documents import Document
+from simpul import engine
+from simpul.engine import Conflict, NotFound, ValidationFailed, deploy_bundled
+from simpul.engine import documents as store
+from simpul.engine.models import CaseEvent
+from simpul.engine.models_documents import Document
 
 from ..conftest import make_runtime, seed_offices
 from ..flows import DOCS_OK, actor, complete, start_new_card

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import engine
-from engine import Conflict, ValidationFailed
-from engine.models import Case
-from plugins.verification.identity import (PROVINCE_CODES, check_applicant, check_eligibility, check_kk_number,
+from simpul import engine
+from simpul.engine import Conflict, ValidationFailed
+from simpul.engine.models import Case
+from simpul.plugins.verification.identity import (PROVINCE_CODES, check_applicant, check_eligibility, check_kk_number,
                                            check_nik, parse_nik, today_in_indonesia)
 
 from ..conftest import OTHER_OFFICE
@@ -217,6 +217,6 @@ def test_a_second_open_case_for_the_nik_is_refused_naming_the_first(runtime):
 def test_a_case_forwarded_by_another_office_is_not_checked_again():
     data = resident(1, nik="6402054513000001", origin_receipt="640205-2026-00001")
     assert check_applicant({k: v for k, v in data.items() if k != "origin_receipt"})
-    from plugins.verification import validate_case_start
+    from simpul.plugins.verification import validate_case_start
 
     assert validate_case_start("ektp_regency_printing", "6402", data) is None

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-import engine
-from engine import ValidationFailed, deploy_bundled
-from engine.cases import requirements_for
+from simpul import engine
+from simpul.engine import ValidationFailed, deploy_bundled
+from simpul.engine.cases import requirements_for
 
 from ..conftest import make_runtime, seed_offices
 from ..flows import actor, open_task, resident

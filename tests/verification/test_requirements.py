@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import engine
-from engine import Forbidden, ValidationFailed, hookimpl
-from engine.cases import requirements_for
-from engine.documents import store_document
+from simpul import engine
+from simpul.engine import Forbidden, ValidationFailed, hookimpl
+from simpul.engine.cases import requirements_for
+from simpul.engine.documents import store_document
 
 from ..bpmn_samples import HEAD
 from ..conftest import make_runtime, seed_offices

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from engine.i18n import TRANSLATIONS_DIR, gettext_for
-from plugins.verification.identity import check_nik
-from plugins.verification.messages import translate
+from simpul.engine.i18n import TRANSLATIONS_DIR, gettext_for
+from simpul.plugins.verification.identity import check_nik
+from simpul.plugins.verification.messages import translate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [*(ROOT / "plugins" / "verification").glob("*.py"), ROOT / "engine" / "documents.py",

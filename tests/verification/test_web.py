@@ -10,13 +10,13 @@ import pytest
 from flask import Flask, g, request
 from sqlalchemy import func, select
 
-from engine import deploy_bundled, directory
-from engine import documents as store
-from engine.i18n import gettext_for
-from engine.models_documents import Document
-from plugins.verification.identity import check_nik
-from plugins.verification.messages import translate
-from plugins.verification.web import MSG_CHOOSE_FILE, MSG_UPLOADED, TEXT
+from simpul.engine import deploy_bundled, directory
+from simpul.engine import documents as store
+from simpul.engine.i18n import gettext_for
+from simpul.engine.models_documents import Document
+from simpul.plugins.verification.identity import check_nik
+from simpul.plugins.verification.messages import translate
+from simpul.plugins.verification.web import MSG_CHOOSE_FILE, MSG_UPLOADED, TEXT
 
 from ..conftest import make_runtime, seed_offices
 from ..flows import actor, start_new_card

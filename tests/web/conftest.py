@@ -3,21 +3,16 @@ users with passwords, a signed-in test client that sends CSRF tokens like a brow
 tokens.  CSRF protection stays on in these tests, as in production."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# tests/web has no __init__.py; make sure "web" is the app package, never this directory.
-if str(ROOT) not in sys.path[:1]:
-    sys.path.insert(0, str(ROOT))
+from argon2 import PasswordHasher
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
-from argon2 import PasswordHasher  # noqa: E402
-from babel.messages.mofile import write_mo  # noqa: E402
-from babel.messages.pofile import read_po  # noqa: E402
-
-from .web_helpers import PASSWORD, Browser  # noqa: E402
+from .web_helpers import PASSWORD, Browser
 
 
 def _compile_catalogues() -> None:
@@ -40,7 +35,7 @@ def password_hash() -> str:
 
 
 def set_passwords(runtime, password_hash, usernames=None) -> None:
-    from engine.models import User
+    from simpul.engine.models import User
 
     with runtime.transaction() as uow:
         for user in uow.session.query(User):
@@ -50,7 +45,7 @@ def set_passwords(runtime, password_hash, usernames=None) -> None:
 
 @pytest.fixture
 def app(runtime, password_hash):
-    from web import create_app
+    from simpul.web import create_app
 
     set_passwords(runtime, password_hash)
     application = create_app(runtime=runtime, config={"TESTING": True})
@@ -69,8 +64,8 @@ def make_browser(app):
 
 @pytest.fixture
 def token_for(runtime):
-    from engine import auth
-    from engine.directory import actor_for
+    from simpul.engine import auth
+    from simpul.engine.directory import actor_for
 
     def make(username, name="tests"):
         token, _row = auth.create_token(runtime, username, name, actor_for(runtime, username))

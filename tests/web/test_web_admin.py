@@ -7,8 +7,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from engine import directory
-from engine.models import User
+from simpul.engine import directory
+from simpul.engine.models import User
 from .web_helpers import page_text
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -72,7 +72,7 @@ def test_only_a_system_administrator_manages_users(browser, admin, make_browser)
 
 
 def test_cli_users_create_list_and_token(runtime, app, monkeypatch, tmp_path):
-    from cli import main
+    from simpul.cli import main
 
     monkeypatch.setenv("SIMPUL_DATABASE_URL", runtime.config.database_url)
     monkeypatch.setenv("SIMPUL_INSTANCE_PATH", str(runtime.config.instance_path))

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from engine import auth
-from engine.models import HumanTask, User, utcnow
+from simpul.engine import auth
+from simpul.engine.models import HumanTask, User, utcnow
 from ..flows import DOCS_OK, complete, open_task, resident, start_new_card
 
 

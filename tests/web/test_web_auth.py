@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.models import User
-from engine.models_web import LoginAttempt
+from simpul.engine.models import User
+from simpul.engine.models_web import LoginAttempt
 from .web_helpers import PASSWORD, Browser, page_text
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)

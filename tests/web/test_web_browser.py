@@ -50,7 +50,7 @@ def chromium():
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - the test extra is installed
         _require(False, "the playwright package is not installed (pip install -e '.[test]')")
-    from web.pages import BPMN_JS_DIST
+    from simpul.web.pages import BPMN_JS_DIST
 
     _require((BPMN_JS_DIST / "bpmn-navigated-viewer.production.min.js").exists(),
              "bpmn-js is not installed (npm ci)")

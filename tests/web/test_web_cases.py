@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engine import documents
-from engine.models import Case
+from simpul.engine import documents
+from simpul.engine.models import Case
 from ..flows import DOCS_OK, actor, complete, resident, start_new_card
 from .web_helpers import page_text
 
@@ -91,7 +91,7 @@ def test_case_page_shows_timeline_steps_and_diagram_state(runtime, make_browser)
 
 
 def test_bpmn_js_is_served_by_the_app_not_a_cdn(browser, app):
-    from web.pages import BPMN_JS_DIST
+    from simpul.web.pages import BPMN_JS_DIST
 
     if not (BPMN_JS_DIST / "bpmn-navigated-viewer.production.min.js").exists():
         if os.environ.get("CI") == "true":

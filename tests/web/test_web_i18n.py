@@ -82,7 +82,7 @@ def test_templates_load_nothing_from_the_internet():
 def test_dates_are_shown_in_the_office_time_zone_the_indonesian_way(app):
     from flask import session
 
-    from web.i18n import format_dt
+    from simpul.web.i18n import format_dt
 
     moment = datetime(2026, 11, 28, 8, 5, tzinfo=timezone.utc)
     with app.test_request_context("/"):
@@ -102,7 +102,7 @@ def test_dates_are_shown_in_the_office_time_zone_the_indonesian_way(app):
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_already_formatted_plugin_messages_are_translated_part_by_part(app):
-    from web.i18n import translate_message
+    from simpul.web.i18n import translate_message
 
     with app.test_request_context("/"):
         assert translate_message("Required document missing: Family card (Kartu Keluarga)") == \

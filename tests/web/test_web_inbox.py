@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from engine.models import HumanTask, utcnow
+from simpul.engine.models import HumanTask, utcnow
 from ..flows import DOCS_OK, complete, start_new_card
 from .web_helpers import page_text
 

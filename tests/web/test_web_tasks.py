@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import CaseEvent, HumanTask
+from simpul.engine.models import CaseEvent, HumanTask
 from ..flows import DOCS_OK, complete, open_task, start_new_card
 from .web_helpers import page_text
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-28 16:02:46.567665
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.models
+import simpul.engine.models
 
 
 revision = '0001_initial'
@@ -20,7 +20,7 @@ def upgrade():
     op.create_table('inbox_receipts',
     sa.Column('message_id', sa.String(length=36), nullable=False),
     sa.Column('source_office', sa.String(length=16), nullable=False),
-    sa.Column('received_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('message_id')
     )
@@ -43,7 +43,7 @@ def upgrade():
     sa.Column('spec_json', sa.Text(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('deployed_by', sa.String(length=64), nullable=False),
-    sa.Column('deployed_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('process_key', 'content_hash'),
     sa.UniqueConstraint('process_key', 'version')
@@ -71,9 +71,9 @@ def upgrade():
     sa.Column('incident', sa.Text(), nullable=True),
     sa.Column('end_reason', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=64), nullable=False),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', engine.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', simpul.engine.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', simpul.engine.models.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', simpul.engine.models.UTCDateTime(), nullable=True),
     sa.Column('lock_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['office_code'], ['offices.code'], ),
     sa.ForeignKeyConstraint(['process_version_id'], ['process_versions.id'], ),
@@ -93,14 +93,14 @@ def upgrade():
     sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['office_code'], ['offices.code'], ),
     sa.PrimaryKeyConstraint('username')
     )
     op.create_table('case_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('office_code', sa.String(length=16), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -129,8 +129,8 @@ def upgrade():
     sa.Column('assignee', sa.String(length=64), nullable=True),
     sa.Column('form_key', sa.String(length=100), nullable=True),
     sa.Column('instructions', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('due_at', engine.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', simpul.engine.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', simpul.engine.models.UTCDateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -147,10 +147,10 @@ def upgrade():
     sa.Column('task_id', sa.String(length=36), nullable=True),
     sa.Column('step', sa.String(length=100), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('due_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -168,10 +168,10 @@ def upgrade():
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', simpul.engine.models.UTCDateTime(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', engine.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', simpul.engine.models.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', simpul.engine.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id')

@@ -5,7 +5,7 @@ Revises: 0001_initial
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.models
+import simpul.engine.models
 
 
 revision = "0002_web"
@@ -20,7 +20,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("remote_addr", sa.String(length=64), nullable=True),
-        sa.Column("at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.Column("success", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -36,9 +36,9 @@ def upgrade():
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=12), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", engine.models.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", engine.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", simpul.engine.models.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", simpul.engine.models.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", simpul.engine.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["username"], ["users.username"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
@@ -61,7 +61,7 @@ def upgrade():
         sa.Column("author", sa.String(length=64), nullable=False),
         sa.Column("office_code", sa.String(length=16), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )

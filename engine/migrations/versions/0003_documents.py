@@ -6,7 +6,7 @@ Revises: 0001_initial
 from alembic import op
 import sqlalchemy as sa
 
-import engine.models
+import simpul.engine.models
 
 revision = "0003_documents"
 down_revision = "0001_initial"
@@ -29,7 +29,7 @@ def upgrade():
         sa.Column("height", sa.Integer(), nullable=True),
         sa.Column("warnings", sa.JSON(), nullable=False),
         sa.Column("uploaded_by", sa.String(length=64), nullable=False),
-        sa.Column("uploaded_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("uploaded_at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )

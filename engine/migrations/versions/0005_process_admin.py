@@ -5,7 +5,7 @@ Revises: 0001_initial
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.models
+import simpul.engine.models
 
 
 revision = "0005_process_admin"
@@ -28,9 +28,9 @@ def upgrade():
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("deployed_version_id", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.Column("saved_by", sa.String(length=64), nullable=False),
-        sa.Column("saved_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("saved_at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["base_version_id"], ["process_versions.id"]),
         sa.ForeignKeyConstraint(["deployed_version_id"], ["process_versions.id"]),
@@ -45,7 +45,7 @@ def upgrade():
         sa.Column("process_key", sa.String(length=100), nullable=False),
         sa.Column("target_version_id", sa.Integer(), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.Column("at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("at", simpul.engine.models.UTCDateTime(), nullable=False),
         sa.Column("requested", sa.Integer(), nullable=False),
         sa.Column("migrated", sa.Integer(), nullable=False),
         sa.Column("refused", sa.Integer(), nullable=False),

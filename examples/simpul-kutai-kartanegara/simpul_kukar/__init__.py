@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine import hookimpl
+from simpul.engine import hookimpl
 
 __version__ = "1.0.0"
 

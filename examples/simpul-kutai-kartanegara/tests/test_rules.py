@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 import simpul_kukar
-from engine.cases import requirements_for
-from engine.i18n import load_catalogue
-from engine.plugins import make_plugin_manager
+from simpul.engine.cases import requirements_for
+from simpul.engine.i18n import load_catalogue
+from simpul.engine.plugins import make_plugin_manager
 
 
 def keys(procedure, **data):
