@@ -10,6 +10,7 @@ Written by hand because setup.cfg cannot say either thing:
 * The wheel carries what a node needs at run time and git does not hold: the compiled
   ``.mo`` catalogues and the modeler/viewer bundle that ``npm run build`` makes.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -12,6 +12,7 @@ Run:  .venv/bin/python bench/coordination.py [--cases 500] [--kbit 256] [--rtt-m
                                              [--postgres URL-of-an-admin-database]
 Target: the 500-message backlog drains in < 60 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -35,13 +34,23 @@ from simpul.engine.worker import run_due, run_job
 from simpul.plugins.coordination.web import make_inbox_app, serve
 from tests.coordination.proxy import Proxy
 
+ROOT = Path(__file__).resolve().parent.parent
+
 KECAMATAN, REGENCY = "640205", "6402"
 SECRET = "bench-shared-secret"
 STEPS = (
     ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
     ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
-    ("operator", {"photo_captured": True, "fingerprints_captured": True, "iris_captured": True,
-                  "signature_captured": True, "device_id": "REK-01"}),
+    (
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "REK-01",
+        },
+    ),
 )
 
 
@@ -59,13 +68,19 @@ def resident(n: int) -> dict:
     woman = rng.random() < 0.5
     day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1950, 2008)
     nik = f"640205{day + (40 if woman else 0):02d}{month:02d}{year % 100:02d}{n:04d}"
-    return {"nik": nik, "resident_name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {n}",
-            "birth_date": f"{year:04d}-{month:02d}-{day:02d}", "sex": "P" if woman else "L",
-            "birth_place": rng.choice(("Sangasanga", "Samarinda", "Tenggarong", "Balikpapan", "Makassar")),
-            "kk_number": f"640205{rng.randint(10**9, 10**10 - 1)}",
-            "marital_status": rng.choice(("belum_kawin", "kawin", "cerai_hidup")),
-            "address": f"{rng.choice(STREETS)} No. {rng.randint(1, 200)}",
-            "rt": f"{rng.randint(1, 30):03d}", "rw": f"{rng.randint(1, 9):03d}", "kelurahan": rng.choice(KELURAHAN)}
+    return {
+        "nik": nik,
+        "resident_name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {n}",
+        "birth_date": f"{year:04d}-{month:02d}-{day:02d}",
+        "sex": "P" if woman else "L",
+        "birth_place": rng.choice(("Sangasanga", "Samarinda", "Tenggarong", "Balikpapan", "Makassar")),
+        "kk_number": f"640205{rng.randint(10**9, 10**10 - 1)}",
+        "marital_status": rng.choice(("belum_kawin", "kawin", "cerai_hidup")),
+        "address": f"{rng.choice(STREETS)} No. {rng.randint(1, 200)}",
+        "rt": f"{rng.randint(1, 30):03d}",
+        "rw": f"{rng.randint(1, 9):03d}",
+        "kelurahan": rng.choice(KELURAHAN),
+    }
 
 
 def databases(args, workdir: Path):
@@ -86,9 +101,16 @@ def databases(args, workdir: Path):
 
 
 def node(url, workdir, office, kind, peer_office, peer_url) -> Runtime:
-    rt = Runtime(Config(instance_path=workdir / office, database_url=url, office_code=office, office_kind=kind,
-                        regency_code=REGENCY, settings={"coordination": {"peers": {
-                            peer_office: {"url": peer_url, "secret": SECRET}}}}))
+    rt = Runtime(
+        Config(
+            instance_path=workdir / office,
+            database_url=url,
+            office_code=office,
+            office_kind=kind,
+            regency_code=REGENCY,
+            settings={"coordination": {"peers": {peer_office: {"url": peer_url, "secret": SECRET}}}},
+        )
+    )
     upgrade(rt)
     with rt.transaction() as uow:
         s = uow.session
@@ -150,8 +172,7 @@ def main() -> int:
         link.set_mode("pass")
         start = time.perf_counter()
         passes = 0
-        while count(kec, select(func.count()).select_from(OutboxMessage)
-                    .where(OutboxMessage.status == "pending")) > 0:
+        while count(kec, select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")) > 0:
             run_due(kec, limit=500)
             passes += 1
             if time.perf_counter() - start > args.timeout:
@@ -164,12 +185,18 @@ def main() -> int:
         applied = count(reg, select(func.count()).select_from(InboxReceipt))
         assert started == keys == applied == args.cases, (started, keys, applied)
         per_case = (link.bytes_up + link.bytes_down) / args.cases
-        print(f"link: {args.kbit:g} kbit/s each way, {args.rtt_ms:g} ms round trip; {link.connections} connection(s), "
-              f"{passes} worker pass(es)")
-        print(f"bytes on the wire: {link.bytes_up} up, {link.bytes_down} down; "
-              f"{link.bytes_up / args.cases:.0f} up + {link.bytes_down / args.cases:.0f} down per case")
-        print(f"drained {args.cases} messages in {seconds:.1f} s (target < 60 s); "
-              f"{args.cases} printing cases started at the regency, each once")
+        print(
+            f"link: {args.kbit:g} kbit/s each way, {args.rtt_ms:g} ms round trip; {link.connections} connection(s), "
+            f"{passes} worker pass(es)"
+        )
+        print(
+            f"bytes on the wire: {link.bytes_up} up, {link.bytes_down} down; "
+            f"{link.bytes_up / args.cases:.0f} up + {link.bytes_down / args.cases:.0f} down per case"
+        )
+        print(
+            f"drained {args.cases} messages in {seconds:.1f} s (target < 60 s); "
+            f"{args.cases} printing cases started at the regency, each once"
+        )
         print(f"seconds={seconds:.2f} bytes_per_case={per_case:.0f}")
         return 0
     finally:

@@ -19,19 +19,16 @@ alternating blocks, so other load on the machine weighs on each.
 Run:  .venv/bin/python bench/engine.py [--completions N] [--postgres URL]
 The last line is ``ratio=<engine/raw>`` for SQLite (target >= 0.6).
 """
+
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -42,6 +39,8 @@ from simpul.engine import Config, Runtime, directory
 from simpul.engine.migrate import upgrade
 from simpul.engine.specs import StateSerializer
 
+ROOT = Path(__file__).resolve().parent.parent
+
 BPMN = ROOT / "processes" / "ektp_new_card.bpmn"
 PROCESS = "ektp_new_card"
 STEPS = 10
@@ -50,9 +49,18 @@ STEP_DATA = {
     "Task_document_check": {"documents_complete": False, "document_notes": "KK belum dibawa"},
     "Task_await_documents": {"missing_documents_brought": True, "return_notes": "KK dibawa"},
 }
-RESIDENT = {"resident_name": "Warga Bench", "birth_date": "2000-07-05", "sex": "P", "birth_place": "Sangasanga",
-            "kk_number": "6402051203150004", "marital_status": "belum_kawin", "address": "Jl. Merdeka 4",
-            "rt": "004", "rw": "002", "kelurahan": "Sangasanga Dalam"}
+RESIDENT = {
+    "resident_name": "Warga Bench",
+    "birth_date": "2000-07-05",
+    "sex": "P",
+    "birth_place": "Sangasanga",
+    "kk_number": "6402051203150004",
+    "marital_status": "belum_kawin",
+    "address": "Jl. Merdeka 4",
+    "rt": "004",
+    "rw": "002",
+    "kelurahan": "Sangasanga Dalam",
+}
 
 
 class RawLoop:
@@ -104,8 +112,9 @@ class EngineLoop:
     """The same work through Simpul's engine API."""
 
     def __init__(self, url: str, instance: Path, **config):
-        self.rt = rt = Runtime(Config(database_url=url, instance_path=instance, office_code="640205",
-                                      regency_code="6402", **config))
+        self.rt = rt = Runtime(
+            Config(database_url=url, instance_path=instance, office_code="640205", regency_code="6402", **config)
+        )
         upgrade(rt)
         with rt.transaction() as uow:
             directory.ensure_office(uow.session, "6402", "Disdukcapil", "regency")
@@ -128,8 +137,13 @@ class EngineLoop:
         began = time.perf_counter()
         for _ in range(n):
             last = (self.done + 1) % STEPS == 0
-            result = engine.complete_task(self.rt, self.task["id"], STEP_DATA[self.task["step"]], self.clerk,
-                                          expected_version=self.task["version"])
+            result = engine.complete_task(
+                self.rt,
+                self.task["id"],
+                STEP_DATA[self.task["step"]],
+                self.clerk,
+                expected_version=self.task["version"],
+            )
             self.done += 1
             if last:
                 self.task = self._new_case()
@@ -173,8 +187,10 @@ def workflow_memory(raw: RawLoop, copies: int = 20) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--completions", type=int, default=2000)
-    ap.add_argument("--postgres", default=os.environ.get("SIMPUL_BENCH_POSTGRES_URL",
-                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("SIMPUL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -188,15 +204,20 @@ def main():
         cache = eng.rt.workflows
         hit_share = cache.hits / max(1, cache.hits + cache.misses)
         eng.close(), uncached.close()
-        print(f"raw SpiffWorkflow + SQLite: {raw_rate:8.1f} completions/s "
-              f"(median state {statistics.median(raw.sizes) / 1024:.1f} KB)")
-        print(f"Simpul engine on SQLite:    {eng_rate:8.1f} completions/s "
-              f"(workflow reused from the last step in {hit_share:.0%} of steps)")
-        print(f"  without the workflow cache:{uncached_rate:7.1f} completions/s "
-              f"(ratio {uncached_rate / raw_rate:.2f})")
+        print(
+            f"raw SpiffWorkflow + SQLite: {raw_rate:8.1f} completions/s "
+            f"(median state {statistics.median(raw.sizes) / 1024:.1f} KB)"
+        )
+        print(
+            f"Simpul engine on SQLite:    {eng_rate:8.1f} completions/s "
+            f"(workflow reused from the last step in {hit_share:.0%} of steps)"
+        )
+        print(f"  without the workflow cache:{uncached_rate:7.1f} completions/s (ratio {uncached_rate / raw_rate:.2f})")
         kept, size = workflow_memory(raw), Config().workflow_cache_size
-        print(f"  memory of a kept workflow: {kept / 1024:.0f} KB; the default cache of "
-              f"{size} cases holds {kept * size / 2**20:.1f} MB")
+        print(
+            f"  memory of a kept workflow: {kept / 1024:.0f} KB; the default cache of "
+            f"{size} cases holds {kept * size / 2**20:.1f} MB"
+        )
         try:
             import sqlalchemy as sa
 

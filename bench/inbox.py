@@ -11,6 +11,7 @@ whole Flask stack with Flask's test client: session or bearer token, the engine'
 query with its counts, and the template or the marshmallow schema.  Target: p95 < 100 ms
 on SQLite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,25 +25,40 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from sqlalchemy import insert, select, text
 
 from simpul.engine import Config, Runtime, auth, deploy_bundled, directory
 from simpul.engine.migrate import upgrade
 from simpul.engine.models import Case, HumanTask, ProcessVersion, utcnow
 
+ROOT = Path(__file__).resolve().parent.parent
+
 OFFICE, OTHER, REGENCY = "640205", "640206", "6402"
 PASSWORD = "bench-password-1"
 STEPS = [  # step, name, name_en, role, form
     ("Task_document_check", "Pemeriksaan berkas", "Document check", "operator", "document_check"),
-    ("Task_residence_verification", "Verifikasi domisili", "Residence verification", "verifier",
-     "residence_verification"),
+    (
+        "Task_residence_verification",
+        "Verifikasi domisili",
+        "Residence verification",
+        "verifier",
+        "residence_verification",
+    ),
     ("Task_biometric_recording", "Perekaman biometrik", "Biometric recording", "operator", "biometric_recording"),
     ("Task_handover", "Penyerahan KTP-el", "Card handover", "operator", "handover"),
 ]
-NAMES = ["Nur Aisyah", "Rizky Ramadhan", "Hendra Wijaya", "Siti Rahma", "Budi Santoso", "Dewi Lestari",
-         "Agus Salim", "Rina Marlina", "Joko Susilo", "Putri Ayu"]
+NAMES = [
+    "Nur Aisyah",
+    "Rizky Ramadhan",
+    "Hendra Wijaya",
+    "Siti Rahma",
+    "Budi Santoso",
+    "Dewi Lestari",
+    "Agus Salim",
+    "Rina Marlina",
+    "Joko Susilo",
+    "Putri Ayu",
+]
 
 
 def seed(rt: Runtime, n_tasks: int) -> None:
@@ -53,8 +69,7 @@ def seed(rt: Runtime, n_tasks: int) -> None:
         directory.ensure_office(s, OTHER, "Kecamatan Muara Jawa", "kecamatan", parent_code=REGENCY)
         hashed = auth.hash_password(PASSWORD)
         directory.create_user(s, "operator", "Siti", OFFICE, ["operator"], password_hash=hashed)
-        directory.create_user(s, "camat", "Camat", OFFICE, ["supervisor", "operator", "verifier"],
-                              password_hash=hashed)
+        directory.create_user(s, "camat", "Camat", OFFICE, ["supervisor", "operator", "verifier"], password_hash=hashed)
         directory.create_user(s, "other", "Petugas Muara Jawa", OTHER, ["operator"], password_hash=hashed)
     deploy_bundled(rt, deployed_by="bench")
     rng = random.Random(42)
@@ -67,20 +82,46 @@ def seed(rt: Runtime, n_tasks: int) -> None:
             office = OFFICE if i % 10 else OTHER
             created = now - timedelta(minutes=rng.randint(10, 60 * 24 * 20))
             nik = f"640205{rng.randint(10, 71):02d}{rng.randint(1, 12):02d}{rng.randint(70, 99):02d}{i:04d}"[:16]
-            cases.append({"id": i, "receipt": f"{office}-2026-{i:05d}", "office_code": office,
-                          "process_key": "ektp_new_card", "process_version_id": version_id, "resident_nik": nik,
-                          "resident_name": f"{rng.choice(NAMES)} {i}", "status": "active",
-                          "correlation_key": f"{office}-2026-{i:05d}", "data": {"nik": nik}, "created_by": "bench",
-                          "created_at": created, "updated_at": created, "lock_version": 1})
+            cases.append(
+                {
+                    "id": i,
+                    "receipt": f"{office}-2026-{i:05d}",
+                    "office_code": office,
+                    "process_key": "ektp_new_card",
+                    "process_version_id": version_id,
+                    "resident_nik": nik,
+                    "resident_name": f"{rng.choice(NAMES)} {i}",
+                    "status": "active",
+                    "correlation_key": f"{office}-2026-{i:05d}",
+                    "data": {"nik": nik},
+                    "created_by": "bench",
+                    "created_at": created,
+                    "updated_at": created,
+                    "lock_version": 1,
+                }
+            )
             step, name, name_en, role, form = rng.choices(STEPS, weights=(5, 3, 2, 1))[0]
-            tasks.append({"id": str(uuid.UUID(int=rng.getrandbits(128))), "case_id": i, "office_code": office,
-                          "step": step, "name": name, "name_en": name_en, "lane": role, "role": role,
-                          "assignee": "operator" if (office == OFFICE and role == "operator" and i % 9 == 0) else None,
-                          "form_key": form, "instructions": None, "created_at": created,
-                          "due_at": created + timedelta(days=rng.choice((1, 3, 14))), "version": 1})
+            tasks.append(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "case_id": i,
+                    "office_code": office,
+                    "step": step,
+                    "name": name,
+                    "name_en": name_en,
+                    "lane": role,
+                    "role": role,
+                    "assignee": "operator" if (office == OFFICE and role == "operator" and i % 9 == 0) else None,
+                    "form_key": form,
+                    "instructions": None,
+                    "created_at": created,
+                    "due_at": created + timedelta(days=rng.choice((1, 3, 14))),
+                    "version": 1,
+                }
+            )
         for start in range(0, len(cases), 1000):
-            s.execute(insert(Case), cases[start:start + 1000])
-            s.execute(insert(HumanTask), tasks[start:start + 1000])
+            s.execute(insert(Case), cases[start : start + 1000])
+            s.execute(insert(HumanTask), tasks[start : start + 1000])
     with rt.db.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
 
@@ -115,8 +156,10 @@ def main(argv=None) -> int:
         upgrade(rt)
         t0 = time.perf_counter()
         seed(rt, args.tasks)
-        print(f"seeded {args.tasks} open tasks ({args.tasks * 9 // 10} in office {OFFICE}) "
-              f"in {time.perf_counter() - t0:.1f} s on {rt.db.dialect}")
+        print(
+            f"seeded {args.tasks} open tasks ({args.tasks * 9 // 10} in office {OFFICE}) "
+            f"in {time.perf_counter() - t0:.1f} s on {rt.db.dialect}"
+        )
 
         app = create_app(runtime=rt, config={"TESTING": True})
         pages = {}
@@ -128,9 +171,13 @@ def main(argv=None) -> int:
             assert response.status_code == 302, response.get_data(as_text=True)[:300]
             pages[user] = client
         api = app.test_client()
-        bearer = {"Authorization": "Bearer " + auth.create_token(rt, "camat", "bench", auth.active_actor(rt, "camat"))[0]}
-        bearer_op = {"Authorization": "Bearer " + auth.create_token(rt, "operator", "bench",
-                                                                    auth.active_actor(rt, "operator"))[0]}
+        bearer = {
+            "Authorization": "Bearer " + auth.create_token(rt, "camat", "bench", auth.active_actor(rt, "camat"))[0]
+        }
+        bearer_op = {
+            "Authorization": "Bearer "
+            + auth.create_token(rt, "operator", "bench", auth.active_actor(rt, "operator"))[0]
+        }
 
         scenarios = [
             ("HTML", "operator", "/inbox?view=roles", pages["operator"], None),

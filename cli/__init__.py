@@ -2,18 +2,17 @@
 
 Nothing here prompts; every listing has ``--json``; errors print one line and exit non-zero.
 """
+
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 
 from simpul.engine import Actor, Config, Runtime, SimpulError
 
-from .output import emit, fail, parse_data
+from .output import fail
 
 
 class State:
@@ -45,7 +44,9 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 @click.pass_context
 def main(ctx, verbose):
     """Simpul: e-KTP case management for kecamatan, kelurahan and regency offices."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.ensure_object(State)
 
 

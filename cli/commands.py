@@ -1,4 +1,5 @@
 """Subcommands of ``simpul``."""
+
 from __future__ import annotations
 
 import threading
@@ -24,11 +25,17 @@ def _setup(state, demo: bool):
     cfg = rt.config
     with rt.transaction() as uow:
         if cfg.office_kind != "regency":
-            directory.ensure_office(uow.session, cfg.regency_code, f"Disdukcapil {cfg.regency_code}", "regency",
-                                    timezone=cfg.timezone)
-        directory.ensure_office(uow.session, cfg.office_code, cfg.office_name, cfg.office_kind,
-                                parent_code=cfg.regency_code if cfg.office_kind != "regency" else None,
-                                timezone=cfg.timezone)
+            directory.ensure_office(
+                uow.session, cfg.regency_code, f"Disdukcapil {cfg.regency_code}", "regency", timezone=cfg.timezone
+            )
+        directory.ensure_office(
+            uow.session,
+            cfg.office_code,
+            cfg.office_name,
+            cfg.office_kind,
+            parent_code=cfg.regency_code if cfg.office_kind != "regency" else None,
+            timezone=cfg.timezone,
+        )
     results = engine.deploy_bundled(rt, deployed_by="simpul init")
     if demo:
         from .demo import load_demo
@@ -44,8 +51,11 @@ def _setup(state, demo: bool):
 def init(state, demo, as_json):
     """Create or upgrade the database and deploy the bundled processes."""
     results = _setup(state, demo)
-    emit([{"file": f, "outcome": o, "version": v.version if v else ""} for f, v, o in results],
-         ["outcome", "version", "file"], as_json)
+    emit(
+        [{"file": f, "outcome": o, "version": v.version if v else ""} for f, v, o in results],
+        ["outcome", "version", "file"],
+        as_json,
+    )
 
 
 @main.command()
@@ -85,6 +95,7 @@ def worker_cmd(state, once, as_json):
 
 # -- processes -----------------------------------------------------------------------------
 
+
 @main.group()
 def processes():
     """Deployed process definitions."""
@@ -98,8 +109,17 @@ def processes_list(state, as_json):
     if as_json:
         emit(rows, as_json=True)
     else:
-        emit([{"key": r["key"], "name": r["name"], "latest": r["latest"],
-               "open_cases": sum(v["open_cases"] for v in r["versions"])} for r in rows])
+        emit(
+            [
+                {
+                    "key": r["key"],
+                    "name": r["name"],
+                    "latest": r["latest"],
+                    "open_cases": sum(v["open_cases"] for v in r["versions"]),
+                }
+                for r in rows
+            ]
+        )
 
 
 @processes.command("deploy")
@@ -113,11 +133,11 @@ def processes_deploy(state, path, username, as_json):
 
     p = Path(path)
     version = engine.deploy_process(state.runtime, p.read_bytes(), deployed_by=username or "cli", source=p.name)
-    emit({"key": version.process_key, "version": version.version, "hash": version.content_hash[:12]},
-         as_json=as_json)
+    emit({"key": version.process_key, "version": version.version, "hash": version.content_hash[:12]}, as_json=as_json)
 
 
 # -- cases ---------------------------------------------------------------------------------
+
 
 @main.group()
 def cases():
@@ -133,11 +153,23 @@ def cases():
 @pass_state
 def cases_start(state, process, data, username, office, as_json):
     payload = parse_data(data)
-    result = engine.start_case(state.runtime, process, payload, state.actor(username),
-                               office_code=office or (None if username else state.config.office_code))
-    emit(result if as_json else {"receipt": result["receipt"], "status": result["status"],
-                                 "open_tasks": ", ".join(f"{t['name']} [{t['id']}]" for t in result["open_tasks"])},
-         as_json=as_json)
+    result = engine.start_case(
+        state.runtime,
+        process,
+        payload,
+        state.actor(username),
+        office_code=office or (None if username else state.config.office_code),
+    )
+    emit(
+        result
+        if as_json
+        else {
+            "receipt": result["receipt"],
+            "status": result["status"],
+            "open_tasks": ", ".join(f"{t['name']} [{t['id']}]" for t in result["open_tasks"]),
+        },
+        as_json=as_json,
+    )
 
 
 @cases.command("show")
@@ -150,8 +182,20 @@ def cases_show(state, case, username, as_json):
     if as_json:
         emit(result, as_json=True)
         return
-    summary = {k: result[k] for k in ("receipt", "process_name", "process_version", "office", "nik",
-                                      "resident_name", "status", "incident", "end_reason")}
+    summary = {
+        k: result[k]
+        for k in (
+            "receipt",
+            "process_name",
+            "process_version",
+            "office",
+            "nik",
+            "resident_name",
+            "status",
+            "incident",
+            "end_reason",
+        )
+    }
     emit(summary)
     click.echo("\nOpen tasks:")
     emit(result["open_tasks"], ["id", "name", "role", "assignee", "due_at", "version"])
@@ -191,6 +235,7 @@ def cases_retry(state, case, username, as_json):
 
 
 # -- tasks ---------------------------------------------------------------------------------
+
 
 @main.group()
 def tasks():
@@ -237,15 +282,24 @@ def tasks_unclaim(state, task_id, username, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def tasks_complete(state, task_id, username, data, expected_version, as_json):
-    result = engine.complete_task(state.runtime, task_id, parse_data(data), state.actor(username),
-                                  expected_version=expected_version)
-    emit(result if as_json else {"receipt": result["receipt"], "status": result["status"],
-                                 "incident": result["incident"],
-                                 "open_tasks": ", ".join(f"{t['name']} [{t['id']}]" for t in result["open_tasks"])},
-         as_json=as_json)
+    result = engine.complete_task(
+        state.runtime, task_id, parse_data(data), state.actor(username), expected_version=expected_version
+    )
+    emit(
+        result
+        if as_json
+        else {
+            "receipt": result["receipt"],
+            "status": result["status"],
+            "incident": result["incident"],
+            "open_tasks": ", ".join(f"{t['name']} [{t['id']}]" for t in result["open_tasks"]),
+        },
+        as_json=as_json,
+    )
 
 
 # -- messages, plugins ---------------------------------------------------------------------
+
 
 @main.group()
 def messages():
@@ -262,8 +316,9 @@ def messages():
 @pass_state
 def messages_send(state, name, correlation_key, data, office, username, as_json):
     """Deliver a message to the case waiting for it (e.g. card_printed)."""
-    result = engine.deliver_message(state.runtime, name, correlation_key, parse_data(data), state.actor(username),
-                                    office_code=office)
+    result = engine.deliver_message(
+        state.runtime, name, correlation_key, parse_data(data), state.actor(username), office_code=office
+    )
     emit(result if as_json else {k: result[k] for k in ("receipt", "status")}, as_json=as_json)
 
 

@@ -1,11 +1,12 @@
 """Demo data for a first look: the Sangasanga kecamatan, its kelurahan, the regency registry
 office, one user per role, and a few cases at different steps."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from simpul import engine
-from simpul.engine import Actor, Conflict, directory
+from simpul.engine import Conflict, directory
 from simpul.engine.models import Case
 
 KELURAHAN = [("6402051001", "Kelurahan Sangasanga Dalam"), ("6402051002", "Kelurahan Sangasanga Muara")]
@@ -23,18 +24,55 @@ DEMO_USERS = [
 DEMO_PASSWORD = "simpul-demo"
 
 RESIDENTS = [
-    ("ektp_new_card", {"nik": "6402054507080001", "resident_name": "Nur Aisyah", "birth_date": "2008-07-05",
-                       "sex": "P", "birth_place": "Sangasanga", "kk_number": "6402051203150004",
-                       "marital_status": "belum_kawin", "address": "Jl. Merdeka No. 4", "rt": "004", "rw": "002",
-                       "kelurahan": "Sangasanga Dalam"}),
-    ("ektp_new_card", {"nik": "6402051109070002", "resident_name": "Rizky Ramadhan", "birth_date": "2007-09-11",
-                       "sex": "L", "birth_place": "Samarinda", "kk_number": "6402051203150009",
-                       "marital_status": "belum_kawin", "address": "Jl. Pahlawan No. 12", "rt": "001", "rw": "003",
-                       "kelurahan": "Sangasanga Muara"}),
-    ("ektp_replacement", {"nik": "6402052312850003", "resident_name": "Hendra Wijaya", "birth_date": "1985-12-23",
-                          "sex": "L", "birth_place": "Tenggarong", "kk_number": "6402051203150011",
-                          "marital_status": "kawin", "address": "Jl. Sungai No. 7", "rt": "002", "rw": "001",
-                          "kelurahan": "Sangasanga Dalam", "reason": "lost"}),
+    (
+        "ektp_new_card",
+        {
+            "nik": "6402054507080001",
+            "resident_name": "Nur Aisyah",
+            "birth_date": "2008-07-05",
+            "sex": "P",
+            "birth_place": "Sangasanga",
+            "kk_number": "6402051203150004",
+            "marital_status": "belum_kawin",
+            "address": "Jl. Merdeka No. 4",
+            "rt": "004",
+            "rw": "002",
+            "kelurahan": "Sangasanga Dalam",
+        },
+    ),
+    (
+        "ektp_new_card",
+        {
+            "nik": "6402051109070002",
+            "resident_name": "Rizky Ramadhan",
+            "birth_date": "2007-09-11",
+            "sex": "L",
+            "birth_place": "Samarinda",
+            "kk_number": "6402051203150009",
+            "marital_status": "belum_kawin",
+            "address": "Jl. Pahlawan No. 12",
+            "rt": "001",
+            "rw": "003",
+            "kelurahan": "Sangasanga Muara",
+        },
+    ),
+    (
+        "ektp_replacement",
+        {
+            "nik": "6402052312850003",
+            "resident_name": "Hendra Wijaya",
+            "birth_date": "1985-12-23",
+            "sex": "L",
+            "birth_place": "Tenggarong",
+            "kk_number": "6402051203150011",
+            "marital_status": "kawin",
+            "address": "Jl. Sungai No. 7",
+            "rt": "002",
+            "rw": "001",
+            "kelurahan": "Sangasanga Dalam",
+            "reason": "lost",
+        },
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Printing tables and JSON, reading ``--data`` and failing with one line."""
+
 from __future__ import annotations
 
 import json
@@ -19,13 +20,13 @@ def parse_data(value: str | None) -> dict:
         try:
             text = Path(value[1:]).read_text(encoding="utf-8")
         except OSError as exc:
-            raise InvalidInput("Cannot read {path}: {error}", path=value[1:], error=exc.strerror)
+            raise InvalidInput("Cannot read {path}: {error}", path=value[1:], error=exc.strerror) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput("--data is not valid JSON: {error}", error=str(exc))
+        raise InvalidInput("--data is not valid JSON: {error}", error=str(exc)) from exc
     if not isinstance(data, dict):
-        raise InvalidInput("--data must be a JSON object, like {{\"nik\": \"...\"}}.")
+        raise InvalidInput('--data must be a JSON object, like {{"nik": "..."}}.')
     return data
 
 
@@ -45,17 +46,18 @@ def emit(rows, columns=None, as_json=False):
     columns = columns or list(rows[0].keys())
     table = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)))
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=False)))
     for row in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)))
 
 
 def fail(message: str, code: int = 1, errors=None):
     line = f"Error: {message}"
     if errors:
         if isinstance(errors, dict):
-            details = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                                for k, v in errors.items())
+            details = "; ".join(
+                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
+            )
         else:
             details = "; ".join(e.get("message", str(e)) if isinstance(e, dict) else str(e) for e in errors)
         if details and details not in message:

@@ -1,4 +1,5 @@
 """``simpul users create|list|token``: accounts for the web app and tokens for the API."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,13 @@ def users():
 @click.argument("username")
 @click.option("--name", "display_name", required=True, help="Full name shown in the app.")
 @click.option("--office", help="Office code (default: this node's office).")
-@click.option("--role", "roles", multiple=True, required=True,
-              help="operator, verifier, supervisor, process_admin, regency_officer or system_admin (repeatable).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="operator, verifier, supervisor, process_admin, regency_officer or system_admin (repeatable).",
+)
 @click.option("--password", help="The password (visible in the shell history; prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @click.option("--inactive", is_flag=True, help="Create the user unable to sign in.")
@@ -44,11 +50,23 @@ def users_create(state, username, display_name, office, roles, password, passwor
     if not exists and not password:
         raise InvalidInput("A new user needs a password: give --password or --password-stdin.")
     roles = [r.strip() for value in roles for r in value.split(",") if r.strip()]
-    user = engine_auth.save_user(rt, actor, username, display_name=display_name,
-                                 office_code=office or state.config.office_code, roles=roles, active=not inactive,
-                                 password=password or None, create=not exists)
-    emit(user if as_json else {k: (", ".join(v) if isinstance(v, list) else v) for k, v in user.items()
-                               if k in USER_COLUMNS}, as_json=as_json)
+    user = engine_auth.save_user(
+        rt,
+        actor,
+        username,
+        display_name=display_name,
+        office_code=office or state.config.office_code,
+        roles=roles,
+        active=not inactive,
+        password=password or None,
+        create=not exists,
+    )
+    emit(
+        user
+        if as_json
+        else {k: (", ".join(v) if isinstance(v, list) else v) for k, v in user.items() if k in USER_COLUMNS},
+        as_json=as_json,
+    )
 
 
 @users.command("list")

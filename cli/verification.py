@@ -3,6 +3,7 @@
 Registered by the verification plugin through the ``register_commands`` hook (blocking the
 plugin with ``SIMPUL_PLUGINS=-verification`` removes the command with it).
 """
+
 from __future__ import annotations
 
 import click
@@ -14,8 +15,12 @@ from .output import emit, parse_data
 
 @click.command("requirements")
 @click.argument("procedure")
-@click.option("--data", default="{}", show_default=True,
-              help='The case data the rules look at, as JSON or @file.json, e.g. \'{"reason": "lost"}\'.')
+@click.option(
+    "--data",
+    default="{}",
+    show_default=True,
+    help='The case data the rules look at, as JSON or @file.json, e.g. \'{"reason": "lost"}\'.',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON (labels as English msgids).")
 @click.pass_context
 def requirements_command(ctx, procedure, data, as_json):
@@ -29,5 +34,7 @@ def requirements_command(ctx, procedure, data, as_json):
         emit(items, as_json=True)
         return
     gettext = runtime.gettext()
-    emit([{"key": r["key"], "label": gettext(r.get("label") or r["key"]), "source": r.get("source", "")}
-          for r in items], ["key", "label", "source"])
+    emit(
+        [{"key": r["key"], "label": gettext(r.get("label") or r["key"]), "source": r.get("source", "")} for r in items],
+        ["key", "label", "source"],
+    )

@@ -1,4 +1,5 @@
 """Who is acting: a user of an office with roles, or the system itself (worker, peer node)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ class Actor:
     display_name: str = ""
 
     @classmethod
-    def system(cls, name: str = "system") -> "Actor":
+    def system(cls, name: str = "system") -> Actor:
         return cls(username=name, office_code=None, roles=frozenset(ROLES), display_name=name)
 
     @property

@@ -3,6 +3,7 @@
 The web app and the CLI call these; the rules (who may manage users, when sign-in is
 refused, what a token may do) live here, not in the callers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,6 +60,7 @@ class TooManyAttempts(SimpulError):
 
 # -- passwords -----------------------------------------------------------------------------
 
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -79,13 +81,18 @@ def _verify_quietly(password_hash: str, password: str) -> bool:
 
 def check_password_rules(password: str) -> None:
     if not password or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed("Some fields need attention.", errors={
-            "password": [MSG_PASSWORD_SHORT]}, n=MIN_PASSWORD_LENGTH)
+        raise ValidationFailed(
+            "Some fields need attention.", errors={"password": [MSG_PASSWORD_SHORT]}, n=MIN_PASSWORD_LENGTH
+        )
 
 
 def _actor(user: User) -> Actor:
-    return Actor(username=user.username, office_code=user.office_code, roles=frozenset(user.roles or ()),
-                 display_name=user.display_name)
+    return Actor(
+        username=user.username,
+        office_code=user.office_code,
+        roles=frozenset(user.roles or ()),
+        display_name=user.display_name,
+    )
 
 
 def password_fingerprint(password_hash: str | None) -> str:
@@ -95,13 +102,19 @@ def password_fingerprint(password_hash: str | None) -> str:
 
 # -- signing in ----------------------------------------------------------------------------
 
+
 def _failures_since(session, column, value, since: datetime) -> tuple[int, datetime | None]:
-    last_success = session.scalar(select(func.max(LoginAttempt.at)).where(column == value,
-                                                                         LoginAttempt.success.is_(True),
-                                                                         LoginAttempt.at >= since))
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            column == value, LoginAttempt.success.is_(True), LoginAttempt.at >= since
+        )
+    )
     start = max(since, last_success) if last_success else since
-    count, first = session.execute(select(func.count(), func.min(LoginAttempt.at)).where(
-        column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= start)).one()
+    count, first = session.execute(
+        select(func.count(), func.min(LoginAttempt.at)).where(
+            column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= start
+        )
+    ).one()
     return count, first
 
 
@@ -111,8 +124,10 @@ def throttle_remaining(runtime, username: str, remote_addr: str | None = None) -
     since = now - FAILURE_WINDOW
     waits = []
     with runtime.read() as s:
-        for column, value, limit in ((LoginAttempt.username, username.lower(), MAX_FAILURES_PER_USER),
-                                     (LoginAttempt.remote_addr, remote_addr, MAX_FAILURES_PER_ADDRESS)):
+        for column, value, limit in (
+            (LoginAttempt.username, username.lower(), MAX_FAILURES_PER_USER),
+            (LoginAttempt.remote_addr, remote_addr, MAX_FAILURES_PER_ADDRESS),
+        ):
             if value is None:
                 continue
             count, first = _failures_since(s, column, value, since)
@@ -174,15 +189,22 @@ def prune_login_attempts(runtime, older_than: timedelta = timedelta(days=90)) ->
 
 # -- API tokens ----------------------------------------------------------------------------
 
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _token_dict(t: ApiToken) -> dict:
-    return {"id": t.id, "username": t.username, "name": t.name, "prefix": t.prefix, "created_by": t.created_by,
-            "created_at": t.created_at.isoformat(),
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+    return {
+        "id": t.id,
+        "username": t.username,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_by": t.created_by,
+        "created_at": t.created_at.isoformat(),
+        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+    }
 
 
 def _may_manage(actor: Actor, username: str) -> bool:
@@ -202,8 +224,14 @@ def create_token(runtime, username: str, name: str, actor: Actor) -> tuple[str, 
         user = s.get(User, username)
         if user is None:
             raise NotFound("Unknown user {user}.", user=username)
-        row = ApiToken(username=username, name=name[:100], token_hash=_token_hash(token), prefix=token[:10],
-                       created_by=actor.username, created_at=utcnow())
+        row = ApiToken(
+            username=username,
+            name=name[:100],
+            token_hash=_token_hash(token),
+            prefix=token[:10],
+            created_by=actor.username,
+            created_at=utcnow(),
+        )
         s.add(row)
         s.flush()
         security_log.info("API token %s (%s) created for %s by %s", row.id, row.name, username, actor.username)
@@ -214,8 +242,10 @@ def list_tokens(runtime, username: str, actor: Actor) -> list[dict]:
     if not _may_manage(actor, username):
         raise Forbidden("Only a system administrator manages other users' tokens.")
     with runtime.read() as s:
-        return [_token_dict(t) for t in s.scalars(select(ApiToken).where(ApiToken.username == username)
-                                                  .order_by(ApiToken.id))]
+        return [
+            _token_dict(t)
+            for t in s.scalars(select(ApiToken).where(ApiToken.username == username).order_by(ApiToken.id))
+        ]
 
 
 def revoke_token(runtime, token_id: int, actor: Actor) -> dict:
@@ -253,11 +283,18 @@ def actor_for_token(runtime, token: str) -> Actor:
 
 # -- users ---------------------------------------------------------------------------------
 
+
 def user_dict(user: User, office: Office | None = None) -> dict:
-    return {"username": user.username, "display_name": user.display_name, "office": user.office_code,
-            "office_name": office.name if office else None, "roles": list(user.roles or []),
-            "active": bool(user.active), "has_password": bool(user.password_hash),
-            "created_at": user.created_at.isoformat() if user.created_at else None}
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "office": user.office_code,
+        "office_name": office.name if office else None,
+        "roles": list(user.roles or []),
+        "active": bool(user.active),
+        "has_password": bool(user.password_hash),
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+    }
 
 
 def _require_admin(actor: Actor) -> None:
@@ -282,15 +319,24 @@ def get_user(runtime, username: str, actor: Actor) -> dict:
         return user_dict(user, s.get(Office, user.office_code))
 
 
-def save_user(runtime, actor: Actor, username: str, *, display_name: str, office_code: str, roles,
-              active: bool = True, password: str | None = None, create: bool = False) -> dict:
+def save_user(
+    runtime,
+    actor: Actor,
+    username: str,
+    *,
+    display_name: str,
+    office_code: str,
+    roles,
+    active: bool = True,
+    password: str | None = None,
+    create: bool = False,
+) -> dict:
     """Create or update a user (a system administrator's job).  A password, when given,
     replaces the old one, which signs the user out everywhere."""
     _require_admin(actor)
     username = (username or "").strip()
     errors: dict[str, list] = {}
-    if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum() \
-            or len(username) > 64:
+    if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum() or len(username) > 64:
         errors["username"] = [MSG_USERNAME_CHARS]
     if not (display_name or "").strip():
         errors["display_name"] = [MSG_REQUIRED]
@@ -319,8 +365,14 @@ def save_user(runtime, actor: Actor, username: str, *, display_name: str, office
             errors["roles"] = [MSG_KEEP_ADMIN]
         if errors:
             raise ValidationFailed("Some fields need attention.", errors=errors, n=MIN_PASSWORD_LENGTH)
-        user = create_user(s, username, display_name.strip(), office_code, roles,
-                           password_hash=hash_password(password) if password else None)
+        user = create_user(
+            s,
+            username,
+            display_name.strip(),
+            office_code,
+            roles,
+            password_hash=hash_password(password) if password else None,
+        )
         user.active = bool(active)
         s.flush()
         security_log.info("user %s %s by %s", username, "created" if create else "updated", actor.username)
@@ -346,13 +398,15 @@ def change_own_password(runtime, actor: Actor, current: str, new: str) -> None:
     try:
         check_password_rules(new)
     except ValidationFailed as exc:
-        raise ValidationFailed("Some fields need attention.", errors={"new_password": exc.errors["password"]},
-                               n=MIN_PASSWORD_LENGTH) from exc
+        raise ValidationFailed(
+            "Some fields need attention.", errors={"new_password": exc.errors["password"]}, n=MIN_PASSWORD_LENGTH
+        ) from exc
     set_password(runtime, actor.username, new)
     security_log.info("user %s changed their password", actor.username)
 
 
 # -- settings ------------------------------------------------------------------------------
+
 
 def get_locale(runtime, username: str) -> str | None:
     with runtime.read() as s:

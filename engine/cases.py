@@ -4,21 +4,20 @@ Every call is one transaction with its audit event written inside it; plugins he
 the event only after the commit.  Office isolation lives here, in the queries: a case of
 another office is "not found" for a clerk, and the attempt is logged.
 """
+
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict
 from types import SimpleNamespace
-from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, or_, select
-from sqlalchemy.orm import lazyload
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import lazyload
 
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
@@ -38,31 +37,71 @@ _INSERT_EVENT = CaseEvent.__table__.insert()
 
 # -- helpers -------------------------------------------------------------------------------
 
-def record_event(uow, case: Case, kind: str, actor: Actor, *, task=None, step=None, step_name=None, detail=None,
-            before=None, after=None) -> None:
-    values = dict(case_id=case.id, at=utcnow(), actor=actor.username,
-                  office_code=actor.office_code or case.office_code, kind=kind,
-                  task_id=getattr(task, "id", None) if task is not None else None,
-                  step=step or getattr(task, "step", None), step_name=step_name or getattr(task, "name", None),
-                  detail=detail, before=before, after=after)
+
+def record_event(
+    uow,
+    case: Case,
+    kind: str,
+    actor: Actor,
+    *,
+    task=None,
+    step=None,
+    step_name=None,
+    detail=None,
+    before=None,
+    after=None,
+) -> None:
+    values = dict(
+        case_id=case.id,
+        at=utcnow(),
+        actor=actor.username,
+        office_code=actor.office_code or case.office_code,
+        kind=kind,
+        task_id=getattr(task, "id", None) if task is not None else None,
+        step=step or getattr(task, "step", None),
+        step_name=step_name or getattr(task, "name", None),
+        detail=detail,
+        before=before,
+        after=after,
+    )
     uow.session.connection().execute(_INSERT_EVENT, values)  # append-only: no ORM object to track
-    uow.events.append(({"kind": kind, "actor": actor.username, "at": values["at"].isoformat(),
-                        "step": values["step"], "detail": detail, "after": after}, CaseView.of(case)))
+    uow.events.append(
+        (
+            {
+                "kind": kind,
+                "actor": actor.username,
+                "at": values["at"].isoformat(),
+                "step": values["step"],
+                "detail": detail,
+                "after": after,
+            },
+            CaseView.of(case),
+        )
+    )
 
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
     if case is None:
         raise NotFound("{what} not found.", what=what)
     if not actor.sees_office(case.office_code):
-        security_log.warning("office isolation: %s of office %s tried to reach case %s of office %s",
-                             actor.username, actor.office_code, case.receipt, case.office_code)
+        security_log.warning(
+            "office isolation: %s of office %s tried to reach case %s of office %s",
+            actor.username,
+            actor.office_code,
+            case.receipt,
+            case.office_code,
+        )
         raise NotFound("{what} not found.", what=what)
     return case
 
 
 def lock_case(uow, case_id: int) -> Case:
-    stmt = select(Case).where(Case.id == case_id).options(lazyload(Case.process_version)) \
+    stmt = (
+        select(Case)
+        .where(Case.id == case_id)
+        .options(lazyload(Case.process_version))
         .execution_options(populate_existing=True)
+    )
     if uow.session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Case)
     return uow.session.scalar(stmt)
@@ -71,13 +110,22 @@ def lock_case(uow, case_id: int) -> Case:
 _INSERT_CASE = Case.__table__.insert().returning(Case.__table__.c.id)
 _SERIALS = ReceiptSerial.__table__
 #: One statement takes the next serial: the UPDATE locks the row until commit on both databases.
-_TAKE_SERIAL = (_SERIALS.update().where(_SERIALS.c.office_code == bindparam("office"), _SERIALS.c.year == bindparam("of_year"))
-                .values(last=_SERIALS.c.last + 1).returning(_SERIALS.c.last))
+_TAKE_SERIAL = (
+    _SERIALS.update()
+    .where(_SERIALS.c.office_code == bindparam("office"), _SERIALS.c.year == bindparam("of_year"))
+    .values(last=_SERIALS.c.last + 1)
+    .returning(_SERIALS.c.last)
+)
 _OFFICE_EXISTS = select(Office.__table__.c.code).where(Office.__table__.c.code == bindparam("code"))
-_OPEN_CASE_OF = (select(Case.__table__.c.receipt)
-                 .where(Case.__table__.c.resident_nik == bindparam("nik"),
-                        Case.__table__.c.office_code == bindparam("office"),
-                        Case.__table__.c.status.in_(OPEN_STATUSES)).limit(1))
+_OPEN_CASE_OF = (
+    select(Case.__table__.c.receipt)
+    .where(
+        Case.__table__.c.resident_nik == bindparam("nik"),
+        Case.__table__.c.office_code == bindparam("office"),
+        Case.__table__.c.status.in_(OPEN_STATUSES),
+    )
+    .limit(1)
+)
 
 
 def _next_receipt(session, office_code: str, year: int) -> str:
@@ -94,8 +142,11 @@ def _next_receipt(session, office_code: str, year: int) -> str:
 
 def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
     for ts in spec.task_specs.values():
-        if type(ts).__name__ == "StartEvent" and getattr(ts, "event_definition", None) is not None \
-                and type(ts.event_definition).__name__ == "NoneEventDefinition":
+        if (
+            type(ts).__name__ == "StartEvent"
+            and getattr(ts, "event_definition", None) is not None
+            and type(ts.event_definition).__name__ == "NoneEventDefinition"
+        ):
             key = ((getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}).get("formKey")
             if key:
                 return key, version.forms.get(key)
@@ -140,8 +191,17 @@ def _uses_requirements(form: dict | None) -> bool:
 
 # -- starting ------------------------------------------------------------------------------
 
-def start_case(runtime, process_key: str, data, actor: Actor, *, office_code: str | None = None,
-               correlation_key: str | None = None, initiated_by_message: bool = False) -> dict:
+
+def start_case(
+    runtime,
+    process_key: str,
+    data,
+    actor: Actor,
+    *,
+    office_code: str | None = None,
+    correlation_key: str | None = None,
+    initiated_by_message: bool = False,
+) -> dict:
     """Start a case of the latest version of ``process_key`` for a resident.
 
     ``data`` must hold ``nik`` and ``resident_name`` and whatever the start form asks.  A
@@ -173,52 +233,101 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         errors["resident_name"] = ["This field is required."]
     if errors:
         raise ValidationFailed("Some fields need attention.", errors=errors)
-    errors = _combine_errors(runtime.hook.validate_case_start(procedure=process_key, office_code=office_code,
-                                                               data=cleaned))
+    errors = _combine_errors(
+        runtime.hook.validate_case_start(procedure=process_key, office_code=office_code, data=cleaned)
+    )
     if errors:
         raise ValidationFailed("Some fields need attention.", errors=errors)
     existing = conn.execute(_OPEN_CASE_OF, {"nik": nik, "office": office_code}).scalar()
     if existing is not None:
-        raise Conflict("Resident {nik} already has an open case {receipt}.", nik=nik,
-                       receipt=existing, errors={"case": existing})
+        raise Conflict(
+            "Resident {nik} already has an open case {receipt}.", nik=nik, receipt=existing, errors={"case": existing}
+        )
     now = utcnow()
     receipt = _next_receipt(s, office_code, now.year)
-    values = dict(receipt=receipt, office_code=office_code, process_key=process_key, process_version_id=version.id,
-                  resident_nik=nik, resident_name=name, status="active", correlation_key=correlation_key or receipt,
-                  data={}, incident=None, end_reason=None, created_by=actor.username, created_at=now, updated_at=now,
-                  ended_at=None, lock_version=0)
+    values = dict(
+        receipt=receipt,
+        office_code=office_code,
+        process_key=process_key,
+        process_version_id=version.id,
+        resident_nik=nik,
+        resident_name=name,
+        status="active",
+        correlation_key=correlation_key or receipt,
+        data={},
+        incident=None,
+        end_reason=None,
+        created_by=actor.username,
+        created_at=now,
+        updated_at=now,
+        ended_at=None,
+        lock_version=0,
+    )
     case = Row(id=conn.execute(_INSERT_CASE, values).scalar_one(), **values)
     start_data = {**cleaned, "receipt": receipt, "office_code": office_code}
     cw = CaseWorkflow.new(runtime, s, case, version, start_data)
     cw.advance()
     opened = cw.save()
-    record_event(uow, case, "case_started", actor, detail=f"{version.name} v{version.version}",
-            after={k: v for k, v in cleaned.items()})
+    record_event(
+        uow,
+        case,
+        "case_started",
+        actor,
+        detail=f"{version.name} v{version.version}",
+        after={k: v for k, v in cleaned.items()},
+    )
     _incident_event(uow, cw, actor)
     return _case_summary(case, opened)
 
 
 def _case_summary(case: Case, opened=()) -> dict:
-    return {"id": case.id, "receipt": case.receipt, "status": case.status, "process": case.process_key,
-            "office": case.office_code, "incident": case.incident,
-            "open_tasks": [task_dict(t, case) for t in opened]}
+    return {
+        "id": case.id,
+        "receipt": case.receipt,
+        "status": case.status,
+        "process": case.process_key,
+        "office": case.office_code,
+        "incident": case.incident,
+        "open_tasks": [task_dict(t, case) for t in opened],
+    }
 
 
 # -- tasks ---------------------------------------------------------------------------------
 
+
 def task_dict(t: HumanTask, case: Case | None = None) -> dict:
     case = case or t.case
     return {
-        "id": t.id, "case_id": t.case_id, "receipt": case.receipt, "resident_name": case.resident_name,
-        "nik": case.resident_nik, "process": case.process_key, "step": t.step, "name": t.name,
-        "name_en": t.name_en, "lane": t.lane, "role": t.role, "assignee": t.assignee, "form_key": t.form_key,
-        "instructions": t.instructions, "office": t.office_code, "version": t.version,
-        "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
+        "id": t.id,
+        "case_id": t.case_id,
+        "receipt": case.receipt,
+        "resident_name": case.resident_name,
+        "nik": case.resident_nik,
+        "process": case.process_key,
+        "step": t.step,
+        "name": t.name,
+        "name_en": t.name_en,
+        "lane": t.lane,
+        "role": t.role,
+        "assignee": t.assignee,
+        "form_key": t.form_key,
+        "instructions": t.instructions,
+        "office": t.office_code,
+        "version": t.version,
+        "created_at": t.created_at.isoformat(),
+        "due_at": t.due_at.isoformat() if t.due_at else None,
     }
 
 
-def list_tasks(runtime, actor: Actor, *, role: str | None = None, case_receipt: str | None = None,
-               assignee: str | None = None, limit: int = 500) -> list[dict]:
+def list_tasks(
+    runtime,
+    actor: Actor,
+    *,
+    role: str | None = None,
+    case_receipt: str | None = None,
+    assignee: str | None = None,
+    limit: int = 500,
+) -> list[dict]:
     """Open tasks the actor's office may see, optionally by role, case or assignee."""
     with runtime.read() as s:
         stmt = select(HumanTask).join(HumanTask.case)
@@ -243,8 +352,11 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
         result["case_data"] = dict(task.case.data)
-        result["requirements"] = (requirements_for(runtime, task.case.process_key, task.case.data)
-                                  if _uses_requirements(result["form"]) else [])
+        result["requirements"] = (
+            requirements_for(runtime, task.case.process_key, task.case.data)
+            if _uses_requirements(result["form"])
+            else []
+        )
         return result
 
 
@@ -257,19 +369,25 @@ _CASES, _TASKS = Case.__table__, HumanTask.__table__
 _CASE_KEYS = tuple(c.key for c in _CASES.c)
 _TASK_KEYS = tuple(c.key for c in _TASKS.c)
 #: Built once: every completion and claim runs it.
-_TASK_WITH_CASE = (select(*_CASES.c, *[c.label(f"task_{c.key}") for c in _TASKS.c])
-                   .select_from(_TASKS.join(_CASES, _TASKS.c.case_id == _CASES.c.id))
-                   .where(_TASKS.c.id == bindparam("task_id")))
+_TASK_WITH_CASE = (
+    select(*_CASES.c, *[c.label(f"task_{c.key}") for c in _TASKS.c])
+    .select_from(_TASKS.join(_CASES, _TASKS.c.case_id == _CASES.c.id))
+    .where(_TASKS.c.id == bindparam("task_id"))
+)
 _CASE_FOR_UPDATE = select(*_CASES.c).where(_CASES.c.id == bindparam("cid")).with_for_update()
 _TASK_ROW = select(*_TASKS.c).where(_TASKS.c.id == bindparam("task_id"))
-_SET_ASSIGNEE = _TASKS.update().where(_TASKS.c.id == bindparam("tid")).values(
-    assignee=bindparam("who"), version=bindparam("new_version"))
+_SET_ASSIGNEE = (
+    _TASKS.update()
+    .where(_TASKS.c.id == bindparam("tid"))
+    .values(assignee=bindparam("who"), version=bindparam("new_version"))
+)
 
 
 def _completion_of(session, task_id: str) -> CaseEvent | None:
     """The event that completed a task, if one did (to explain a second completion)."""
-    return session.scalar(select(CaseEvent).where(CaseEvent.task_id == task_id,
-                                                  CaseEvent.kind == "task_completed").limit(1))
+    return session.scalar(
+        select(CaseEvent).where(CaseEvent.task_id == task_id, CaseEvent.kind == "task_completed").limit(1)
+    )
 
 
 def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
@@ -284,8 +402,11 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
         done = _completion_of(s, task_id)
         if done is not None:
             visible_case(s.get(Case, done.case_id), actor, "Task")
-            raise Conflict("This task was already completed by {user} at {at}.", user=done.actor,
-                           at=done.at.isoformat(timespec="seconds"))
+            raise Conflict(
+                "This task was already completed by {user} at {at}.",
+                user=done.actor,
+                at=done.at.isoformat(timespec="seconds"),
+            )
         raise NotFound("Task {id} not found.", id=task_id)
     case = Row(**{k: found[k] for k in _CASE_KEYS})
     task = Row(**{k: found[f"task_{k}"] for k in _TASK_KEYS})
@@ -303,8 +424,7 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
 
 
 def _set_assignee(uow, task: Row, username: str | None) -> None:
-    uow.session.connection().execute(_SET_ASSIGNEE, {"tid": task.id, "who": username,
-                                                     "new_version": task.version + 1})
+    uow.session.connection().execute(_SET_ASSIGNEE, {"tid": task.id, "who": username, "new_version": task.version + 1})
     task.assignee, task.version = username, task.version + 1
 
 
@@ -312,15 +432,15 @@ def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | N
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).",
-                           version=task.version)
+            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
         if task.assignee == actor.username:
             return task_dict(task, case)
         if task.assignee is not None:
             raise Conflict("This task is already claimed by {user}.", user=task.assignee)
         _set_assignee(uow, task, actor.username)
-        record_event(uow, case, "task_claimed", actor, task=task, before={"assignee": None},
-                after={"assignee": actor.username})
+        record_event(
+            uow, case, "task_claimed", actor, task=task, before={"assignee": None}, after={"assignee": actor.username}
+        )
         return task_dict(task, case)
 
 
@@ -328,21 +448,28 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).",
-                           version=task.version)
+            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
         if task.assignee is None:
             return task_dict(task, case)
         if task.assignee != actor.username and not actor.has_role("supervisor"):
             raise Conflict("This task is claimed by {user}.", user=task.assignee)
         before = task.assignee
         _set_assignee(uow, task, None)
-        record_event(uow, case, "task_unclaimed", actor, task=task, before={"assignee": before},
-                after={"assignee": None})
+        record_event(
+            uow, case, "task_unclaimed", actor, task=task, before={"assignee": before}, after={"assignee": None}
+        )
         return task_dict(task, case)
 
 
-def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version: int | None = None,
-                  override_reason: str | None = None) -> dict:
+def complete_task(
+    runtime,
+    task_id: str,
+    data,
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    override_reason: str | None = None,
+) -> dict:
     """Complete a user task with form data.
 
     ``expected_version`` is the task version the clerk saw; a stale or second completion
@@ -358,14 +485,14 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
         if not actor.has_role("supervisor"):
             raise Forbidden("Only a supervisor may override the document requirements.")
         if not str(override_reason).strip():
-            raise ValidationFailed("Some fields need attention.",
-                                   errors={"override_reason": ["Write why the requirement is overridden."]})
+            raise ValidationFailed(
+                "Some fields need attention.", errors={"override_reason": ["Write why the requirement is overridden."]}
+            )
     with runtime.transaction() as uow:
         s = uow.session
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).",
-                           version=task.version)
+            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
         if task.assignee is not None and task.assignee != actor.username and not actor.is_system:
             raise Conflict("This task is claimed by {user}.", user=task.assignee)
         form = runtime.version_info(s, case.process_version_id).forms.get(task.form_key) if task.form_key else None
@@ -384,22 +511,36 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
         if override_reason is not None:
             merged[OVERRIDE_KEY] = {"by": actor.username, "reason": str(override_reason).strip()}
         view = CaseView.of(case, merged)
-        errors = _combine_errors(runtime.hook.validate_task_data(case=view, step=task.step, form_key=task.form_key,
-                                                                 data=merged))
+        errors = _combine_errors(
+            runtime.hook.validate_task_data(case=view, step=task.step, form_key=task.form_key, data=merged)
+        )
         if errors:
             raise ValidationFailed("Some fields need attention.", errors=errors)
         before = {k: spiff_task.data.get(k) for k in cleaned}
         if override_reason is not None:
             cleaned[OVERRIDE_KEY] = merged[OVERRIDE_KEY]
-            record_event(uow, case, "requirements_overridden", actor, task=task, detail=merged[OVERRIDE_KEY]["reason"],
-                    after={"missing": [r["key"] for r in merged.get(REQUIREMENTS_KEY, [])
-                                       if r["key"] not in set(merged.get("documents_received") or [])
-                                       | set(merged.get("documents_uploaded") or [])]})
+            record_event(
+                uow,
+                case,
+                "requirements_overridden",
+                actor,
+                task=task,
+                detail=merged[OVERRIDE_KEY]["reason"],
+                after={
+                    "missing": [
+                        r["key"]
+                        for r in merged.get(REQUIREMENTS_KEY, [])
+                        if r["key"]
+                        not in set(merged.get("documents_received") or []) | set(merged.get("documents_uploaded") or [])
+                    ]
+                },
+            )
         spiff_task.data.update(cleaned)
         try:
             spiff_task.run()
         except Exception as exc:  # a failing postscript: the case needs an administrator
             from .workflow import _describe
+
             cw.incident = _describe(exc)
         else:
             cw.advance()
@@ -411,8 +552,10 @@ def complete_task(runtime, task_id: str, data, actor: Actor, *, expected_version
 
 # -- messages between offices --------------------------------------------------------------
 
-def deliver_message(runtime, name: str, correlation_key: str, payload: dict | None, actor: Actor, *,
-                    office_code: str | None = None) -> dict:
+
+def deliver_message(
+    runtime, name: str, correlation_key: str, payload: dict | None, actor: Actor, *, office_code: str | None = None
+) -> dict:
     """Deliver a BPMN message to the open case waiting for it under ``correlation_key``."""
     if payload is not None and not isinstance(payload, dict):
         raise InvalidInput("A message payload must be a JSON object.")
@@ -460,23 +603,44 @@ def receive_message(runtime, envelope: dict, actor: Actor | None = None) -> dict
         s = uow.session
         # The receipt row is written first: a concurrent duplicate fails on its primary key
         # and rolls back whole, so the effect happens once.
-        s.add(InboxReceipt(message_id=message_id, source_office=envelope.get("source_office", "?"),
-                           received_at=utcnow(), result=None))
+        s.add(
+            InboxReceipt(
+                message_id=message_id,
+                source_office=envelope.get("source_office", "?"),
+                received_at=utcnow(),
+                result=None,
+            )
+        )
         s.flush()
         if kind == "start_case":
             if not payload.get("process"):
                 raise InvalidInput("Malformed message envelope.")
-            result = _start(runtime, uow, payload["process"], payload.get("data") or {}, actor,
-                            payload.get("office") or envelope.get("destination_office"),
-                            payload.get("correlation_key"), True)
+            result = _start(
+                runtime,
+                uow,
+                payload["process"],
+                payload.get("data") or {},
+                actor,
+                payload.get("office") or envelope.get("destination_office"),
+                payload.get("correlation_key"),
+                True,
+            )
         else:
-            result = _deliver(runtime, uow, payload.get("name"), payload.get("correlation_key"),
-                              payload.get("data") or {}, actor, envelope.get("destination_office"))
+            result = _deliver(
+                runtime,
+                uow,
+                payload.get("name"),
+                payload.get("correlation_key"),
+                payload.get("data") or {},
+                actor,
+                envelope.get("destination_office"),
+            )
         s.get(InboxReceipt, message_id).result = {k: result.get(k) for k in ("id", "receipt", "status")}
         return result
 
 
 # -- cancel, incidents ---------------------------------------------------------------------
+
 
 def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
     if not reason or not str(reason).strip():
@@ -494,8 +658,15 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         case.status, case.ended_at, case.end_reason = "cancelled", utcnow(), str(reason).strip()
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
-        record_event(uow, case, "case_cancelled", actor, detail=case.end_reason, before={"status": before},
-                after={"status": "cancelled"})
+        record_event(
+            uow,
+            case,
+            "case_cancelled",
+            actor,
+            detail=case.end_reason,
+            before={"status": before},
+            after={"status": "cancelled"},
+        )
         return _case_summary(case)
 
 
@@ -523,6 +694,7 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
 
 # -- reading -------------------------------------------------------------------------------
 
+
 def find_case(session, case_ref) -> Case | None:
     if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
         return session.get(Case, int(case_ref))
@@ -531,20 +703,40 @@ def find_case(session, case_ref) -> Case | None:
 
 def case_dict(case: Case) -> dict:
     return {
-        "id": case.id, "receipt": case.receipt, "process": case.process_key,
-        "process_version": case.process_version.version, "process_name": case.process_version.name,
-        "office": case.office_code, "nik": case.resident_nik, "resident_name": case.resident_name,
-        "status": case.status, "incident": case.incident, "end_reason": case.end_reason,
-        "correlation_key": case.correlation_key, "data": dict(case.data),
-        "created_by": case.created_by, "created_at": case.created_at.isoformat(),
-        "updated_at": case.updated_at.isoformat(), "ended_at": case.ended_at.isoformat() if case.ended_at else None,
+        "id": case.id,
+        "receipt": case.receipt,
+        "process": case.process_key,
+        "process_version": case.process_version.version,
+        "process_name": case.process_version.name,
+        "office": case.office_code,
+        "nik": case.resident_nik,
+        "resident_name": case.resident_name,
+        "status": case.status,
+        "incident": case.incident,
+        "end_reason": case.end_reason,
+        "correlation_key": case.correlation_key,
+        "data": dict(case.data),
+        "created_by": case.created_by,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "ended_at": case.ended_at.isoformat() if case.ended_at else None,
     }
 
 
 def event_dict(e: CaseEvent) -> dict:
-    return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "office": e.office_code, "kind": e.kind,
-            "task_id": e.task_id, "step": e.step, "step_name": e.step_name, "detail": e.detail,
-            "before": e.before, "after": e.after}
+    return {
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "office": e.office_code,
+        "kind": e.kind,
+        "task_id": e.task_id,
+        "step": e.step,
+        "step_name": e.step_name,
+        "detail": e.detail,
+        "before": e.before,
+        "after": e.after,
+    }
 
 
 def get_case(runtime, case_ref, actor: Actor) -> dict:
@@ -552,18 +744,38 @@ def get_case(runtime, case_ref, actor: Actor) -> dict:
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
         result = case_dict(case)
-        result["open_tasks"] = [task_dict(t, case) for t in
-                                s.scalars(select(HumanTask).where(HumanTask.case_id == case.id))]
-        result["jobs"] = [{"kind": j.kind, "step": j.step, "status": j.status, "due_at": j.due_at.isoformat(),
-                           "attempts": j.attempts, "last_error": j.last_error}
-                          for j in s.scalars(select(Job).where(Job.case_id == case.id))]
-        result["events"] = [event_dict(e) for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                                             .order_by(CaseEvent.id))]
+        result["open_tasks"] = [
+            task_dict(t, case) for t in s.scalars(select(HumanTask).where(HumanTask.case_id == case.id))
+        ]
+        result["jobs"] = [
+            {
+                "kind": j.kind,
+                "step": j.step,
+                "status": j.status,
+                "due_at": j.due_at.isoformat(),
+                "attempts": j.attempts,
+                "last_error": j.last_error,
+            }
+            for j in s.scalars(select(Job).where(Job.case_id == case.id))
+        ]
+        result["events"] = [
+            event_dict(e)
+            for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+        ]
         return result
 
 
-def list_cases(runtime, actor: Actor, *, status: str | None = None, nik: str | None = None,
-               process: str | None = None, query: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+def list_cases(
+    runtime,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    nik: str | None = None,
+    process: str | None = None,
+    query: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict]:
     with runtime.read() as s:
         stmt = select(Case)
         if not actor.is_system:
@@ -578,7 +790,8 @@ def list_cases(runtime, actor: Actor, *, status: str | None = None, nik: str | N
             stmt = stmt.where(Case.process_key == process)
         if query:
             like = f"%{query.lower()}%"
-            stmt = stmt.where(or_(func.lower(Case.resident_name).like(like), Case.receipt.like(like),
-                                  Case.resident_nik.like(like)))
+            stmt = stmt.where(
+                or_(func.lower(Case.resident_name).like(like), Case.receipt.like(like), Case.resident_nik.like(like))
+            )
         stmt = stmt.order_by(Case.id.desc()).limit(limit).offset(offset)
         return [case_dict(c) for c in s.scalars(stmt)]

@@ -3,14 +3,13 @@
 One object, passed to the runtime, the CLI and the web factory, so no module reads
 ``os.environ`` on its own and tests can build as many nodes as they like.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-
-from .resources import PROCESSES_DIR
 
 DEFAULT_LANE_ROLES = {
     "operator": "operator",
@@ -56,7 +55,7 @@ class Config:
             self.database_url = f"sqlite:///{self.instance_path / 'simpul.db'}"
 
     @classmethod
-    def from_env(cls, environ=None, **overrides) -> "Config":
+    def from_env(cls, environ=None, **overrides) -> Config:
         """Build a Config from ``SIMPUL_<FIELD>`` variables; explicit overrides win."""
         environ = os.environ if environ is None else environ
         values = {}

@@ -5,10 +5,11 @@ so a power cut after a commit loses nothing, foreign keys on, and write transact
 take the write lock at BEGIN (``BEGIN IMMEDIATE``) so two writers never deadlock on a lock
 upgrade.  PostgreSQL is used as is; the engine takes row locks (``FOR UPDATE``) itself.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine

@@ -1,4 +1,5 @@
 """Offices and users: who belongs where, and the Actor an engine call runs as."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -10,8 +11,9 @@ from .models import Office, User
 OFFICE_KINDS = ("kelurahan", "kecamatan", "regency")
 
 
-def ensure_office(session, code: str, name: str, kind: str, parent_code: str | None = None,
-                  timezone: str = "Asia/Makassar") -> Office:
+def ensure_office(
+    session, code: str, name: str, kind: str, parent_code: str | None = None, timezone: str = "Asia/Makassar"
+) -> Office:
     if kind not in OFFICE_KINDS:
         raise InvalidInput("Office kind must be one of {kinds}.", kinds=", ".join(OFFICE_KINDS))
     office = session.get(Office, code)
@@ -26,14 +28,20 @@ def ensure_office(session, code: str, name: str, kind: str, parent_code: str | N
 def create_user(session, username: str, display_name: str, office_code: str, roles, password_hash=None) -> User:
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise InvalidInput("Unknown role(s): {roles}. Known roles: {known}.", roles=", ".join(unknown),
-                           known=", ".join(ROLES))
+        raise InvalidInput(
+            "Unknown role(s): {roles}. Known roles: {known}.", roles=", ".join(unknown), known=", ".join(ROLES)
+        )
     if session.get(Office, office_code) is None:
         raise InvalidInput("Unknown office {code}.", code=office_code)
     user = session.get(User, username)
     if user is None:
-        user = User(username=username, display_name=display_name, office_code=office_code, roles=list(roles),
-                    password_hash=password_hash)
+        user = User(
+            username=username,
+            display_name=display_name,
+            office_code=office_code,
+            roles=list(roles),
+            password_hash=password_hash,
+        )
         session.add(user)
     else:
         user.display_name, user.office_code, user.roles = display_name, office_code, list(roles)
@@ -48,5 +56,9 @@ def actor_for(runtime, username: str) -> Actor:
         user = s.scalar(select(User).where(User.username == username))
         if user is None or not user.active:
             raise NotFound("Unknown user {user}.", user=username)
-        return Actor(username=user.username, office_code=user.office_code, roles=frozenset(user.roles),
-                     display_name=user.display_name)
+        return Actor(
+            username=user.username,
+            office_code=user.office_code,
+            roles=frozenset(user.roles),
+            display_name=user.display_name,
+        )

@@ -16,6 +16,7 @@
 
 Messages are English msgids (``N_``), translated where they are shown.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,9 @@ _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 MSG_EMPTY = N_("The file is empty.")
 MSG_TOO_LARGE = N_("The file is larger than the limit of {limit} MB.")
 MSG_TOO_LARGE_FIELD = N_("The file is too large.")
-MSG_UNKNOWN_TYPE = N_("Only PDF, JPEG and PNG files are accepted, and this file is none of them "
-                      "(its content was checked, not its name).")
+MSG_UNKNOWN_TYPE = N_(
+    "Only PDF, JPEG and PNG files are accepted, and this file is none of them (its content was checked, not its name)."
+)
 MSG_BROKEN_JPEG = N_("The JPEG image is incomplete or damaged; scan or photograph the document again.")
 MSG_BROKEN_PNG = N_("The PNG image is incomplete or damaged; scan or photograph the document again.")
 MSG_BROKEN_PDF = N_("The PDF is incomplete (it has no end-of-file marker); save or scan it again.")
@@ -70,7 +72,7 @@ MSG_WARN_NOT_IMAGE = N_("A photo should be a JPEG or PNG image, not a PDF.")
 
 PHOTO_RATIO = 3 / 4
 PHOTO_RATIO_TOLERANCE = 0.04  # 4 %: a 300x400 photo cropped a little still passes
-LIGHT_BACKGROUND = 180        # mean luminance (0-255) of the top and side edges
+LIGHT_BACKGROUND = 180  # mean luminance (0-255) of the top and side edges
 
 
 class DocumentDamaged(SimpulError):
@@ -81,6 +83,7 @@ class DocumentDamaged(SimpulError):
 
 
 # -- configuration ---------------------------------------------------------------------------
+
 
 def max_upload_bytes(runtime) -> int:
     """The size limit: ``documents_max_mb`` in ``SIMPUL_SETTINGS`` (default 5)."""
@@ -101,6 +104,7 @@ def blob_path(runtime, sha256: str) -> Path:
 
 
 # -- checking the content ------------------------------------------------------------------
+
 
 def _refuse(message: str, **params):
     raise ValidationFailed(message, errors={"file": [message.format(**params) if params else message]}, **params)
@@ -145,8 +149,7 @@ def check_content(content: bytes, max_bytes: int) -> tuple[str, object | None]:
     if not content:
         _refuse(MSG_EMPTY)
     if len(content) > max_bytes:
-        raise ValidationFailed(MSG_TOO_LARGE, errors={"file": [MSG_TOO_LARGE_FIELD]},
-                               limit=format_mb(max_bytes))
+        raise ValidationFailed(MSG_TOO_LARGE, errors={"file": [MSG_TOO_LARGE_FIELD]}, limit=format_mb(max_bytes))
     content_type = sniff(content)
     if content_type is None:
         _refuse(MSG_UNKNOWN_TYPE)
@@ -172,8 +175,7 @@ def photo_warnings(content_type: str, image) -> list[dict]:
     width, height = image.size
     result = []
     if abs(width / height - PHOTO_RATIO) / PHOTO_RATIO > PHOTO_RATIO_TOLERANCE:
-        result.append({"code": "aspect_ratio", "message": MSG_WARN_RATIO,
-                       "params": {"width": width, "height": height}})
+        result.append({"code": "aspect_ratio", "message": MSG_WARN_RATIO, "params": {"width": width, "height": height}})
     # The background shows along the top and down both sides of the upper half (the face
     # and shoulders fill the middle and the bottom).
     grey = image.convert("L")
@@ -212,6 +214,7 @@ def clean_filename(name, content_type: str) -> str:
 
 
 # -- storing -------------------------------------------------------------------------------
+
 
 def _fsync_dir(path: Path) -> None:
     try:
@@ -269,8 +272,9 @@ def _requirement(runtime, case: Case, key: str) -> dict:
     for item in requirements_for(runtime, case.process_key, case.data or {}):
         if item.get("key") == key:
             return item
-    raise ValidationFailed(MSG_UNKNOWN_REQUIREMENT, errors={"requirement": [MSG_UNKNOWN_REQUIREMENT.format(key=key)]},
-                           key=key)
+    raise ValidationFailed(
+        MSG_UNKNOWN_REQUIREMENT, errors={"requirement": [MSG_UNKNOWN_REQUIREMENT.format(key=key)]}, key=key
+    )
 
 
 def _check_open(case: Case) -> None:
@@ -280,8 +284,9 @@ def _check_open(case: Case) -> None:
         raise Conflict(MSG_CASE_CLOSED, receipt=case.receipt, status=case.status)
 
 
-def store_document(runtime, case_ref, requirement_key: str, filename: str, content, actor: Actor, *,
-                   max_bytes: int | None = None) -> dict:
+def store_document(
+    runtime, case_ref, requirement_key: str, filename: str, content, actor: Actor, *, max_bytes: int | None = None
+) -> dict:
     """Store an upload for one requirement of an open case of the actor's office.
 
     ``content`` is bytes or a binary stream.  Returns the document (``document_dict``), with
@@ -309,19 +314,45 @@ def store_document(runtime, case_ref, requirement_key: str, filename: str, conte
             s = uow.session
             case = _case_for(s, case.id, actor)
             _check_open(case)
-            same = s.scalar(select(Document).where(Document.case_id == case.id, Document.requirement_key == key,
-                                                   Document.sha256 == sha256).limit(1))
+            same = s.scalar(
+                select(Document)
+                .where(Document.case_id == case.id, Document.requirement_key == key, Document.sha256 == sha256)
+                .limit(1)
+            )
             if same is not None:
                 return {**document_dict(same), "duplicate": True}
-            doc = Document(case_id=case.id, office_code=case.office_code, requirement_key=key, filename=name,
-                           content_type=content_type, size=len(data), sha256=sha256, width=width, height=height,
-                           warnings=warnings, uploaded_by=actor.username, uploaded_at=utcnow())
+            doc = Document(
+                case_id=case.id,
+                office_code=case.office_code,
+                requirement_key=key,
+                filename=name,
+                content_type=content_type,
+                size=len(data),
+                sha256=sha256,
+                width=width,
+                height=height,
+                warnings=warnings,
+                uploaded_by=actor.username,
+                uploaded_at=utcnow(),
+            )
             s.add(doc)
             s.flush()
-            record_event(uow, case, "document_uploaded", actor, detail=f"{key}: {name}",
-                    after={"document_id": doc.id, "requirement": key, "filename": name,
-                           "content_type": content_type, "size": len(data), "sha256": sha256,
-                           "warnings": [w["code"] for w in warnings]})
+            record_event(
+                uow,
+                case,
+                "document_uploaded",
+                actor,
+                detail=f"{key}: {name}",
+                after={
+                    "document_id": doc.id,
+                    "requirement": key,
+                    "filename": name,
+                    "content_type": content_type,
+                    "size": len(data),
+                    "sha256": sha256,
+                    "warnings": [w["code"] for w in warnings],
+                },
+            )
             return {**document_dict(doc), "duplicate": False}
     except BaseException:
         if created:
@@ -341,11 +372,23 @@ def _forget_blob_if_unused(runtime, sha256: str) -> None:
 
 # -- reading -------------------------------------------------------------------------------
 
+
 def document_dict(doc: Document) -> dict:
-    return {"id": doc.id, "case_id": doc.case_id, "office": doc.office_code, "requirement": doc.requirement_key,
-            "filename": doc.filename, "content_type": doc.content_type, "size": doc.size, "sha256": doc.sha256,
-            "width": doc.width, "height": doc.height, "warnings": list(doc.warnings or []),
-            "uploaded_by": doc.uploaded_by, "uploaded_at": doc.uploaded_at.isoformat()}
+    return {
+        "id": doc.id,
+        "case_id": doc.case_id,
+        "office": doc.office_code,
+        "requirement": doc.requirement_key,
+        "filename": doc.filename,
+        "content_type": doc.content_type,
+        "size": doc.size,
+        "sha256": doc.sha256,
+        "width": doc.width,
+        "height": doc.height,
+        "warnings": list(doc.warnings or []),
+        "uploaded_by": doc.uploaded_by,
+        "uploaded_at": doc.uploaded_at.isoformat(),
+    }
 
 
 def list_documents(runtime, case_ref, actor: Actor) -> list[dict]:
@@ -356,8 +399,9 @@ def list_documents(runtime, case_ref, actor: Actor) -> list[dict]:
         return [document_dict(d) for d in rows]
 
 
-_UPLOADED_KEYS = (select(Document.__table__.c.requirement_key).where(Document.__table__.c.case_id == bindparam("cid"))
-                  .distinct())
+_UPLOADED_KEYS = (
+    select(Document.__table__.c.requirement_key).where(Document.__table__.c.case_id == bindparam("cid")).distinct()
+)
 
 
 def uploaded_requirement_keys(session, case_id: int) -> list[str]:
@@ -379,8 +423,13 @@ def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:
         if doc is None:
             raise NotFound("{what} not found.", what="Document")
         if not actor.sees_office(doc.office_code):
-            security_log.warning("office isolation: %s of office %s tried to reach document %s of office %s",
-                                 actor.username, actor.office_code, doc.id, doc.office_code)
+            security_log.warning(
+                "office isolation: %s of office %s tried to reach document %s of office %s",
+                actor.username,
+                actor.office_code,
+                doc.id,
+                doc.office_code,
+            )
             raise NotFound("{what} not found.", what="Document")
         meta = document_dict(doc)
     path = blob_path(runtime, meta["sha256"])

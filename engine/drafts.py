@@ -12,6 +12,7 @@ browser editor needs on top: forms edited with the draft, every lane's role is o
 knows, and every BPMN message is one the installed plugins know (``bpmn_messages`` hook) with
 its correlation key.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,12 +26,11 @@ from sqlalchemy import func, select
 
 from .actors import ROLES, Actor
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError
-from .forms import FIELD_NAME
 from .i18n import N_
 from .models import Case, ProcessVersion, utcnow
 from .models_process_admin import ProcessDraft
 from .processes import MAX_BPMN_BYTES, store_version
-from .specs import BPMN_NS, NS, SPIFF_NS, ParsedProcess, parse_process
+from .specs import BPMN_NS, NS, ParsedProcess, parse_process
 
 ADMIN_ROLE = "process_admin"
 FORM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
@@ -45,6 +45,7 @@ def require_admin(actor: Actor) -> None:
 
 # -- the registry of known messages ------------------------------------------------------------
 
+
 def known_messages(runtime) -> dict[str, dict]:
     """Message name -> {"correlation", "description", "plugin"} from the ``bpmn_messages`` hook."""
     merged: dict[str, dict] = {}
@@ -53,9 +54,14 @@ def known_messages(runtime) -> dict[str, dict]:
             info = dict(info or {})
             info["plugin"] = impl.plugin_name
             if name in merged and merged[name].get("correlation") != info.get("correlation"):
-                raise PluginError("Message {name} is correlated by {a} in {pa} but by {b} in {pb}.", name=name,
-                                  a=merged[name].get("correlation"), pa=merged[name]["plugin"],
-                                  b=info.get("correlation"), pb=impl.plugin_name)
+                raise PluginError(
+                    "Message {name} is correlated by {a} in {pa} but by {b} in {pb}.",
+                    name=name,
+                    a=merged[name].get("correlation"),
+                    pa=merged[name]["plugin"],
+                    b=info.get("correlation"),
+                    pb=impl.plugin_name,
+                )
             merged.setdefault(name, info)
     return merged
 
@@ -71,8 +77,15 @@ def editor_catalogue(runtime) -> dict:
         "roles": list(ROLES),
         "forms": sorted(forms),
         "operators": sorted(runtime.operators),
-        "messages": [{"name": name, "correlation": info.get("correlation"), "description": info.get("description"),
-                      "plugin": info.get("plugin")} for name, info in sorted(known_messages(runtime).items())],
+        "messages": [
+            {
+                "name": name,
+                "correlation": info.get("correlation"),
+                "description": info.get("description"),
+                "plugin": info.get("plugin"),
+            }
+            for name, info in sorted(known_messages(runtime).items())
+        ],
     }
 
 
@@ -91,6 +104,7 @@ def bundled_form(runtime, form_key: str) -> dict | None:
 
 
 # -- validation --------------------------------------------------------------------------------
+
 
 @dataclass
 class Validation:
@@ -150,11 +164,24 @@ def _check_lanes(root, lane_roles: dict) -> list:
     for lane in root.iterfind(".//bpmn:lane", NS):
         name = lane.get("name")
         if name not in lane_roles:
-            problems.append(_problem(lane.get("id"), N_("Lane {lane} is not mapped to a role (known: {roles})."),
-                                     lane=name or N_("(no name)"), roles=", ".join(sorted(lane_roles))))
+            problems.append(
+                _problem(
+                    lane.get("id"),
+                    N_("Lane {lane} is not mapped to a role (known: {roles})."),
+                    lane=name or N_("(no name)"),
+                    roles=", ".join(sorted(lane_roles)),
+                )
+            )
         elif lane_roles[name] not in ROLES:
-            problems.append(_problem(lane.get("id"), N_("Lane {lane} maps to role {role}, which Simpul does not know "
-                                     "(known: {roles})."), lane=name, role=lane_roles[name], roles=", ".join(ROLES)))
+            problems.append(
+                _problem(
+                    lane.get("id"),
+                    N_("Lane {lane} maps to role {role}, which Simpul does not know (known: {roles})."),
+                    lane=name,
+                    role=lane_roles[name],
+                    roles=", ".join(ROLES),
+                )
+            )
     return problems
 
 
@@ -185,12 +212,24 @@ def _check_messages(root, known: dict) -> list:
             if not ref:
                 if local == "sendTask":  # a send task may call a service instead of throwing a message
                     continue
-                problems.append(_problem(element, N_("{name} waits for or sends a message but names none (known: "
-                                         "{known})."), name=label, known=known_list))
+                problems.append(
+                    _problem(
+                        element,
+                        N_("{name} waits for or sends a message but names none (known: {known})."),
+                        name=label,
+                        known=known_list,
+                    )
+                )
                 continue
             if ref not in messages:
-                problems.append(_problem(element, N_("{name} refers to message {ref}, which the diagram does not "
-                                         "define."), name=label, ref=ref))
+                problems.append(
+                    _problem(
+                        element,
+                        N_("{name} refers to message {ref}, which the diagram does not define."),
+                        name=label,
+                        ref=ref,
+                    )
+                )
                 continue
             name = messages[ref]
             if not name:
@@ -198,19 +237,42 @@ def _check_messages(root, known: dict) -> list:
                 continue
             info = known.get(name)
             if info is None:
-                problems.append(_problem(element, N_("Message {message} is not known to Simpul: no installed plugin "
-                                         "delivers it (known: {known})."), message=name, known=known_list))
+                problems.append(
+                    _problem(
+                        element,
+                        N_(
+                            "Message {message} is not known to Simpul: no installed plugin "
+                            "delivers it (known: {known})."
+                        ),
+                        message=name,
+                        known=known_list,
+                    )
+                )
                 continue
             key = info.get("correlation")
             if not key:
-                problems.append(_problem(element, N_("Message {message} has no correlation key, so no case can be "
-                                         "found for it."), message=name))
+                problems.append(
+                    _problem(
+                        element,
+                        N_("Message {message} has no correlation key, so no case can be found for it."),
+                        message=name,
+                    )
+                )
                 continue
             other = declared.get(ref, set()) - {key}
             if other:
-                problems.append(_problem(element, N_("Message {message} is correlated by {declared} in the diagram, but "
-                                         "Simpul matches it to a case by {key}."), message=name,
-                                         declared=", ".join(sorted(other)), key=key))
+                problems.append(
+                    _problem(
+                        element,
+                        N_(
+                            "Message {message} is correlated by {declared} in the diagram, but "
+                            "Simpul matches it to a case by {key}."
+                        ),
+                        message=name,
+                        declared=", ".join(sorted(other)),
+                        key=key,
+                    )
+                )
     return problems
 
 
@@ -227,9 +289,13 @@ def _check_timer_quotes(root) -> list:
                 owner = node.getparent()
                 while owner is not None and not owner.get("id"):
                     owner = owner.getparent()
-                problems.append(_problem(owner.get("id") if owner is not None else None,
-                                         N_("Timer value {value} must be quoted, as \"{value}\": a timer is an "
-                                            "expression."), value=node.text.strip()))
+                problems.append(
+                    _problem(
+                        owner.get("id") if owner is not None else None,
+                        N_('Timer value {value} must be quoted, as "{value}": a timer is an expression.'),
+                        value=node.text.strip(),
+                    )
+                )
     return problems
 
 
@@ -306,9 +372,13 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
         for key, schema in forms.items():
             (Path(tmp) / f"{key}.form.json").write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
         try:
-            parsed = parse_process(bpmn_xml, form_dirs=[Path(tmp), *runtime.form_dirs()],
-                                   operators=runtime.operators, lane_roles=runtime.config.lane_roles,
-                                   source=source)
+            parsed = parse_process(
+                bpmn_xml,
+                form_dirs=[Path(tmp), *runtime.form_dirs()],
+                operators=runtime.operators,
+                lane_roles=runtime.config.lane_roles,
+                source=source,
+            )
         except DeployError as exc:
             problems.extend(dict(e) for e in (exc.errors or [{"element": None, "message": str(exc)}]))
         except InvalidInput as exc:
@@ -328,21 +398,38 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
 
 # -- drafts ------------------------------------------------------------------------------------
 
+
 def draft_dict(d: ProcessDraft, *, with_content: bool = True) -> dict:
     result = {
-        "id": d.id, "process_key": d.process_key, "name": d.name, "status": d.status, "valid": d.valid,
-        "errors": list(d.errors or []), "base_version_id": d.base_version_id,
-        "deployed_version_id": d.deployed_version_id, "revision": d.revision,
-        "created_by": d.created_by, "created_at": d.created_at.isoformat(),
-        "saved_by": d.saved_by, "saved_at": d.saved_at.isoformat(),
+        "id": d.id,
+        "process_key": d.process_key,
+        "name": d.name,
+        "status": d.status,
+        "valid": d.valid,
+        "errors": list(d.errors or []),
+        "base_version_id": d.base_version_id,
+        "deployed_version_id": d.deployed_version_id,
+        "revision": d.revision,
+        "created_by": d.created_by,
+        "created_at": d.created_at.isoformat(),
+        "saved_by": d.saved_by,
+        "saved_at": d.saved_at.isoformat(),
     }
     if with_content:
         result.update(bpmn_xml=d.bpmn_xml, forms=dict(d.forms or {}))
     return result
 
 
-def save_draft(runtime, actor: Actor, bpmn_xml, *, forms: dict | None = None, draft_id: int | None = None,
-               expected_revision: int | None = None, base_version_id: int | None = None) -> dict:
+def save_draft(
+    runtime,
+    actor: Actor,
+    bpmn_xml,
+    *,
+    forms: dict | None = None,
+    draft_id: int | None = None,
+    expected_revision: int | None = None,
+    base_version_id: int | None = None,
+) -> dict:
     """Save a diagram as a draft, checked: the result carries ``valid`` and ``errors``.
 
     Without ``draft_id`` a new draft is made (an import, or the first save of an edit).
@@ -359,8 +446,9 @@ def save_draft(runtime, actor: Actor, bpmn_xml, *, forms: dict | None = None, dr
         if draft_id is None:
             if base_version_id is not None and s.get(ProcessVersion, base_version_id) is None:
                 raise NotFound("Process version {id} not found.", id=base_version_id)
-            draft = ProcessDraft(created_by=actor.username, created_at=now, revision=0, status="open",
-                                 base_version_id=base_version_id)
+            draft = ProcessDraft(
+                created_by=actor.username, created_at=now, revision=0, status="open", base_version_id=base_version_id
+            )
             s.add(draft)
         else:
             stmt = select(ProcessDraft).where(ProcessDraft.id == draft_id)
@@ -368,11 +456,15 @@ def save_draft(runtime, actor: Actor, bpmn_xml, *, forms: dict | None = None, dr
             if draft is None:
                 raise NotFound("Draft {id} not found.", id=draft_id)
             if draft.status != "open":
-                raise Conflict("Draft {id} was already deployed as a version; open the process again to edit it.",
-                               id=draft_id)
+                raise Conflict(
+                    "Draft {id} was already deployed as a version; open the process again to edit it.", id=draft_id
+                )
             if expected_revision is not None and draft.revision != expected_revision:
-                raise Conflict("Someone else saved this draft meanwhile ({user}, revision {revision}); reload it.",
-                               user=draft.saved_by, revision=draft.revision)
+                raise Conflict(
+                    "Someone else saved this draft meanwhile ({user}, revision {revision}); reload it.",
+                    user=draft.saved_by,
+                    revision=draft.revision,
+                )
         draft.process_key = result.process_key
         draft.name = (result.name or result.process_key or "")[:200]
         draft.bpmn_xml = bpmn_xml
@@ -408,26 +500,44 @@ def open_process(runtime, actor: Actor, process_key: str) -> dict:
     (with the forms frozen in it) as the start of a new draft."""
     require_admin(actor)
     with runtime.read() as s:
-        draft = s.scalar(select(ProcessDraft).where(ProcessDraft.process_key == process_key,
-                                                    ProcessDraft.status == "open")
-                         .order_by(ProcessDraft.saved_at.desc()).limit(1))
+        draft = s.scalar(
+            select(ProcessDraft)
+            .where(ProcessDraft.process_key == process_key, ProcessDraft.status == "open")
+            .order_by(ProcessDraft.saved_at.desc())
+            .limit(1)
+        )
         if draft is not None:
-            return {"draft": draft_dict(draft), "bpmn_xml": draft.bpmn_xml, "forms": dict(draft.forms or {}),
-                    "version": None}
-        version = s.scalar(select(ProcessVersion).where(ProcessVersion.process_key == process_key)
-                           .order_by(ProcessVersion.version.desc()).limit(1))
+            return {
+                "draft": draft_dict(draft),
+                "bpmn_xml": draft.bpmn_xml,
+                "forms": dict(draft.forms or {}),
+                "version": None,
+            }
+        version = s.scalar(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == process_key)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        )
         if version is None:
             raise NotFound("No process {key} is deployed.", key=process_key)
-        return {"draft": None, "bpmn_xml": version.bpmn_xml, "forms": dict(version.forms or {}),
-                "version": {"id": version.id, "version": version.version}}
+        return {
+            "draft": None,
+            "bpmn_xml": version.bpmn_xml,
+            "forms": dict(version.forms or {}),
+            "version": {"id": version.id, "version": version.version},
+        }
 
 
 def version_xml(runtime, process_key: str, version: int | None = None) -> tuple[str, int]:
     """A deployed version's BPMN (the latest without ``version``), for download."""
     with runtime.read() as s:
         stmt = select(ProcessVersion).where(ProcessVersion.process_key == process_key)
-        stmt = stmt.where(ProcessVersion.version == version) if version else \
-            stmt.order_by(ProcessVersion.version.desc()).limit(1)
+        stmt = (
+            stmt.where(ProcessVersion.version == version)
+            if version
+            else stmt.order_by(ProcessVersion.version.desc()).limit(1)
+        )
         row = s.scalar(stmt)
         if row is None:
             raise NotFound("No process {key} is deployed.", key=process_key)
@@ -452,9 +562,12 @@ def deploy_draft(runtime, draft_id: int, actor: Actor, *, expected_revision: int
         with runtime.transaction() as uow:
             row = uow.session.get(ProcessDraft, draft_id)
             row.valid, row.errors = False, result.errors
-        raise DeployError("{what} cannot be deployed: {first}", what=result.name or f"Draft {draft_id}",
-                          first=result.errors[0]["message"] if result.errors else "it does not parse",
-                          errors=result.errors)
+        raise DeployError(
+            "{what} cannot be deployed: {first}",
+            what=result.name or f"Draft {draft_id}",
+            first=result.errors[0]["message"] if result.errors else "it does not parse",
+            errors=result.errors,
+        )
     parsed = result.parsed
     with runtime.transaction() as uow:
         s = uow.session
@@ -463,38 +576,60 @@ def deploy_draft(runtime, draft_id: int, actor: Actor, *, expected_revision: int
             raise Conflict("The draft changed while it was being deployed; reload it.")
         version = store_version(runtime, s, parsed, actor.username, source=f"draft {draft_id} (web)")
         row.status, row.deployed_version_id, row.valid, row.errors = "deployed", version.id, True, []
-        return {"id": version.id, "process_key": version.process_key, "version": version.version,
-                "name": version.name, "deployed_by": version.deployed_by,
-                "deployed_at": version.deployed_at.isoformat(), "draft_id": draft_id}
+        return {
+            "id": version.id,
+            "process_key": version.process_key,
+            "version": version.version,
+            "name": version.name,
+            "deployed_by": version.deployed_by,
+            "deployed_at": version.deployed_at.isoformat(),
+            "draft_id": draft_id,
+        }
 
 
 # -- the admin's list of processes --------------------------------------------------------------
+
 
 def process_overview(runtime, actor: Actor) -> list[dict]:
     """Every process with each version: who deployed it, when, and how many cases run on it
     (open ones, and all), plus its open drafts."""
     require_admin(actor)
     with runtime.read() as s:
-        open_counts = dict(s.execute(select(Case.process_version_id, func.count())
-                                     .where(Case.status.in_(("active", "incident")))
-                                     .group_by(Case.process_version_id)).all())
-        all_counts = dict(s.execute(select(Case.process_version_id, func.count())
-                                    .group_by(Case.process_version_id)).all())
+        open_counts = dict(
+            s.execute(
+                select(Case.process_version_id, func.count())
+                .where(Case.status.in_(("active", "incident")))
+                .group_by(Case.process_version_id)
+            ).all()
+        )
+        all_counts = dict(
+            s.execute(select(Case.process_version_id, func.count()).group_by(Case.process_version_id)).all()
+        )
         rows = s.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.version)).all()
-        drafts = s.scalars(select(ProcessDraft).where(ProcessDraft.status == "open")
-                           .order_by(ProcessDraft.saved_at.desc())).all()
+        drafts = s.scalars(
+            select(ProcessDraft).where(ProcessDraft.status == "open").order_by(ProcessDraft.saved_at.desc())
+        ).all()
         result: dict[str, dict] = {}
         for v in rows:
             entry = result.setdefault(v.process_key, {"key": v.process_key, "versions": [], "drafts": []})
             entry.update(name=v.name, latest=v.version)
-            entry["versions"].append({
-                "id": v.id, "version": v.version, "deployed_by": v.deployed_by,
-                "deployed_at": v.deployed_at.isoformat(), "source": v.source, "hash": v.content_hash[:12],
-                "open_cases": open_counts.get(v.id, 0), "cases": all_counts.get(v.id, 0)})
+            entry["versions"].append(
+                {
+                    "id": v.id,
+                    "version": v.version,
+                    "deployed_by": v.deployed_by,
+                    "deployed_at": v.deployed_at.isoformat(),
+                    "source": v.source,
+                    "hash": v.content_hash[:12],
+                    "open_cases": open_counts.get(v.id, 0),
+                    "cases": all_counts.get(v.id, 0),
+                }
+            )
         for d in drafts:
             key = d.process_key or f"draft-{d.id}"
-            entry = result.setdefault(key, {"key": key, "name": d.name or key, "latest": None, "versions": [],
-                                            "drafts": []})
+            entry = result.setdefault(
+                key, {"key": key, "name": d.name or key, "latest": None, "versions": [], "drafts": []}
+            )
             entry["drafts"].append(draft_dict(d, with_content=False))
         for entry in result.values():
             entry["open_cases"] = sum(v["open_cases"] for v in entry["versions"])

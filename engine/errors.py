@@ -1,5 +1,6 @@
 """Errors the engine API raises.  Each carries a stable ``code`` for the API and a message
 template (English msgid, translated through the message catalogue) with its parameters."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 ``schema_for(form)`` turns a form-js JSON schema into a marshmallow schema; the web layer
 renders the same components.  Only fields with a ``key`` carry data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,18 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from .errors import InvalidInput, ValidationFailed
 from .i18n import N_
 
-INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime",
-               "checklist", "taglist", "expression"}
+INPUT_TYPES = {
+    "textfield",
+    "textarea",
+    "number",
+    "checkbox",
+    "select",
+    "radio",
+    "datetime",
+    "checklist",
+    "taglist",
+    "expression",
+}
 CONTAINER_TYPES = {"group", "dynamiclist", "iframe"}
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -75,14 +86,20 @@ def _field_for(comp: dict) -> fields.Field:
             validators.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
         if required:
             validators.append(validate.Length(min=1, error=MSG_REQUIRED))
-        return fields.String(validate=validators, allow_none=not required,
-                             **common | {"error_messages": common["error_messages"] | {"invalid": MSG_TEXT}})
+        return fields.String(
+            validate=validators,
+            allow_none=not required,
+            **common | {"error_messages": common["error_messages"] | {"invalid": MSG_TEXT}},
+        )
     if kind == "number":
         if rules.get("min") is not None or rules.get("max") is not None:
             validators.append(validate.Range(min=rules.get("min"), max=rules.get("max")))
         cls = fields.Integer if comp.get("decimalDigits") == 0 else fields.Float
-        return cls(validate=validators, allow_none=not required,
-                   **common | {"error_messages": common["error_messages"] | {"invalid": MSG_NUMBER}})
+        return cls(
+            validate=validators,
+            allow_none=not required,
+            **common | {"error_messages": common["error_messages"] | {"invalid": MSG_NUMBER}},
+        )
     if kind == "checkbox":
         return (_RequiredTrue if required else fields.Boolean)(allow_none=not required, **common)
     if kind in ("select", "radio"):
@@ -92,8 +109,11 @@ def _field_for(comp: dict) -> fields.Field:
         if comp.get("valuesKey"):  # options come from the case (e.g. the document checklist)
             return fields.List(fields.String(), load_default=list, **common | {"required": False})
         values = [v.get("value") for v in comp.get("values", [])]
-        return fields.List(fields.Raw(validate=[validate.OneOf(values, error=MSG_CHOICE)]),
-                           validate=[validate.Length(min=1, error=MSG_REQUIRED)] if required else [], **common)
+        return fields.List(
+            fields.Raw(validate=[validate.OneOf(values, error=MSG_CHOICE)]),
+            validate=[validate.Length(min=1, error=MSG_REQUIRED)] if required else [],
+            **common,
+        )
     if kind == "datetime":
         if comp.get("subtype", "date") == "date":
             return _Date(allow_none=not required, **common)

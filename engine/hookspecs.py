@@ -5,6 +5,7 @@ hookimpl``), named exactly as the specifications below.  Built-in plugins and a 
 are registered the same way; see docs/plugins.md.  An implementation of a hook that is not
 specified here stops the node at start-up, so a typo never fails silently.
 """
+
 from __future__ import annotations
 
 import pluggy

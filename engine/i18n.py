@@ -4,6 +4,7 @@ Msgids are English; the Indonesian catalogue (the default locale) and any other 
 ``translations/``.  Plugins may add catalogue directories through the
 ``simpul_translation_dirs`` hook.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -4,14 +4,15 @@ paging), the start forms of procedures, step names and a case's diagram state.
 Office isolation is part of every query here, as in engine.cases: a clerk's inbox holds
 only tasks of their own office, whatever filters the caller passes.
 """
+
 from __future__ import annotations
 
 import threading
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, or_, select
 
 from .actors import Actor
 from .cases import find_case, start_form_of, visible_case
@@ -56,13 +57,13 @@ def _office_clause(actor: Actor):
 
 def inbox_counts(runtime, actor: Actor, session=None) -> dict:
     """The badge of each view the actor may open (``office`` only for a supervisor)."""
+
     def run(s):
         counts = {}
         for view in VIEWS:
             if not can_view(actor, view):
                 continue
-            stmt = select(func.count()).select_from(HumanTask).where(*_office_clause(actor),
-                                                                     *_view_clause(actor, view))
+            stmt = select(func.count()).select_from(HumanTask).where(*_office_clause(actor), *_view_clause(actor, view))
             counts[view] = s.scalar(stmt)
         return counts
 
@@ -72,10 +73,23 @@ def inbox_counts(runtime, actor: Actor, session=None) -> dict:
         return run(s)
 
 
-def inbox(runtime, actor: Actor, *, view: str = "roles", q: str | None = None, nik: str | None = None,
-          name: str | None = None, receipt: str | None = None, procedure: str | None = None,
-          step: str | None = None, overdue: bool = False, sort: str = "due", page: int = 1, per_page: int = 25,
-          now: datetime | None = None) -> dict:
+def inbox(
+    runtime,
+    actor: Actor,
+    *,
+    view: str = "roles",
+    q: str | None = None,
+    nik: str | None = None,
+    name: str | None = None,
+    receipt: str | None = None,
+    procedure: str | None = None,
+    step: str | None = None,
+    overdue: bool = False,
+    sort: str = "due",
+    page: int = 1,
+    per_page: int = 25,
+    now: datetime | None = None,
+) -> dict:
     """One page of the actor's inbox in ``view`` (mine | roles | office).
 
     Filters combine with AND; ``q`` searches NIK, name and receipt at once.  Sorted by due
@@ -89,8 +103,13 @@ def inbox(runtime, actor: Actor, *, view: str = "roles", q: str | None = None, n
     needs_case = False
     if q and q.strip():
         like = f"%{q.strip().lower()}%"
-        where.append(or_(func.lower(Case.resident_name).like(like), func.lower(Case.receipt).like(like),
-                         Case.resident_nik.like(like)))
+        where.append(
+            or_(
+                func.lower(Case.resident_name).like(like),
+                func.lower(Case.receipt).like(like),
+                Case.resident_nik.like(like),
+            )
+        )
         needs_case = True
     if nik and nik.strip():
         where.append(Case.resident_nik.like(f"%{nik.strip()}%"))
@@ -110,16 +129,36 @@ def inbox(runtime, actor: Actor, *, view: str = "roles", q: str | None = None, n
         where.append(HumanTask.due_at.is_not(None))
         where.append(HumanTask.due_at < now)
 
-    columns = (HumanTask.id, HumanTask.case_id, HumanTask.step, HumanTask.name, HumanTask.name_en, HumanTask.role,
-               HumanTask.assignee, HumanTask.created_at, HumanTask.due_at, HumanTask.version, Case.receipt,
-               Case.resident_name, Case.resident_nik, Case.process_key)
+    columns = (
+        HumanTask.id,
+        HumanTask.case_id,
+        HumanTask.step,
+        HumanTask.name,
+        HumanTask.name_en,
+        HumanTask.role,
+        HumanTask.assignee,
+        HumanTask.created_at,
+        HumanTask.due_at,
+        HumanTask.version,
+        Case.receipt,
+        Case.resident_name,
+        Case.resident_nik,
+        Case.process_key,
+    )
     offset = (page - 1) * per_page
 
     def page_of(s, clauses, order, limit, skip):
         if limit <= 0:
             return []
-        return s.execute(select(*columns).select_from(HumanTask).join(Case, Case.id == HumanTask.case_id)
-                         .where(*clauses).order_by(*order).limit(limit).offset(skip)).all()
+        return s.execute(
+            select(*columns)
+            .select_from(HumanTask)
+            .join(Case, Case.id == HumanTask.case_id)
+            .where(*clauses)
+            .order_by(*order)
+            .limit(limit)
+            .offset(skip)
+        ).all()
 
     def count(s, clauses, join_case):
         stmt = select(func.count()).select_from(HumanTask)
@@ -138,10 +177,28 @@ def inbox(runtime, actor: Actor, *, view: str = "roles", q: str | None = None, n
             undated = 0 if overdue else count(s, [*where, HumanTask.due_at.is_(None)], needs_case)
             dated = total - undated
             due = HumanTask.due_at if sort == "due" else HumanTask.due_at.desc()
-            rows = page_of(s, [*where, HumanTask.due_at.is_not(None)], (due, HumanTask.created_at),
-                           min(per_page, dated - offset), offset) if offset < dated else []
-            rows += page_of(s, [*where, HumanTask.due_at.is_(None)], (HumanTask.created_at, HumanTask.id),
-                            per_page - len(rows), max(0, offset - dated)) if undated else []
+            rows = (
+                page_of(
+                    s,
+                    [*where, HumanTask.due_at.is_not(None)],
+                    (due, HumanTask.created_at),
+                    min(per_page, dated - offset),
+                    offset,
+                )
+                if offset < dated
+                else []
+            )
+            rows += (
+                page_of(
+                    s,
+                    [*where, HumanTask.due_at.is_(None)],
+                    (HumanTask.created_at, HumanTask.id),
+                    per_page - len(rows),
+                    max(0, offset - dated),
+                )
+                if undated
+                else []
+            )
         else:
             order = {
                 "waiting": (HumanTask.created_at, HumanTask.id),
@@ -150,29 +207,58 @@ def inbox(runtime, actor: Actor, *, view: str = "roles", q: str | None = None, n
             }[sort]
             rows = page_of(s, where, order, per_page, offset)
         assignees = {r.assignee for r in rows if r.assignee}
-        names = dict(s.execute(select(User.username, User.display_name).where(User.username.in_(assignees))).all()) \
-            if assignees else {}
-    items = [{
-        "id": r.id, "case_id": r.case_id, "receipt": r.receipt, "resident_name": r.resident_name,
-        "nik_masked": mask_nik(r.resident_nik), "process": r.process_key, "step": r.step, "name": r.name,
-        "name_en": r.name_en, "role": r.role, "assignee": r.assignee,
-        "assignee_name": names.get(r.assignee) if r.assignee else None,
-        "created_at": r.created_at, "due_at": r.due_at,
-        "overdue": r.due_at is not None and r.due_at < now, "version": r.version,
-    } for r in rows]
-    return {"view": view, "items": items, "total": total, "page": page, "per_page": per_page,
-            "pages": max(1, -(-total // per_page)), "counts": counts, "sort": sort}
+        names = (
+            dict(s.execute(select(User.username, User.display_name).where(User.username.in_(assignees))).all())
+            if assignees
+            else {}
+        )
+    items = [
+        {
+            "id": r.id,
+            "case_id": r.case_id,
+            "receipt": r.receipt,
+            "resident_name": r.resident_name,
+            "nik_masked": mask_nik(r.resident_nik),
+            "process": r.process_key,
+            "step": r.step,
+            "name": r.name,
+            "name_en": r.name_en,
+            "role": r.role,
+            "assignee": r.assignee,
+            "assignee_name": names.get(r.assignee) if r.assignee else None,
+            "created_at": r.created_at,
+            "due_at": r.due_at,
+            "overdue": r.due_at is not None and r.due_at < now,
+            "version": r.version,
+        }
+        for r in rows
+    ]
+    return {
+        "view": view,
+        "items": items,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-total // per_page)),
+        "counts": counts,
+        "sort": sort,
+    }
 
 
 def inbox_options(runtime, actor: Actor) -> dict:
     """Choices for the inbox filters: the procedures deployed and their user steps (read from
     the latest diagrams, so the list does not cost a scan of the open tasks)."""
     with runtime.read() as s:
-        latest = select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v")) \
-            .group_by(ProcessVersion.process_key).subquery()
-        versions = s.scalars(select(ProcessVersion).join(
-            latest, (latest.c.process_key == ProcessVersion.process_key) & (latest.c.v == ProcessVersion.version))
-            .order_by(ProcessVersion.process_key)).all()
+        latest = (
+            select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
+            .group_by(ProcessVersion.process_key)
+            .subquery()
+        )
+        versions = s.scalars(
+            select(ProcessVersion)
+            .join(latest, (latest.c.process_key == ProcessVersion.process_key) & (latest.c.v == ProcessVersion.version))
+            .order_by(ProcessVersion.process_key)
+        ).all()
         procedures = [{"key": v.process_key, "name": v.name} for v in versions]
         steps: dict[str, dict] = {}
         for version in versions:
@@ -184,14 +270,20 @@ def inbox_options(runtime, actor: Actor) -> dict:
 
 # -- procedures ----------------------------------------------------------------------------
 
+
 def start_form(runtime, process_key: str) -> dict:
     """The latest version of a procedure with the form a clerk fills in to start it."""
     with runtime.read() as s:
         version = latest_version(s, process_key)
         spec, _subs = runtime.spec_for(version)
         key, form = start_form_of(version, spec)
-        return {"process": version.process_key, "name": version.name, "version": version.version,
-                "form_key": key, "form": form}
+        return {
+            "process": version.process_key,
+            "name": version.name,
+            "version": version.version,
+            "form_key": key,
+            "form": form,
+        }
 
 
 def startable_processes(runtime) -> list[dict]:
@@ -204,8 +296,7 @@ def startable_processes(runtime) -> list[dict]:
             spec, _subs = runtime.spec_for(version)
             form_key, form = start_form_of(version, spec)
             if form:
-                result.append({"process": key, "name": version.name, "version": version.version,
-                               "form_key": form_key})
+                result.append({"process": key, "name": version.name, "version": version.version, "form_key": form_key})
     return result
 
 
@@ -231,8 +322,7 @@ def _parse_step_names(bpmn_xml: str) -> dict:
             if prop.get("name") == "name_en":
                 name_en = prop.get("value")
                 break
-        names[bpmn_id] = {"name": element.get("name"), "name_en": name_en,
-                          "kind": element.tag[len(_BPMN):]}
+        names[bpmn_id] = {"name": element.get("name"), "name_en": name_en, "kind": element.tag[len(_BPMN) :]}
     return names
 
 
@@ -263,13 +353,20 @@ def case_diagram(runtime, case_ref, actor: Actor) -> dict:
             if task.state == TaskState.COMPLETED:
                 completed.add(bpmn_id)
             elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
-                    task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__):
+                task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
+            ):
                 current.add(bpmn_id)
         if case.status not in ("active", "incident"):
             current = set()
-        return {"receipt": case.receipt, "process": case.process_key, "version": version.version,
-                "bpmn_xml": version.bpmn_xml, "completed": sorted(completed - current), "current": sorted(current),
-                "names": step_names(version)}
+        return {
+            "receipt": case.receipt,
+            "process": case.process_key,
+            "version": version.version,
+            "bpmn_xml": version.bpmn_xml,
+            "completed": sorted(completed - current),
+            "current": sorted(current),
+            "names": step_names(version),
+        }
 
 
 def field_labels(runtime, process_key: str) -> dict:
@@ -285,10 +382,17 @@ def field_labels(runtime, process_key: str) -> dict:
         for comp in iter_fields(form or {}):
             props = comp.get("properties") or {}
             values_en = dict(pair.split("=", 1) for pair in (props.get("values_en") or "").split(";") if "=" in pair)
-            labels.setdefault(comp["key"], {
-                "label": comp.get("label") or comp.get("dateLabel") or comp["key"], "label_en": props.get("label_en"),
-                "type": comp.get("type"), "values_key": comp.get("valuesKey"),
-                "values": {str(v.get("value")): {"label": v.get("label"), "label_en": values_en.get(str(v.get("value")))}
-                           for v in comp.get("values") or []},
-            })
+            labels.setdefault(
+                comp["key"],
+                {
+                    "label": comp.get("label") or comp.get("dateLabel") or comp["key"],
+                    "label_en": props.get("label_en"),
+                    "type": comp.get("type"),
+                    "values_key": comp.get("valuesKey"),
+                    "values": {
+                        str(v.get("value")): {"label": v.get("label"), "label_en": values_en.get(str(v.get("value")))}
+                        for v in comp.get("values") or []
+                    },
+                },
+            )
     return labels

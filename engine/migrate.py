@@ -1,4 +1,5 @@
 """Schema migrations (Alembic): every schema change is a revision in engine/migrations."""
+
 from __future__ import annotations
 
 from alembic import command

@@ -6,6 +6,7 @@ the link-level retry time shared by all messages to that peer, the peer's clock 
 the refused requests that claimed to come from it.  Written by the delivery worker and the
 inbox endpoint; read by ``simpul coordination status`` and the status page.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

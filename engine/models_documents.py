@@ -3,6 +3,7 @@
 The file itself lives once per content under ``instance/documents/`` (content-addressed by
 its SHA-256); the row holds what the office needs to show and check it.  See engine/documents.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

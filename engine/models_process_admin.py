@@ -1,6 +1,7 @@
 """Tables of process administration: diagrams being edited (drafts, which may be invalid and
 are never run) and the record of each bulk migration of running cases to another version.
 Same declarative base as engine.models."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """Tables of the clerks' web app and API: sign-in attempts, API tokens, per-user settings and
 comments on a case.  Same declarative base as engine.models."""
+
 from __future__ import annotations
 
 from datetime import datetime

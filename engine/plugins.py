@@ -1,4 +1,5 @@
 """Building the plugin manager (in the app/CLI/worker factory, never at import time)."""
+
 from __future__ import annotations
 
 import importlib
@@ -62,16 +63,23 @@ def make_plugin_manager(plugin_setting: str = "", extra_plugins=()) -> pluggy.Pl
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError("Plugin {plugin} implements an unknown hook: {error}",
-                          plugin=getattr(exc.plugin, "__name__", str(exc.plugin)), error=str(exc)) from exc
+        raise PluginError(
+            "Plugin {plugin} implements an unknown hook: {error}",
+            plugin=getattr(exc.plugin, "__name__", str(exc.plugin)),
+            error=str(exc),
+        ) from exc
     return pm
 
 
 def plugin_info(pm: pluggy.PluginManager) -> list[dict]:
     """Name, version and hooks of every registered plugin (for ``simpul plugins``)."""
     dists = {}
-    for dist, ep_name in ((d, ep.name) for d in importlib.metadata.distributions()
-                          for ep in d.entry_points if ep.group == ENTRY_POINT_GROUP):
+    for dist, ep_name in (
+        (d, ep.name)
+        for d in importlib.metadata.distributions()
+        for ep in d.entry_points
+        if ep.group == ENTRY_POINT_GROUP
+    ):
         dists[ep_name] = dist
     rows = []
     for name, plugin in pm.list_name_plugin():
@@ -83,12 +91,14 @@ def plugin_info(pm: pluggy.PluginManager) -> list[dict]:
         builtin = module in DEFAULT_PLUGINS
         if builtin:  # the built-in plugins ship in (and are versioned with) the simpul distribution
             dist = importlib.metadata.distribution("simpul")
-        rows.append({
-            "name": name,
-            "module": module,
-            "version": dist.version if dist else getattr(plugin, "__version__", None),
-            "distribution": dist.metadata["Name"] if dist else None,
-            "builtin": builtin,
-            "hooks": hooks,
-        })
+        rows.append(
+            {
+                "name": name,
+                "module": module,
+                "version": dist.version if dist else getattr(plugin, "__version__", None),
+                "distribution": dist.metadata["Name"] if dist else None,
+                "builtin": builtin,
+                "hooks": hooks,
+            }
+        )
     return rows

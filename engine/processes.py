@@ -1,13 +1,14 @@
 """Deploying process definitions as versions; running cases stay on the version they began on."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from sqlalchemy import bindparam, func, select
 
-from .resources import PROCESSES_DIR
-from .errors import Conflict, DeployError, InvalidInput, NotFound
+from .errors import Conflict, DeployError, NotFound
 from .models import Case, ProcessVersion, utcnow
+from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -21,8 +22,12 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
 
     result = validate_process(runtime, bpmn_xml, forms, source=source)
     if result.errors:
-        raise DeployError("{what} cannot be deployed: {first}", what=source or result.name or "The BPMN file",
-                          first=result.errors[0]["message"], errors=result.errors)
+        raise DeployError(
+            "{what} cannot be deployed: {first}",
+            what=source or result.name or "The BPMN file",
+            first=result.errors[0]["message"],
+            errors=result.errors,
+        )
     return result.parsed
 
 
@@ -39,18 +44,30 @@ def deploy_process(runtime, bpmn_xml, *, deployed_by: str, source: str = "") -> 
 def store_version(runtime, session, parsed: ParsedProcess, deployed_by: str, source: str) -> ProcessVersion:
     """Write a checked process as its next version, in the caller's transaction."""
     digest = parsed.content_hash
-    same = session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == parsed.process_key,
-                                                       ProcessVersion.content_hash == digest))
+    same = session.scalar(
+        select(ProcessVersion).where(
+            ProcessVersion.process_key == parsed.process_key, ProcessVersion.content_hash == digest
+        )
+    )
     if same is not None:
-        raise Conflict("This content is already deployed as {key} version {version}.",
-                       key=parsed.process_key, version=same.version)
-    last = session.scalar(select(func.max(ProcessVersion.version)).where(
-        ProcessVersion.process_key == parsed.process_key)) or 0
+        raise Conflict(
+            "This content is already deployed as {key} version {version}.", key=parsed.process_key, version=same.version
+        )
+    last = (
+        session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.process_key == parsed.process_key))
+        or 0
+    )
     version = ProcessVersion(
-        process_key=parsed.process_key, name=parsed.name, version=last + 1, bpmn_xml=parsed.bpmn_xml,
-        forms=parsed.forms, content_hash=digest,
+        process_key=parsed.process_key,
+        name=parsed.name,
+        version=last + 1,
+        bpmn_xml=parsed.bpmn_xml,
+        forms=parsed.forms,
+        content_hash=digest,
         spec_json=runtime.serializer.dump_spec(parsed.spec, parsed.subprocess_specs),
-        source=source[:200], deployed_by=deployed_by, deployed_at=utcnow(),
+        source=source[:200],
+        deployed_by=deployed_by,
+        deployed_at=utcnow(),
     )
     session.add(version)
     session.flush()
@@ -80,8 +97,12 @@ def deploy_bundled(runtime, deployed_by: str = "system") -> list[tuple[str, Proc
 
 
 def latest_version(session, process_key: str) -> ProcessVersion:
-    version = session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == process_key)
-                             .order_by(ProcessVersion.version.desc()).limit(1))
+    version = session.scalar(
+        select(ProcessVersion)
+        .where(ProcessVersion.process_key == process_key)
+        .order_by(ProcessVersion.version.desc())
+        .limit(1)
+    )
     if version is None:
         raise NotFound("No process {key} is deployed.", key=process_key)
     return version
@@ -95,22 +116,37 @@ def latest_version_id(session, process_key: str) -> int:
     return version_id
 
 
-_LATEST_VERSION_ID = (select(ProcessVersion.__table__.c.id)
-                      .where(ProcessVersion.__table__.c.process_key == bindparam("key"))
-                      .order_by(ProcessVersion.__table__.c.version.desc()).limit(1))
+_LATEST_VERSION_ID = (
+    select(ProcessVersion.__table__.c.id)
+    .where(ProcessVersion.__table__.c.process_key == bindparam("key"))
+    .order_by(ProcessVersion.__table__.c.version.desc())
+    .limit(1)
+)
 
 
 def list_processes(runtime) -> list[dict]:
     """Every process with its latest version and how many cases run on each version."""
     with runtime.read() as s:
-        counts = dict(s.execute(select(Case.process_version_id, func.count()).where(
-            Case.status.in_(("active", "incident"))).group_by(Case.process_version_id)).all())
+        counts = dict(
+            s.execute(
+                select(Case.process_version_id, func.count())
+                .where(Case.status.in_(("active", "incident")))
+                .group_by(Case.process_version_id)
+            ).all()
+        )
         rows = s.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.version)).all()
         result: dict[str, dict] = {}
         for v in rows:
             entry = result.setdefault(v.process_key, {"key": v.process_key, "versions": []})
             entry.update(name=v.name, latest=v.version)
-            entry["versions"].append({"version": v.version, "deployed_by": v.deployed_by,
-                                      "deployed_at": v.deployed_at.isoformat(), "hash": v.content_hash[:12],
-                                      "source": v.source, "open_cases": counts.get(v.id, 0)})
+            entry["versions"].append(
+                {
+                    "version": v.version,
+                    "deployed_by": v.deployed_by,
+                    "deployed_at": v.deployed_at.isoformat(),
+                    "hash": v.content_hash[:12],
+                    "source": v.source,
+                    "open_cases": counts.get(v.id, 0),
+                }
+            )
         return list(result.values())

@@ -4,6 +4,7 @@ Everything is read as package resources of the ``simpul`` distribution, so a whe
 with no checkout beside it finds the same files as an editable install.  pip always installs
 wheels unpacked, so each resource is a real directory that Alembic, Babel and Flask can read.
 """
+
 from __future__ import annotations
 
 from importlib.resources import files

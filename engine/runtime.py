@@ -3,6 +3,7 @@
 It holds what every engine call shares: configuration, the database, the plugin manager,
 the service operators the plugins provide, and the cache of parsed process specs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,11 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .config import Config
-from .resources import PROCESSES_DIR
 from .db import Database, after_commit, make_engine
 from .errors import PluginError
 from .i18n import gettext_for
 from .plugins import make_plugin_manager
+from .resources import PROCESSES_DIR
 from .specs import StateSerializer
 from .workflow import WorkflowCache
 
@@ -45,8 +46,9 @@ class UnitOfWork:
 
 
 class Runtime:
-    def __init__(self, config: Config | None = None, *, engine: Engine | None = None, plugin_manager=None,
-                 extra_plugins=()):
+    def __init__(
+        self, config: Config | None = None, *, engine: Engine | None = None, plugin_manager=None, extra_plugins=()
+    ):
         self.config = config or Config.from_env()
         self.config.instance_path.mkdir(parents=True, exist_ok=True)
         self.db = Database(engine or make_engine(self.config.database_url))
@@ -64,8 +66,12 @@ class Runtime:
             provided = impl.function() or {}
             for name, handler in provided.items():
                 if name in operators:
-                    raise PluginError("Service operator {op} is provided twice (by {a} and {b}).", op=name,
-                                      a=operators[name][0], b=impl.plugin_name)
+                    raise PluginError(
+                        "Service operator {op} is provided twice (by {a} and {b}).",
+                        op=name,
+                        a=operators[name][0],
+                        b=impl.plugin_name,
+                    )
                 operators[name] = (impl.plugin_name, handler)
         return {name: handler for name, (_plugin, handler) in operators.items()}
 
@@ -83,7 +89,7 @@ class Runtime:
         """The parsed spec of a process version, restored once and then cached."""
         return self.version_info(None, version.id, version).spec
 
-    def version_info(self, session, version_id: int, version=None) -> "VersionInfo":
+    def version_info(self, session, version_id: int, version=None) -> VersionInfo:
         """A process version's spec and forms, read once (versions never change)."""
         cached = self._specs.get(version_id)
         if cached is None:
@@ -95,8 +101,13 @@ class Runtime:
 
                         version = session.get(ProcessVersion, version_id)
                     cached = self._specs[version_id] = VersionInfo(
-                        id=version.id, key=version.process_key, name=version.name, version=version.version,
-                        forms=dict(version.forms or {}), spec=self.serializer.load_spec(version.spec_json))
+                        id=version.id,
+                        key=version.process_key,
+                        name=version.name,
+                        version=version.version,
+                        forms=dict(version.forms or {}),
+                        spec=self.serializer.load_spec(version.spec_json),
+                    )
         return cached
 
     def form_dirs(self) -> list[Path]:

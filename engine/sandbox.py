@@ -21,6 +21,7 @@ copy and an ``eval``.  Limits are best effort against cheap bombs: a single long
 operation (``str()`` of a huge shared nested list) cannot be interrupted; run workers under
 an OS memory limit as well.
 """
+
 from __future__ import annotations
 
 import ast
@@ -55,17 +56,17 @@ log = logging.getLogger(__name__)
 # -- limits --------------------------------------------------------------------------------------
 
 FILENAME = "<bpmn-script>"
-MAX_SOURCE_LENGTH = 100_000          # characters of script/expression source
-MAX_SEQUENCE_ITEMS = 1_000_000       # list/tuple items made by *, +, range(), extend(), sum()
-MAX_STRING_LENGTH = 10_000_000       # str/bytes length made by *, +, join, replace, ljust...
-MAX_INT_BITS = 100_000               # about 30,000 decimal digits
-MAX_FORMAT_WIDTH = 999_999           # width/precision in f-strings and %-formatting
+MAX_SOURCE_LENGTH = 100_000  # characters of script/expression source
+MAX_SEQUENCE_ITEMS = 1_000_000  # list/tuple items made by *, +, range(), extend(), sum()
+MAX_STRING_LENGTH = 10_000_000  # str/bytes length made by *, +, join, replace, ljust...
+MAX_INT_BITS = 100_000  # about 30,000 decimal digits
+MAX_FORMAT_WIDTH = 999_999  # width/precision in f-strings and %-formatting
 MAX_ROUND_DIGITS = 1_000
-MAX_DATA_ITEMS = 1_000_000           # values in task data after a script (or in an expression result)
-MAX_DATA_CHARS = 50_000_000          # characters of strings in the same
-MAX_DATA_DEPTH = 100                 # nesting of the same (also catches reference cycles)
+MAX_DATA_ITEMS = 1_000_000  # values in task data after a script (or in an expression result)
+MAX_DATA_CHARS = 50_000_000  # characters of strings in the same
+MAX_DATA_DEPTH = 100  # nesting of the same (also catches reference cycles)
 MAX_PRINT_CHARS = 100_000
-MEMORY_CHECK_INTERVAL = 0.005        # seconds between RSS samples in the tick
+MEMORY_CHECK_INTERVAL = 0.005  # seconds between RSS samples in the tick
 
 _KINDS = ("syntax", "forbidden", "timeout", "runtime")
 
@@ -159,7 +160,7 @@ def _check_pow(a, b):
 def _sb_pow_(a, b, mod=None):
     if mod is None:
         _check_pow(a, b)
-        return a ** b
+        return a**b
     return pow(a, b, mod)
 
 
@@ -205,7 +206,7 @@ def _sb_mod_(a, b):
     return a % b
 
 
-_BIG_NUMBER = re.compile(r"\d{%d,}" % (len(str(MAX_FORMAT_WIDTH)) + 1))
+_BIG_NUMBER = re.compile(rf"\d{{{len(str(MAX_FORMAT_WIDTH)) + 1},}}")
 
 
 def _sb_format_(value, conversion, spec):
@@ -254,6 +255,7 @@ def _sb_sum(iterable, /, start=0):
 
 
 # size-checked methods: checker(self, args, kwargs) -> args to call the method with
+
 
 def _arg(args, kwargs, index, name, default=None):
     if len(args) > index:
@@ -320,12 +322,22 @@ def _chk_to_bytes(obj, args, kwargs):
 
 
 _STRING_METHOD_CHECKS = {
-    "ljust": _chk_width, "rjust": _chk_width, "center": _chk_width, "zfill": _chk_width,
-    "expandtabs": _chk_expandtabs, "replace": _chk_replace, "join": _chk_join, "translate": _chk_translate,
+    "ljust": _chk_width,
+    "rjust": _chk_width,
+    "center": _chk_width,
+    "zfill": _chk_width,
+    "expandtabs": _chk_expandtabs,
+    "replace": _chk_replace,
+    "join": _chk_join,
+    "translate": _chk_translate,
 }
 _METHOD_CHECKS = {
-    str: _STRING_METHOD_CHECKS, bytes: _STRING_METHOD_CHECKS, bytearray: _STRING_METHOD_CHECKS,
-    list: {"extend": _chk_extend}, int: {"to_bytes": _chk_to_bytes}, bool: {"to_bytes": _chk_to_bytes},
+    str: _STRING_METHOD_CHECKS,
+    bytes: _STRING_METHOD_CHECKS,
+    bytearray: _STRING_METHOD_CHECKS,
+    list: {"extend": _chk_extend},
+    int: {"to_bytes": _chk_to_bytes},
+    bool: {"to_bytes": _chk_to_bytes},
 }
 _CHECKED_METHOD_NAMES = frozenset(n for table in _METHOD_CHECKS.values() for n in table)
 
@@ -341,6 +353,7 @@ def _size_checked(obj, name, method):
             if args and isinstance(args[0], owner):
                 return method(args[0], *checker(args[0], args[1:], kwargs), **kwargs)
             return method(*args, **kwargs)
+
         return unbound
     owner = next((t for t in type(obj).__mro__ if t in _METHOD_CHECKS), None)
     checker = _METHOD_CHECKS.get(owner, {}).get(name)
@@ -349,17 +362,53 @@ def _size_checked(obj, name, method):
 
     def bound(*args, **kwargs):
         return method(*checker(obj, args, kwargs), **kwargs)
+
     return bound
 
 
 # Attribute access is default-deny: only these kinds of objects have readable attributes.
 _DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
-_ATTR_INSTANCE_TYPES = (str, bytes, bytearray, int, float, complex, dict, list, tuple, set, frozenset,
-                        datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo, decimal.Decimal,
-                        uuid.UUID, BaseException) + _DICT_VIEWS
-_ATTR_CLASSES = frozenset({str, bytes, int, float, bool, dict, list, tuple, set, frozenset, datetime.date,
-                           datetime.datetime, datetime.time, datetime.timedelta, datetime.timezone,
-                           decimal.Decimal, uuid.UUID})
+_ATTR_INSTANCE_TYPES = (
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    dict,
+    list,
+    tuple,
+    set,
+    frozenset,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.tzinfo,
+    decimal.Decimal,
+    uuid.UUID,
+    BaseException,
+) + _DICT_VIEWS
+_ATTR_CLASSES = frozenset(
+    {
+        str,
+        bytes,
+        int,
+        float,
+        bool,
+        dict,
+        list,
+        tuple,
+        set,
+        frozenset,
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+        datetime.timezone,
+        decimal.Decimal,
+        uuid.UUID,
+    }
+)
 _BLOCKED_ATTRIBUTES = frozenset(INSPECT_ATTRIBUTES | {"format", "format_map", "mro", "tb_frame", "tb_next"})
 
 
@@ -399,6 +448,7 @@ def _inplace(check, op):
     def apply(a, b):
         check(a, b)
         return op(a, b)
+
     return apply
 
 
@@ -413,11 +463,19 @@ def _check_mod(a, b):
 
 
 _INPLACE_OPS = {
-    "+=": _inplace(_check_add, operator.iadd), "*=": _inplace(_check_mul, operator.imul),
-    "**=": _inplace(_check_pow, operator.ipow), "<<=": _inplace(_check_lshift, operator.ilshift),
+    "+=": _inplace(_check_add, operator.iadd),
+    "*=": _inplace(_check_mul, operator.imul),
+    "**=": _inplace(_check_pow, operator.ipow),
+    "<<=": _inplace(_check_lshift, operator.ilshift),
     "%=": _inplace(_check_mod, operator.imod),
-    "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv, ">>=": operator.irshift,
-    "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor, "@=": operator.imatmul,
+    "-=": operator.isub,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "@=": operator.imatmul,
 }
 
 
@@ -475,15 +533,43 @@ _INTERNAL_NAMES = frozenset(_GUARDS) | {"__builtins__", _TICK, "_print"}
 
 # -- builtins ---------------------------------------------------------------------------------------
 
-_REMOVED_SAFE_BUILTINS = {"__build_class__", "_getattr_", "setattr", "delattr", "id", "complex",
-                          "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"}
+_REMOVED_SAFE_BUILTINS = {
+    "__build_class__",
+    "_getattr_",
+    "setattr",
+    "delattr",
+    "id",
+    "complex",
+    "BaseException",
+    "SystemExit",
+    "KeyboardInterrupt",
+    "GeneratorExit",
+}
 _BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _REMOVED_SAFE_BUILTINS}
-_BUILTINS.update({
-    "all": all, "any": any, "dict": dict, "enumerate": enumerate, "filter": filter, "frozenset": frozenset,
-    "list": list, "map": map, "max": max, "min": min, "next": next, "reversed": reversed, "set": set,
-    "sorted": sorted, "tuple": tuple, "zip": zip,
-    "range": _sb_range, "pow": _sb_pow, "round": _sb_round, "sum": _sb_sum,
-})
+_BUILTINS.update(
+    {
+        "all": all,
+        "any": any,
+        "dict": dict,
+        "enumerate": enumerate,
+        "filter": filter,
+        "frozenset": frozenset,
+        "list": list,
+        "map": map,
+        "max": max,
+        "min": min,
+        "next": next,
+        "reversed": reversed,
+        "set": set,
+        "sorted": sorted,
+        "tuple": tuple,
+        "zip": zip,
+        "range": _sb_range,
+        "pow": _sb_pow,
+        "round": _sb_round,
+        "sum": _sb_sum,
+    }
+)
 
 RESERVED_NAMES: frozenset[str] = frozenset(_BUILTINS) | {"print", "printed"}
 """Names of the builtins exposed to scripts (plus ``print``/``printed``, which RestrictedPython
@@ -492,13 +578,50 @@ rewrites).  Task data fields may not use these.  An environment's own helpers ar
 
 # Builtins a script might reach for that do not exist in the sandbox: a NameError for one of these
 # is reported as kind 'forbidden'.
-_UNAVAILABLE_BUILTINS = frozenset({
-    "open", "exec", "eval", "compile", "globals", "locals", "vars", "__import__", "type", "breakpoint",
-    "input", "getattr", "setattr", "delattr", "hasattr", "dir", "help", "memoryview", "object", "super",
-    "id", "classmethod", "staticmethod", "property", "exit", "quit", "__build_class__", "__builtins__",
-    "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit", "bytearray", "format", "iter",
-    "aiter", "anext", "copyright", "credits", "license",
-})
+_UNAVAILABLE_BUILTINS = frozenset(
+    {
+        "open",
+        "exec",
+        "eval",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "__import__",
+        "type",
+        "breakpoint",
+        "input",
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "dir",
+        "help",
+        "memoryview",
+        "object",
+        "super",
+        "id",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "exit",
+        "quit",
+        "__build_class__",
+        "__builtins__",
+        "BaseException",
+        "SystemExit",
+        "KeyboardInterrupt",
+        "GeneratorExit",
+        "bytearray",
+        "format",
+        "iter",
+        "aiter",
+        "anext",
+        "copyright",
+        "credits",
+        "license",
+    }
+)
 
 # -- compilation -------------------------------------------------------------------------------------
 
@@ -515,8 +638,13 @@ def _tick_stmt(node):
     return stmt
 
 
-_BINOP_GUARDS = {ast.Add: "_sb_add_", ast.Mult: "_sb_mul_", ast.Pow: "_sb_pow_", ast.LShift: "_sb_lshift_",
-                 ast.Mod: "_sb_mod_"}
+_BINOP_GUARDS = {
+    ast.Add: "_sb_add_",
+    ast.Mult: "_sb_mul_",
+    ast.Pow: "_sb_pow_",
+    ast.LShift: "_sb_lshift_",
+    ast.Mod: "_sb_mod_",
+}
 
 
 class _SandboxPolicy(RestrictingNodeTransformer):
@@ -571,8 +699,11 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         node = self.node_contents_visit(node)
         if node.format_spec is None:
             return node
-        call = ast.Call(func=ast.Name("_sb_format_", ast.Load()),
-                        args=[node.value, ast.Constant(node.conversion), node.format_spec], keywords=[])
+        call = ast.Call(
+            func=ast.Name("_sb_format_", ast.Load()),
+            args=[node.value, ast.Constant(node.conversion), node.format_spec],
+            keywords=[],
+        )
         copy_locations(call, node)
         node.value, node.conversion, node.format_spec = call, -1, None
         return node
@@ -647,8 +778,15 @@ def _parse(source: str, mode: str) -> ast.AST:
 def _compile(source: str, mode: str) -> _Compiled:
     what = "Script" if mode == "exec" else "Expression"
     if len(source) > MAX_SOURCE_LENGTH:
-        return _Compiled(None, (_Problem(f"{what} is too long ({len(source):,} characters, limit "
-                                         f"{MAX_SOURCE_LENGTH:,})", None, "syntax"),), False)
+        return _Compiled(
+            None,
+            (
+                _Problem(
+                    f"{what} is too long ({len(source):,} characters, limit {MAX_SOURCE_LENGTH:,})", None, "syntax"
+                ),
+            ),
+            False,
+        )
     if mode == "eval" and not source.strip():
         return _Compiled(None, (_Problem("Expression is empty", None, "syntax"),), False)
     try:
@@ -677,12 +815,12 @@ def _compile(source: str, mode: str) -> _Compiled:
 
 def _get_compiled(source, mode: str) -> _Compiled:
     if mode not in ("exec", "eval"):
-        return _Compiled(None, (_Problem(f"Unknown compile mode {mode!r} (use 'exec' or 'eval')", None,
-                                         "syntax"),), False)
+        return _Compiled(
+            None, (_Problem(f"Unknown compile mode {mode!r} (use 'exec' or 'eval')", None, "syntax"),), False
+        )
     if not isinstance(source, str):
         what = "Script" if mode == "exec" else "Expression"
-        return _Compiled(None, (_Problem(f"{what} must be text, not {type(source).__name__}", None, "syntax"),),
-                         False)
+        return _Compiled(None, (_Problem(f"{what} must be text, not {type(source).__name__}", None, "syntax"),), False)
     return _compile(source, mode)
 
 
@@ -701,9 +839,22 @@ def check_source(source: str, mode: str = "exec") -> list[str]:
 
 # -- running ----------------------------------------------------------------------------------------
 
-_NON_DATA_TYPES = (types.ModuleType, type, types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType,
-                   collections.abc.Iterator, BaseException, range, types.FrameType, types.CodeType,
-                   types.TracebackType, types.EllipsisType, type(NotImplemented), _PrintCollector) + _DICT_VIEWS
+_NON_DATA_TYPES = (
+    types.ModuleType,
+    type,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+    collections.abc.Iterator,
+    BaseException,
+    range,
+    types.FrameType,
+    types.CodeType,
+    types.TracebackType,
+    types.EllipsisType,
+    type(NotImplemented),
+    _PrintCollector,
+) + _DICT_VIEWS
 
 
 def _is_non_data(value) -> bool:
@@ -781,8 +932,7 @@ class _RunState:
     sampled every MEMORY_CHECK_INTERVAL seconds against the RSS at the first tick (process-wide
     RSS, so a concurrent thread's allocations count too: keep the limit generous)."""
 
-    __slots__ = ("deadline", "what", "time_limit", "memory_limit", "memory_base", "next_memory_check",
-                 "abort", "tick")
+    __slots__ = ("deadline", "what", "time_limit", "memory_limit", "memory_base", "next_memory_check", "abort", "tick")
 
     def __init__(self, what: str, time_limit: float, memory_limit: int | None):
         monotonic = time.monotonic
@@ -794,11 +944,13 @@ class _RunState:
         self.memory_base: int | None = None
         self.next_memory_check = 0.0
         if not memory_limit:
+
             def tick():
                 if monotonic() > deadline:
                     self._fail_time()
                 return True
         else:
+
             def tick():
                 now = monotonic()
                 if now > deadline:
@@ -806,6 +958,7 @@ class _RunState:
                 if now >= self.next_memory_check:
                     self._check_memory(now)
                 return True
+
         self.tick = tick
 
     def _fail_time(self):
@@ -820,8 +973,7 @@ class _RunState:
         elif self.memory_base is None:
             self.memory_base = rss
         elif rss - self.memory_base > self.memory_limit:
-            self.abort = _Abort(f"{self.what} used more than {self.memory_limit // 2**20} MB of memory",
-                                "forbidden")
+            self.abort = _Abort(f"{self.what} used more than {self.memory_limit // 2**20} MB of memory", "forbidden")
             raise self.abort
 
 
@@ -858,10 +1010,15 @@ def _convert(err: BaseException) -> ScriptError:
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Runs scripts and expressions for SpiffWorkflow inside the sandbox."""
 
-    def __init__(self, helpers: dict | None = None, time_limit: float = 2.0, service_caller=None,
-                 memory_limit_mb: int | None = 512):
+    def __init__(
+        self,
+        helpers: dict | None = None,
+        time_limit: float = 2.0,
+        service_caller=None,
+        memory_limit_mb: int | None = 512,
+    ):
         helpers = dict(helpers or {})
-        for name, value in helpers.items():
+        for name, _value in helpers.items():
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
                 raise ValueError(f"helper name {name!r} must be a plain identifier not starting with '_'")
         if not time_limit or time_limit <= 0:
@@ -902,8 +1059,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         external_context = external_context or {}
         clash = set(external_context).intersection(context)
         if clash:
-            raise ScriptError(f"Task data field(s) {', '.join(sorted(clash))} clash with data object(s) of the "
-                              f"same name", "runtime")
+            raise ScriptError(
+                f"Task data field(s) {', '.join(sorted(clash))} clash with data object(s) of the same name", "runtime"
+            )
         hidden = {k: context.pop(k) for k in [k for k in _INTERNAL_NAMES if k in context]}
         before = set(context)
         context.update(external_context)
@@ -926,8 +1084,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         if isinstance(printed, _PrintCollector) and printed.parts:
             log.debug("script printed: %s", printed())
         for key in list(context):
-            if (key in self._internal or key in external_context or key in self.reserved_names
-                    or (key not in before and key.startswith("_")) or _is_non_data(context[key])):
+            if (
+                key in self._internal
+                or key in external_context
+                or key in self.reserved_names
+                or (key not in before and key.startswith("_"))
+                or _is_non_data(context[key])
+            ):
                 del context[key]
         budget = _new_budget()
         removed = []
@@ -955,10 +1118,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         this sandbox) as ``{name: {"value": ..., "type": ...}}``; the script engine passes
         ``task.data`` as ``context``.  Returns the JSON text SpiffWorkflow ``json.loads``."""
         if self.service_caller is None:
-            raise ScriptError(f"Service task operation {operation_name!r} cannot run: no service caller "
-                              f"is configured", "runtime")
-        result = self.service_caller(operation_name, dict(operation_params or {}),
-                                     context if task_data is None else task_data)
+            raise ScriptError(
+                f"Service task operation {operation_name!r} cannot run: no service caller is configured", "runtime"
+            )
+        result = self.service_caller(
+            operation_name, dict(operation_params or {}), context if task_data is None else task_data
+        )
         if result is None:
             return "null"
         if isinstance(result, (bytes, bytearray)):
@@ -996,6 +1161,7 @@ def _compile_or_raise(source, mode: str) -> _Compiled:
 
 
 # -- the SpiffWorkflow script engine --------------------------------------------------------------
+
 
 def _source_line(source, line):
     if not isinstance(source, str) or not line:
@@ -1059,15 +1225,17 @@ class SandboxScriptEngine(PythonScriptEngine):
         except ScriptError as err:
             raise self._task_error(task, err, None, None) from err
         except Exception as err:  # noqa: BLE001 - the service's own failure
-            wte = WorkflowTaskException(f"Service call {name!r} failed: {type(err).__name__}: {err}",
-                                        task=task, exception=err)
+            wte = WorkflowTaskException(
+                f"Service call {name!r} failed: {type(err).__name__}: {err}", task=task, exception=err
+            )
             wte.exception = err
             raise wte from err
 
     @staticmethod
     def _task_error(task, err: ScriptError, source, note) -> WorkflowTaskException:
-        wte = WorkflowTaskException(err.message, task=task, exception=err, line_number=err.line,
-                                    error_line=_source_line(source, err.line))
+        wte = WorkflowTaskException(
+            err.message, task=task, exception=err, line_number=err.line, error_line=_source_line(source, err.line)
+        )
         wte.exception = err
         wte.script_error = err
         if err.message.startswith("name '"):

@@ -4,6 +4,7 @@ Everything a deploy needs to refuse a bad diagram before it reaches a running of
 SpiffWorkflow parses it, then Simpul checks lanes, forms, service operators, scripts,
 conditions, timers and field names, and reports each problem pinned to its element id.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,16 +44,56 @@ RESERVED_IDS = {"Start", "End"}
 
 #: BPMN elements Simpul runs; anything else in an imported diagram is reported.
 SUPPORTED_ELEMENTS = {
-    "startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "manualTask", "task",
-    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
-    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "receiveTask", "sendTask",
-    "subProcess", "callActivity", "sequenceFlow", "laneSet", "lane", "dataObject",
-    "dataObjectReference", "dataStoreReference", "textAnnotation", "association", "extensionElements",
-    "documentation", "ioSpecification", "dataInputAssociation", "dataOutputAssociation", "property",
-    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "incoming", "outgoing",
-    "conditionExpression", "timerEventDefinition", "messageEventDefinition", "signalEventDefinition",
-    "errorEventDefinition", "escalationEventDefinition", "terminateEventDefinition",
-    "timeDuration", "timeDate", "timeCycle", "flowNodeRef", "script", "group", "category",
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "manualTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "receiveTask",
+    "sendTask",
+    "subProcess",
+    "callActivity",
+    "sequenceFlow",
+    "laneSet",
+    "lane",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "extensionElements",
+    "documentation",
+    "ioSpecification",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "property",
+    "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics",
+    "incoming",
+    "outgoing",
+    "conditionExpression",
+    "timerEventDefinition",
+    "messageEventDefinition",
+    "signalEventDefinition",
+    "errorEventDefinition",
+    "escalationEventDefinition",
+    "terminateEventDefinition",
+    "timeDuration",
+    "timeDate",
+    "timeCycle",
+    "flowNodeRef",
+    "script",
+    "group",
+    "category",
 }
 
 
@@ -99,8 +140,9 @@ class _Problems:
 
     def raise_if_any(self, what):
         if self.items:
-            raise DeployError("{what} cannot be deployed: {first}", what=what,
-                              first=self.items[0]["message"], errors=self.items)
+            raise DeployError(
+                "{what} cannot be deployed: {first}", what=what, first=self.items[0]["message"], errors=self.items
+            )
 
 
 def _find_form(form_key: str, form_dirs) -> Path | None:
@@ -123,8 +165,9 @@ def _check_expression(problems, element, source, mode, what, param=None):
     """``what`` is an N_-marked word (Script, Condition...), translated where it is shown."""
     for message in sandbox.check_source(source or "", mode):
         if param is not None:
-            problems.add(element, N_("Parameter {param} does not compile in the sandbox: {error}"), param=param,
-                         error=message)
+            problems.add(
+                element, N_("Parameter {param} does not compile in the sandbox: {error}"), param=param, error=message
+            )
         else:
             problems.add(element, N_("{what} does not compile in the sandbox: {error}"), what=what, error=message)
 
@@ -139,7 +182,7 @@ def _check_timer(problems, element, source):
     except (ValueError, SyntaxError):
         return  # computed at run time (e.g. setting("card_return_sla", "P14D"))
     if not isinstance(literal, str):
-        problems.add(element, N_("Timer expression must give an ISO 8601 text such as \"P14D\"."))
+        problems.add(element, N_('Timer expression must give an ISO 8601 text such as "P14D".'))
         return
     try:
         if literal.upper().startswith("R"):
@@ -166,11 +209,18 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
     try:
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
-        raise DeployError("{what} is not well-formed XML: {error}", what=what, error=str(exc),
-                          errors=[_problem(None, MSG_NOT_XML, error=str(exc))]) from exc
+        raise DeployError(
+            "{what} is not well-formed XML: {error}",
+            what=what,
+            error=str(exc),
+            errors=[_problem(None, MSG_NOT_XML, error=str(exc))],
+        ) from exc
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
-        raise DeployError("{what} is not a BPMN 2.0 file (no bpmn:definitions root).", what=what,
-                          errors=[_problem(None, MSG_NOT_BPMN)])
+        raise DeployError(
+            "{what} is not a BPMN 2.0 file (no bpmn:definitions root).",
+            what=what,
+            errors=[_problem(None, MSG_NOT_BPMN)],
+        )
     text = raw.decode("utf-8")
 
     # Elements Simpul does not run (diagrams imported from other modelers).
@@ -184,8 +234,9 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
 
     for node in root.iter():
         if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS:
-            problems.add(node.get("id"), N_("Element id {id} is reserved by the workflow engine; rename it."),
-                         id=node.get("id"))
+            problems.add(
+                node.get("id"), N_("Element id {id} is reserved by the workflow engine; rename it."), id=node.get("id")
+            )
     problems.raise_if_any(what)
 
     parser = SpiffBpmnParser()
@@ -193,17 +244,29 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         parser.add_bpmn_xml(root, filename=source or None)
         ids = parser.get_process_ids()
         if len(ids) != 1:
-            raise DeployError("{what} must hold exactly one executable process (found {n}).", what=what, n=len(ids),
-                              errors=[_problem(None, MSG_ONE_PROCESS, n=len(ids))])
+            raise DeployError(
+                "{what} must hold exactly one executable process (found {n}).",
+                what=what,
+                n=len(ids),
+                errors=[_problem(None, MSG_ONE_PROCESS, n=len(ids))],
+            )
         process_key = ids[0]
         spec = parser.get_spec(process_key)
         subprocess_specs = parser.get_subprocess_specs(process_key)
     except ValidationException as exc:
-        raise DeployError("{what}: {error}", what=what, error=str(exc).splitlines()[0],
-                          errors=[{"element": exc.id or None, "message": str(exc).splitlines()[0]}]) from exc
+        raise DeployError(
+            "{what}: {error}",
+            what=what,
+            error=str(exc).splitlines()[0],
+            errors=[{"element": exc.id or None, "message": str(exc).splitlines()[0]}],
+        ) from exc
     except SpiffWorkflowException as exc:
-        raise DeployError("{what}: {error}", what=what, error=str(exc).splitlines()[0],
-                          errors=[{"element": None, "message": str(exc).splitlines()[0]}]) from exc
+        raise DeployError(
+            "{what}: {error}",
+            what=what,
+            error=str(exc).splitlines()[0],
+            errors=[{"element": None, "message": str(exc).splitlines()[0]}],
+        ) from exc
 
     if not FIELD_NAME.match(process_key):
         problems.add(process_key, N_("Process id {key} must be letters, digits and underscores."), key=process_key)
@@ -213,8 +276,12 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
     for lane in root.iterfind(".//bpmn:lane", NS):
         lane_name = lane.get("name")
         if lane_name not in lane_roles:
-            problems.add(lane.get("id"), N_("Lane {lane} is not mapped to a role (known: {roles})."),
-                         lane=lane_name or N_("(no name)"), roles=", ".join(sorted(lane_roles)))
+            problems.add(
+                lane.get("id"),
+                N_("Lane {lane} is not mapped to a role (known: {roles})."),
+                lane=lane_name or N_("(no name)"),
+                roles=", ".join(sorted(lane_roles)),
+            )
 
     forms: dict[str, dict] = {}
     all_specs = [spec, *subprocess_specs.values()]
@@ -229,8 +296,11 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             form_key = props.get("formKey")
             if cls == "UserTask":
                 if ts.lane is None:
-                    problems.add(bpmn_id, N_("User task {name} is not in a lane, so no role can do it."),
-                                 name=ts.bpmn_name or bpmn_id)
+                    problems.add(
+                        bpmn_id,
+                        N_("User task {name} is not in a lane, so no role can do it."),
+                        name=ts.bpmn_name or bpmn_id,
+                    )
                 if not form_key:
                     problems.add(bpmn_id, N_("User task {name} has no form (formKey)."), name=ts.bpmn_name or bpmn_id)
             if form_key and form_key not in forms:
@@ -254,8 +324,11 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             if cls == "ServiceTask":
                 op = getattr(ts, "operation_name", None)
                 if op not in operators:
-                    problems.add(bpmn_id, N_("Service operator {op} is not provided by any installed plugin."),
-                                 op=op or N_("(none)"))
+                    problems.add(
+                        bpmn_id,
+                        N_("Service operator {op} is not provided by any installed plugin."),
+                        op=op or N_("(none)"),
+                    )
                 for pname, param in (getattr(ts, "operation_params", None) or {}).items():
                     _check_expression(problems, bpmn_id, param.get("value"), "eval", None, param=pname)
             if cls == "ScriptTask":
@@ -266,10 +339,22 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
 
     for key, form in forms.items():
         for fkey in field_keys(form):
-            if (fkey.startswith("_") or fkey in sandbox.RESERVED_NAMES or fkey in SCRIPT_HELPERS or keyword.iskeyword(fkey)
-                    or not FIELD_NAME.match(fkey)):
-                problems.add(key, N_("Form {form}: field name {field} is not allowed (it starts with '_', is not "
-                             "a plain name, or shadows a script helper)."), form=key, field=fkey)
+            if (
+                fkey.startswith("_")
+                or fkey in sandbox.RESERVED_NAMES
+                or fkey in SCRIPT_HELPERS
+                or keyword.iskeyword(fkey)
+                or not FIELD_NAME.match(fkey)
+            ):
+                problems.add(
+                    key,
+                    N_(
+                        "Form {form}: field name {field} is not allowed (it starts with '_', is not "
+                        "a plain name, or shadows a script helper)."
+                    ),
+                    form=key,
+                    field=fkey,
+                )
 
     for cond in root.iterfind(".//bpmn:conditionExpression", NS):
         _check_expression(problems, _element_id(cond), cond.text, "eval", N_("Condition"))
@@ -280,8 +365,9 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
         _check_expression(problems, _element_id(node), node.text, "eval", N_("Message payload"))
 
     problems.raise_if_any(what)
-    return ParsedProcess(process_key=process_key, name=name, bpmn_xml=text, forms=forms, spec=spec,
-                         subprocess_specs=subprocess_specs)
+    return ParsedProcess(
+        process_key=process_key, name=name, bpmn_xml=text, forms=forms, spec=spec, subprocess_specs=subprocess_specs
+    )
 
 
 class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
@@ -315,10 +401,13 @@ class StateSerializer:
         self.serializer = BpmnWorkflowSerializer(self.registry)
 
     def dump_spec(self, spec, subprocess_specs) -> str:
-        return json.dumps({
-            "spec": self.registry.convert(spec),
-            "subprocess_specs": {k: self.registry.convert(v) for k, v in subprocess_specs.items()},
-        }, separators=(",", ":"))
+        return json.dumps(
+            {
+                "spec": self.registry.convert(spec),
+                "subprocess_specs": {k: self.registry.convert(v) for k, v in subprocess_specs.items()},
+            },
+            separators=(",", ":"),
+        )
 
     def load_spec(self, spec_json: str):
         dct = json.loads(spec_json)
@@ -345,6 +434,7 @@ class StateSerializer:
         self.serializer.migrate(dct)
         ready = None
         if not dct.get("subprocesses"):
-            ready = [(tid, spec.task_specs.get(t["task_spec"])) for tid, t in dct["tasks"].items()
-                     if t["state"] == READY]
+            ready = [
+                (tid, spec.task_specs.get(t["task_spec"])) for tid, t in dct["tasks"].items() if t["state"] == READY
+            ]
         return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs), ready

@@ -3,18 +3,19 @@
 Several workers may run against one PostgreSQL database: jobs are taken with
 ``FOR UPDATE SKIP LOCKED`` and outbox messages with a lease, so nothing is done twice.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import func, select, update
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select, update
 
 from .actors import Actor
 from .cases import lock_case, record_event
-from .models import Case, Job, OutboxMessage, utcnow
+from .models import Job, OutboxMessage, utcnow
 from .workflow import CaseWorkflow, _describe, backoff
 
 log = logging.getLogger("simpul.worker")
@@ -27,8 +28,9 @@ def run_due(runtime, *, limit: int = 100) -> dict:
     counts = {"timers": 0, "services": 0, "failed": 0, "sent": 0, "unsent": 0}
     now = utcnow()
     with runtime.read() as s:
-        due = s.execute(select(Job.id, Job.kind).where(Job.status == "pending", Job.due_at <= now)
-                        .order_by(Job.due_at).limit(limit)).all()
+        due = s.execute(
+            select(Job.id, Job.kind).where(Job.status == "pending", Job.due_at <= now).order_by(Job.due_at).limit(limit)
+        ).all()
     for job_id, kind in due:
         outcome = run_job(runtime, job_id)
         if outcome == "done":
@@ -61,8 +63,9 @@ def run_job(runtime, job_id: int) -> str:
                 opened = cw.save()
                 after = {str(t.id) for t in cw.ready_user_tasks()}
                 if before != after or case.status != "active":
-                    record_event(uow, case, "timer_fired", actor,
-                            detail=", ".join(t.name for t in opened) or case.end_reason)
+                    record_event(
+                        uow, case, "timer_fired", actor, detail=", ".join(t.name for t in opened) or case.end_reason
+                    )
             else:
                 task = cw.task(job.task_id)
                 if task is None or task.state != TaskState.READY:
@@ -72,8 +75,15 @@ def run_job(runtime, job_id: int) -> str:
                 step_name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
                 cw.advance()  # the job row goes with the task's READY state when saved
                 cw.save()
-                record_event(uow, case, "service_completed", actor, step=task.task_spec.bpmn_id, step_name=step_name,
-                        after=task.data.get(task.task_spec.result_variable) if task.task_spec.result_variable else None)
+                record_event(
+                    uow,
+                    case,
+                    "service_completed",
+                    actor,
+                    step=task.task_spec.bpmn_id,
+                    step_name=step_name,
+                    after=task.data.get(task.task_spec.result_variable) if task.task_spec.result_variable else None,
+                )
             if cw.incident:
                 record_event(uow, case, "incident", actor, detail=cw.incident)
             return "done"
@@ -94,17 +104,30 @@ def _job_failed(runtime, job_id: int, message: str) -> str:
             job.status = "failed"
             case = lock_case(uow, job.case_id)
             case.status, case.incident = "incident", message
-            record_event(uow, case, "incident", Actor.system("worker"), step=job.step,
-                    detail=f"{message} (after {job.attempts} attempts)")
+            record_event(
+                uow,
+                case,
+                "incident",
+                Actor.system("worker"),
+                step=job.step,
+                detail=f"{message} (after {job.attempts} attempts)",
+            )
             return "failed"
         job.due_at = utcnow() + backoff(runtime.config.job_backoff_seconds, job.attempts)
         return "retry"
 
 
 def _outbox_dict(m: OutboxMessage) -> dict:
-    return {"message_id": m.message_id, "case_id": m.case_id, "source_office": m.source_office,
-            "destination_office": m.destination_office, "kind": m.kind, "payload": m.payload,
-            "attempts": m.attempts, "created_at": m.created_at.isoformat()}
+    return {
+        "message_id": m.message_id,
+        "case_id": m.case_id,
+        "source_office": m.source_office,
+        "destination_office": m.destination_office,
+        "kind": m.kind,
+        "payload": m.payload,
+        "attempts": m.attempts,
+        "created_at": m.created_at.isoformat(),
+    }
 
 
 def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
@@ -115,18 +138,30 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
     sent = unsent = 0
     now = utcnow()
     with runtime.read() as s:
-        first_per_case = select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending") \
-            .group_by(OutboxMessage.case_id)
-        ids = s.scalars(select(OutboxMessage.id).where(
-            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-            (OutboxMessage.id.in_(first_per_case)) | (OutboxMessage.case_id.is_(None)))
-            .order_by(OutboxMessage.id).limit(limit)).all()
+        first_per_case = (
+            select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending").group_by(OutboxMessage.case_id)
+        )
+        ids = s.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                (OutboxMessage.id.in_(first_per_case)) | (OutboxMessage.case_id.is_(None)),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
     for message_id in ids:
         with runtime.transaction() as uow:
             claimed = uow.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
-                                            OutboxMessage.next_attempt_at <= now)
-                .values(next_attempt_at=utcnow() + OUTBOX_LEASE)).rowcount
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=utcnow() + OUTBOX_LEASE)
+            ).rowcount
             message = uow.session.get(OutboxMessage, message_id) if claimed else None
             snapshot = _outbox_dict(message) if message else None
         if snapshot is None:
@@ -147,8 +182,9 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
             else:
                 message.attempts += 1
                 message.last_error = error or "refused by the destination"
-                message.next_attempt_at = retry_at or utcnow() + backoff(runtime.config.job_backoff_seconds,
-                                                                         message.attempts)
+                message.next_attempt_at = retry_at or utcnow() + backoff(
+                    runtime.config.job_backoff_seconds, message.attempts
+                )
                 unsent += 1
     return sent, unsent
 

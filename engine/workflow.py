@@ -1,5 +1,6 @@
 """Running one case's SpiffWorkflow instance: load, step, save, and keep the inbox, the jobs
 and the case row in step with it -- all inside the caller's transaction."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,10 @@ import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
@@ -20,11 +19,13 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import sandbox
 from .db import after_commit
-from .errors import Conflict, NotFound
-from .models import Case, CaseEvent, HumanTask, Job, OutboxMessage, WorkflowState, utcnow
+from .errors import NotFound
+from .models import Case, HumanTask, Job, OutboxMessage, WorkflowState, utcnow
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,18 @@ class CaseView:
     data: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, case: Case, data: dict | None = None) -> "CaseView":
-        return cls(id=case.id, receipt=case.receipt, process_key=case.process_key, office_code=case.office_code,
-                   nik=case.resident_nik, resident_name=case.resident_name, status=case.status,
-                   correlation_key=case.correlation_key, data=dict(case.data if data is None else data))
+    def of(cls, case: Case, data: dict | None = None) -> CaseView:
+        return cls(
+            id=case.id,
+            receipt=case.receipt,
+            process_key=case.process_key,
+            office_code=case.office_code,
+            nik=case.resident_nik,
+            resident_name=case.resident_name,
+            status=case.status,
+            correlation_key=case.correlation_key,
+            data=dict(case.data if data is None else data),
+        )
 
 
 class ServiceContext:
@@ -70,8 +79,14 @@ class ServiceContext:
         from uuid import uuid4
 
         json.dumps(payload)  # refuse non-JSON payloads here, not in the worker
-        message = OutboxMessage(message_id=str(uuid4()), case_id=self.case.id, source_office=self.case.office_code,
-                                destination_office=destination_office, kind=kind, payload=payload)
+        message = OutboxMessage(
+            message_id=str(uuid4()),
+            case_id=self.case.id,
+            source_office=self.case.office_code,
+            destination_office=destination_office,
+            kind=kind,
+            payload=payload,
+        )
         self._session.add(message)
         return message.message_id
 
@@ -93,8 +108,10 @@ class _ServiceCaller:
         if handler is None:
             raise LookupError(f"no installed plugin provides service operator {operation_name}")
         # SpiffWorkflow hands parameters over as {name: {"value": ..., "type": ...}}.
-        params = {k: (v.get("value") if isinstance(v, dict) and "value" in v else v)
-                  for k, v in (operation_params or {}).items()}
+        params = {
+            k: (v.get("value") if isinstance(v, dict) and "value" in v else v)
+            for k, v in (operation_params or {}).items()
+        }
         result = handler(self.context, **params)
         return json.dumps(result if result is not None else {})
 
@@ -155,8 +172,17 @@ def _script_engine(runtime, caller):
 class CaseWorkflow:
     """A loaded workflow and the case it belongs to."""
 
-    def __init__(self, runtime, session, case: Case, workflow: BpmnWorkflow, caller: _ServiceCaller,
-                 stored: bool = False, ready: list | None = None, before: tuple | None = None):
+    def __init__(
+        self,
+        runtime,
+        session,
+        case: Case,
+        workflow: BpmnWorkflow,
+        caller: _ServiceCaller,
+        stored: bool = False,
+        ready: list | None = None,
+        before: tuple | None = None,
+    ):
         self.runtime = runtime
         self.session = session
         self.case = case
@@ -187,7 +213,7 @@ class CaseWorkflow:
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
-    def new(cls, runtime, session, case: Case, version, data: dict) -> "CaseWorkflow":
+    def new(cls, runtime, session, case: Case, version, data: dict) -> CaseWorkflow:
         spec, subs = runtime.spec_for(version)
         caller = _ServiceCaller(runtime)
         wf = BpmnWorkflow(spec, subs, script_engine=_script_engine(runtime, caller))
@@ -198,7 +224,7 @@ class CaseWorkflow:
         return cls(runtime, session, case, wf, caller)
 
     @classmethod
-    def load(cls, runtime, session, case: Case, *, cached: bool = True) -> "CaseWorkflow":
+    def load(cls, runtime, session, case: Case, *, cached: bool = True) -> CaseWorkflow:
         """The case's workflow as last committed.  ``cached=False`` for a look that will not
         be saved (a diagram, a dry run): it leaves the hot copy for the next step."""
         if cached:
@@ -249,8 +275,10 @@ class CaseWorkflow:
         if not more and waiting is not None:
             # The pass that found nothing to run has just seen every task left for people and
             # the worker: remember them so save() need not walk the tree again.
-            self._settled = ([t for t in waiting if isinstance(t.task_spec, UserTask)],
-                             [t for t in waiting if isinstance(t.task_spec, ServiceTask)])
+            self._settled = (
+                [t for t in waiting if isinstance(t.task_spec, UserTask)],
+                [t for t in waiting if isinstance(t.task_spec, ServiceTask)],
+            )
         return more
 
     def advance(self, fire_timers: bool = False) -> None:
@@ -349,8 +377,9 @@ class CaseWorkflow:
         before_tasks, before_services, before_timer = self._before
         if full_sync:
             before_tasks = set(session.scalars(select(HumanTask.id).where(HumanTask.case_id == case.id)))
-            before_services = set(session.scalars(select(Job.task_id).where(Job.case_id == case.id,
-                                                                            Job.kind == "service")))
+            before_services = set(
+                session.scalars(select(Job.task_id).where(Job.case_id == case.id, Job.kind == "service"))
+            )
             before_timer = object()  # unknown: always write the timer row
 
         # Inbox: only the open user tasks.
@@ -366,9 +395,20 @@ class CaseWorkflow:
         stale = before_services - set(services)
         if stale:
             conn.execute(_DELETE_SERVICE_JOB, [{"cid": case.id, "tid": task_id} for task_id in stale])
-        new_jobs = [{"case_id": case.id, "kind": "service", "task_id": task_id, "step": task.task_spec.bpmn_id,
-                     "status": "pending", "due_at": now, "attempts": 0, "created_at": now}
-                    for task_id, task in services.items() if task_id not in before_services]
+        new_jobs = [
+            {
+                "case_id": case.id,
+                "kind": "service",
+                "task_id": task_id,
+                "step": task.task_spec.bpmn_id,
+                "status": "pending",
+                "due_at": now,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for task_id, task in services.items()
+            if task_id not in before_services
+        ]
         if new_jobs:
             conn.execute(Job.__table__.insert(), new_jobs)
 
@@ -376,17 +416,34 @@ class CaseWorkflow:
         if timer_due != before_timer:
             if timer_due is None:
                 conn.execute(_DELETE_TIMER_JOB, {"cid": case.id})
-            elif before_timer is not None and conn.execute(
-                    _UPDATE_TIMER_JOB, {"cid": case.id, "due": timer_due}).rowcount:
+            elif (
+                before_timer is not None
+                and conn.execute(_UPDATE_TIMER_JOB, {"cid": case.id, "due": timer_due}).rowcount
+            ):
                 pass
             else:
-                conn.execute(Job.__table__.insert(), {"case_id": case.id, "kind": "timer", "due_at": timer_due,
-                                                      "status": "pending", "attempts": 0, "created_at": now})
+                conn.execute(
+                    Job.__table__.insert(),
+                    {
+                        "case_id": case.id,
+                        "kind": "timer",
+                        "due_at": timer_due,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                    },
+                )
         self._before = (set(ready), set(services), timer_due)
 
-        values = {"data": _json_safe(self.current_data(scan)), "updated_at": now,
-                  "lock_version": case.lock_version + 1, "status": case.status, "incident": case.incident,
-                  "ended_at": case.ended_at, "end_reason": case.end_reason}
+        values = {
+            "data": _json_safe(self.current_data(scan)),
+            "updated_at": now,
+            "lock_version": case.lock_version + 1,
+            "status": case.status,
+            "incident": case.incident,
+            "ended_at": case.ended_at,
+            "end_reason": case.end_reason,
+        }
         if self.incident:
             values.update(status="incident", incident=self.incident)
         elif self.wf.completed and case.status in ("active", "incident"):
@@ -413,33 +470,57 @@ class CaseWorkflow:
             parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
             due_at = now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
         return dict(
-            id=str(task.id), case_id=self.case.id, office_code=self.case.office_code, step=ts.bpmn_id,
-            name=ts.bpmn_name or ts.bpmn_id, name_en=props.get("name_en"), lane=ts.lane,
-            role=self.runtime.config.lane_roles.get(ts.lane, ts.lane or "operator"), form_key=props.get("formKey"),
-            instructions=(ts.extensions or {}).get("instructionsForEndUser"), created_at=now, due_at=due_at,
-            version=1, assignee=None,
+            id=str(task.id),
+            case_id=self.case.id,
+            office_code=self.case.office_code,
+            step=ts.bpmn_id,
+            name=ts.bpmn_name or ts.bpmn_id,
+            name_en=props.get("name_en"),
+            lane=ts.lane,
+            role=self.runtime.config.lane_roles.get(ts.lane, ts.lane or "operator"),
+            form_key=props.get("formKey"),
+            instructions=(ts.extensions or {}).get("instructionsForEndUser"),
+            created_at=now,
+            due_at=due_at,
+            version=1,
+            assignee=None,
         )
 
 
 _SELECT_STATE = select(WorkflowState.__table__.c.state).where(WorkflowState.__table__.c.case_id == bindparam("cid"))
 _CASES = Case.__table__
-_UPDATE_CASE = _CASES.update().where(_CASES.c.id == bindparam("cid")).values(
-    {name: bindparam(name) for name in ("data", "updated_at", "lock_version", "status", "incident", "ended_at",
-                                        "end_reason")})
+_UPDATE_CASE = (
+    _CASES.update()
+    .where(_CASES.c.id == bindparam("cid"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("data", "updated_at", "lock_version", "status", "incident", "ended_at", "end_reason")
+        }
+    )
+)
 _DELETE_JOBS = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"))
-_DELETE_TIMER_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
-                                                 Job.__table__.c.kind == "timer")
-_UPDATE_TIMER_JOB = Job.__table__.update().where(Job.__table__.c.case_id == bindparam("cid"),
-                                                 Job.__table__.c.kind == "timer") \
+_DELETE_TIMER_JOB = Job.__table__.delete().where(
+    Job.__table__.c.case_id == bindparam("cid"), Job.__table__.c.kind == "timer"
+)
+_UPDATE_TIMER_JOB = (
+    Job.__table__.update()
+    .where(Job.__table__.c.case_id == bindparam("cid"), Job.__table__.c.kind == "timer")
     .values(due_at=bindparam("due"), status="pending", attempts=0)
+)
 _INSERT_STATE = WorkflowState.__table__.insert().values(case_id=bindparam("cid"), state=bindparam("state"))
-_UPDATE_STATE = WorkflowState.__table__.update().where(WorkflowState.__table__.c.case_id == bindparam("cid")) \
+_UPDATE_STATE = (
+    WorkflowState.__table__.update()
+    .where(WorkflowState.__table__.c.case_id == bindparam("cid"))
     .values(state=bindparam("state"))
+)
 _INSERT_TASK = HumanTask.__table__.insert()
 _DELETE_TASK = HumanTask.__table__.delete().where(HumanTask.__table__.c.id == bindparam("tid"))
-_DELETE_SERVICE_JOB = Job.__table__.delete().where(Job.__table__.c.case_id == bindparam("cid"),
-                                                   Job.__table__.c.kind == "service",
-                                                   Job.__table__.c.task_id == bindparam("tid"))
+_DELETE_SERVICE_JOB = Job.__table__.delete().where(
+    Job.__table__.c.case_id == bindparam("cid"),
+    Job.__table__.c.kind == "service",
+    Job.__table__.c.task_id == bindparam("tid"),
+)
 
 
 def _json_safe(data: dict) -> dict:
@@ -455,8 +536,9 @@ def _describe(exc: Exception) -> str:
     else:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     task = getattr(exc, "task", None)
-    where = getattr(getattr(task, "task_spec", None), "bpmn_name", None) or \
-        getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    where = getattr(getattr(task, "task_spec", None), "bpmn_name", None) or getattr(
+        getattr(task, "task_spec", None), "bpmn_id", None
+    )
     return f"{where}: {message}" if where else message
 
 

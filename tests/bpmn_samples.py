@@ -1,12 +1,15 @@
 """Small BPMN documents built in tests (the real processes live in processes/)."""
+
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs" targetNamespace="http://simpul.test">')
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs" targetNamespace="http://simpul.test">'
+)
 
 
 def script_process(script: str, key: str = "sandbox_probe", lane: str = "operator") -> str:

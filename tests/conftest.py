@@ -3,6 +3,7 @@
 PostgreSQL is required in CI (``CI=true``) and where ``SIMPUL_REQUIRE_POSTGRES=1``; on a
 newcomer's machine without it those tests are skipped with the reason.
 """
+
 from __future__ import annotations
 
 import os
@@ -134,8 +135,13 @@ def sqlite_db(tmp_path, sqlite_template):
 
 
 def make_runtime(url, tmp_path, extra_plugins=(), **overrides) -> Runtime:
-    settings = dict(instance_path=tmp_path / "instance", database_url=url, office_code=OFFICE,
-                    regency_code=REGENCY, job_backoff_seconds=0.01)
+    settings = dict(
+        instance_path=tmp_path / "instance",
+        database_url=url,
+        office_code=OFFICE,
+        regency_code=REGENCY,
+        job_backoff_seconds=0.01,
+    )
     settings.update(overrides)
     return Runtime(Config(**settings), extra_plugins=extra_plugins)
 

@@ -4,6 +4,7 @@ After every engine call returns (the transaction has committed) it appends an
 acknowledgement line to the ack file and fsyncs it, so the parent knows what a clerk would
 have seen confirmed on screen before the power went.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,16 @@ from simpul.engine.worker import run_due
 STEP_DATA = {
     "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
     "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
-    "Task_biometric_recording": ("operator", {"photo_captured": True, "fingerprints_captured": True,
-                                              "iris_captured": True, "signature_captured": True, "device_id": "D1"}),
+    "Task_biometric_recording": (
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "D1",
+        },
+    ),
     "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
     "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
     "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),
@@ -31,8 +40,15 @@ STEP_DATA = {
 
 
 def main(url: str, ack_path: str, run_id: int) -> None:
-    rt = Runtime(Config(database_url=url, office_code="640205", regency_code="6402", worker_poll_seconds=0.1,
-                        instance_path=os.path.dirname(ack_path)))
+    rt = Runtime(
+        Config(
+            database_url=url,
+            office_code="640205",
+            regency_code="6402",
+            worker_poll_seconds=0.1,
+            instance_path=os.path.dirname(ack_path),
+        )
+    )
     actors = {name: actor_for(rt, name) for name in ("operator", "verifier", "disdukcapil")}
     ack = open(ack_path, "a", buffering=1)
 
@@ -55,11 +71,24 @@ def main(url: str, ack_path: str, run_id: int) -> None:
             # NIK: kecamatan 640205, born 5 July 2000 (a woman: day 45), then a serial unique per run.
             nik = f"640205450700{run_id % 100:02d}{serial % 100:02d}"
             try:
-                case = start_case(rt, "ektp_new_card", {
-                    "nik": nik, "resident_name": f"Warga {run_id}-{serial}", "birth_date": "2000-07-05",
-                    "sex": "P", "birth_place": "Sangasanga", "kk_number": "6402051203150004",
-                    "marital_status": "belum_kawin", "address": "Jl. 1", "rt": "001", "rw": "001",
-                    "kelurahan": "Sangasanga Dalam"}, actors["operator"])
+                case = start_case(
+                    rt,
+                    "ektp_new_card",
+                    {
+                        "nik": nik,
+                        "resident_name": f"Warga {run_id}-{serial}",
+                        "birth_date": "2000-07-05",
+                        "sex": "P",
+                        "birth_place": "Sangasanga",
+                        "kk_number": "6402051203150004",
+                        "marital_status": "belum_kawin",
+                        "address": "Jl. 1",
+                        "rt": "001",
+                        "rw": "001",
+                        "kelurahan": "Sangasanga Dalam",
+                    },
+                    actors["operator"],
+                )
                 acknowledge(kind="start", receipt=case["receipt"], nik=nik)
             except Conflict:
                 pass

@@ -1,4 +1,5 @@
 """Walking the bundled e-KTP processes through the engine API, as a clerk would."""
+
 from __future__ import annotations
 
 from simpul.engine import complete_task, directory, list_tasks, start_case
@@ -7,9 +8,19 @@ from simpul.engine.worker import run_due
 
 def resident(n: int = 1, **extra) -> dict:
     """A resident with a valid NIK (born 5 July 2000, a woman: day 45)."""
-    data = {"nik": f"64020545070{n:05d}", "resident_name": f"Warga {n}", "birth_date": "2000-07-05", "sex": "P",
-            "birth_place": "Sangasanga", "kk_number": "6402051203150004", "marital_status": "belum_kawin",
-            "address": "Jl. Merdeka 4", "rt": "004", "rw": "002", "kelurahan": "Sangasanga Dalam"}
+    data = {
+        "nik": f"64020545070{n:05d}",
+        "resident_name": f"Warga {n}",
+        "birth_date": "2000-07-05",
+        "sex": "P",
+        "birth_place": "Sangasanga",
+        "kk_number": "6402051203150004",
+        "marital_status": "belum_kawin",
+        "address": "Jl. Merdeka 4",
+        "rt": "004",
+        "rw": "002",
+        "kelurahan": "Sangasanga Dalam",
+    }
     data.update(extra)
     return data
 
@@ -33,8 +44,13 @@ def complete(rt, receipt, username, data, step=None):
 
 DOCS_OK = {"documents_complete": True, "documents_received": ["family_card"]}
 VERIFIED = {"residence_verified": True, "kelurahan_officer": "Budi"}
-BIOMETRICS = {"photo_captured": True, "fingerprints_captured": True, "iris_captured": True,
-              "signature_captured": True, "device_id": "REK-01"}
+BIOMETRICS = {
+    "photo_captured": True,
+    "fingerprints_captured": True,
+    "iris_captured": True,
+    "signature_captured": True,
+    "device_id": "REK-01",
+}
 HANDOVER = {"card_received": True, "receipt_signed": True, "received_by": "Warga"}
 
 

@@ -1,4 +1,5 @@
 """The case API on both databases: a full new-card case, conflicts, isolation, bad input."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,18 @@ from simpul import engine
 from simpul.engine import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from simpul.engine.models import Case, CaseEvent, HumanTask, WorkflowState
 
-from .flows import (BIOMETRICS, DOCS_OK, HANDOVER, VERIFIED, actor, complete, open_task, resident,
-                    run_worker_until_quiet, start_new_card)
+from .flows import (
+    BIOMETRICS,
+    DOCS_OK,
+    HANDOVER,
+    VERIFIED,
+    actor,
+    complete,
+    open_task,
+    resident,
+    run_worker_until_quiet,
+    start_new_card,
+)
 
 
 def test_new_card_runs_from_counter_to_handover(runtime):
@@ -57,8 +68,7 @@ def test_second_and_stale_completion_conflict_and_change_nothing(runtime):
     task = open_task(runtime, receipt, "operator")
     engine.claim_task(runtime, task["id"], actor(runtime, "operator"), expected_version=task["version"])
     with pytest.raises(Conflict, match="changed since you opened it"):
-        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"),
-                             expected_version=task["version"])
+        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"])
     engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"] + 1)
     with runtime.read() as s:
         events_before = s.scalar(select(func.count()).select_from(CaseEvent))
@@ -116,8 +126,12 @@ def test_form_validation_refuses_and_writes_nothing(runtime):
     complete(runtime, receipt, "verifier", VERIFIED)
     task = open_task(runtime, receipt, "operator")
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(runtime, task["id"], {**BIOMETRICS, "iris_captured": False, "device_id": "",
-                                                   "__class__": 1}, actor(runtime, "operator"))
+        engine.complete_task(
+            runtime,
+            task["id"],
+            {**BIOMETRICS, "iris_captured": False, "device_id": "", "__class__": 1},
+            actor(runtime, "operator"),
+        )
     assert set(err.value.errors) == {"iris_captured", "device_id", "__class__"}
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]
 
@@ -125,11 +139,13 @@ def test_form_validation_refuses_and_writes_nothing(runtime):
 def test_document_check_needs_every_required_document(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
-    assert [r["key"] for r in engine.get_task(runtime, task["id"], actor(runtime, "operator"))["requirements"]] \
-        == ["family_card"]
+    assert [r["key"] for r in engine.get_task(runtime, task["id"], actor(runtime, "operator"))["requirements"]] == [
+        "family_card"
+    ]
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(runtime, task["id"], {"documents_complete": True, "documents_received": []},
-                             actor(runtime, "operator"))
+        engine.complete_task(
+            runtime, task["id"], {"documents_complete": True, "documents_received": []}, actor(runtime, "operator")
+        )
     assert "Family card" in err.value.errors["documents_received"][0]
 
 
@@ -147,11 +163,14 @@ def test_open_case_for_same_nik_is_refused_naming_it(runtime):
         assert s.scalar(select(func.count()).select_from(Case)) == 1
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"nik": "123", "resident_name": "X"}, "nik"),
-    ({**resident(1), "birth_date": "2000-13-45"}, "birth_date"),
-    ({**resident(1), "sex": "X"}, "sex"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"nik": "123", "resident_name": "X"}, "nik"),
+        ({**resident(1), "birth_date": "2000-13-45"}, "birth_date"),
+        ({**resident(1), "sex": "X"}, "sex"),
+    ],
+)
 def test_bad_start_data_is_refused(runtime, data, field):
     with pytest.raises(ValidationFailed) as err:
         engine.start_case(runtime, "ektp_new_card", data, actor(runtime, "operator"))

@@ -1,4 +1,5 @@
 """The ``simpul`` command, as a script or CI would drive it: each process start to end."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,13 @@ SIMPUL = str(Path(sys.executable).with_name("simpul"))
 
 @pytest.fixture
 def node(tmp_path, db):
-    env = {**os.environ, "SIMPUL_DATABASE_URL": db, "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
-           "SIMPUL_OFFICE_CODE": "640205", "SIMPUL_REGENCY_CODE": "6402"}
+    env = {
+        **os.environ,
+        "SIMPUL_DATABASE_URL": db,
+        "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SIMPUL_OFFICE_CODE": "640205",
+        "SIMPUL_REGENCY_CODE": "6402",
+    }
     env.pop("SIMPUL_PLUGINS", None)
 
     def simpul(*args, ok=True):
@@ -40,8 +46,18 @@ def _task(simpul, receipt, user):
 def _do(simpul, receipt, user, data):
     task = _task(simpul, receipt, user)
     simpul("tasks", "claim", task["id"], "--as", user, "--json")
-    return simpul("tasks", "complete", task["id"], "--as", user, "--data", json.dumps(data),
-                  "--version", str(task["version"] + 1), "--json")
+    return simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        user,
+        "--data",
+        json.dumps(data),
+        "--version",
+        str(task["version"] + 1),
+        "--json",
+    )
 
 
 def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
@@ -55,11 +71,18 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     _do(simpul, receipt, "verifier", VERIFIED)
     _do(simpul, receipt, "operator", BIOMETRICS)
     simpul("worker", "--once", "--json")
-    printing = [c for c in simpul("cases", "list", "--status", "open", "--as", "disdukcapil", "--json")
-                if c["nik"] == resident(11)["nik"]][0]
+    printing = [
+        c
+        for c in simpul("cases", "list", "--status", "open", "--as", "disdukcapil", "--json")
+        if c["nik"] == resident(11)["nik"]
+    ][0]
     assert printing["process"] == "ektp_regency_printing"
-    for data in ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True},
-                 {"card_serial": "6402-KTP-000011"}):
+    for data in (
+        {"data_complete": True},
+        {"enrolment_result": "print_ready"},
+        {"blank_in_stock": True},
+        {"card_serial": "6402-KTP-000011"},
+    ):
         _do(simpul, printing["receipt"], "disdukcapil", data)
     simpul("worker", "--once", "--json")
     done = _do(simpul, receipt, "operator", HANDOVER)
@@ -68,19 +91,44 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     assert shown["status"] == "completed"
 
     # Replacement of a lost card; the regency answers through the message API.
-    rep = simpul("cases", "start", "ektp_replacement", "--data", json.dumps(resident(12, reason="lost")),
-                 "--as", "operator", "--json")["receipt"]
+    rep = simpul(
+        "cases",
+        "start",
+        "ektp_replacement",
+        "--data",
+        json.dumps(resident(12, reason="lost")),
+        "--as",
+        "operator",
+        "--json",
+    )["receipt"]
     _do(simpul, rep, "operator", {"documents_complete": True})
     _do(simpul, rep, "operator", {"identity_matched": True})
     simpul("worker", "--once", "--json")
-    simpul("messages", "send", "card_printed", "--key", rep, "--office", "640205",
-           "--data", '{"card_serial": "6402-KTP-000012"}', "--json")
+    simpul(
+        "messages",
+        "send",
+        "card_printed",
+        "--key",
+        rep,
+        "--office",
+        "640205",
+        "--data",
+        '{"card_serial": "6402-KTP-000012"}',
+        "--json",
+    )
     assert _do(simpul, rep, "operator", HANDOVER)["status"] == "completed"
 
     # Renewal with a data change.
-    ren = simpul("cases", "start", "ektp_renewal", "--data",
-                 json.dumps(resident(13, request_type="data_change", changed_fields="alamat")),
-                 "--as", "operator", "--json")["receipt"]
+    ren = simpul(
+        "cases",
+        "start",
+        "ektp_renewal",
+        "--data",
+        json.dumps(resident(13, request_type="data_change", changed_fields="alamat")),
+        "--as",
+        "operator",
+        "--json",
+    )["receipt"]
     _do(simpul, ren, "operator", {"documents_complete": True, "documents_received": ["old_card", "change_evidence"]})
     _do(simpul, ren, "verifier", {"change_verified": True})
     _do(simpul, ren, "operator", BIOMETRICS)
@@ -94,13 +142,16 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     assert "message_received" in table and "Penyerahan KTP-el" in table
 
 
-@pytest.mark.parametrize("args, message", [
-    (["cases", "start", "ektp_new_card", "--data", "[1, 2]"], "--data must be a JSON object"),
-    (["cases", "start", "ektp_new_card", "--data", "{nope"], "--data is not valid JSON"),
-    (["cases", "start", "no_such_process", "--data", "{}"], "No process no_such_process is deployed"),
-    (["tasks", "complete", "00000000-0000-0000-0000-000000000000", "--as", "operator"], "not found"),
-    (["tasks", "list", "--as", "nobody"], "Unknown user nobody"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cases", "start", "ektp_new_card", "--data", "[1, 2]"], "--data must be a JSON object"),
+        (["cases", "start", "ektp_new_card", "--data", "{nope"], "--data is not valid JSON"),
+        (["cases", "start", "no_such_process", "--data", "{}"], "No process no_such_process is deployed"),
+        (["tasks", "complete", "00000000-0000-0000-0000-000000000000", "--as", "operator"], "not found"),
+        (["tasks", "list", "--as", "nobody"], "Unknown user nobody"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(node, args, message):
     proc = node(*args, ok=False)
     assert proc.returncode != 0
@@ -137,15 +188,21 @@ def test_run_serves_the_web_app_with_its_worker(node, tmp_path, db):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "SIMPUL_DATABASE_URL": db, "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
-           "SIMPUL_WORKER_POLL_SECONDS": "0.2"}
-    receipt = node("cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator",
-                   "--json")["receipt"]
+    env = {
+        **os.environ,
+        "SIMPUL_DATABASE_URL": db,
+        "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SIMPUL_WORKER_POLL_SECONDS": "0.2",
+    }
+    receipt = node("cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator", "--json")[
+        "receipt"
+    ]
     _do(node, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
     _do(node, receipt, "verifier", VERIFIED)
     _do(node, receipt, "operator", BIOMETRICS)  # now a service job waits for a worker
-    server = subprocess.Popen([SIMPUL, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [SIMPUL, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         status = None

@@ -1,4 +1,5 @@
 """Eight clerks press the button at once: exactly one wins, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import threading

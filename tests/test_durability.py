@@ -3,17 +3,17 @@
 After each restart every acknowledged completion is in the database, none was applied
 twice, and every case can go on to the end.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,8 +39,13 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
     ack_path = tmp_path / "acks.jsonl"
     rng = random.Random(20261128)
     for run_id in range(KILLS):
-        child = subprocess.Popen([sys.executable, "-m", "tests.durability_driver", db, str(ack_path), str(run_id)],
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.durability_driver", db, str(ack_path), str(run_id)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = child.stdout.readline()
         assert line.strip() == "ready", child.stderr.read()
         time.sleep(rng.uniform(0.1, 1.0))
@@ -52,8 +57,11 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
     completed = [a for a in acks if a["kind"] == "complete"]
     assert len(completed) >= 5 * KILLS, "the driver should have completed work between kills"
     with rt.read() as s:
-        events = s.execute(select(CaseEvent.task_id, func.count()).where(CaseEvent.kind == "task_completed")
-                           .group_by(CaseEvent.task_id)).all()
+        events = s.execute(
+            select(CaseEvent.task_id, func.count())
+            .where(CaseEvent.kind == "task_completed")
+            .group_by(CaseEvent.task_id)
+        ).all()
         starts = set(s.scalars(select(Case.receipt)))
     per_task = dict(events)
     assert all(n == 1 for n in per_task.values()), "a completion was applied twice"
@@ -63,7 +71,7 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
 
     # Every case goes on to the end from wherever the last kill left it.
     users = {name: actor(rt, name) for name in ("operator", "verifier", "disdukcapil")}
-    later = datetime.now(timezone.utc) + timedelta(minutes=10)  # past the outbox lease a killed worker held
+    later = datetime.now(UTC) + timedelta(minutes=10)  # past the outbox lease a killed worker held
     for _ in range(40):
         with time_machine.travel(later, tick=True):
             run_worker_until_quiet(rt)

@@ -1,23 +1,23 @@
 """Deploy checks, the script sandbox, service jobs, timers and plugins, through the engine API."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import pluggy
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
 from simpul import engine
 from simpul.engine import Conflict, DeployError, PluginError, hookimpl
-from simpul.engine.models import Case, CaseEvent, HumanTask, Job, ProcessVersion
+from simpul.engine.models import Job, ProcessVersion
 from simpul.engine.plugins import make_plugin_manager
 from simpul.engine.worker import run_due
 
 from .bpmn_samples import script_process, service_process
 from .conftest import make_runtime, seed_offices
-from .flows import DOCS_OK, actor, complete, open_task, resident, start_new_card
+from .flows import actor, complete, open_task, resident, start_new_card
 
 
 def _count(rt, model):
@@ -27,14 +27,18 @@ def _count(rt, model):
 
 # -- deploy --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, message", [
-    (b"<not xml", "not well-formed XML"),
-    (b"<?xml version='1.0'?><html><body>hello</body></html>", "not a BPMN 2.0 file"),
-    (service_process("nobody.provides_this").encode(), "Service operator nobody.provides_this is not provided"),
-    (script_process("x = 1", lane="janitor").encode(), "Lane janitor is not mapped to a role"),
-    (script_process("x = (").encode(), "does not compile"),
-    (script_process("import os").encode(), "does not compile"),
-])
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"<not xml", "not well-formed XML"),
+        (b"<?xml version='1.0'?><html><body>hello</body></html>", "not a BPMN 2.0 file"),
+        (service_process("nobody.provides_this").encode(), "Service operator nobody.provides_this is not provided"),
+        (script_process("x = 1", lane="janitor").encode(), "Lane janitor is not mapped to a role"),
+        (script_process("x = (").encode(), "does not compile"),
+        (script_process("import os").encode(), "does not compile"),
+    ],
+)
 def test_bad_process_is_refused_and_nothing_is_written(bare_runtime, content, message):
     with pytest.raises(DeployError, match=message) as err:
         engine.deploy_process(bare_runtime, content, deployed_by="admin")
@@ -51,8 +55,16 @@ def test_problem_is_pinned_to_its_element(bare_runtime):
 def test_form_field_shadowing_python_is_refused(bare_runtime, tmp_path):
     forms = tmp_path / "forms"
     forms.mkdir()
-    (forms / "evil.form.json").write_text(json.dumps({"components": [
-        {"type": "textfield", "key": "__class__", "label": "x"}, {"type": "textfield", "key": "setting"}]}))
+    (forms / "evil.form.json").write_text(
+        json.dumps(
+            {
+                "components": [
+                    {"type": "textfield", "key": "__class__", "label": "x"},
+                    {"type": "textfield", "key": "setting"},
+                ]
+            }
+        )
+    )
 
     class ExtraForms:
         @hookimpl
@@ -144,6 +156,7 @@ def test_incident_can_be_retried_once_fixed(bare_runtime):
 
 # -- service jobs --------------------------------------------------------------------------
 
+
 class FlakyService:
     """A service that fails ``failures`` times, then answers."""
 
@@ -178,7 +191,7 @@ def _drain(rt, rounds=20):
             return
         with rt.transaction() as uow:  # make retries due now instead of sleeping through backoff
             for job in uow.session.scalars(select(Job).where(Job.status == "pending")):
-                job.due_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+                job.due_at = datetime.now(UTC) - timedelta(seconds=1)
         run_due(rt)
 
 
@@ -211,14 +224,15 @@ def test_service_failing_after_last_try_is_an_incident_an_admin_can_retry(db, tm
 
 # -- timers --------------------------------------------------------------------------------
 
+
 def test_abandoned_case_closes_after_fourteen_days(runtime):
     receipt = start_new_card(runtime)["receipt"]
     complete(runtime, receipt, "operator", {"documents_complete": False})
     with runtime.read() as s:
         timer = s.scalar(select(Job).where(Job.kind == "timer"))
-    assert timedelta(days=13, hours=23) < timer.due_at - datetime.now(timezone.utc) <= timedelta(days=14)
+    assert timedelta(days=13, hours=23) < timer.due_at - datetime.now(UTC) <= timedelta(days=14)
     assert run_due(runtime)["timers"] == 0  # not due yet
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(days=14, minutes=1)):
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=14, minutes=1)):
         assert run_due(runtime)["timers"] == 1
     case = engine.get_case(runtime, receipt, actor(runtime, "operator"))
     assert case["status"] == "completed" and case["end_reason"].startswith("Permohonan ditutup")
@@ -235,6 +249,7 @@ def test_resident_returning_in_time_cancels_the_timer(runtime):
 
 
 # -- plugins -------------------------------------------------------------------------------
+
 
 def test_unknown_hook_implementation_stops_start_up():
     class Typo:

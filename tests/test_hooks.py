@@ -1,11 +1,12 @@
 """Every hook in engine/hookspecs.py is documented and exercised here, one test per hook
 (``test_hook_<name>``), through a plugin written exactly as a regency would write one."""
+
 from __future__ import annotations
 
 import inspect
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
@@ -17,15 +18,14 @@ from sqlalchemy import func, select
 from simpul import engine
 from simpul.engine import ValidationFailed, hookimpl, hookspecs
 from simpul.engine.cases import requirements_for
-from simpul.engine.models import Case, CaseEvent, OutboxMessage, ProcessVersion
+from simpul.engine.models import Case, CaseEvent, OutboxMessage
 from simpul.engine.worker import dispatch_outbox
 
 from .bpmn_samples import script_process, service_process
 from .conftest import make_runtime, seed_offices
 from .flows import DOCS_OK, actor, complete, open_task, resident, start_new_card
 
-HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-               if hasattr(fn, "simpul_spec"))
+HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "simpul_spec"))
 
 
 def test_every_hook_is_documented_and_tested():
@@ -64,8 +64,20 @@ def test_hook_processes(db, tmp_path):
 def test_hook_form_dirs(db, tmp_path):
     forms = tmp_path / "forms"
     forms.mkdir()
-    (forms / "kukar_extra.form.json").write_text(json.dumps({"components": [
-        {"type": "textfield", "key": "rt_letter_number", "label": "Nomor surat RT", "validate": {"required": True}}]}))
+    (forms / "kukar_extra.form.json").write_text(
+        json.dumps(
+            {
+                "components": [
+                    {
+                        "type": "textfield",
+                        "key": "rt_letter_number",
+                        "label": "Nomor surat RT",
+                        "validate": {"required": True},
+                    }
+                ]
+            }
+        )
+    )
 
     class Forms:
         @hookimpl
@@ -192,8 +204,18 @@ def test_hook_deliver_outbox_message(db, tmp_path):
     receipt = start_new_card(rt)["receipt"]
     complete(rt, receipt, "operator", DOCS_OK)
     complete(rt, receipt, "verifier", {"residence_verified": True, "kelurahan_officer": "B"})
-    complete(rt, receipt, "operator", {"photo_captured": True, "fingerprints_captured": True, "iris_captured": True,
-                                       "signature_captured": True, "device_id": "D"})
+    complete(
+        rt,
+        receipt,
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "D",
+        },
+    )
     from simpul.engine.worker import run_due
 
     assert run_due(rt)["unsent"] == 1  # the courier said "not now"
@@ -202,7 +224,7 @@ def test_hook_deliver_outbox_message(db, tmp_path):
         assert message.status == "pending" and message.attempts == 1 and message.next_attempt_at > message.created_at
     assert dispatch_outbox(rt) == (0, 0)  # backing off: not due yet
     with rt.transaction() as uow:
-        uow.session.scalar(select(OutboxMessage)).next_attempt_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        uow.session.scalar(select(OutboxMessage)).next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
     assert dispatch_outbox(rt) == (1, 0)
     assert delivered == ["start_case", "start_case"]
     rt.close()
@@ -290,9 +312,12 @@ def test_hook_bpmn_messages(db, tmp_path):
     from simpul.engine import drafts
     from simpul.engine.errors import PluginError
 
-    xml = (engine.resources.PROCESSES_DIR / "ektp_new_card.bpmn").read_text().replace(
-        'name="temporary_certificate_issued"', 'name="kukar_sms_sent"')
-    admin = engine.Actor("admin", "640205", frozenset({"process_admin"}))
+    xml = (
+        (engine.resources.PROCESSES_DIR / "ektp_new_card.bpmn")
+        .read_text()
+        .replace('name="temporary_certificate_issued"', 'name="kukar_sms_sent"')
+    )
+    engine.Actor("admin", "640205", frozenset({"process_admin"}))
 
     class Messages:
         @hookimpl

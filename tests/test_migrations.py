@@ -1,4 +1,5 @@
 """Every schema change is an Alembic migration: the migrated database matches the models."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

@@ -10,13 +10,14 @@ path and its side branches: the incomplete-documents loop and 14-day abandonment
 rejection ends, the card-return SLA escalation, the enrolment-problem message (record again or
 close) and the temporary-certificate (suket) message.
 """
+
 from __future__ import annotations
 
 import builtins
 import json
 import keyword
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,11 +48,32 @@ KECAMATAN = ["ektp_new_card", "ektp_replacement", "ektp_renewal"]
 ROLES = {"operator", "verifier", "supervisor", "regency_officer"}
 OPERATORS = {"coordination.send_to_regency", "coordination.reply_to_origin"}
 MESSAGES = {"card_printed", "enrolment_problem", "temporary_certificate_issued"}
-RESERVED = {"setting", "now", "today", "len", "str", "int", "float", "bool", "list", "dict", "min", "max",
-            "sum", "any", "all", "sorted", "round", "abs", "range", "True", "False", "None"}
+RESERVED = {
+    "setting",
+    "now",
+    "today",
+    "len",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "dict",
+    "min",
+    "max",
+    "sum",
+    "any",
+    "all",
+    "sorted",
+    "round",
+    "abs",
+    "range",
+    "True",
+    "False",
+    "None",
+}
 ENGINE_SUPPLIED = {"nik", "resident_name", "office_code", "receipt"}
-INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime", "checklist",
-               "taglist"}
+INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime", "checklist", "taglist"}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 NS = {
@@ -61,15 +83,32 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-FLOW_NODE_TAGS = {"startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "receiveTask", "sendTask",
-                  "manualTask", "task", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-                  "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-                  "subProcess", "callActivity"}
+FLOW_NODE_TAGS = {
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "receiveTask",
+    "sendTask",
+    "manualTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "subProcess",
+    "callActivity",
+}
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
 
 def bpmn_path(pid):
     return PROCESS_DIR / f"{pid}.bpmn"
@@ -139,13 +178,28 @@ class FakeServices(TaskDataEnvironment):
 
 
 APPLICANT = {
-    "nik": "6402016508900001", "resident_name": "Siti Aminah", "office_code": "640201", "receipt": "SGS-0001",
-    "birth_place": "Sangasanga", "birth_date": "1990-08-25", "sex": "P", "kk_number": "6402011203080004",
-    "marital_status": "kawin", "address": "Jl. Pahlawan No. 3", "rt": "004", "rw": "002",
-    "kelurahan": "Sangasanga Dalam", "phone": "081234567890",
+    "nik": "6402016508900001",
+    "resident_name": "Siti Aminah",
+    "office_code": "640201",
+    "receipt": "SGS-0001",
+    "birth_place": "Sangasanga",
+    "birth_date": "1990-08-25",
+    "sex": "P",
+    "kk_number": "6402011203080004",
+    "marital_status": "kawin",
+    "address": "Jl. Pahlawan No. 3",
+    "rt": "004",
+    "rw": "002",
+    "kelurahan": "Sangasanga Dalam",
+    "phone": "081234567890",
 }
-BIOMETRICS = {"photo_captured": True, "fingerprints_captured": True, "iris_captured": True,
-              "signature_captured": True, "device_id": "KIT-07"}
+BIOMETRICS = {
+    "photo_captured": True,
+    "fingerprints_captured": True,
+    "iris_captured": True,
+    "signature_captured": True,
+    "device_id": "KIT-07",
+}
 
 
 class Run:
@@ -161,8 +215,7 @@ class Run:
         self.workflow.do_engine_steps()
 
     def ready(self):
-        return sorted(t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.READY)
-                      if t.task_spec.manual)
+        return sorted(t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.READY) if t.task_spec.manual)
 
     def task(self, bpmn_id):
         tasks = [t for t in self.workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == bpmn_id]
@@ -208,12 +261,13 @@ class Run:
         return [(name, params.get("message")) for name, params in self.services.calls]
 
 
-T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------
 # structure
 # --------------------------------------------------------------------------------------------
+
 
 def test_every_bpmn_file_is_known():
     assert sorted(p.stem for p in PROCESS_DIR.glob("*.bpmn")) == sorted(PROCESSES)
@@ -275,10 +329,26 @@ def test_user_tasks_have_forms_and_metadata(pid):
 
 
 def test_start_forms():
-    expected = {"ektp_new_card": "application", "ektp_replacement": "replacement_application",
-                "ektp_renewal": "renewal_application", "ektp_regency_printing": None}
-    common = {"nik", "resident_name", "birth_date", "sex", "birth_place", "kk_number", "marital_status",
-              "address", "rt", "rw", "kelurahan", "phone"}
+    expected = {
+        "ektp_new_card": "application",
+        "ektp_replacement": "replacement_application",
+        "ektp_renewal": "renewal_application",
+        "ektp_regency_printing": None,
+    }
+    common = {
+        "nik",
+        "resident_name",
+        "birth_date",
+        "sex",
+        "birth_place",
+        "kk_number",
+        "marital_status",
+        "address",
+        "rt",
+        "rw",
+        "kelurahan",
+        "phone",
+    }
     for pid, form_key in expected.items():
         starts = [ts for ts in get_spec(pid).task_specs.values() if type(ts).__name__ == "StartEvent"]
         assert len(starts) == 1
@@ -292,7 +362,11 @@ def test_start_forms():
             assert comps["birth_date"]["type"] == "datetime" and comps["birth_date"]["subtype"] == "date"
             assert {v["value"] for v in comps["sex"]["values"]} == {"L", "P"}
             assert {v["value"] for v in comps["marital_status"]["values"]} == {
-                "belum_kawin", "kawin", "cerai_hidup", "cerai_mati"}
+                "belum_kawin",
+                "kawin",
+                "cerai_hidup",
+                "cerai_mati",
+            }
     replacement = {c["key"]: c for c in input_components(load_form("replacement_application"))}
     assert {v["value"] for v in replacement["reason"]["values"]} == {"lost", "damaged"}
     renewal = {c["key"]: c for c in input_components(load_form("renewal_application"))}
@@ -358,7 +432,10 @@ def test_task_forms_have_the_fields_the_gateways_read():
     assert handover["received_by"]["validate"]["required"]
     assert {v["value"] for v in keys("enrolment_resolution")["resolution"]["values"]} == {"record_again", "close"}
     assert {v["value"] for v in keys("central_enrolment")["enrolment_result"]["values"]} == {
-        "print_ready", "duplicate_record", "enrolment_failed"}
+        "print_ready",
+        "duplicate_record",
+        "enrolment_failed",
+    }
     assert keys("regency_receive")["data_complete"]["type"] == "checkbox"
     assert keys("blank_stock")["blank_in_stock"]["type"] == "checkbox"
     assert not keys("blank_stock")["issue_suket"]["validate"]["required"]
@@ -427,12 +504,15 @@ def test_diagram_covers_every_element_without_overlap(pid):
     # lanes stack vertically with no gaps or overlaps and fill the pool
     stacked = sorted(lane_box.values(), key=lambda b: b[1])
     assert stacked[0][1] == pool[1] and stacked[-1][3] == pool[3]
-    for upper, lower in zip(stacked, stacked[1:]):
+    for upper, lower in zip(stacked, stacked[1:], strict=False):
         assert upper[3] == lower[1] and upper[0] == lower[0] and upper[2] == lower[2]
 
     nodes = flow_nodes(proc)
-    lane_of = {ref.text: lane.get("id") for lane in proc.findall("bpmn:laneSet/bpmn:lane", NS)
-               for ref in lane.findall("bpmn:flowNodeRef", NS)}
+    lane_of = {
+        ref.text: lane.get("id")
+        for lane in proc.findall("bpmn:laneSet/bpmn:lane", NS)
+        for ref in lane.findall("bpmn:flowNodeRef", NS)
+    }
     boxes = {}
     for node in nodes:
         nid = node.get("id")
@@ -444,13 +524,14 @@ def test_diagram_covers_every_element_without_overlap(pid):
         if kind == "boundaryEvent":
             host = _bounds(shapes[node.get("attachedToRef")])
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-            on_edge = (host[0] <= cx <= host[2] and cy in (host[1], host[3])) or \
-                      (host[1] <= cy <= host[3] and cx in (host[0], host[2]))
+            on_edge = (host[0] <= cx <= host[2] and cy in (host[1], host[3])) or (
+                host[1] <= cy <= host[3] and cx in (host[0], host[2])
+            )
             assert on_edge, f"{nid} is not on the border of its task"
     attached = {n.get("id"): n.get("attachedToRef") for n in nodes if n.get("attachedToRef")}
     ids = sorted(boxes)
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             if attached.get(a) == b or attached.get(b) == a:
                 continue
             ba, bb = boxes[a], boxes[b]
@@ -463,7 +544,7 @@ def test_diagram_covers_every_element_without_overlap(pid):
         assert fid in edges, f"no BPMNEdge for {fid}"
         points = [(float(p.get("x")), float(p.get("y"))) for p in edges[fid].findall("di:waypoint", NS)]
         assert len(points) >= 2
-        for (xa, ya), (xb, yb) in zip(points, points[1:]):
+        for (xa, ya), (xb, yb) in zip(points, points[1:], strict=False):
             assert xa == xb or ya == yb, f"{fid} has a diagonal segment"
 
         def near(point, box, slack=1.0):
@@ -496,6 +577,7 @@ def test_messages_are_declared_where_they_are_used():
 # --------------------------------------------------------------------------------------------
 # execution: new card
 # --------------------------------------------------------------------------------------------
+
 
 def _new_card_until_waiting(run):
     assert run.ready() == ["Task_document_check"]
@@ -552,8 +634,12 @@ def test_new_card_abandoned_after_14_days():
 def test_new_card_residence_rejected():
     run = Run("ektp_new_card")
     run.complete("Task_document_check", documents_complete=True)
-    run.complete("Task_residence_verification", residence_verified=False, rejection_reason="Bukan warga",
-                 kelurahan_officer="Pak Lurah")
+    run.complete(
+        "Task_residence_verification",
+        residence_verified=False,
+        rejection_reason="Bukan warga",
+        kelurahan_officer="Pak Lurah",
+    )
     assert run.workflow.completed and run.reached("End_residence_rejected")
     assert run.services.calls == []
 
@@ -661,6 +747,7 @@ def test_new_card_survives_serialization_while_waiting():
 # execution: replacement
 # --------------------------------------------------------------------------------------------
 
+
 def _replacement(reason="lost"):
     return Run("ektp_replacement", dict(APPLICANT, reason=reason))
 
@@ -727,6 +814,7 @@ def test_replacement_enrolment_problem_close():
 # execution: renewal / data change
 # --------------------------------------------------------------------------------------------
 
+
 def test_renewal_goes_straight_to_biometric_update():
     run = Run("ektp_renewal", dict(APPLICANT, request_type="renewal", old_card_expiry="2017-08-25"))
     run.complete("Task_document_check", documents_complete=True)
@@ -777,6 +865,7 @@ def test_renewal_incomplete_loop_and_abandonment():
 # execution: regency printing
 # --------------------------------------------------------------------------------------------
 
+
 def _regency_until_stock(result="print_ready"):
     run = Run("ektp_regency_printing", dict(APPLICANT))
     assert run.ready() == ["Task_regency_receive"]
@@ -814,8 +903,10 @@ def test_regency_out_of_stock_with_suket_then_prints():
     run.complete("Task_wait_blank", blank_arrived=True)
     run.complete("Task_blank_stock", blank_in_stock=True)
     run.complete("Task_print_card", card_serial="KTP-0002")
-    assert run.operators() == [("coordination.reply_to_origin", "temporary_certificate_issued"),
-                               ("coordination.reply_to_origin", "card_printed")]
+    assert run.operators() == [
+        ("coordination.reply_to_origin", "temporary_certificate_issued"),
+        ("coordination.reply_to_origin", "card_printed"),
+    ]
     assert run.workflow.completed and run.reached("End_card_sent")
 
 
@@ -835,7 +926,7 @@ def test_kecamatan_and_regency_together():
     reg.complete("Task_wait_blank", blank_arrived=True)
     reg.complete("Task_blank_stock", blank_in_stock=True)
     reg.complete("Task_print_card", card_serial="KTP-0003")
-    for name, message in reg.operators():
+    for _name, message in reg.operators():
         kec.send(message, {"card_serial": "KTP-0003"} if message == "card_printed" else {})
     assert kec.reached("Script_suket_issued")
     assert kec.task("Task_handover").data["card_printed"] == {"card_serial": "KTP-0003"}

@@ -1,5 +1,6 @@
 """The script sandbox: escapes, bombs and endless loops end in ScriptError; ordinary scripts,
 conditions and SpiffWorkflow processes work."""
+
 import sys
 import threading
 import time
@@ -12,8 +13,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from simpul.engine import sandbox
-from simpul.engine.sandbox import (RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError,
-                            check_source)
+from simpul.engine.sandbox import RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError, check_source
 
 
 @pytest.fixture
@@ -83,13 +83,16 @@ def test_forbidden_source_is_refused_before_running(env):
     assert data == {"ran": False}
 
 
-@pytest.mark.parametrize("template", [
-    "import os\nos.system('touch {canary}')",
-    "__import__('os').system('touch {canary}')",
-    "open('{canary}', 'w').write('x')",
-    "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0](['touch', '{canary}'])",
-    "f = setting.__globals__['__builtins__']['open']\nf('{canary}', 'w')",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "import os\nos.system('touch {canary}')",
+        "__import__('os').system('touch {canary}')",
+        "open('{canary}', 'w').write('x')",
+        "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0](['touch', '{canary}'])",
+        "f = setting.__globals__['__builtins__']['open']\nf('{canary}', 'w')",
+    ],
+)
 def test_nothing_happens_outside_the_sandbox(env, tmp_path, template):
     canary = tmp_path / "canary"
     with pytest.raises(ScriptError):
@@ -109,6 +112,7 @@ def test_only_dicts_and_lists_can_be_modified(env):
 
 # -- time limit ----------------------------------------------------------------------------------
 
+
 def test_endless_loop_times_out_with_the_default_limit(env):
     started = time.monotonic()
     err = fails(env, "while True: pass")
@@ -118,14 +122,17 @@ def test_endless_loop_times_out_with_the_default_limit(env):
     assert err.line == 1
 
 
-@pytest.mark.parametrize("script", [
-    "while True:\n    pass",
-    "x = 0\nwhile True: x += 1",
-    "x = [0 for a in range(10**6) for b in range(10**6)]",
-    "def spin():\n    while 1: pass\nspin()",
-    "def gen():\n    while True:\n        yield 1\nfor v in gen(): pass",
-    "f = lambda n: n\nsorted(range(10**6), key=f)\nwhile True: sorted(range(1000), key=f)",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "while True:\n    pass",
+        "x = 0\nwhile True: x += 1",
+        "x = [0 for a in range(10**6) for b in range(10**6)]",
+        "def spin():\n    while 1: pass\nspin()",
+        "def gen():\n    while True:\n        yield 1\nfor v in gen(): pass",
+        "f = lambda n: n\nsorted(range(10**6), key=f)\nwhile True: sorted(range(1000), key=f)",
+    ],
+)
 def test_other_endless_loops_time_out(script):
     env = SandboxEnvironment(time_limit=0.3)
     started = time.monotonic()
@@ -136,8 +143,9 @@ def test_other_endless_loops_time_out(script):
 
 def test_a_swallowed_timeout_is_still_reported():
     env = SandboxEnvironment(time_limit=0.2)
-    script = ("done = False\nfor i in range(3):\n    try:\n        while True: pass\n    except:\n        pass\n"
-              "done = True")
+    script = (
+        "done = False\nfor i in range(3):\n    try:\n        while True: pass\n    except:\n        pass\ndone = True"
+    )
     data = {}
     with pytest.raises(ScriptError) as info:
         env.execute(script, data)
@@ -235,14 +243,21 @@ def test_oversized_or_unstorable_task_data_is_removed(env):
 
 # -- ordinary scripts ----------------------------------------------------------------------------
 
+
 def test_arithmetic_and_new_variables(env):
-    data = run(env, "total = price * qty + 2 ** 3 - 10 // 3\nratio = round(total / 3, 2)\nlabel = f'{total:>6}'",
-               price=10, qty=4)
+    data = run(
+        env,
+        "total = price * qty + 2 ** 3 - 10 // 3\nratio = round(total / 3, 2)\nlabel = f'{total:>6}'",
+        price=10,
+        qty=4,
+    )
     assert data == {"price": 10, "qty": 4, "total": 45, "ratio": 15.0, "label": "    45"}
 
 
 def test_dict_and_list_manipulation(env):
-    data = run(env, """
+    data = run(
+        env,
+        """
 docs['ktp'] = True
 docs.update(kk=False)
 missing = sorted(k for k, v in docs.items() if not v)
@@ -253,7 +268,10 @@ counts = {}
 for name in ['a', 'b', 'a']:
     counts[name] = counts.get(name, 0) + 1
 text = ', '.join(missing) + ' | ' + '%s-%05d' % ('no', 42)
-""", docs={"kk": None}, items=[{"name": "surat", "n": 0}])
+""",
+        docs={"kk": None},
+        items=[{"name": "surat", "n": 0}],
+    )
     assert data["docs"] == {"kk": False, "ktp": True}
     assert data["missing"] == ["kk"]
     assert [i["name"] for i in data["items"]] == ["akta", "surat"]
@@ -263,7 +281,9 @@ text = ', '.join(missing) + ' | ' + '%s-%05d' % ('no', 42)
 
 
 def test_functions_and_exceptions_inside_scripts(env):
-    data = run(env, """
+    data = run(
+        env,
+        """
 def fact(n):
     return 1 if n < 2 else n * fact(n - 1)
 try:
@@ -271,13 +291,17 @@ try:
 except ValueError as e:
     bad = -1
 result = fact(10)
-""")
+""",
+    )
     assert data == {"bad": -1, "result": 3628800}
 
 
 def test_helpers_are_callable_and_never_left_in_the_context(env):
-    data = run(env, "sla = setting('sla', 'P14D')\nother = setting('x', 'P14D')\nf = setting\nsq = lambda v: v * v\n"
-                    "import_ok = sq(3)\nprint('hello', sla)")
+    data = run(
+        env,
+        "sla = setting('sla', 'P14D')\nother = setting('x', 'P14D')\nf = setting\nsq = lambda v: v * v\n"
+        "import_ok = sq(3)\nprint('hello', sla)",
+    )
     assert data == {"sla": "P7D", "other": "P14D", "import_ok": 9}
 
 
@@ -332,6 +356,7 @@ def test_reserved_names():
 
 # -- check_source --------------------------------------------------------------------------------
 
+
 def test_check_source_accepts_valid_code():
     assert check_source("x = 1\nif x:\n    y = [i * 2 for i in range(3)]") == []
     assert check_source("documents_complete == True", "eval") == []
@@ -349,14 +374,29 @@ def test_check_source_reports_forbidden_constructs():
     assert check_source("import os") == ["Line 1: Imports are not allowed"]
     errors = check_source("x = 1\ny = x.__class__\nz = __import__('os')")
     assert errors == ["Line 2: Access to '__class__' is not allowed", "Line 3: Access to '__import__' is not allowed"]
-    assert check_source("'{}'.format(1)", "eval") == ["Line 1: Access to 'format' is not allowed (use an f-string "
-                                                      "instead)"]
+    assert check_source("'{}'.format(1)", "eval") == [
+        "Line 1: Access to 'format' is not allowed (use an f-string instead)"
+    ]
 
 
-@pytest.mark.parametrize("garbage", [
-    None, 42, b"x = 1", ["x"], "\x00", "(" * 5000, "x = 1" * 50_000, "\ufeff\x01", "def f(:", "yield 1", "nonlocal x",
-    "async def f(): pass", "try:\n  pass\nexcept* E:\n  pass",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        None,
+        42,
+        b"x = 1",
+        ["x"],
+        "\x00",
+        "(" * 5000,
+        "x = 1" * 50_000,
+        "\ufeff\x01",
+        "def f(:",
+        "yield 1",
+        "nonlocal x",
+        "async def f(): pass",
+        "try:\n  pass\nexcept* E:\n  pass",
+    ],
+)
 def test_check_source_never_raises(garbage):
     for mode in ("exec", "eval", "bogus"):
         result = check_source(garbage, mode)
@@ -433,8 +473,9 @@ def make_workflow(script, condition="total &gt; 100", param="total * 2", service
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(xml.encode("utf-8"))
     spec = parser.get_spec("proc")
-    env = SandboxEnvironment(helpers={"setting": lambda key, default=None: default}, time_limit=0.5,
-                             service_caller=service_caller or caller)
+    env = SandboxEnvironment(
+        helpers={"setting": lambda key, default=None: default}, time_limit=0.5, service_caller=service_caller or caller
+    )
     return BpmnWorkflow(spec, script_engine=SandboxScriptEngine(environment=env)), calls
 
 
@@ -448,8 +489,13 @@ def test_workflow_runs_scripts_services_and_gateways_in_the_sandbox(items, end):
     wf.do_engine_steps()
     assert wf.is_completed() and finished_end(wf) == {end}
     total = sum(items)
-    assert calls == [("notify_office", {"amount": {"value": total * 2, "type": "int"}},
-                      {"items": items, "total": total, "sla": "P14D"})]
+    assert calls == [
+        (
+            "notify_office",
+            {"amount": {"value": total * 2, "type": "int"}},
+            {"items": items, "total": total, "sla": "P14D"},
+        )
+    ]
     assert wf.last_task.data["receipt"] == {"ok": True}
 
 
@@ -464,14 +510,17 @@ def test_workflow_script_import_becomes_a_workflow_task_exception():
     assert exc.task.task_spec.name == "compute" and calls == []
 
 
-@pytest.mark.parametrize("script,kind,start", [
-    ("total = (", "syntax", "Syntax error"),
-    ("total = 1\n  y = 2", "syntax", "Indentation error"),
-    ("return 5", "syntax", "Syntax error"),
-    ("x = ().__class__", "forbidden", "Access to '__class__' is not allowed"),
-    ("while True: pass", "timeout", "Script exceeded its 0.5 s time limit"),
-    ("total = totl + 1", "runtime", "name 'totl' is not defined"),
-])
+@pytest.mark.parametrize(
+    "script,kind,start",
+    [
+        ("total = (", "syntax", "Syntax error"),
+        ("total = 1\n  y = 2", "syntax", "Indentation error"),
+        ("return 5", "syntax", "Syntax error"),
+        ("x = ().__class__", "forbidden", "Access to '__class__' is not allowed"),
+        ("while True: pass", "timeout", "Script exceeded its 0.5 s time limit"),
+        ("total = totl + 1", "runtime", "name 'totl' is not defined"),
+    ],
+)
 def test_bad_scripts_do_not_crash_spiffs_error_formatter(script, kind, start):
     wf, _ = make_workflow(script)
     with pytest.raises(WorkflowTaskException) as info:
@@ -519,8 +568,10 @@ def test_service_task_without_a_caller_fails_clearly():
 def test_call_service_signature_and_result_conversion():
     seen = []
     env = SandboxEnvironment(service_caller=lambda n, p, d: seen.append((n, p, d)) or {"a": 1})
-    assert env.call_service({"x": 1}, operation_name="op", operation_params={"p": {"value": 1, "type": "int"}}) \
+    assert (
+        env.call_service({"x": 1}, operation_name="op", operation_params={"p": {"value": 1, "type": "int"}})
         == '{"a": 1}'
+    )
     assert seen == [("op", {"p": {"value": 1, "type": "int"}}, {"x": 1})]
     env = SandboxEnvironment(service_caller=lambda n, p, d: None)
     assert env.call_service({}, operation_name="op", operation_params={}, task_data={"y": 2}) == "null"

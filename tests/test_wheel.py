@@ -6,6 +6,7 @@ site-packages, ``simpul init --demo``, ``simpul plugins``, ``simpul run`` answer
 Indonesian sign-in and serving the modeler bundle to the administrator, then the Kutai
 Kartanegara example plugin installed into the same venv.
 """
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -79,8 +80,11 @@ def test_the_wheel_alone_runs_a_node(tmp_path):
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
     _run([str(bin_dir / "pip"), "install", "--quiet", str(wheel)])
-    site = Path(_run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
-                .stdout.strip())
+    site = Path(
+        _run(
+            [str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+        ).stdout.strip()
+    )
     top_level = {p.name for p in site.iterdir()}
     assert "simpul" in top_level
     assert not top_level & {"engine", "web", "cli", "plugins", "processes", "translations"}, top_level
@@ -98,8 +102,14 @@ def test_the_wheel_alone_runs_a_node(tmp_path):
     assert all(p["version"] for p in builtins.values()), builtins
 
     port = _free_port()
-    server = subprocess.Popen([simpul, "run", "--port", str(port)], cwd=node, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [simpul, "run", "--port", str(port)],
+        cwd=node,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         client = Client(f"http://127.0.0.1:{port}")
         login = _wait_until_serving(client, server, time.monotonic() + 60)
@@ -121,9 +131,15 @@ def test_the_wheel_alone_runs_a_node(tmp_path):
 
     # A regency's plugin installed into that venv: its rule applies, its labels are Indonesian.
     _run([str(bin_dir / "pip"), "install", "--quiet", str(EXAMPLE)], cwd=node, env=env)
-    checklist = json.loads(_run([simpul, "requirements", "ektp_replacement", "--json", "--data",
-                                 json.dumps({"reason": "lost"})], cwd=node, env=env).stdout)
+    checklist = json.loads(
+        _run(
+            [simpul, "requirements", "ektp_replacement", "--json", "--data", json.dumps({"reason": "lost"})],
+            cwd=node,
+            env=env,
+        ).stdout
+    )
     assert [item["source"] for item in checklist if item["key"] == "police_letter"] == ["kukar"]
-    shown = _run([simpul, "requirements", "ektp_replacement", "--data", json.dumps({"reason": "lost"})],
-                 cwd=node, env=env).stdout
+    shown = _run(
+        [simpul, "requirements", "ektp_replacement", "--data", json.dumps({"reason": "lost"})], cwd=node, env=env
+    ).stdout
     assert "kepolisian" in shown.lower(), shown

@@ -1,11 +1,11 @@
 """The workflow cache: a case's next step may reuse the workflow its last step committed, but
 never one that another process has moved on since, nor one a failed step half changed."""
+
 from __future__ import annotations
 
 import pytest
 
 from simpul import engine
-import simpul.engine.cases
 from simpul.engine import Conflict
 
 from .conftest import make_runtime
@@ -57,12 +57,14 @@ def test_a_step_that_failed_after_running_leaves_nothing_behind(runtime, monkeyp
 
     monkeypatch.setattr(engine.cases, "_case_summary", fail_once)
     with pytest.raises(RuntimeError, match="disk full"):
-        engine.complete_task(runtime, task["id"], DOCS_BROUGHT, actor(runtime, "operator"),
-                             expected_version=task["version"])
+        engine.complete_task(
+            runtime, task["id"], DOCS_BROUGHT, actor(runtime, "operator"), expected_version=task["version"]
+        )
     # Nothing of the failed attempt is visible: the same task completes once, as if fresh.
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]
-    done = engine.complete_task(runtime, task["id"], DOCS_BROUGHT, actor(runtime, "operator"),
-                                expected_version=task["version"])
+    done = engine.complete_task(
+        runtime, task["id"], DOCS_BROUGHT, actor(runtime, "operator"), expected_version=task["version"]
+    )
     assert [t["step"] for t in done["open_tasks"]] == ["Task_document_check"]
     with pytest.raises(Conflict, match="already completed"):
         engine.complete_task(runtime, task["id"], DOCS_BROUGHT, actor(runtime, "operator"))

@@ -4,6 +4,7 @@
 run`` passes its own); without one, a runtime is built from ``config`` when it is an
 ``engine.Config``, else from the environment.  A ``dict`` ``config`` overrides Flask settings.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,11 @@ from .extensions import babel, csrf, db
 
 log = logging.getLogger("simpul.web")
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data: blob:; font-src 'self' data:; object-src 'none'; "
-                           "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -142,8 +145,9 @@ def _register_errors(app: Flask) -> None:
             from .api import error_response
 
             return error_response(400, "csrf", _("The form has expired. Reload the page and try again."))
-        return render_template("error.html", status=400,
-                               message=_("The form has expired. Reload the page and try again.")), 400
+        return render_template(
+            "error.html", status=400, message=_("The form has expired. Reload the page and try again.")
+        ), 400
 
 
 def _register_template_helpers(app: Flask) -> None:
@@ -152,14 +156,26 @@ def _register_template_helpers(app: Flask) -> None:
     from .pages import bpmn_js_available
 
     app.jinja_env.filters.update(
-        dt=i18n.format_dt, date=i18n.format_date_only, iso=i18n.iso, mask_nik=mask_nik,
+        dt=i18n.format_dt,
+        date=i18n.format_date_only,
+        iso=i18n.iso,
+        mask_nik=mask_nik,
     )
     app.jinja_env.globals.update(
-        role_label=i18n.role_label, status_label=i18n.status_label, event_label=i18n.event_label,
-        step_title=i18n.step_title, process_title=i18n.process_title, office_kind_label=i18n.office_kind_label,
-        translate_message=i18n.translate_message, LANGUAGE_NAMES=i18n.LANGUAGE_NAMES, LOCALES=LOCALES,
-        bpmn_js_available=bpmn_js_available, has_endpoint=lambda name: name in app.view_functions,
-        field_label=i18n.field_label, show_value=i18n.show_value, show_field=i18n.show_field,
+        role_label=i18n.role_label,
+        status_label=i18n.status_label,
+        event_label=i18n.event_label,
+        step_title=i18n.step_title,
+        process_title=i18n.process_title,
+        office_kind_label=i18n.office_kind_label,
+        translate_message=i18n.translate_message,
+        LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
+        LOCALES=LOCALES,
+        bpmn_js_available=bpmn_js_available,
+        has_endpoint=lambda name: name in app.view_functions,
+        field_label=i18n.field_label,
+        show_value=i18n.show_value,
+        show_field=i18n.show_field,
     )
 
     @app.context_processor

@@ -1,4 +1,5 @@
 """The user's own account (language, password, API tokens) and the user admin pages."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -28,9 +29,14 @@ def account():
 
 def _render_account(*, new_token=None, errors=None, message=None, status=200):
     rt, actor = runtime(), g.actor
-    return render_template("account.html", user=engine_auth.get_user(rt, actor.username, actor),
-                           tokens=engine_auth.list_tokens(rt, actor.username, actor), new_token=new_token,
-                           errors=errors or {}, message=message), status
+    return render_template(
+        "account.html",
+        user=engine_auth.get_user(rt, actor.username, actor),
+        tokens=engine_auth.list_tokens(rt, actor.username, actor),
+        new_token=new_token,
+        errors=errors or {},
+        message=message,
+    ), status
 
 
 @bp.route("/account/password", methods=["POST"])
@@ -38,11 +44,15 @@ def _render_account(*, new_token=None, errors=None, message=None, status=200):
 def account_password():
     rt, actor = runtime(), g.actor
     if request.form.get("new_password") != request.form.get("confirm_password"):
-        return _render_account(errors={"confirm_password": [_("The two passwords differ.")]},
-                               message=_("Some fields need attention."), status=422)
+        return _render_account(
+            errors={"confirm_password": [_("The two passwords differ.")]},
+            message=_("Some fields need attention."),
+            status=422,
+        )
     try:
-        engine_auth.change_own_password(rt, actor, request.form.get("current_password") or "",
-                                        request.form.get("new_password") or "")
+        engine_auth.change_own_password(
+            rt, actor, request.form.get("current_password") or "", request.form.get("new_password") or ""
+        )
     except ValidationFailed as err:
         return _render_account(errors=render_field_errors(err), message=render_error(err), status=422)
     session["pwfp"] = engine_auth.session_fingerprint(rt, actor.username)
@@ -56,8 +66,9 @@ def account_token_create():
     try:
         token, _row = engine_auth.create_token(runtime(), g.actor.username, request.form.get("name") or "", g.actor)
     except ValidationFailed as err:
-        return _render_account(errors={"token_" + k: v for k, v in render_field_errors(err).items()},
-                               message=render_error(err), status=422)
+        return _render_account(
+            errors={"token_" + k: v for k, v in render_field_errors(err).items()}, message=render_error(err), status=422
+        )
     return _render_account(new_token=token)
 
 
@@ -71,6 +82,7 @@ def account_token_revoke(token_id):
 
 # -- user admin ----------------------------------------------------------------------------
 
+
 @bp.route("/admin/users")
 @role_required("system_admin")
 def users():
@@ -78,8 +90,15 @@ def users():
 
 
 def _user_form(user, *, create, errors=None, message=None, status=200):
-    return render_template("admin_user.html", user=user, create=create, roles=ROLES, offices=_offices(),
-                           errors=errors or {}, message=message), status
+    return render_template(
+        "admin_user.html",
+        user=user,
+        create=create,
+        roles=ROLES,
+        offices=_offices(),
+        errors=errors or {},
+        message=message,
+    ), status
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -98,8 +117,11 @@ def _save_user(username):
     rt, actor = runtime(), g.actor
     create = username is None
     if request.method == "GET":
-        user = {"username": "", "display_name": "", "office": actor.office_code, "roles": [], "active": True} \
-            if create else engine_auth.get_user(rt, username, actor)
+        user = (
+            {"username": "", "display_name": "", "office": actor.office_code, "roles": [], "active": True}
+            if create
+            else engine_auth.get_user(rt, username, actor)
+        )
         return _user_form(user, create=create)
     form = {
         "username": (request.form.get("username") or "").strip() if create else username,
@@ -109,12 +131,19 @@ def _save_user(username):
         "active": request.form.get("active") == "on",
     }
     try:
-        engine_auth.save_user(rt, actor, form["username"], display_name=form["display_name"],
-                              office_code=form["office"], roles=form["roles"], active=form["active"],
-                              password=request.form.get("password") or None, create=create)
+        engine_auth.save_user(
+            rt,
+            actor,
+            form["username"],
+            display_name=form["display_name"],
+            office_code=form["office"],
+            roles=form["roles"],
+            active=form["active"],
+            password=request.form.get("password") or None,
+            create=create,
+        )
     except ValidationFailed as err:
-        return _user_form(form, create=create, errors=render_field_errors(err), message=render_error(err),
-                          status=422)
+        return _user_form(form, create=create, errors=render_field_errors(err), message=render_error(err), status=422)
     except SimpulError as err:
         return _user_form(form, create=create, message=render_error(err), status=err.status)
     flash(_("User %(user)s saved.", user=form["username"]), "success")

@@ -4,6 +4,7 @@ Every error is ``{"code", "message", "errors"}`` with its HTTP status: 400 malfo
 401 no or bad token, 403 not allowed, 404 not found (also another office's case), 409
 conflict (stale or second completion, duplicate case), 422 invalid values.
 """
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
@@ -24,9 +25,19 @@ from .i18n import process_title, render_error, render_field_errors
 
 API_PREFIX = "/api/v1"
 
-ERROR_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed",
-               409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "validation_failed",
-               429: "too_many_attempts", 500: "internal_error"}
+ERROR_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_attempts",
+    500: "internal_error",
+}
 
 
 def is_api_request() -> bool:
@@ -102,6 +113,7 @@ class SimpulApi(Api):
 
 # -- schemas -------------------------------------------------------------------------------
 
+
 class ErrorSchema(Schema):
     """Every error of the API."""
 
@@ -123,8 +135,9 @@ class MeSchema(Schema):
     office = fields.Nested(OfficeSchema)
     roles = fields.List(fields.String())
     locale = fields.String(allow_none=True, metadata={"description": "the language the user chose (id or en)"})
-    inbox = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                        metadata={"description": "open tasks per inbox view"})
+    inbox = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "open tasks per inbox view"}
+    )
 
 
 class ProcessVersionSchema(Schema):
@@ -203,8 +216,11 @@ class InboxSchema(Schema):
 
 
 class InboxQuerySchema(Schema):
-    view = fields.String(load_default="roles", validate=validate.OneOf(engine_inbox.VIEWS),
-                         metadata={"description": "mine | roles (unassigned tasks of my roles) | office (supervisor)"})
+    view = fields.String(
+        load_default="roles",
+        validate=validate.OneOf(engine_inbox.VIEWS),
+        metadata={"description": "mine | roles (unassigned tasks of my roles) | office (supervisor)"},
+    )
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
     nik = fields.String()
     name = fields.String()
@@ -324,6 +340,7 @@ SimpulApi.ERROR_SCHEMA = ErrorSchema
 
 # -- authentication ------------------------------------------------------------------------
 
+
 def _authenticate():
     if request.method == "OPTIONS":
         return None
@@ -359,9 +376,12 @@ def _errors(blp, *statuses):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "malformed request", 401: "no valid bearer token", 403: "the user's roles do not allow it",
-    404: "not found (also: a case of another office)", 409: "conflict: stale version, second completion, "
-    "already claimed, or an open case for the NIK", 422: "invalid values (field -> messages)",
+    400: "malformed request",
+    401: "no valid bearer token",
+    403: "the user's roles do not allow it",
+    404: "not found (also: a case of another office)",
+    409: "conflict: stale version, second completion, already claimed, or an open case for the NIK",
+    422: "invalid values (field -> messages)",
 }
 
 me_blp = _blueprint("api_me", "/me", "The user the token acts as")
@@ -378,11 +398,16 @@ class Me(MethodView):
         """Who am I: user, office, roles and inbox counts"""
         actor = g.actor
         office = db.session.get(Office, actor.office_code) if actor.office_code else None
-        return {"username": actor.username, "display_name": actor.display_name, "roles": sorted(actor.roles),
-                "locale": g.get("user_locale"),
-                "office": {"code": office.code, "name": office.name, "kind": office.kind,
-                           "timezone": office.timezone} if office else None,
-                "inbox": engine_inbox.inbox_counts(runtime(), actor)}
+        return {
+            "username": actor.username,
+            "display_name": actor.display_name,
+            "roles": sorted(actor.roles),
+            "locale": g.get("user_locale"),
+            "office": {"code": office.code, "name": office.name, "kind": office.kind, "timezone": office.timezone}
+            if office
+            else None,
+            "inbox": engine_inbox.inbox_counts(runtime(), actor),
+        }
 
 
 @processes_blp.route("")
@@ -392,8 +417,10 @@ class Processes(MethodView):
     def get(self):
         """List deployed procedures with their versions"""
         startable = {p["process"] for p in engine_inbox.startable_processes(runtime())}
-        return [{**p, "title": process_title(p["key"], p["name"]), "startable": p["key"] in startable}
-                for p in engine.list_processes(runtime())]
+        return [
+            {**p, "title": process_title(p["key"], p["name"]), "startable": p["key"] in startable}
+            for p in engine.list_processes(runtime())
+        ]
 
 
 @cases_blp.route("")
@@ -404,9 +431,16 @@ class Cases(MethodView):
     def get(self, args):
         """List cases of my office (newest first)"""
         per_page, page = args["per_page"], args["page"]
-        rows = engine.list_cases(runtime(), g.actor, status=args.get("status"), nik=args.get("nik"),
-                                 process=args.get("procedure"), query=args.get("q"), limit=per_page + 1,
-                                 offset=(page - 1) * per_page)
+        rows = engine.list_cases(
+            runtime(),
+            g.actor,
+            status=args.get("status"),
+            nik=args.get("nik"),
+            process=args.get("procedure"),
+            query=args.get("q"),
+            limit=per_page + 1,
+            offset=(page - 1) * per_page,
+        )
         return {"items": rows[:per_page], "page": page, "per_page": per_page, "has_more": len(rows) > per_page}
 
     @cases_blp.arguments(CaseStartSchema)
@@ -498,14 +532,19 @@ def init_api(app) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("API_SPEC_OPTIONS", {
-        "info": {"description": "Cases, steps and procedures of a Simpul office node. Authenticate with "
-                                "`Authorization: Bearer <token>` (create a token on your account page or with "
-                                "`simpul users token USER`). Errors are `{code, message, errors}`.",
-                 "license": {"name": "AGPL-3.0-or-later"}},
-        "servers": [{"url": "/"}],
-        "security": [{"bearerAuth": []}],
-    })
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": "Cases, steps and procedures of a Simpul office node. Authenticate with "
+                "`Authorization: Bearer <token>` (create a token on your account page or with "
+                "`simpul users token USER`). Errors are `{code, message, errors}`.",
+                "license": {"name": "AGPL-3.0-or-later"},
+            },
+            "servers": [{"url": "/"}],
+            "security": [{"bearerAuth": []}],
+        },
+    )
     api = SimpulApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blp in BLUEPRINTS:

@@ -1,4 +1,5 @@
 """Signing in and out, the language switch, and who the current user is."""
+
 from __future__ import annotations
 
 import functools
@@ -87,8 +88,9 @@ def login():
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         try:
-            actor = engine_auth.authenticate(runtime(), username, request.form.get("password") or "",
-                                             remote_addr=remote_addr())
+            actor = engine_auth.authenticate(
+                runtime(), username, request.form.get("password") or "", remote_addr=remote_addr()
+            )
         except SimpulError as err:
             error, status = render_error(err), err.status
         else:

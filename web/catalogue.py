@@ -5,6 +5,7 @@ Listed here with N_() so that extraction puts them in the catalogue (translation
 A message formatted before it reaches the web app ("Must be one of: mine, roles, office.")
 is matched against these templates by web.i18n.translate_message.
 """
+
 from simpul.engine.i18n import N_
 
 ENGINE_FIELD_MESSAGES = (

@@ -1,4 +1,5 @@
 """Flask extensions shared by the app factory and the blueprints."""
+
 from __future__ import annotations
 
 from flask import current_app

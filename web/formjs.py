@@ -1,6 +1,7 @@
 """form-js definitions on the page: the same JSON that engine.forms validates on the server is
 turned here into the fields a template renders, and a posted HTML form back into the values
 the engine expects.  Labels: ``label`` is Indonesian, ``properties.label_en`` English."""
+
 from __future__ import annotations
 
 from simpul.engine.forms import CONTAINER_TYPES, INPUT_TYPES
@@ -35,11 +36,14 @@ def _english_values(comp: dict) -> dict:
 
 def _options(comp: dict, requirements: list[dict] | None) -> list[dict]:
     if comp.get("valuesKey") == "document_requirements":
-        return [{"value": r["key"], "label": requirement_label(r), "source": r.get("source")}
-                for r in requirements or []]
+        return [
+            {"value": r["key"], "label": requirement_label(r), "source": r.get("source")} for r in requirements or []
+        ]
     english = _english_values(comp) if is_english() else {}
-    return [{"value": v.get("value"), "label": english.get(str(v.get("value")), v.get("label", v.get("value")))}
-            for v in comp.get("values", [])]
+    return [
+        {"value": v.get("value"), "label": english.get(str(v.get("value")), v.get("label", v.get("value")))}
+        for v in comp.get("values", [])
+    ]
 
 
 def _input_type(comp: dict) -> str:
@@ -57,8 +61,13 @@ def _is_checked(value, option_value) -> bool:
     return value is not None and str(value) == str(option_value)
 
 
-def build_fields(form: dict | None, values: dict | None = None, errors: dict | None = None,
-                 requirements: list[dict] | None = None, prefix: str = "f") -> list[dict]:
+def build_fields(
+    form: dict | None,
+    values: dict | None = None,
+    errors: dict | None = None,
+    requirements: list[dict] | None = None,
+    prefix: str = "f",
+) -> list[dict]:
     """What the template needs for each component, in form order (groups nested)."""
     if not form:
         return []
@@ -68,8 +77,14 @@ def build_fields(form: dict | None, values: dict | None = None, errors: dict | N
     for comp in form.get("components", []):
         kind = comp.get("type")
         if kind in CONTAINER_TYPES and comp.get("components"):
-            result.append({"type": "group", "label": _text(comp, "label"), "id": f"{prefix}-{comp.get('id', '')}",
-                           "fields": build_fields(comp, values, errors, requirements, prefix)})
+            result.append(
+                {
+                    "type": "group",
+                    "label": _text(comp, "label"),
+                    "id": f"{prefix}-{comp.get('id', '')}",
+                    "fields": build_fields(comp, values, errors, requirements, prefix),
+                }
+            )
             continue
         if kind == "text":
             result.append({"type": "text", "text": _text(comp, "text") or "", "id": comp.get("id")})
@@ -83,11 +98,20 @@ def build_fields(form: dict | None, values: dict | None = None, errors: dict | N
         else:
             value = comp.get("defaultValue")
         field = {
-            "type": kind, "key": key, "id": f"{prefix}-{key}", "label": _text(comp, "label") or key,
-            "description": _text(comp, "description"), "required": bool(rules.get("required")),
-            "value": value, "errors": errors.get(key) or [], "input_type": _input_type(comp),
-            "pattern": rules.get("pattern"), "maxlength": rules.get("maxLength"), "minlength": rules.get("minLength"),
-            "min": rules.get("min"), "max": rules.get("max"),
+            "type": kind,
+            "key": key,
+            "id": f"{prefix}-{key}",
+            "label": _text(comp, "label") or key,
+            "description": _text(comp, "description"),
+            "required": bool(rules.get("required")),
+            "value": value,
+            "errors": errors.get(key) or [],
+            "input_type": _input_type(comp),
+            "pattern": rules.get("pattern"),
+            "maxlength": rules.get("maxLength"),
+            "minlength": rules.get("minLength"),
+            "min": rules.get("min"),
+            "max": rules.get("max"),
             "hide": (comp.get("conditional") or {}).get("hide"),
             "readonly": bool(comp.get("readonly") is True),
         }

@@ -1,5 +1,6 @@
 """Language and time for the web app: locale choice, translating engine and plugin messages,
 labels of roles, statuses and events, and dates in the office's time zone."""
+
 from __future__ import annotations
 
 import re
@@ -167,8 +168,10 @@ def render_problem(problem: dict) -> dict:
     """A validation problem of a process (``{element, shape, message, template, params}``) with
     its ``message`` in the current language; ``template`` and ``params`` stay as they are."""
     params = problem.get("params") or {}
-    shown = {k: _gettext_raw(v) if isinstance(v, str) and (k in _PROBLEM_WORD_PARAMS or v in _PROBLEM_WORD_VALUES)
-             else v for k, v in params.items()}
+    shown = {
+        k: _gettext_raw(v) if isinstance(v, str) and (k in _PROBLEM_WORD_PARAMS or v in _PROBLEM_WORD_VALUES) else v
+        for k, v in params.items()
+    }
     template = problem.get("template") or problem.get("message") or ""
     return {**problem, "message": translate_message(template, shown)}
 
@@ -198,6 +201,7 @@ def render_field_errors(err) -> dict:
 
 
 # -- labels --------------------------------------------------------------------------------
+
 
 def role_label(role: str) -> str:
     return gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role
@@ -236,6 +240,7 @@ def requirement_label(req: dict) -> str:
 
 
 # -- dates ---------------------------------------------------------------------------------
+
 
 def office_timezone() -> str:
     return getattr(g, "office_timezone", None) or current_app.extensions["simpul"].runtime.config.timezone
@@ -279,8 +284,18 @@ def iso(value) -> str:
     return value.isoformat() if value else ""
 
 
-__all__ = ["LANGUAGE_NAMES", "format_dt", "lazy_gettext", "render_error", "render_field_errors", "render_problem",
-           "render_problems", "render_reason", "select_locale", "translate_message"]
+__all__ = [
+    "LANGUAGE_NAMES",
+    "format_dt",
+    "lazy_gettext",
+    "render_error",
+    "render_field_errors",
+    "render_problem",
+    "render_problems",
+    "render_reason",
+    "select_locale",
+    "translate_message",
+]
 
 
 def field_label(labels: dict, key: str) -> str:
@@ -303,7 +318,9 @@ def show_field(labels: dict, key: str, value, requirement_labels: dict | None = 
     def one(v):
         option = options.get(str(v))
         if option:
-            return (option.get("label_en") if is_english() and option.get("label_en") else option.get("label")) or str(v)
+            return (option.get("label_en") if is_english() and option.get("label_en") else option.get("label")) or str(
+                v
+            )
         return show_value(v)
 
     if options and isinstance(value, (list, tuple)):

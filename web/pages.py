@@ -1,4 +1,5 @@
 """Error pages, the locally served bpmn-js viewer, and the API docs page."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,6 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, g, render_template, send_from_directory
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
-
 
 bp = Blueprint("pages", __name__)
 
@@ -25,7 +25,9 @@ def bpmn_js_available() -> bool:
 @bp.route("/vendor/bpmn-js/<path:filename>")
 def bpmn_js(filename):
     dist = Path(current_app.config.get("BPMN_JS_DIST", BPMN_JS_DIST))
-    allowed = filename in BPMN_JS_FILES or (filename.startswith("assets/") and filename.endswith(BPMN_JS_ASSET_SUFFIXES))
+    allowed = filename in BPMN_JS_FILES or (
+        filename.startswith("assets/") and filename.endswith(BPMN_JS_ASSET_SUFFIXES)
+    )
     if not allowed or not dist.is_dir():
         abort(404)
     return send_from_directory(dist, filename, max_age=86400)
@@ -40,11 +42,20 @@ def api_docs():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             body = (((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}).get("schema")
-            operations.append({"path": path, "method": method.upper(), "summary": op.get("summary", ""),
-                               "tag": (op.get("tags") or [""])[0], "parameters": op.get("parameters", []),
-                               "body": _resolve(spec, body), "responses": op.get("responses", {})})
-    return render_template("api_docs.html", spec=spec, operations=operations,
-                           schemas=spec.get("components", {}).get("schemas", {}))
+            operations.append(
+                {
+                    "path": path,
+                    "method": method.upper(),
+                    "summary": op.get("summary", ""),
+                    "tag": (op.get("tags") or [""])[0],
+                    "parameters": op.get("parameters", []),
+                    "body": _resolve(spec, body),
+                    "responses": op.get("responses", {}),
+                }
+            )
+    return render_template(
+        "api_docs.html", spec=spec, operations=operations, schemas=spec.get("components", {}).get("schemas", {})
+    )
 
 
 def _resolve(spec, schema):
@@ -68,8 +79,7 @@ def http_error_page(error: HTTPException):
         429: _("Too many requests. Wait a moment and try again."),
         500: _("Something went wrong on the server. It was logged; try again."),
     }
-    return render_template("error.html", status=status, message=messages.get(status, _("The request failed."))), \
-        status
+    return render_template("error.html", status=status, message=messages.get(status, _("The request failed."))), status
 
 
 def simpul_error_page(err):

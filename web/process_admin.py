@@ -4,16 +4,15 @@ running cases.  Thin: every rule is in engine.drafts and engine.case_migration.
 
 The modeler and form editor are bpmn-js and form-js bundled from npm by ``npm run build``
 into web/static/vendor/process-admin/ (no CDN: the office's internet is weak)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from simpul.engine import SimpulError
-from simpul.engine import case_migration, drafts
+from simpul.engine import SimpulError, case_migration, drafts
 
 from .auth import role_required
 from .extensions import runtime
@@ -62,20 +61,23 @@ def _payload() -> dict:
 
 # -- pages ---------------------------------------------------------------------------------
 
+
 @bp.route("")
 @role_required(ROLE)
 def index():
     rt = runtime()
-    return render_template("process_admin/index.html", processes=drafts.process_overview(rt, g.actor),
-                           runs=case_migration.migration_runs(rt, g.actor, limit=10))
+    return render_template(
+        "process_admin/index.html",
+        processes=drafts.process_overview(rt, g.actor),
+        runs=case_migration.migration_runs(rt, g.actor, limit=10),
+    )
 
 
 @bp.route("/<key>/edit")
 @role_required(ROLE)
 def edit(key):
     opened = drafts.open_process(runtime(), g.actor, key)
-    return _modeler(opened["bpmn_xml"], opened["forms"], opened["draft"], key,
-                    base_version=opened["version"])
+    return _modeler(opened["bpmn_xml"], opened["forms"], opened["draft"], key, base_version=opened["version"])
 
 
 @bp.route("/drafts/<int:draft_id>/edit")
@@ -88,7 +90,9 @@ def edit_draft(draft_id):
 def _modeler(xml, forms, draft, key, base_version):
     rt = runtime()
     data = {
-        "xml": xml, "forms": forms, "process_key": key,
+        "xml": xml,
+        "forms": forms,
+        "process_key": key,
         "draft": _shown_draft({k: v for k, v in (draft or {}).items() if k not in ("bpmn_xml", "forms")}) or None,
         "base_version": base_version,
         "catalogue": drafts.editor_catalogue(rt),
@@ -101,8 +105,14 @@ def _modeler(xml, forms, draft, key, base_version):
             "index": url_for("process_admin.index"),
         },
     }
-    return render_template("process_admin/modeler.html", data=data, process_key=key, draft=draft,
-                           available=modeler_available(), labels=_panel_labels())
+    return render_template(
+        "process_admin/modeler.html",
+        data=data,
+        process_key=key,
+        draft=draft,
+        available=modeler_available(),
+        labels=_panel_labels(),
+    )
 
 
 def _panel_labels() -> dict:
@@ -111,13 +121,15 @@ def _panel_labels() -> dict:
     return {
         "group": "Simpul",
         "form": _("Form"),
-        "form_description": _("The form the clerk fills in; edit it with \"Edit form of selected task\"."),
+        "form_description": _('The form the clerk fills in; edit it with "Edit form of selected task".'),
         "new_form": _("New form key"),
         "create_form": _("Create form"),
-        "new_form_description": _("Makes an empty form for this task and opens the form editor; it is saved "
-                                  "with the draft."),
-        "new_form_invalid": _("A form key is snake_case: lowercase letters, digits and underscores, starting "
-                              "with a letter."),
+        "new_form_description": _(
+            "Makes an empty form for this task and opens the form editor; it is saved with the draft."
+        ),
+        "new_form_invalid": _(
+            "A form key is snake_case: lowercase letters, digits and underscores, starting with a letter."
+        ),
         "new_form_exists": _("A form %(key)s already exists; choose another key.", key="{key}"),
         "due": _("Due in (ISO 8601, e.g. P3D)"),
         "name_en": _("Name in English"),
@@ -127,8 +139,9 @@ def _panel_labels() -> dict:
         "operator_description": _("Provided by the installed plugins."),
         "result_variable": _("Result variable"),
         "message": _("Message"),
-        "message_description": _("Messages the installed plugins deliver, matched to the case by their "
-                                 "correlation key."),
+        "message_description": _(
+            "Messages the installed plugins deliver, matched to the case by their correlation key."
+        ),
         "no_key": _("no key"),
         "choose_message": _("Choose a message."),
         "correlation": _("Correlation key: %(key)s (the case's receipt)", key="{key}"),
@@ -165,8 +178,14 @@ def import_bpmn():
     if draft["valid"]:
         flash(_("Imported %(name)s as a draft. It can be deployed.", name=draft["name"] or upload.filename), "success")
     else:
-        flash(_("Imported %(name)s as a draft with %(n)s problem(s) to fix before it can be deployed.",
-                name=draft["name"] or upload.filename, n=len(draft["errors"])), "error")
+        flash(
+            _(
+                "Imported %(name)s as a draft with %(n)s problem(s) to fix before it can be deployed.",
+                name=draft["name"] or upload.filename,
+                n=len(draft["errors"]),
+            ),
+            "error",
+        )
     return redirect(url_for("process_admin.edit_draft", draft_id=draft["id"]))
 
 
@@ -185,8 +204,9 @@ def download_draft(draft_id):
 
 
 def _download(xml: str, filename: str) -> Response:
-    return Response(xml, mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        xml, mimetype="application/xml", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @bp.route("/<key>/migrate", methods=["GET"])
@@ -202,8 +222,13 @@ def migrate(key):
         raise NotFound("No process {key} is deployed.", key=key)
     target = request.args.get("target", type=int)
     plan = case_migration.plan_migration(rt, key, target, g.actor) if target else None
-    return render_template("process_admin/migrate.html", process=process, target=target,
-                           plan=_shown_plan(plan) if plan else None, result=None)
+    return render_template(
+        "process_admin/migrate.html",
+        process=process,
+        target=target,
+        plan=_shown_plan(plan) if plan else None,
+        result=None,
+    )
 
 
 @bp.route("/<key>/migrate", methods=["POST"])
@@ -220,14 +245,22 @@ def migrate_post(key):
             return redirect(url_for("process_admin.migrate", key=key, target=target))
     result = case_migration.migrate_cases(rt, key, target, g.actor, case_ids=case_ids)
     overview = {p["key"]: p for p in drafts.process_overview(rt, g.actor)}
-    flash(_("%(n)s case(s) migrated to version %(version)s; %(refused)s refused.", n=result["migrated"],
-            version=result["target"]["version"], refused=result["refused"]),
-          "success" if not result["refused"] else "error")
-    return render_template("process_admin/migrate.html", process=overview[key], target=target, plan=None,
-                           result=_shown_plan(result))
+    flash(
+        _(
+            "%(n)s case(s) migrated to version %(version)s; %(refused)s refused.",
+            n=result["migrated"],
+            version=result["target"]["version"],
+            refused=result["refused"],
+        ),
+        "success" if not result["refused"] else "error",
+    )
+    return render_template(
+        "process_admin/migrate.html", process=overview[key], target=target, plan=None, result=_shown_plan(result)
+    )
 
 
 # -- JSON endpoints (the modeler's; session sign-in and CSRF header as the pages) ----------
+
 
 @bp.route("/api/catalogue")
 @role_required(ROLE)
@@ -240,8 +273,9 @@ def api_catalogue():
 def api_form(form_key):
     form = drafts.bundled_form(runtime(), form_key)
     if form is None:
-        return jsonify({"code": "not_found", "message": _("Form %(key)s is not found.", key=form_key),
-                        "errors": None}), 404
+        return jsonify(
+            {"code": "not_found", "message": _("Form %(key)s is not found.", key=form_key), "errors": None}
+        ), 404
     return jsonify(form)
 
 
@@ -257,9 +291,15 @@ def api_validate():
 @role_required(ROLE)
 def api_save():
     body = _payload()
-    draft = drafts.save_draft(runtime(), g.actor, body.get("bpmn_xml") or "", forms=body.get("forms"),
-                              draft_id=body.get("draft_id"), expected_revision=body.get("expected_revision"),
-                              base_version_id=body.get("base_version_id"))
+    draft = drafts.save_draft(
+        runtime(),
+        g.actor,
+        body.get("bpmn_xml") or "",
+        forms=body.get("forms"),
+        draft_id=body.get("draft_id"),
+        expected_revision=body.get("expected_revision"),
+        base_version_id=body.get("base_version_id"),
+    )
     draft.pop("bpmn_xml", None)
     draft.pop("forms", None)
     return jsonify(_shown_draft(draft))
@@ -292,14 +332,22 @@ def api_plan(key):
     target = request.args.get("target", type=int)
     ids = request.args.get("case_ids")
     case_ids = [int(c) for c in ids.split(",") if c.strip().isdigit()] if ids else None
-    return jsonify(_shown_plan(case_migration.plan_migration(runtime(), key, target or 0, g.actor,
-                                                             case_ids=case_ids)))
+    return jsonify(_shown_plan(case_migration.plan_migration(runtime(), key, target or 0, g.actor, case_ids=case_ids)))
 
 
 @bp.route("/api/<key>/migration", methods=["POST"])
 @role_required(ROLE)
 def api_migrate(key):
     body = _payload()
-    return jsonify(_shown_plan(case_migration.migrate_cases(runtime(), key, body.get("target") or 0, g.actor,
-                                                            case_ids=body.get("case_ids"),
-                                                            dry_run=bool(body.get("dry_run")))))
+    return jsonify(
+        _shown_plan(
+            case_migration.migrate_cases(
+                runtime(),
+                key,
+                body.get("target") or 0,
+                g.actor,
+                case_ids=body.get("case_ids"),
+                dry_run=bool(body.get("dry_run")),
+            )
+        )
+    )

@@ -3,6 +3,7 @@
 Thin on purpose: each view calls one engine function and turns its result or its error into
 a page.  Office isolation, conflicts and validation are the engine's; nothing is decided here.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -43,6 +44,7 @@ def index():
 
 # -- inbox ---------------------------------------------------------------------------------
 
+
 @bp.route("/inbox")
 @login_required
 def inbox():
@@ -57,16 +59,34 @@ def inbox():
     per_page = _int_arg("per_page", 25)
     if per_page not in PER_PAGE_CHOICES:
         per_page = 25
-    result = engine_inbox.inbox(rt, actor, view=view, overdue=overdue, sort=sort, page=_int_arg("page", 1),
-                                per_page=per_page, **{k: v or None for k, v in filters.items()})
+    result = engine_inbox.inbox(
+        rt,
+        actor,
+        view=view,
+        overdue=overdue,
+        sort=sort,
+        page=_int_arg("page", 1),
+        per_page=per_page,
+        **{k: v or None for k, v in filters.items()},
+    )
     options = engine_inbox.inbox_options(rt, actor)
     args = {k: v for k, v in request.args.items() if k not in ("page",) and v}
     args["view"] = view
     keep = {k: v for k, v in args.items() if k != "view"}
-    return render_template("inbox.html", result=result, filters=filters, overdue=overdue, sort=sort,
-                           options=options, view=view, args=args, keep=keep, per_page=per_page,
-                           per_page_choices=PER_PAGE_CHOICES,
-                           filtered=any(filters.values()) or overdue)
+    return render_template(
+        "inbox.html",
+        result=result,
+        filters=filters,
+        overdue=overdue,
+        sort=sort,
+        options=options,
+        view=view,
+        args=args,
+        keep=keep,
+        per_page=per_page,
+        per_page_choices=PER_PAGE_CHOICES,
+        filtered=any(filters.values()) or overdue,
+    )
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
@@ -78,8 +98,14 @@ def claim(task_id):
     except (Conflict, engine.Forbidden) as err:
         flash(render_error(err), "error")
         return redirect(back)
-    flash(_("You took the step %(step)s of %(receipt)s.", step=step_title(task["name"], task["name_en"]),
-            receipt=task["receipt"]), "success")
+    flash(
+        _(
+            "You took the step %(step)s of %(receipt)s.",
+            step=step_title(task["name"], task["name_en"]),
+            receipt=task["receipt"],
+        ),
+        "success",
+    )
     return redirect(back)
 
 
@@ -92,19 +118,34 @@ def unclaim(task_id):
     except (Conflict, engine.Forbidden) as err:
         flash(render_error(err), "error")
         return redirect(back)
-    flash(_("You released the step %(step)s of %(receipt)s.", step=step_title(task["name"], task["name_en"]),
-            receipt=task["receipt"]), "success")
+    flash(
+        _(
+            "You released the step %(step)s of %(receipt)s.",
+            step=step_title(task["name"], task["name_en"]),
+            receipt=task["receipt"],
+        ),
+        "success",
+    )
     return redirect(back)
 
 
 # -- task page -----------------------------------------------------------------------------
 
+
 def _document_status(requirements, case_data, documents) -> list[dict]:
     received = set(case_data.get("documents_received") or [])
     scanned = {d["requirement"] for d in documents if d.get("requirement")}
-    return [{"key": r["key"], "label": requirement_label(r), "source": r.get("source"),
-             "received": r["key"] in received, "scanned": r["key"] in scanned,
-             "missing": r["key"] not in received and r["key"] not in scanned} for r in requirements]
+    return [
+        {
+            "key": r["key"],
+            "label": requirement_label(r),
+            "source": r.get("source"),
+            "received": r["key"] in received,
+            "scanned": r["key"] in scanned,
+            "missing": r["key"] not in received and r["key"] not in scanned,
+        }
+        for r in requirements
+    ]
 
 
 def _render_task(task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200):
@@ -117,11 +158,18 @@ def _render_task(task: dict, *, values=None, errors=None, message=None, message_
         form_values.update(values)
     fields = build_fields(task.get("form"), form_values, errors, task.get("requirements"))
     return render_template(
-        "task.html", task=task, case=case, fields=fields, errors=errors or {}, message=message,
-        message_kind=message_kind, documents=documents,
+        "task.html",
+        task=task,
+        case=case,
+        fields=fields,
+        errors=errors or {},
+        message=message,
+        message_kind=message_kind,
+        documents=documents,
         checklist=_document_status(requirements, task["case_data"], documents),
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
-        users=_display_names([task.get("assignee")]), labels=engine_inbox.field_labels(rt, task["process"]),
+        users=_display_names([task.get("assignee")]),
+        labels=engine_inbox.field_labels(rt, task["process"]),
     ), status
 
 
@@ -152,8 +200,7 @@ def complete(task_id):
     try:
         result = engine.complete_task(rt, task_id, data, actor, expected_version=request.form.get("version", type=int))
     except ValidationFailed as err:
-        return _render_task(task, values=data, errors=render_field_errors(err), message=render_error(err),
-                            status=422)
+        return _render_task(task, values=data, errors=render_field_errors(err), message=render_error(err), status=422)
     except Conflict as err:
         try:
             fresh = engine.get_task(rt, task_id, actor)
@@ -165,6 +212,7 @@ def complete(task_id):
 
 
 # -- starting a case -----------------------------------------------------------------------
+
 
 @bp.route("/cases/new")
 @login_required
@@ -198,11 +246,19 @@ def case_start(process_key):
             flash(_("Case %(receipt)s started.", receipt=result["receipt"]), "success")
             return redirect(url_for("ui.case", receipt=result["receipt"]))
     fields = build_fields(info["form"], values, errors)
-    return render_template("case_start.html", info=info, title=process_title(process_key, info["name"]),
-                           fields=fields, errors=errors, message=message, existing=existing), status
+    return render_template(
+        "case_start.html",
+        info=info,
+        title=process_title(process_key, info["name"]),
+        fields=fields,
+        errors=errors,
+        message=message,
+        existing=existing,
+    ), status
 
 
 # -- cases ---------------------------------------------------------------------------------
+
 
 @bp.route("/cases")
 @login_required
@@ -212,12 +268,28 @@ def cases():
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or None
     process = request.args.get("procedure") or None
-    rows = engine.list_cases(runtime(), g.actor, status=status, query=q or None, process=process,
-                             limit=per_page + 1, offset=(page - 1) * per_page)
+    rows = engine.list_cases(
+        runtime(),
+        g.actor,
+        status=status,
+        query=q or None,
+        process=process,
+        limit=per_page + 1,
+        offset=(page - 1) * per_page,
+    )
     options = engine_inbox.inbox_options(runtime(), g.actor)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("cases.html", rows=rows[:per_page], has_more=len(rows) > per_page, page=page, q=q,
-                           status=status or "", procedure=process or "", options=options, args=args)
+    return render_template(
+        "cases.html",
+        rows=rows[:per_page],
+        has_more=len(rows) > per_page,
+        page=page,
+        q=q,
+        status=status or "",
+        procedure=process or "",
+        options=options,
+        args=args,
+    )
 
 
 def _display_names(usernames) -> dict:
@@ -236,21 +308,39 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
     requirements = requirements_for(rt, case["process"], case["data"])
     names = diagram["names"]
     offices = dict(db.session.execute(select(Office.code, Office.name)).all())
-    users = _display_names([e["actor"] for e in case["events"]] + [c["author"] for c in comments]
-                           + [t["assignee"] for t in case["open_tasks"]] + [case["created_by"]])
+    users = _display_names(
+        [e["actor"] for e in case["events"]]
+        + [c["author"] for c in comments]
+        + [t["assignee"] for t in case["open_tasks"]]
+        + [case["created_by"]]
+    )
     for event in case["events"]:
         info = names.get(event["step"] or "")
         event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
-    steps_done = [step_title(names[s]["name"], names[s]["name_en"]) for s in diagram["completed"]
-                  if s in names and names[s]["kind"] in ("userTask", "serviceTask", "receiveTask", "manualTask",
-                                                         "scriptTask", "task", "sendTask", "callActivity")]
+    steps_done = [
+        step_title(names[s]["name"], names[s]["name_en"])
+        for s in diagram["completed"]
+        if s in names
+        and names[s]["kind"]
+        in ("userTask", "serviceTask", "receiveTask", "manualTask", "scriptTask", "task", "sendTask", "callActivity")
+    ]
     steps_now = [step_title(names[s]["name"], names[s]["name_en"]) for s in diagram["current"] if s in names]
     return render_template(
-        "case.html", case=case, diagram=diagram, comments=comments, documents=documents, offices=offices,
-        users=users, message=message, message_kind=message_kind, title=process_title(case["process"],
-                                                                                    case["process_name"]),
+        "case.html",
+        case=case,
+        diagram=diagram,
+        comments=comments,
+        documents=documents,
+        offices=offices,
+        users=users,
+        message=message,
+        message_kind=message_kind,
+        title=process_title(case["process"], case["process_name"]),
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
-        steps_done=steps_done, steps_now=steps_now, form_errors=form_errors or {}, form_values=form_values or {},
+        steps_done=steps_done,
+        steps_now=steps_now,
+        form_errors=form_errors or {},
+        form_values=form_values or {},
         labels=engine_inbox.field_labels(rt, case["process"]),
     ), status
 
@@ -275,9 +365,13 @@ def case_comment(receipt):
     try:
         engine_comments.add_comment(runtime(), receipt, body, g.actor)
     except ValidationFailed as err:
-        return _render_case(receipt, message=render_error(err), status=422,
-                            form_errors={"comment": render_field_errors(err).get("body", [])},
-                            form_values={"comment": body})
+        return _render_case(
+            receipt,
+            message=render_error(err),
+            status=422,
+            form_errors={"comment": render_field_errors(err).get("body", [])},
+            form_values={"comment": body},
+        )
     flash(_("Comment added."), "success")
     return redirect(url_for("ui.case", receipt=receipt, _anchor="comments"))
 
@@ -289,8 +383,12 @@ def case_cancel(receipt):
     try:
         engine.cancel_case(runtime(), receipt, reason, g.actor)
     except ValidationFailed as err:
-        return _render_case(receipt, message=render_error(err), status=422,
-                            form_errors={"reason": render_field_errors(err).get("reason", [])})
+        return _render_case(
+            receipt,
+            message=render_error(err),
+            status=422,
+            form_errors={"reason": render_field_errors(err).get("reason", [])},
+        )
     except Conflict as err:
         return _render_case(receipt, message=render_error(err), status=409)
     flash(_("Case %(receipt)s cancelled.", receipt=receipt), "success")

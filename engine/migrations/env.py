@@ -1,4 +1,5 @@
 """Alembic environment: migrations run on the connection the engine hands over."""
+
 from alembic import context
 
 from simpul.engine.db import Base, load_all_models
@@ -21,8 +22,12 @@ def run_migrations_online():
 
 
 def _run(connection):
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

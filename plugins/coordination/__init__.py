@@ -7,6 +7,7 @@ on one node.  See docs/coordination.md.
 
 Built-in plugin; registered exactly as a regency's own plugin would be.
 """
+
 from simpul.engine import hookimpl
 
 from .operators import reply_to_origin, send_to_regency
@@ -45,11 +46,16 @@ def bpmn_messages():
     # The regency's answers to a kecamatan case, delivered by receive_message and matched to
     # the waiting case by its receipt (the correlation key the regency case carries back).
     return {
-        "card_printed": {"correlation": "receipt",
-                         "description": "The regency printed the card; it is on its way to the kecamatan."},
-        "enrolment_problem": {"correlation": "receipt",
-                              "description": "The regency found a problem with the recorded data "
-                                             "(double record, failed enrolment)."},
-        "temporary_certificate_issued": {"correlation": "receipt",
-                                         "description": "The regency issued a temporary certificate (suket)."},
+        "card_printed": {
+            "correlation": "receipt",
+            "description": "The regency printed the card; it is on its way to the kecamatan.",
+        },
+        "enrolment_problem": {
+            "correlation": "receipt",
+            "description": "The regency found a problem with the recorded data (double record, failed enrolment).",
+        },
+        "temporary_certificate_issued": {
+            "correlation": "receipt",
+            "description": "The regency issued a temporary certificate (suket).",
+        },
     }

@@ -1,4 +1,5 @@
 """``simpul coordination ...``: the outbox and the links to other offices, from a terminal."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,11 @@ def _print_status(status: dict) -> None:
     echo(f"waiting: {status['waiting']}")
     oldest = status["oldest"]
     if oldest:
-        echo(f"oldest: {oldest['case'] or '-'} {oldest['name'] or oldest['kind']} to {oldest['destination']}, "
-             f"waiting {human_duration(oldest['age_seconds'])}, {oldest['attempts']} attempt(s)"
-             + (f", last error: {oldest['last_error']}" if oldest["last_error"] else ""))
+        echo(
+            f"oldest: {oldest['case'] or '-'} {oldest['name'] or oldest['kind']} to {oldest['destination']}, "
+            f"waiting {human_duration(oldest['age_seconds'])}, {oldest['attempts']} attempt(s)"
+            + (f", last error: {oldest['last_error']}" if oldest["last_error"] else "")
+        )
     echo(f"alert after: {alert['after']}")
     echo("")
     columns = ["office", "route", "waiting", "last_contact_at", "last_failure_at", "last_error", "refused_requests"]
@@ -42,9 +45,9 @@ def _table(columns, rows):
         click.echo("(no peers)")
         return
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)))
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=False)))
     for row in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)))
 
 
 def register(cli) -> None:
@@ -112,11 +115,14 @@ def register(cli) -> None:
         if as_json:
             click.echo(json.dumps(listing, indent=2, ensure_ascii=False, default=str))
             return
-        click.echo(f"case {listing['case']}: scans held by office {listing['origin_office']} "
-                   f"(case {listing['origin_case']})")
+        click.echo(
+            f"case {listing['case']}: scans held by office {listing['origin_office']} (case {listing['origin_case']})"
+        )
         for doc in listing["documents"]:
-            click.echo(f"  {doc['id']}  {doc['requirement']}  {doc['filename']}  {doc['size']} bytes"
-                       + (f"  -> {doc['saved_as']}" if doc.get("saved_as") else ""))
+            click.echo(
+                f"  {doc['id']}  {doc['requirement']}  {doc['filename']}  {doc['size']} bytes"
+                + (f"  -> {doc['saved_as']}" if doc.get("saved_as") else "")
+            )
         if not listing["documents"]:
             click.echo("  (none)")
 
@@ -137,7 +143,9 @@ def register(cli) -> None:
         stop = threading.Event()
         if not no_worker:
             threading.Thread(target=worker.run_forever, args=(runtime, stop), daemon=True, name="worker").start()
-        click.echo(f"coordination inbox on http://{host}:{port}/coordination/inbox (office {runtime.config.office_code})")
+        click.echo(
+            f"coordination inbox on http://{host}:{port}/coordination/inbox (office {runtime.config.office_code})"
+        )
         try:
             run_simple(host, port, make_inbox_app(runtime), threaded=True, use_reloader=False)
         finally:

@@ -25,6 +25,7 @@ What a message gets as an answer, and why:
     process is not deployed, the resident has another open case, the data is refused, or
     the node failed.  The sender keeps it pending, with the reason shown on its status page.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,12 +58,11 @@ class Answer:
     headers: dict
 
     @classmethod
-    def error(cls, status: int, code: str, message: str, **extra) -> "Answer":
+    def error(cls, status: int, code: str, message: str, **extra) -> Answer:
         import json
 
         body = json.dumps({"error": code, "message": message, **extra}).encode()
-        return cls(status, body, {"Content-Type": "application/json",
-                                  p.H_SERVER_TIME: f"{time.time():.3f}"})
+        return cls(status, body, {"Content-Type": "application/json", p.H_SERVER_TIME: f"{time.time():.3f}"})
 
 
 def _guard(runtime) -> p.ReplayGuard:
@@ -74,19 +74,31 @@ def _guard(runtime) -> p.ReplayGuard:
 
 def ensure_peer_row(session, office_code: str) -> PeerContact:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(PeerContact.__table__).values(
-        office_code=office_code, failures_in_row=0, clock_offset=0.0, messages_sent=0, bytes_sent=0,
-        messages_received=0, refused=0).on_conflict_do_nothing())
+    session.execute(
+        insert(PeerContact.__table__)
+        .values(
+            office_code=office_code,
+            failures_in_row=0,
+            clock_offset=0.0,
+            messages_sent=0,
+            bytes_sent=0,
+            messages_received=0,
+            refused=0,
+        )
+        .on_conflict_do_nothing()
+    )
     stmt = select(PeerContact).where(PeerContact.office_code == office_code)
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return session.scalar(stmt.execution_options(populate_existing=True))
 
 
-def _refuse(runtime, status: int, code: str, message: str, source: str | None, remote: str | None,
-            known_peer: bool, **extra) -> Answer:
-    security_log.warning("coordination inbox refused a request from %s claiming office %s: %s",
-                         remote or "?", source or "?", message)
+def _refuse(
+    runtime, status: int, code: str, message: str, source: str | None, remote: str | None, known_peer: bool, **extra
+) -> Answer:
+    security_log.warning(
+        "coordination inbox refused a request from %s claiming office %s: %s", remote or "?", source or "?", message
+    )
     if known_peer:  # only configured peers get a row: an unknown sender cannot make us write
         try:
             with runtime.transaction() as uow:
@@ -111,9 +123,16 @@ class Authenticated:
 
     def answer(self, document: dict) -> Answer:
         body = p.encode({"v": p.VERSION, **document, "server_time": time.time()})
-        return Answer(200, body, {"Content-Type": "application/json", "Content-Encoding": "deflate",
-                                  p.H_SIGNATURE: p.sign_answer(self.peer.secret, self.signature, body),
-                                  p.H_SERVER_TIME: f"{time.time():.3f}"})
+        return Answer(
+            200,
+            body,
+            {
+                "Content-Type": "application/json",
+                "Content-Encoding": "deflate",
+                p.H_SIGNATURE: p.sign_answer(self.peer.secret, self.signature, body),
+                p.H_SERVER_TIME: f"{time.time():.3f}",
+            },
+        )
 
 
 def authenticate(runtime, headers, body: bytes, path: str, remote: str | None) -> Authenticated | Answer:
@@ -127,28 +146,46 @@ def authenticate(runtime, headers, body: bytes, path: str, remote: str | None) -
         return _refuse(runtime, 400, "unsigned", "request without the signature headers", source, remote, False)
     peer = st.peer(source)
     if peer is None:
-        return _refuse(runtime, 403, "unknown_office", f"office {source} is not a peer of this node", source,
-                       remote, False)
+        return _refuse(
+            runtime, 403, "unknown_office", f"office {source} is not a peer of this node", source, remote, False
+        )
     if destination not in st.served_offices:
-        return _refuse(runtime, 403, "wrong_office", f"this node does not serve office {destination}", source,
-                       remote, True)
+        return _refuse(
+            runtime, 403, "wrong_office", f"this node does not serve office {destination}", source, remote, True
+        )
     if len(body) > st.max_request_bytes:
         return _refuse(runtime, 413, "too_large", f"request of {len(body)} bytes is too large", source, remote, True)
     if not p.verify(peer.secret, signature, timestamp, source, destination, path, body):
-        return _refuse(runtime, 401, "bad_signature", f"bad signature on a request from office {source}", source,
-                       remote, True)
+        return _refuse(
+            runtime, 401, "bad_signature", f"bad signature on a request from office {source}", source, remote, True
+        )
     try:
         sent_at = float(timestamp)
     except ValueError:
         return _refuse(runtime, 400, "bad_timestamp", "the timestamp is not a number", source, remote, True)
     now = time.time()
     if abs(now - sent_at) > st.max_clock_skew:
-        return _refuse(runtime, 401, "stale", f"request timestamp {sent_at:.0f} is {now - sent_at:+.0f} s off "
-                       f"(allowed {st.max_clock_skew:.0f} s): an old or replayed request, or a wrong clock",
-                       source, remote, True, server_time=now)
+        return _refuse(
+            runtime,
+            401,
+            "stale",
+            f"request timestamp {sent_at:.0f} is {now - sent_at:+.0f} s off "
+            f"(allowed {st.max_clock_skew:.0f} s): an old or replayed request, or a wrong clock",
+            source,
+            remote,
+            True,
+            server_time=now,
+        )
     if not _guard(runtime).first_time(signature, st.max_clock_skew):
-        return _refuse(runtime, 401, "replayed", f"request from office {source} was already received (replay)",
-                       source, remote, True)
+        return _refuse(
+            runtime,
+            401,
+            "replayed",
+            f"request from office {source} was already received (replay)",
+            source,
+            remote,
+            True,
+        )
     try:
         document = p.decode(body, st.max_inflated_bytes)
     except p.ProtocolError as exc:
@@ -178,6 +215,7 @@ def handle_request(runtime, headers, body: bytes, path: str = p.INBOX_PATH, remo
 
 
 # -- applying one message --------------------------------------------------------------------
+
 
 def _result(message_id, status, error=None, **extra) -> dict:
     result = {"message_id": message_id, "status": status, **extra}
@@ -220,8 +258,13 @@ def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
         refusal = _check_counterpart(runtime, sender, destination, key)
         if refusal:
             return _result(message_id, p.RETRY, refusal)
-    clean = {"message_id": message_id, "kind": kind, "payload": payload, "source_office": sender,
-             "destination_office": destination}
+    clean = {
+        "message_id": message_id,
+        "kind": kind,
+        "payload": payload,
+        "source_office": sender,
+        "destination_office": destination,
+    }
     actor = Actor.system(f"office:{sender}")
     try:
         result = receive_message(runtime, clean, actor)
@@ -246,8 +289,11 @@ def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
 
 def _field_errors(exc: SimpulError) -> str:
     if isinstance(exc.errors, dict) and exc.errors:
-        return " (" + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                                for k, v in exc.errors.items()) + ")"
+        return (
+            " ("
+            + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.errors.items())
+            + ")"
+        )
     return ""
 
 
@@ -259,8 +305,11 @@ def _duplicate_or_retry(runtime, message_id, error) -> dict:
 
 
 def _open_cases(session, destination, key):
-    return list(session.scalars(select(Case).where(Case.correlation_key == key, Case.office_code == destination,
-                                                   Case.status.in_(OPEN))))
+    return list(
+        session.scalars(
+            select(Case).where(Case.correlation_key == key, Case.office_code == destination, Case.status.in_(OPEN))
+        )
+    )
 
 
 def _check_counterpart(runtime, sender, destination, key) -> str | None:
@@ -273,8 +322,12 @@ def _check_counterpart(runtime, sender, destination, key) -> str | None:
             if not offices or sender in offices:
                 return None
         if cases:
-            security_log.warning("office %s sent a message for case %s, which deals only with %s", sender,
-                                 cases[0].receipt, ", ".join(sorted(_counterparts(cases[0].data or {}))))
+            security_log.warning(
+                "office %s sent a message for case %s, which deals only with %s",
+                sender,
+                cases[0].receipt,
+                ", ".join(sorted(_counterparts(cases[0].data or {}))),
+            )
             return f"office {sender} may not send messages to case {cases[0].receipt}"
     return None
 
@@ -286,22 +339,44 @@ def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict
         open_cases = _open_cases(s, destination, key)
         if open_cases:
             # Early (or the case is in an incident): keep it at the sender, retried with backoff.
-            return _result(message_id, p.RETRY, f"case {open_cases[0].receipt} is open but does not wait for "
-                           f"message {name} now; it will be retried")
+            return _result(
+                message_id,
+                p.RETRY,
+                f"case {open_cases[0].receipt} is open but does not wait for message {name} now; it will be retried",
+            )
     reason = f"no open case {key} of office {destination} waits for message {name}"
     try:
         with runtime.transaction() as uow:
             s = uow.session
-            s.add(InboxReceipt(message_id=message_id, source_office=sender, received_at=utcnow(),
-                               result={"status": p.DISCARDED, "reason": reason}))
+            s.add(
+                InboxReceipt(
+                    message_id=message_id,
+                    source_office=sender,
+                    received_at=utcnow(),
+                    result={"status": p.DISCARDED, "reason": reason},
+                )
+            )
             s.flush()
-            closed = s.scalar(select(Case).where(Case.correlation_key == key, Case.office_code == destination)
-                              .order_by(Case.id.desc()).limit(1))
+            closed = s.scalar(
+                select(Case)
+                .where(Case.correlation_key == key, Case.office_code == destination)
+                .order_by(Case.id.desc())
+                .limit(1)
+            )
             if closed is not None:
-                s.add(CaseEvent(case_id=closed.id, at=utcnow(), actor=f"office:{sender}", office_code=destination,
-                                kind="message_discarded", step=name, step_name=name,
-                                detail=f"{name} arrived after the case was {closed.status}; it was not applied",
-                                after=payload.get("data") or {}))
+                s.add(
+                    CaseEvent(
+                        case_id=closed.id,
+                        at=utcnow(),
+                        actor=f"office:{sender}",
+                        office_code=destination,
+                        kind="message_discarded",
+                        step=name,
+                        step_name=name,
+                        detail=f"{name} arrived after the case was {closed.status}; it was not applied",
+                        after=payload.get("data") or {},
+                    )
+                )
     except IntegrityError:
         return _duplicate_or_retry(runtime, message_id, reason)
     log.warning("discarded message %s (%s) from %s: %s", message_id, name, sender, reason)
@@ -320,9 +395,14 @@ def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> 
             case = s.scalar(select(Case).where(Case.receipt == receipt))
             if case is None or case.correlation_key != key or case.office_code != destination:
                 return None
-            s.add(InboxReceipt(message_id=message_id, source_office=sender, received_at=utcnow(),
-                               result={"id": case.id, "receipt": case.receipt, "status": case.status,
-                                       "correlated": True}))
+            s.add(
+                InboxReceipt(
+                    message_id=message_id,
+                    source_office=sender,
+                    received_at=utcnow(),
+                    result={"id": case.id, "receipt": case.receipt, "status": case.status, "correlated": True},
+                )
+            )
     except IntegrityError:
         return _duplicate_or_retry(runtime, message_id, "a concurrent copy of this message is being applied")
     return _result(message_id, p.APPLIED, receipt=receipt, correlated=True)

@@ -1,4 +1,5 @@
 """Service operators used by the e-KTP processes to move a case between offices."""
+
 from __future__ import annotations
 
 PRINTING_PROCESS = "ektp_regency_printing"
@@ -16,12 +17,16 @@ def send_to_regency(ctx, process: str = PRINTING_PROCESS, **_params) -> dict:
     regency = ctx.setting("regency_code") or ctx.config.regency_code
     data = {k: v for k, v in ctx.data.items() if k not in LOCAL_ONLY_KEYS and not _inline_file(v)}
     data.update(origin_office=ctx.office_code, origin_receipt=ctx.case.receipt)
-    message_id = ctx.send(regency, "start_case", {
-        "process": process,
-        "office": regency,
-        "correlation_key": ctx.case.correlation_key,
-        "data": data,
-    })
+    message_id = ctx.send(
+        regency,
+        "start_case",
+        {
+            "process": process,
+            "office": regency,
+            "correlation_key": ctx.case.correlation_key,
+            "data": data,
+        },
+    )
     return {"sent_to": regency, "message_id": message_id}
 
 
@@ -31,12 +36,19 @@ def reply_to_origin(ctx, message: str, **_params) -> dict:
     origin = ctx.data.get("origin_office")
     if not origin:
         raise ValueError("this case has no origin office to answer")
-    payload = {k: ctx.data.get(k) for k in ("card_serial", "enrolment_result", "enrolment_notes", "suket_number")
-               if ctx.data.get(k) is not None}
+    payload = {
+        k: ctx.data.get(k)
+        for k in ("card_serial", "enrolment_result", "enrolment_notes", "suket_number")
+        if ctx.data.get(k) is not None
+    }
     payload["regency_receipt"] = ctx.case.receipt
-    message_id = ctx.send(origin, "message", {
-        "name": message,
-        "correlation_key": ctx.case.correlation_key,
-        "data": payload,
-    })
+    message_id = ctx.send(
+        origin,
+        "message",
+        {
+            "name": message,
+            "correlation_key": ctx.case.correlation_key,
+            "data": payload,
+        },
+    )
     return {"sent_to": origin, "message": message, "message_id": message_id}

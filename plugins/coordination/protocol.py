@@ -19,6 +19,7 @@ message with ``applied``, ``duplicate``, ``discarded`` or ``retry``.  The answer
 too, bound to the request's signature, so a forged "accepted" cannot make a sender drop
 messages that never arrived.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,7 @@ def sign(secret: str, timestamp: str, source: str, destination: str, path: str, 
     return "v1=" + mac.hexdigest()
 
 
-def verify(secret: str, signature: str, timestamp: str, source: str, destination: str, path: str,
-           body: bytes) -> bool:
+def verify(secret: str, signature: str, timestamp: str, source: str, destination: str, path: str, body: bytes) -> bool:
     expected = sign(secret, timestamp, source, destination, path, body)
     return hmac.compare_digest(expected.encode(), (signature or "").encode())
 
@@ -67,8 +67,9 @@ def sign_answer(secret: str, request_signature: str, body: bytes) -> str:
 
 
 def encode(document: dict) -> bytes:
-    return zlib.compress(json.dumps(document, separators=(",", ":"), ensure_ascii=False,
-                                    default=str).encode("utf-8"), 6)
+    return zlib.compress(
+        json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"), 6
+    )
 
 
 def decode(body: bytes, max_inflated: int) -> dict:

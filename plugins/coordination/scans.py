@@ -10,6 +10,7 @@ The holding office answers only the office its case was sent to (or came from); 
 peer is refused and logged.  Nothing fetched is stored at the regency: the officer looks,
 and the kecamatan stays the one place the resident's papers are kept.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,25 +40,38 @@ class ScansUnavailable(SimpulError):
 
 # -- the office that holds the scans -----------------------------------------------------------
 
-def handle_documents_request(runtime, headers, body: bytes, path: str = DOCUMENTS_PATH,
-                             remote: str | None = None) -> Answer:
+
+def handle_documents_request(
+    runtime, headers, body: bytes, path: str = DOCUMENTS_PATH, remote: str | None = None
+) -> Answer:
     request = authenticate(runtime, headers, body, path, remote)
     if isinstance(request, Answer):
         return request
     key = request.document.get("correlation_key")
     with runtime.read() as s:
-        case = s.scalar(select(Case).where(Case.correlation_key == str(key), Case.office_code == request.destination)
-                        .order_by(Case.id.desc()).limit(1))
+        case = s.scalar(
+            select(Case)
+            .where(Case.correlation_key == str(key), Case.office_code == request.destination)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
         receipt = case.receipt if case is not None else None
         allowed = case is not None and request.source in _counterparts(case.data or {})
     if not allowed:
-        return _refuse(runtime, 403, "not_your_case",
-                       f"office {request.source} asked for the scans of case {key}, which it was not sent",
-                       request.source, remote, True)
+        return _refuse(
+            runtime,
+            403,
+            "not_your_case",
+            f"office {request.source} asked for the scans of case {key}, which it was not sent",
+            request.source,
+            remote,
+            True,
+        )
     from simpul.engine import documents
 
-    reader = Actor(username=f"office:{request.source}", office_code=request.destination,
-                   display_name=f"office {request.source}")
+    reader = Actor(
+        username=f"office:{request.source}", office_code=request.destination, display_name=f"office {request.source}"
+    )
     try:
         listed = documents.list_documents(runtime, case.id, reader)
         wanted = request.document.get("document_id")
@@ -73,6 +87,7 @@ def handle_documents_request(runtime, headers, body: bytes, path: str = DOCUMENT
 
 
 # -- the office that asks for them -------------------------------------------------------------
+
 
 def _origin(runtime, case_ref, actor) -> tuple[dict, str]:
     case = get_case(runtime, case_ref, actor)  # office isolation: the asker's own case only
@@ -92,8 +107,9 @@ def _ask(runtime, case, origin, document: dict) -> dict:
             return _ask_locally(runtime, case, origin, document)
         raise ScansUnavailable(MSG_NO_ADDRESS, office=origin)
     try:
-        answer, _sent = signed_request(runtime, st, peer, case["office"], DOCUMENTS_PATH,
-                                       {"correlation_key": case["correlation_key"], **document})
+        answer, _sent = signed_request(
+            runtime, st, peer, case["office"], DOCUMENTS_PATH, {"correlation_key": case["correlation_key"], **document}
+        )
     except LinkDown as exc:
         raise ScansUnavailable(MSG_UNREACHABLE, office=origin, error=str(exc)) from None
     return answer
@@ -104,8 +120,12 @@ def _ask_locally(runtime, case, origin, document) -> dict:
     from simpul.engine import documents
 
     with runtime.read() as s:
-        source = s.scalar(select(Case).where(Case.correlation_key == case["correlation_key"],
-                                             Case.office_code == origin).order_by(Case.id.desc()).limit(1))
+        source = s.scalar(
+            select(Case)
+            .where(Case.correlation_key == case["correlation_key"], Case.office_code == origin)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
         if source is None:
             raise NotFound(MSG_NOT_SENT, receipt=case["receipt"])
     reader = Actor(username=f"office:{case['office']}", office_code=origin)
@@ -122,8 +142,12 @@ def list_scans(runtime, case_ref, actor: Actor) -> dict:
     """The scans the origin office holds for one of the actor's cases (fetched now)."""
     case, origin = _origin(runtime, case_ref, actor)
     answer = _ask(runtime, case, origin, {})
-    return {"case": case["receipt"], "origin_office": origin, "origin_case": answer.get("case"),
-            "documents": answer.get("documents") or []}
+    return {
+        "case": case["receipt"],
+        "origin_office": origin,
+        "origin_case": answer.get("case"),
+        "documents": answer.get("documents") or [],
+    }
 
 
 def fetch_scan(runtime, case_ref, document_id: int, actor: Actor) -> tuple[dict, bytes]:

@@ -10,6 +10,7 @@ reload) that changes them is seen at once:
 ``setting()`` in BPMN expressions only hands out scalar values, so the peers' secrets in this
 nested dict are never visible to scripts.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,10 +85,12 @@ def parse_duration(value, default: timedelta) -> timedelta:
     except (TypeError, ValueError):
         pass
     parsed = TimerEventDefinition.parse_iso_duration(str(value))
-    days = parsed.get("days", 0) + 7 * parsed.get("weeks", 0) + 30 * parsed.get("months", 0) \
-        + 365 * parsed.get("years", 0)
-    return timedelta(days=days, hours=parsed.get("hours", 0), minutes=parsed.get("minutes", 0),
-                     seconds=parsed.get("seconds", 0))
+    days = (
+        parsed.get("days", 0) + 7 * parsed.get("weeks", 0) + 30 * parsed.get("months", 0) + 365 * parsed.get("years", 0)
+    )
+    return timedelta(
+        days=days, hours=parsed.get("hours", 0), minutes=parsed.get("minutes", 0), seconds=parsed.get("seconds", 0)
+    )
 
 
 def _peers_from(raw) -> dict:

@@ -24,6 +24,7 @@ jitter) and all the batch's companions wait for that same moment, so the next tr
 batch again.  The first batch the peer accepts after failures wakes every message to it that
 was backing off, so a returning link drains the whole backlog at once.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -79,8 +80,10 @@ def _office_exists(runtime, code) -> bool:
 
 
 def envelope(message: dict) -> dict:
-    return {k: message.get(k) for k in ("message_id", "kind", "payload", "source_office", "destination_office",
-                                        "created_at")}
+    return {
+        k: message.get(k)
+        for k in ("message_id", "kind", "payload", "source_office", "destination_office", "created_at")
+    }
 
 
 def _deliver_locally(runtime, message):
@@ -94,6 +97,7 @@ def _deliver_locally(runtime, message):
 
 
 # -- remote ----------------------------------------------------------------------------------
+
 
 def _deliver_remote(runtime, st, peer, message):
     companions = _lease_companions(runtime, st, message)
@@ -113,9 +117,16 @@ def _deliver_remote(runtime, st, peer, message):
 
 
 def _snapshot(m: OutboxMessage) -> dict:
-    return {"message_id": m.message_id, "case_id": m.case_id, "source_office": m.source_office,
-            "destination_office": m.destination_office, "kind": m.kind, "payload": m.payload,
-            "attempts": m.attempts, "created_at": m.created_at.isoformat()}
+    return {
+        "message_id": m.message_id,
+        "case_id": m.case_id,
+        "source_office": m.source_office,
+        "destination_office": m.destination_office,
+        "kind": m.kind,
+        "payload": m.payload,
+        "attempts": m.attempts,
+        "created_at": m.created_at.isoformat(),
+    }
 
 
 def _lease_companions(runtime, st, message) -> list[dict]:
@@ -129,14 +140,17 @@ def _lease_companions(runtime, st, message) -> list[dict]:
     taken = []
     with runtime.transaction() as uow:
         s = uow.session
-        first_per_case = select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending") \
-            .group_by(OutboxMessage.case_id)
+        first_per_case = (
+            select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending").group_by(OutboxMessage.case_id)
+        )
         stmt = select(OutboxMessage).where(
-            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
             OutboxMessage.destination_office == message["destination_office"],
             OutboxMessage.source_office == message["source_office"],
             OutboxMessage.message_id != message["message_id"],
-            OutboxMessage.id.in_(first_per_case) | OutboxMessage.case_id.is_(None))
+            OutboxMessage.id.in_(first_per_case) | OutboxMessage.case_id.is_(None),
+        )
         if message.get("case_id") is not None:
             stmt = stmt.where(or_(OutboxMessage.case_id != message["case_id"], OutboxMessage.case_id.is_(None)))
         stmt = stmt.order_by(OutboxMessage.id).limit(st.batch_size - 1)
@@ -144,10 +158,14 @@ def _lease_companions(runtime, st, message) -> list[dict]:
             size = len(json.dumps(m.payload, default=str))
             if size > budget:
                 break
-            claimed = s.execute(update(OutboxMessage).where(
-                OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            claimed = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
+                )
                 .values(next_attempt_at=now + worker.OUTBOX_LEASE)
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False)
+            ).rowcount
             if claimed:
                 budget -= size
                 taken.append(_snapshot(m))
@@ -165,9 +183,12 @@ def _record_link_failure(runtime, st, office, companions, error):
         row.retry_at = now + timedelta(seconds=min(ceiling, st.retry_max_seconds) * (0.5 + random.random() / 2))
         ids = [c["message_id"] for c in companions]
         if ids:
-            s.execute(update(OutboxMessage).where(OutboxMessage.message_id.in_(ids), OutboxMessage.status == "pending")
-                      .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000],
-                              next_attempt_at=row.retry_at).execution_options(synchronize_session=False))
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.message_id.in_(ids), OutboxMessage.status == "pending")
+                .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000], next_attempt_at=row.retry_at)
+                .execution_options(synchronize_session=False)
+            )
         return row.retry_at
 
 
@@ -201,11 +222,18 @@ def _record_answers(runtime, office, message, companions, results, sent_bytes):
         row.bytes_sent += sent_bytes
         if was_down:  # the link is back: whatever was backing off goes now
             batch_ids = [message["message_id"], *(c["message_id"] for c in companions)]
-            s.execute(update(OutboxMessage).where(
-                OutboxMessage.status == "pending", OutboxMessage.destination_office == office,
-                OutboxMessage.attempts > 0, OutboxMessage.next_attempt_at > now,
-                OutboxMessage.message_id.not_in(batch_ids)).values(next_attempt_at=now)
-                .execution_options(synchronize_session=False))
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.destination_office == office,
+                    OutboxMessage.attempts > 0,
+                    OutboxMessage.next_attempt_at > now,
+                    OutboxMessage.message_id.not_in(batch_ids),
+                )
+                .values(next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _note_discarded(session, snap, result, now):
@@ -213,10 +241,19 @@ def _note_discarded(session, snap, result, now):
     if snap.get("case_id") is None:
         return
     name = (snap.get("payload") or {}).get("name") or snap.get("kind")
-    session.add(CaseEvent(case_id=snap["case_id"], at=now, actor="coordination",
-                          office_code=snap.get("source_office"), kind="message_undeliverable", step=name,
-                          step_name=name, detail=f"office {snap['destination_office']}: {result.get('error')}",
-                          after={"message_id": snap["message_id"]}))
+    session.add(
+        CaseEvent(
+            case_id=snap["case_id"],
+            at=now,
+            actor="coordination",
+            office_code=snap.get("source_office"),
+            kind="message_undeliverable",
+            step=name,
+            step_name=name,
+            detail=f"office {snap['destination_office']}: {result.get('error')}",
+            after={"message_id": snap["message_id"]},
+        )
+    )
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -239,8 +276,9 @@ def _connection(st, url: str, fresh: bool):
     if conn is None:
         parts = urlsplit(url)
         if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=st.connect_timeout,
-                                               context=ssl.create_default_context())
+            conn = http.client.HTTPSConnection(
+                parts.hostname, parts.port or 443, timeout=st.connect_timeout, context=ssl.create_default_context()
+            )
         elif parts.scheme == "http":
             conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=st.connect_timeout)
         else:
@@ -312,8 +350,9 @@ def _save_clock_offset(runtime, office, offset):
 
 def exchange(runtime, st, peer, source: str, batch: list[dict]) -> tuple[dict, int]:
     """Send one signed batch; the answers by message id, and the bytes sent."""
-    answer, sent = signed_request(runtime, st, peer, source, p.INBOX_PATH, {
-        "batch_id": uuid4().hex, "messages": [envelope(m) for m in batch]})
+    answer, sent = signed_request(
+        runtime, st, peer, source, p.INBOX_PATH, {"batch_id": uuid4().hex, "messages": [envelope(m) for m in batch]}
+    )
     results = {r.get("message_id"): r for r in answer.get("results") or [] if isinstance(r, dict)}
     return results, sent
 
@@ -328,9 +367,14 @@ def signed_request(runtime, st, peer, source: str, endpoint: str, document: dict
     for _attempt in range(3):
         timestamp = f"{time.time() + offset:.3f}"
         signature = p.sign(peer.secret, timestamp, source, peer.office_code, path, body)
-        headers = {"Content-Type": "application/json", "Content-Encoding": "deflate",
-                   p.H_SOURCE: source, p.H_DESTINATION: peer.office_code, p.H_TIMESTAMP: timestamp,
-                   p.H_SIGNATURE: signature}
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "deflate",
+            p.H_SOURCE: source,
+            p.H_DESTINATION: peer.office_code,
+            p.H_TIMESTAMP: timestamp,
+            p.H_SIGNATURE: signature,
+        }
         try:
             status, answer_headers, data = _post(st, peer.url, path, body, headers)
         except _StaleConnection:

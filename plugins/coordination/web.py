@@ -13,6 +13,7 @@
 ``serve(app)`` runs one on a loopback port in a thread (tests, the benchmark, and
 ``simpul coordination serve`` for a node without the web app).
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,8 +36,10 @@ TEXT = {
     "alert": N_("Alert"),
     "outbox": N_("Outbox"),
     "waiting": N_("Messages waiting to be sent: {count}"),
-    "oldest": N_("Oldest waiting message: case {case}, {message} to office {office}, waiting since {since} "
-                 "({attempts} attempts)."),
+    "oldest": N_(
+        "Oldest waiting message: case {case}, {message} to office {office}, waiting since {since} "
+        "({attempts} attempts)."
+    ),
     "last_error": N_("Last delivery error"),
     "nothing_waiting": N_("Nothing is waiting: every message has been delivered."),
     "alert_rule": N_("An alert is shown when a message waits longer than {limit}."),
@@ -108,14 +111,18 @@ def _may_view():
         return None
     if request.remote_addr in LOOPBACK:
         return None
-    return Response("The coordination status is shown only on this computer.", status=403,
-                    mimetype="text/plain")
+    return Response("The coordination status is shown only on this computer.", status=403, mimetype="text/plain")
 
 
 def inbox_view():
     runtime = current_app.extensions["simpul_coordination"].runtime
-    answer = handle_request(runtime, request.headers, request.get_data(cache=False),
-                            path=request.script_root + request.path, remote=request.remote_addr)
+    answer = handle_request(
+        runtime,
+        request.headers,
+        request.get_data(cache=False),
+        path=request.script_root + request.path,
+        remote=request.remote_addr,
+    )
     return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
@@ -123,8 +130,13 @@ def documents_view():
     from .scans import handle_documents_request
 
     runtime = current_app.extensions["simpul_coordination"].runtime
-    answer = handle_documents_request(runtime, request.headers, request.get_data(cache=False),
-                                      path=request.script_root + request.path, remote=request.remote_addr)
+    answer = handle_documents_request(
+        runtime,
+        request.headers,
+        request.get_data(cache=False),
+        path=request.script_root + request.path,
+        remote=request.remote_addr,
+    )
     return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
@@ -183,9 +195,14 @@ def blueprint(runtime) -> Blueprint:
             return text.format(**params) if params else text
 
         full_app = "ui.index" in current_app.view_functions
-        return render_template("coordination/scans.html", scans=scans, t=t, when=_formatter(runtime, ""),
-                               layout="base.html" if full_app else "coordination/standalone.html",
-                               page_locale=runtime.config.locale)
+        return render_template(
+            "coordination/scans.html",
+            scans=scans,
+            t=t,
+            when=_formatter(runtime, ""),
+            layout="base.html" if full_app else "coordination/standalone.html",
+            page_locale=runtime.config.locale,
+        )
 
     @bp.get("/cases/<receipt>/scans/<int:document_id>")
     def scan_file(receipt, document_id):
@@ -230,11 +247,16 @@ def blueprint(runtime) -> Blueprint:
         alert = status["alert"]
         alert_text = t(alert["text"], **alert["params"]) if alert["raised"] else None
         full_app = "ui.index" in current_app.view_functions
-        return render_template("coordination/status.html", status=status, t=t, label=label,
-                               when=_formatter(runtime, gettext(TEXT["never"])),
-                               alert_text=alert_text,
-                               layout="base.html" if full_app else "coordination/standalone.html",
-                               page_locale=runtime.config.locale)
+        return render_template(
+            "coordination/status.html",
+            status=status,
+            t=t,
+            label=label,
+            when=_formatter(runtime, gettext(TEXT["never"])),
+            alert_text=alert_text,
+            layout="base.html" if full_app else "coordination/standalone.html",
+            page_locale=runtime.config.locale,
+        )
 
     return bp
 
@@ -256,8 +278,12 @@ class Server:
         self._server = make_server(host, port, app, threaded=True)
         self.host, self.port = host, self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        daemon=True, name=f"coordination-server-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name=f"coordination-server-{self.port}",
+        )
         self._thread.start()
 
     def shutdown(self):

@@ -6,6 +6,7 @@ each case event into a plain-language status line for the resident (logged on th
 
 Built-in plugin; registered exactly as a regency's own plugin would be.
 """
+
 import logging
 
 from simpul.engine import hookimpl

@@ -1,4 +1,5 @@
 """Resident-facing status lines, in the resident's terms rather than the office's."""
+
 from __future__ import annotations
 
 from simpul.engine.i18n import N_

@@ -6,6 +6,7 @@ A built-in plugin, registered exactly as a regency's own plugin is (see docs/plu
 The engine itself refuses a second open case for the same NIK in an office, naming the open
 case; this plugin does not repeat that.
 """
+
 from __future__ import annotations
 
 from simpul.engine import hookimpl

@@ -12,6 +12,7 @@ hard way:
 Every function returns English msgids (formatted where they carry a value); the web layer
 and ``simpul`` translate them through the catalogue.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -21,15 +22,48 @@ from datetime import date, datetime, timedelta, timezone
 from simpul.engine.i18n import N_
 
 #: Kemendagri province codes (incl. the Papua provinces created in 2022).
-PROVINCE_CODES = frozenset({
-    "11", "12", "13", "14", "15", "16", "17", "18", "19", "21",
-    "31", "32", "33", "34", "35", "36",
-    "51", "52", "53",
-    "61", "62", "63", "64", "65",
-    "71", "72", "73", "74", "75", "76",
-    "81", "82",
-    "91", "92", "93", "94", "95", "96",
-})
+PROVINCE_CODES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "16",
+        "17",
+        "18",
+        "19",
+        "21",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "51",
+        "52",
+        "53",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "72",
+        "73",
+        "74",
+        "75",
+        "76",
+        "81",
+        "82",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "96",
+    }
+)
 
 ELIGIBLE_AGE = 17
 EVER_MARRIED = frozenset({"kawin", "cerai_hidup", "cerai_mati"})
@@ -42,8 +76,9 @@ MSG_KK_LENGTH = N_("A family card number has 16 digits; this one has {count}.")
 MSG_PROVINCE = N_("Digits 1\u20132 ({code}) are not an Indonesian province code.")
 MSG_REGENCY = N_("Digits 3\u20134 ({code}) are not a regency or city code (01\u201379).")
 MSG_DISTRICT = N_("Digits 5\u20136 ({code}) are not a district code (01\u201399).")
-MSG_DAY = N_("Digits 7\u20138 ({code}) are not a day of birth: 01\u201331 for a man, 41\u201371 for a woman "
-             "(day + 40).")
+MSG_DAY = N_(
+    "Digits 7\u20138 ({code}) are not a day of birth: 01\u201331 for a man, 41\u201371 for a woman (day + 40)."
+)
 MSG_MONTH = N_("Digits 9\u201310 ({code}) are not a month of birth (01\u201312).")
 MSG_NO_SUCH_DATE = N_("Digits 7\u201312 ({code}) are not a real date of birth.")
 MSG_SERIAL = N_("Digits 13\u201316 are a serial number and cannot be 0000.")
@@ -51,8 +86,10 @@ MSG_DATE_MISMATCH = N_("The NIK gives the date of birth {nik_date}, but {entered
 MSG_NIK_SAYS_WOMAN = N_("The NIK is a woman's (day of birth + 40), but the sex entered is male.")
 MSG_NIK_SAYS_MAN = N_("The NIK is a man's (day of birth without + 40), but the sex entered is female.")
 MSG_BIRTH_FUTURE = N_("The date of birth is in the future.")
-MSG_NOT_ELIGIBLE = N_("Not yet eligible for an e-KTP: the resident is {age} and has never married "
-                      "(the card is for residents aged 17 or older, or married or once married).")
+MSG_NOT_ELIGIBLE = N_(
+    "Not yet eligible for an e-KTP: the resident is {age} and has never married "
+    "(the card is for residents aged 17 or older, or married or once married)."
+)
 
 
 class NikError(ValueError):
@@ -71,10 +108,10 @@ class Nik:
     province: str
     regency: str
     district: str
-    day: int          # the day of birth (40 already taken off for a woman)
+    day: int  # the day of birth (40 already taken off for a woman)
     month: int
-    year2: int        # the last two digits of the year of birth
-    sex: str          # "L" (laki-laki) or "P" (perempuan)
+    year2: int  # the last two digits of the year of birth
+    sex: str  # "L" (laki-laki) or "P" (perempuan)
     serial: str
 
     @property
@@ -142,8 +179,17 @@ def parse_nik(value) -> Nik:
         errors.append(MSG_SERIAL)
     if errors:
         raise NikError(errors)
-    return Nik(number=number, province=number[0:2], regency=number[2:4], district=number[4:6], day=day,
-               month=month, year2=year2, sex=sex, serial=number[12:16])
+    return Nik(
+        number=number,
+        province=number[0:2],
+        regency=number[2:4],
+        district=number[4:6],
+        day=day,
+        month=month,
+        year2=year2,
+        sex=sex,
+        serial=number[12:16],
+    )
 
 
 def _as_date(value) -> date | None:
@@ -229,4 +275,3 @@ def check_applicant(data: dict, today: date | None = None) -> dict[str, list[str
         if found:
             errors["birth_date"] = found
     return errors
-

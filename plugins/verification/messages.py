@@ -5,6 +5,7 @@ Hooks hand over English messages already formatted ("Required document missing: 
 message was formatted from, translates the template and each value, and formats again -- the
 same thing the web app's ``translate_message`` does with the whole catalogue.
 """
+
 from __future__ import annotations
 
 import re

@@ -12,6 +12,7 @@ no scanner on every desk and keep working through power cuts, and the tick is th
 own, audited statement (it is in the ``task_completed`` event).  An upload is evidence on
 top of that, so it counts on its own and the clerk need not tick it again.
 """
+
 from __future__ import annotations
 
 from simpul.engine.i18n import N_

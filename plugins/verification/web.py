@@ -16,6 +16,7 @@ Pages answer JSON instead of HTML when the request prefers ``application/json``.
 Templates extend ``SIMPUL_PLUGIN_LAYOUT`` (default ``base.html`` when the app has one; it must
 have the blocks ``title`` and ``content``), else a small layout of their own.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
@@ -118,8 +119,15 @@ def make_blueprint(runtime) -> Blueprint:
         for d in docs:
             by_key.setdefault(d["requirement"], []).append(d)
         received = set(case["data"].get("documents_received") or [])
-        rows = [{**r, "label_text": translate(r.get("label") or r["key"], t), "documents": by_key.get(r["key"], []),
-                 "ticked": r["key"] in received} for r in requirements]
+        rows = [
+            {
+                **r,
+                "label_text": translate(r.get("label") or r["key"], t),
+                "documents": by_key.get(r["key"], []),
+                "ticked": r["key"] in received,
+            }
+            for r in requirements
+        ]
         if _wants_json():
             body = {"case": case["receipt"], "requirements": rows, "documents": docs}
             if message:
@@ -129,13 +137,25 @@ def make_blueprint(runtime) -> Blueprint:
             return jsonify(body), status
         text = {k: t(v) for k, v in TEXT.items()}
         text["limit"] = text["limit"].format(mb=f"{store.max_upload_bytes(runtime) / store.MEGABYTE:g}")
-        return render_template("verification/documents.html", layout=_layout(), text=text, case=case, rows=rows,
-                               documents=docs, message=message, message_kind=message_kind, errors=errors or {},
-                               is_open=case["status"] in ("active", "incident")), status
+        return render_template(
+            "verification/documents.html",
+            layout=_layout(),
+            text=text,
+            case=case,
+            rows=rows,
+            documents=docs,
+            message=message,
+            message_kind=message_kind,
+            errors=errors or {},
+            is_open=case["status"] in ("active", "incident"),
+        ), status
 
     def refused(receipt, err: SimpulError, t):
-        errors = ({k: [translate(str(m), t) for m in v] for k, v in err.errors.items()}
-                  if isinstance(err.errors, dict) else {})
+        errors = (
+            {k: [translate(str(m), t) for m in v] for k, v in err.errors.items()}
+            if isinstance(err.errors, dict)
+            else {}
+        )
         if _wants_json():
             return jsonify({"code": err.code, "message": err.render(t), "errors": errors}), err.status
         return page(receipt, message=err.render(t), message_kind="error", errors=errors, status=err.status)
@@ -152,15 +172,17 @@ def make_blueprint(runtime) -> Blueprint:
             upload_file = request.files.get("file")
             requirement = request.form.get("requirement", "")
         except RequestEntityTooLarge:
-            too_large = ValidationFailed(store.MSG_TOO_LARGE, errors={"file": [store.MSG_TOO_LARGE_FIELD]},
-                                         limit=store.format_mb(store.max_upload_bytes(runtime)))
+            too_large = ValidationFailed(
+                store.MSG_TOO_LARGE,
+                errors={"file": [store.MSG_TOO_LARGE_FIELD]},
+                limit=store.format_mb(store.max_upload_bytes(runtime)),
+            )
             return refused(receipt, _checked_case(receipt, who, too_large), t)
         if upload_file is None or not upload_file.filename:
             err = ValidationFailed(MSG_CHOOSE_FILE, errors={"file": [MSG_CHOOSE_FILE]})
             return refused(receipt, _checked_case(receipt, who, err), t)
         try:
-            result = store.store_document(runtime, receipt, requirement, upload_file.filename, upload_file.stream,
-                                          who)
+            result = store.store_document(runtime, receipt, requirement, upload_file.filename, upload_file.stream, who)
         except SimpulError as err:
             if isinstance(err, NotFound):
                 raise
@@ -178,8 +200,14 @@ def make_blueprint(runtime) -> Blueprint:
     @bp.get("/documents/<int:document_id>")
     def download(document_id):
         meta, path = store.open_document(runtime, document_id, actor())
-        response = send_file(path, mimetype=meta["content_type"], as_attachment=True,
-                             download_name=meta["filename"], max_age=0, etag=meta["sha256"])
+        response = send_file(
+            path,
+            mimetype=meta["content_type"],
+            as_attachment=True,
+            download_name=meta["filename"],
+            max_age=0,
+            etag=meta["sha256"],
+        )
         response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "private, no-store"

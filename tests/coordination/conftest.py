@@ -1,5 +1,6 @@
 """Two real office nodes: a kecamatan and its regency, each with its own database and its own
 HTTP server on a loopback port, linked through a proxy that can play a bad link."""
+
 from __future__ import annotations
 
 import shutil
@@ -88,11 +89,26 @@ class Nodes:
 
 
 def node_config(url, tmp_path, name, office, kind, peers, **extra_settings) -> Config:
-    settings = {"coordination": {"peers": peers, "retry_max_seconds": 0.2, "read_timeout": 10.0,
-                                 "connect_timeout": 2.0, **extra_settings.pop("coordination", {})}}
+    settings = {
+        "coordination": {
+            "peers": peers,
+            "retry_max_seconds": 0.2,
+            "read_timeout": 10.0,
+            "connect_timeout": 2.0,
+            **extra_settings.pop("coordination", {}),
+        }
+    }
     settings.update(extra_settings)
-    return Config(instance_path=tmp_path / name, database_url=url, office_code=office, office_kind=kind,
-                  office_name=name, regency_code=REGENCY, job_backoff_seconds=0.01, settings=settings)
+    return Config(
+        instance_path=tmp_path / name,
+        database_url=url,
+        office_code=office,
+        office_kind=kind,
+        office_name=name,
+        regency_code=REGENCY,
+        job_backoff_seconds=0.01,
+        settings=settings,
+    )
 
 
 def seed_kecamatan(rt):
@@ -119,17 +135,37 @@ def build_nodes(urls, tmp_path, *, secret=SECRET, kecamatan_settings=None, regen
     kec_url, reg_url = urls
     # The proxies exist first: each node's peer address is the proxy in front of the other.
     to_regency, to_kecamatan = Proxy(1), Proxy(1)
-    kec_rt = Runtime(node_config(kec_url, tmp_path, "kecamatan", OFFICE, "kecamatan",
-                                 {REGENCY: {"url": to_regency.url, "secret": secret}}, **(kecamatan_settings or {})))
-    reg_rt = Runtime(node_config(reg_url, tmp_path, "regency", REGENCY, "regency",
-                                 {OFFICE: {"url": to_kecamatan.url, "secret": secret}}, **(regency_settings or {})))
+    kec_rt = Runtime(
+        node_config(
+            kec_url,
+            tmp_path,
+            "kecamatan",
+            OFFICE,
+            "kecamatan",
+            {REGENCY: {"url": to_regency.url, "secret": secret}},
+            **(kecamatan_settings or {}),
+        )
+    )
+    reg_rt = Runtime(
+        node_config(
+            reg_url,
+            tmp_path,
+            "regency",
+            REGENCY,
+            "regency",
+            {OFFICE: {"url": to_kecamatan.url, "secret": secret}},
+            **(regency_settings or {}),
+        )
+    )
     seed_kecamatan(kec_rt)
     seed_regency(reg_rt)
     kec_server, reg_server = serve(make_inbox_app(kec_rt)), serve(make_inbox_app(reg_rt))
     to_regency.retarget(reg_server.port)
     to_kecamatan.retarget(kec_server.port)
-    return Nodes(Node("kecamatan", kec_rt, kec_server, to_kecamatan, OFFICE),
-                 Node("regency", reg_rt, reg_server, to_regency, REGENCY))
+    return Nodes(
+        Node("kecamatan", kec_rt, kec_server, to_kecamatan, OFFICE),
+        Node("regency", reg_rt, reg_server, to_regency, REGENCY),
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Walking cases across the two nodes."""
+
 from __future__ import annotations
 
 import time
@@ -47,13 +48,15 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, tick=None
 
 
 def printing_cases(rt) -> list[dict]:
-    return [c for c in engine.list_cases(rt, engine.Actor.system(), limit=10_000)
-            if c["process"] == "ektp_regency_printing"]
+    return [
+        c for c in engine.list_cases(rt, engine.Actor.system(), limit=10_000) if c["process"] == "ektp_regency_printing"
+    ]
 
 
 def printing_receipt(rt, kecamatan_receipt: str, status="active") -> str:
-    found = [c["receipt"] for c in printing_cases(rt)
-             if c["correlation_key"] == kecamatan_receipt and c["status"] == status]
+    found = [
+        c["receipt"] for c in printing_cases(rt) if c["correlation_key"] == kecamatan_receipt and c["status"] == status
+    ]
     assert len(found) == 1, f"expected one {status} printing case for {kecamatan_receipt}, found {found}"
     return found[0]
 

@@ -12,6 +12,7 @@
 many bits per second shared by all connections, with half the round trip as one-way delay
 (a new connection also waits one round trip, the TCP handshake).
 """
+
 from __future__ import annotations
 
 import queue
@@ -21,14 +22,21 @@ import time
 
 
 class Proxy:
-    def __init__(self, upstream_port: int, *, upstream_host: str = "127.0.0.1", rate_bps: float | None = None,
-                 rtt: float = 0.0, mode: str = "pass"):
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        upstream_host: str = "127.0.0.1",
+        rate_bps: float | None = None,
+        rtt: float = 0.0,
+        mode: str = "pass",
+    ):
         self.upstream = (upstream_host, upstream_port)
         self.rate_bps = rate_bps
         self.rtt = rtt
         self.mode = mode
-        self.bytes_up = 0      # client -> upstream
-        self.bytes_down = 0    # upstream -> client
+        self.bytes_up = 0  # client -> upstream
+        self.bytes_down = 0  # upstream -> client
         self.connections = 0
         self._lock = threading.Lock()
         self._free_at = {"up": 0.0, "down": 0.0}

@@ -1,5 +1,6 @@
 """The engine's outbox worker as the coordination plugin relies on it: order per case while a
 message fails, retries without limit, and no arithmetic overflow after a very long outage."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,9 +39,16 @@ class FlakyLink:
 def _queue(rt, case_id, *labels):
     with rt.transaction() as uow:
         for label in labels:
-            uow.session.add(OutboxMessage(message_id=str(uuid4()), case_id=case_id, source_office="640205",
-                                          destination_office=FAR, kind="message",
-                                          payload={"name": "note", "correlation_key": "x", "label": label}))
+            uow.session.add(
+                OutboxMessage(
+                    message_id=str(uuid4()),
+                    case_id=case_id,
+                    source_office="640205",
+                    destination_office=FAR,
+                    kind="message",
+                    payload={"name": "note", "correlation_key": "x", "label": label},
+                )
+            )
 
 
 def _make_due(rt):

@@ -1,5 +1,6 @@
 """What the inbox does with a message nobody waits for: an early one waits, a late one is
 discarded with a note on both sides, a duplicate has no second effect."""
+
 from __future__ import annotations
 
 from uuid import uuid4
@@ -20,10 +21,16 @@ def _queue_reply(rt, printing: str, name: str, data: dict) -> str:
     case = engine.get_case(rt, printing, actor(rt, "disdukcapil"))
     message_id = str(uuid4())
     with rt.transaction() as uow:
-        uow.session.add(OutboxMessage(message_id=message_id, case_id=case["id"], source_office="6402",
-                                      destination_office=case["data"]["origin_office"], kind="message",
-                                      payload={"name": name, "correlation_key": case["correlation_key"],
-                                               "data": data}))
+        uow.session.add(
+            OutboxMessage(
+                message_id=message_id,
+                case_id=case["id"],
+                source_office="6402",
+                destination_office=case["data"]["origin_office"],
+                kind="message",
+                payload={"name": name, "correlation_key": case["correlation_key"], "data": data},
+            )
+        )
     return message_id
 
 
@@ -51,8 +58,18 @@ def test_a_message_that_arrives_before_the_case_waits_is_kept_until_it_does(node
 
     # The operator records again; now the case waits for the card, and the kept message lands.
     complete(kec, receipt, "operator", {"resolution": "record_again", "resolution_notes": "Rekam ulang"})
-    complete(kec, receipt, "operator", {"photo_captured": True, "fingerprints_captured": True,
-                                        "iris_captured": True, "signature_captured": True, "device_id": "REK-02"})
+    complete(
+        kec,
+        receipt,
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "REK-02",
+        },
+    )
     work(kec)
 
     def retried():
@@ -71,8 +88,12 @@ def test_a_message_for_a_closed_case_is_discarded_once_and_noted_on_both_sides(n
     work(kec)
     printing = printing_receipt(reg, receipt)
     engine.cancel_case(kec, receipt, "Warga pindah domisili", actor(kec, "camat"))
-    for data in ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True},
-                 {"card_serial": "KTP-0002"}):
+    for data in (
+        {"data_complete": True},
+        {"enrolment_result": "print_ready"},
+        {"blank_in_stock": True},
+        {"card_serial": "KTP-0002"},
+    ):
         complete(reg, printing, "disdukcapil", data)
     work(reg)
 
@@ -89,9 +110,17 @@ def test_a_message_for_a_closed_case_is_discarded_once_and_noted_on_both_sides(n
 
     # The same message again (a lost acknowledgement): no second note.
     with reg.read() as s:
-        message = s.query(OutboxMessage).filter(OutboxMessage.case_id.isnot(None)).order_by(OutboxMessage.id.desc()).first()
-        snap = {"message_id": message.message_id, "kind": message.kind, "payload": message.payload,
-                "source_office": "6402", "destination_office": "640205", "created_at": None}
+        message = (
+            s.query(OutboxMessage).filter(OutboxMessage.case_id.isnot(None)).order_by(OutboxMessage.id.desc()).first()
+        )
+        snap = {
+            "message_id": message.message_id,
+            "kind": message.kind,
+            "payload": message.payload,
+            "source_office": "6402",
+            "destination_office": "640205",
+            "created_at": None,
+        }
     st = settings_for(reg)
     results, _ = exchange(reg, st, st.peer("640205"), "6402", [snap])
     assert results[snap["message_id"]]["status"] == protocol.DUPLICATE
@@ -105,9 +134,14 @@ def test_an_office_cannot_answer_for_a_case_it_was_not_sent(nodes, caplog):
     work(kec)
     # Another regency (6403) is a peer of the kecamatan too, with its own secret.
     kec.config.settings["coordination"]["peers"]["6403"] = {"url": "http://127.0.0.1:9", "secret": "other-secret"}
-    forged = {"message_id": str(uuid4()), "kind": "message", "source_office": "6403",
-              "destination_office": "640205", "created_at": None,
-              "payload": {"name": "card_printed", "correlation_key": receipt, "data": {"card_serial": "FAKE"}}}
+    forged = {
+        "message_id": str(uuid4()),
+        "kind": "message",
+        "source_office": "6403",
+        "destination_office": "640205",
+        "created_at": None,
+        "payload": {"name": "card_printed", "correlation_key": receipt, "data": {"card_serial": "FAKE"}},
+    }
     st = settings_for(reg)
     other = Peer("640205", nodes.kecamatan.url, "other-secret")
     caplog.set_level("WARNING", logger="simpul.security")

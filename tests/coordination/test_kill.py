@@ -1,5 +1,6 @@
 """SIGKILL the kecamatan's delivery worker again and again while it sends over a slow link:
 nothing is lost and nothing is applied twice at the regency."""
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,29 @@ def _worker_env(nodes, url, tmp_path) -> dict:
     settings = json.loads(json.dumps(kec.settings))
     settings["coordination"].update(batch_size=4, retry_max_seconds=0.3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env.update(SIMPUL_DATABASE_URL=url, SIMPUL_INSTANCE_PATH=str(tmp_path / "kecamatan-worker"),
-               SIMPUL_OFFICE_CODE=kec.office_code, SIMPUL_OFFICE_KIND="kecamatan", SIMPUL_REGENCY_CODE="6402",
-               SIMPUL_SETTINGS=json.dumps(settings), SIMPUL_JOB_BACKOFF_SECONDS="0.05",
-               SIMPUL_WORKER_POLL_SECONDS="0.1", COORD_TEST_LEASE="1.0", PYTHONPATH=str(ROOT))
+    env.update(
+        SIMPUL_DATABASE_URL=url,
+        SIMPUL_INSTANCE_PATH=str(tmp_path / "kecamatan-worker"),
+        SIMPUL_OFFICE_CODE=kec.office_code,
+        SIMPUL_OFFICE_KIND="kecamatan",
+        SIMPUL_REGENCY_CODE="6402",
+        SIMPUL_SETTINGS=json.dumps(settings),
+        SIMPUL_JOB_BACKOFF_SECONDS="0.05",
+        SIMPUL_WORKER_POLL_SECONDS="0.1",
+        COORD_TEST_LEASE="1.0",
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
 def _start(env):
-    return subprocess.Popen([sys.executable, "-m", "tests.coordination.worker_driver"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.coordination.worker_driver"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow
@@ -58,8 +72,9 @@ def test_killing_the_worker_while_it_sends_loses_nothing_and_applies_nothing_twi
         assert time.monotonic() < deadline
     worker = _start(env)
     try:
-        assert wait_for(lambda: pending(kec) == 0 and count(kec, OutboxMessage) == N, timeout=60), \
+        assert wait_for(lambda: pending(kec) == 0 and count(kec, OutboxMessage) == N, timeout=60), (
             f"{pending(kec)} message(s) still waiting"
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

@@ -1,13 +1,24 @@
 """The link is cut while 50 cases are sent: the regency node is off, then every answer is lost.
 When the link is back all 50 arrive exactly once and the kecamatan cases resume."""
+
 from __future__ import annotations
 
 import pytest
 
 from simpul.plugins.coordination.status import coordination_status
 
-from .helpers import (cases_by_key, open_steps, pending, print_card, printing_cases, printing_receipt, receipts,
-                      record_case, wait_for, work)
+from .helpers import (
+    cases_by_key,
+    open_steps,
+    pending,
+    print_card,
+    printing_cases,
+    printing_receipt,
+    receipts,
+    record_case,
+    wait_for,
+    work,
+)
 
 N = 50
 

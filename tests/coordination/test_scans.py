@@ -1,5 +1,6 @@
 """Scans stay at the kecamatan: the case travels without them (compressed, small), and the
 regency fetches a scan only when an officer asks for it."""
+
 from __future__ import annotations
 
 import io
@@ -81,12 +82,32 @@ def test_the_regency_fetches_a_scan_on_request(nodes, tmp_path):
 
     # ... and from the command line.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env.update(SIMPUL_DATABASE_URL=reg.config.database_url, SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
-               SIMPUL_OFFICE_CODE="6402", SIMPUL_OFFICE_KIND="regency",
-               SIMPUL_SETTINGS=json.dumps(reg.config.settings), PYTHONPATH=str(ROOT))
-    result = subprocess.run([str(Path(sys.executable).with_name("simpul")), "coordination", "scans", printing,
-                             "--as", "disdukcapil", "--save", str(tmp_path / "scans"), "--json"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env.update(
+        SIMPUL_DATABASE_URL=reg.config.database_url,
+        SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
+        SIMPUL_OFFICE_CODE="6402",
+        SIMPUL_OFFICE_KIND="regency",
+        SIMPUL_SETTINGS=json.dumps(reg.config.settings),
+        PYTHONPATH=str(ROOT),
+    )
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("simpul")),
+            "coordination",
+            "scans",
+            printing,
+            "--as",
+            "disdukcapil",
+            "--save",
+            str(tmp_path / "scans"),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     saved = json.loads(result.stdout)["documents"][0]["saved_as"]
     assert Path(saved).read_bytes() == content

@@ -1,5 +1,6 @@
 """Every request is signed: a tampered body, a wrong secret, an unknown office and a replayed
 or old request are refused, logged, and change nothing."""
+
 from __future__ import annotations
 
 import http.client
@@ -20,18 +21,35 @@ from .helpers import count, open_steps, pending, record_case, wait_for, work
 
 
 def _card_printed(receipt, serial="KTP-0001"):
-    return {"message_id": str(uuid4()), "kind": "message", "source_office": "6402", "destination_office": "640205",
-            "created_at": None, "payload": {"name": "card_printed", "correlation_key": receipt,
-                                            "data": {"card_serial": serial}}}
+    return {
+        "message_id": str(uuid4()),
+        "kind": "message",
+        "source_office": "6402",
+        "destination_office": "640205",
+        "created_at": None,
+        "payload": {"name": "card_printed", "correlation_key": receipt, "data": {"card_serial": serial}},
+    }
 
 
 def _request(messages, *, secret=SECRET, source="6402", destination="640205", timestamp=None):
-    body = p.encode({"v": 1, "batch_id": uuid4().hex, "source_office": source, "destination_office": destination,
-                     "messages": messages})
+    body = p.encode(
+        {
+            "v": 1,
+            "batch_id": uuid4().hex,
+            "source_office": source,
+            "destination_office": destination,
+            "messages": messages,
+        }
+    )
     timestamp = timestamp or f"{time.time():.3f}"
-    headers = {"Content-Type": "application/json", "Content-Encoding": "deflate", p.H_SOURCE: source,
-               p.H_DESTINATION: destination, p.H_TIMESTAMP: timestamp,
-               p.H_SIGNATURE: p.sign(secret, timestamp, source, destination, p.INBOX_PATH, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": "deflate",
+        p.H_SOURCE: source,
+        p.H_DESTINATION: destination,
+        p.H_TIMESTAMP: timestamp,
+        p.H_SIGNATURE: p.sign(secret, timestamp, source, destination, p.INBOX_PATH, body),
+    }
     return headers, body
 
 
@@ -136,8 +154,7 @@ def test_an_unsigned_or_forged_answer_does_not_count_as_delivered(nodes):
         from flask import request
 
         batch = p.decode(request.get_data(), 10**6)
-        body = p.encode({"results": [{"message_id": m["message_id"], "status": p.APPLIED}
-                                     for m in batch["messages"]]})
+        body = p.encode({"results": [{"message_id": m["message_id"], "status": p.APPLIED} for m in batch["messages"]]})
         return Response(body, headers={p.H_SIGNATURE: "v1=" + "0" * 64})
 
     server = serve(liar)

@@ -1,5 +1,6 @@
 """``simpul coordination status`` and the status page: what waits, the oldest, the last contact
 with each office, failures, and the alert once a message has waited too long."""
+
 from __future__ import annotations
 
 import json
@@ -22,12 +23,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _cli(node_rt, url, tmp_path, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env.update(SIMPUL_DATABASE_URL=url, SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
-               SIMPUL_OFFICE_CODE=node_rt.config.office_code, SIMPUL_OFFICE_KIND=node_rt.config.office_kind,
-               SIMPUL_SETTINGS=json.dumps(node_rt.config.settings), PYTHONPATH=str(ROOT))
+    env.update(
+        SIMPUL_DATABASE_URL=url,
+        SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
+        SIMPUL_OFFICE_CODE=node_rt.config.office_code,
+        SIMPUL_OFFICE_KIND=node_rt.config.office_kind,
+        SIMPUL_SETTINGS=json.dumps(node_rt.config.settings),
+        PYTHONPATH=str(ROOT),
+    )
     simpul = Path(sys.executable).with_name("simpul")
-    return subprocess.run([str(simpul), "coordination", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [str(simpul), "coordination", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def _down_with_two_waiting(nodes):
@@ -85,8 +92,9 @@ def test_status_page_raises_the_alert_once_a_message_waited_longer_than_the_sett
         page = client.get("/coordination/status").get_data(as_text=True)
         data = client.get("/coordination/status.json").get_json()
     assert 'id="coordination-alert"' in page
-    assert "Messages are not getting through: the oldest has waited 2 h 5 min (longer than 2 h) for office 6402." \
-        in page
+    assert (
+        "Messages are not getting through: the oldest has waited 2 h 5 min (longer than 2 h) for office 6402." in page
+    )
     assert data["alert"]["raised"] is True and data["waiting"] == 2
 
 
@@ -137,13 +145,16 @@ def test_an_administrator_can_discard_a_stuck_message_with_a_reason(nodes, two_d
 
     kec = nodes.kecamatan.runtime
     first, second = _down_with_two_waiting(nodes)
-    message_id = next(f["message_id"] for f in
-                      json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)["failures"]
-                      if f["case"] == first)
+    message_id = next(
+        f["message_id"]
+        for f in json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)["failures"]
+        if f["case"] == first
+    )
     refused = _cli(kec, two_dbs[0], tmp_path, "discard", message_id)
     assert refused.returncode != 0 and "--reason" in refused.stderr
-    done = _cli(kec, two_dbs[0], tmp_path, "discard", message_id, "--reason", "Warga membatalkan", "--as", "camat",
-                "--json")
+    done = _cli(
+        kec, two_dbs[0], tmp_path, "discard", message_id, "--reason", "Warga membatalkan", "--as", "camat", "--json"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "discarded"
     events = engine.get_case(kec, first, actor(kec, "camat"))["events"]

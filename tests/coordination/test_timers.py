@@ -1,5 +1,6 @@
 """The card-return SLA: a card not back in time is escalated to the camat's inbox, within a
 minute of the deadline, also when the worker was down at that moment or the link hangs."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _camat_escalations(rt, receipt):
-    return [t for t in engine.list_tasks(rt, actor(rt, "camat"), role="supervisor", case_receipt=receipt)
-            if t["step"] == "Task_escalation"]
+    return [
+        t
+        for t in engine.list_tasks(rt, actor(rt, "camat"), role="supervisor", case_receipt=receipt)
+        if t["step"] == "Task_escalation"
+    ]
 
 
 def _timer_due(rt, receipt):
@@ -53,13 +57,16 @@ def test_a_card_not_back_in_14_days_is_escalated_to_the_camat_and_can_still_arri
         (task,) = _camat_escalations(kec, receipt)
         assert task["role"] == "supervisor" and task["name"] == "Eskalasi: kartu belum kembali"
         # Not in an operator's inbox.
-        assert all(t["step"] != "Task_escalation"
-                   for t in engine.list_tasks(kec, actor(kec, "operator"), role="operator"))
+        assert all(
+            t["step"] != "Task_escalation" for t in engine.list_tasks(kec, actor(kec, "operator"), role="operator")
+        )
         # The case still waits for its card: when the regency prints it, it goes on to handover.
         print_card(reg, printing_receipt(reg, receipt), "KTP-LATE")
         work(reg)
-        assert sorted(t["step"] for t in engine.list_tasks(kec, actor(kec, "camat"), case_receipt=receipt)) \
-            == ["Task_escalation", "Task_handover"]
+        assert sorted(t["step"] for t in engine.list_tasks(kec, actor(kec, "camat"), case_receipt=receipt)) == [
+            "Task_escalation",
+            "Task_handover",
+        ]
 
 
 def test_the_sla_is_a_setting(nodes):
@@ -87,13 +94,19 @@ def test_a_deadline_missed_while_the_worker_was_down_fires_when_it_restarts(sqli
     assert _camat_escalations(kec, receipt) == []
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env.update(SIMPUL_DATABASE_URL=sqlite_dbs[0], SIMPUL_INSTANCE_PATH=str(tmp_path / "restarted"),
-               SIMPUL_OFFICE_CODE="640205", SIMPUL_REGENCY_CODE="6402",
-               SIMPUL_SETTINGS=json.dumps(kec.config.settings), PYTHONPATH=str(ROOT))
+    env.update(
+        SIMPUL_DATABASE_URL=sqlite_dbs[0],
+        SIMPUL_INSTANCE_PATH=str(tmp_path / "restarted"),
+        SIMPUL_OFFICE_CODE="640205",
+        SIMPUL_REGENCY_CODE="6402",
+        SIMPUL_SETTINGS=json.dumps(kec.config.settings),
+        PYTHONPATH=str(ROOT),
+    )
     simpul = Path(sys.executable).with_name("simpul")
     started = time.monotonic()
-    worker = subprocess.Popen([str(simpul), "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [str(simpul), "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         assert wait_for(lambda: _camat_escalations(kec, receipt), timeout=60, interval=0.2)
         assert time.monotonic() - started < 60

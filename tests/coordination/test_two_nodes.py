@@ -1,4 +1,5 @@
 """A new-card case across two real nodes: separate databases, HTTP on loopback ports."""
+
 from __future__ import annotations
 
 from simpul import engine
@@ -6,8 +7,18 @@ from simpul.engine.models import InboxReceipt, OutboxMessage
 from simpul.plugins.coordination.status import coordination_status
 from tests.flows import HANDOVER, actor, complete, open_task
 
-from .helpers import (count, open_steps, pending, print_card, printing_cases, printing_receipt, receipts,
-                      record_case, wait_for, work)
+from .helpers import (
+    count,
+    open_steps,
+    pending,
+    print_card,
+    printing_cases,
+    printing_receipt,
+    receipts,
+    record_case,
+    wait_for,
+    work,
+)
 
 
 def test_new_card_runs_across_two_nodes_from_application_to_handover(nodes):
@@ -57,8 +68,12 @@ def test_enrolment_problem_becomes_a_task_at_the_kecamatan_and_can_be_recorded_a
     work(kec)
     first = printing_receipt(reg, receipt)
     complete(reg, first, "disdukcapil", {"data_complete": True})
-    complete(reg, first, "disdukcapil", {"enrolment_result": "duplicate_record",
-                                         "enrolment_notes": "Rekam ganda dengan NIK lain"})
+    complete(
+        reg,
+        first,
+        "disdukcapil",
+        {"enrolment_result": "duplicate_record", "enrolment_notes": "Rekam ganda dengan NIK lain"},
+    )
     work(reg)
 
     task = open_task(kec, receipt, "operator")
@@ -69,8 +84,18 @@ def test_enrolment_problem_becomes_a_task_at_the_kecamatan_and_can_be_recorded_a
 
     # The operator records again; the case goes to the regency a second time.
     complete(kec, receipt, "operator", {"resolution": "record_again", "resolution_notes": "Warga datang lagi"})
-    complete(kec, receipt, "operator", {"photo_captured": True, "fingerprints_captured": True,
-                                        "iris_captured": True, "signature_captured": True, "device_id": "REK-02"})
+    complete(
+        kec,
+        receipt,
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "REK-02",
+        },
+    )
     work(kec)
     second = printing_receipt(reg, receipt)
     assert second != first

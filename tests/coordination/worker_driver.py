@@ -1,6 +1,7 @@
 """``python -m tests.coordination.worker_driver``: a node's worker in its own process, for the
 kill tests.  The node is configured by the usual ``SIMPUL_*`` variables; ``COORD_TEST_LEASE``
 shortens the outbox lease (120 s) so a message leased by a killed worker is retried soon."""
+
 from __future__ import annotations
 
 import logging

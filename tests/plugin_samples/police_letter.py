@@ -1,4 +1,5 @@
 """A tiny local-rule plugin, loaded by import path in tests (SIMPUL_PLUGINS)."""
+
 from simpul.engine import hookimpl
 
 

@@ -1,4 +1,5 @@
 """Editing the bundled diagrams in tests, as an administrator would in the modeler."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,9 +49,17 @@ def _edge(root, flow_id, points):
         etree.SubElement(edge, _q("waypoint", "http://www.omg.org/spec/DD/20100524/DI"), x=str(x), y=str(y))
 
 
-def add_user_task(xml: str, task_id="Task_field_check", name="Pemeriksaan lapangan", *, lane="Lane_verifier",
-                  flow="Flow_documents_complete", form_key: str | None = "residence_verification",
-                  name_en="Field check", at=(420, 715)) -> str:
+def add_user_task(
+    xml: str,
+    task_id="Task_field_check",
+    name="Pemeriksaan lapangan",
+    *,
+    lane="Lane_verifier",
+    flow="Flow_documents_complete",
+    form_key: str | None = "residence_verification",
+    name_en="Field check",
+    at=(420, 715),
+) -> str:
     """Insert a user task on ``flow``: flow -> new task -> the flow's old target."""
     root = _tree(xml)
     process = root.find("bpmn:process", NS)

@@ -3,6 +3,7 @@ process in the modeler, is stopped by the missing form (shown on the element), b
 deploys, migrates the running cases in bulk after a dry run, and a clerk then sees the new
 step in a migrated case.  Every request that is not to the app's own origin is blocked: the
 modeler must load with no network beyond the app."""
+
 from __future__ import annotations
 
 import os
@@ -87,8 +88,10 @@ def offline_page(base: str, failure_png: str):
     blocked: list[str] = []
     page_errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         context = browser.new_context(viewport={"width": 1500, "height": 1000})
 
         def guard(route):
@@ -175,8 +178,9 @@ def test_admin_changes_the_process_and_migrates_running_cases(live_app):
         page.screenshot(path=str(ARTIFACTS / "process-admin-dry-run.png"), full_page=True)
         page.click("#btn-migrate-all")
         for case in cases:
-            expect(page.locator(f"#migration-result tr[data-receipt='{case['receipt']}'] .outcome")) \
-                .to_have_text("migrated")
+            expect(page.locator(f"#migration-result tr[data-receipt='{case['receipt']}'] .outcome")).to_have_text(
+                "migrated"
+            )
         page.screenshot(path=str(ARTIFACTS / "process-admin-migrated.png"), full_page=True)
 
         # the migration is in the case's timeline

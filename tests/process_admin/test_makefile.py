@@ -1,4 +1,5 @@
 """The setup stamp is rebuilt (and the modeler bundled again) when a modeler source changes."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def _dry_run(stamp: Path, *what_if: Path) -> str:
 def test_a_changed_modeler_source_rebuilds_the_bundle(tmp_path, source):
     stamp = tmp_path / ".installed"
     stamp.touch()
-    newest = max(p.stat().st_mtime for p in [*SOURCES, ROOT / "setup.cfg", ROOT / "pyproject.toml",
-                                              ROOT / "package.json"])
+    newest = max(
+        p.stat().st_mtime for p in [*SOURCES, ROOT / "setup.cfg", ROOT / "pyproject.toml", ROOT / "package.json"]
+    )
     os.utime(stamp, (newest + 60, newest + 60))
     assert "npm run build" not in _dry_run(stamp)  # up to date: nothing to do
     assert "npm run build" in _dry_run(stamp, source)

@@ -1,19 +1,18 @@
 """Deploying a new version and migrating running cases to it (dry run, bulk, refusal)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import select
 
-from simpul.engine import Actor, Forbidden, NotFound, get_case, list_tasks
-from simpul.engine import case_migration, drafts
-from simpul.engine.models import Case, HumanTask, Job, ProcessVersion
+from simpul.engine import Actor, Forbidden, NotFound, case_migration, drafts, get_case, list_tasks
+from simpul.engine.models import Case, Job
 from simpul.engine.models_process_admin import ProcessMigrationRun
 
-from ..flows import (BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, open_task, run_worker_until_quiet,
-                     start_new_card)
+from ..flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, open_task, run_worker_until_quiet, start_new_card
 from .diagrams import add_user_task, bypass, new_card_xml, set_property
 
 ADMIN = Actor("admin", "640205", frozenset({"process_admin"}))
@@ -45,8 +44,10 @@ def test_deploy_makes_a_new_version_and_running_cases_stay_on_theirs(runtime):
     later = start_new_card(runtime, 2)
     assert case_version(runtime, later["receipt"]) == 2
     overview = {p["key"]: p for p in drafts.process_overview(runtime, ADMIN)}[KEY]
-    assert [(v["version"], v["open_cases"], v["deployed_by"]) for v in overview["versions"]] == \
-        [(2, 1, "admin"), (1, 1, "test")]
+    assert [(v["version"], v["open_cases"], v["deployed_by"]) for v in overview["versions"]] == [
+        (2, 1, "admin"),
+        (1, 1, "test"),
+    ]
 
 
 def test_dry_run_shows_what_changes_for_each_case_and_stores_nothing(runtime):
@@ -109,8 +110,9 @@ def test_case_on_a_removed_task_is_refused_with_the_reason(runtime):
     rows = {r["receipt"]: r for r in plan["cases"]}
     refused = rows[at_verification["receipt"]]
     assert refused["can_migrate"] is False
-    assert refused["reason"] == ("The case is at step Verifikasi domisili, which version 2 removes; finish or cancel "
-                                 "that step first.")
+    assert refused["reason"] == (
+        "The case is at step Verifikasi domisili, which version 2 removes; finish or cancel that step first."
+    )
     assert rows[at_check["receipt"]]["can_migrate"] is True
     assert [r["id"] for r in plan["versions"][0]["removed"]] == ["Task_residence_verification"]
 
@@ -122,8 +124,9 @@ def test_case_on_a_removed_task_is_refused_with_the_reason(runtime):
     # the refused case is untouched: same version, same open task, no event
     assert case_version(runtime, at_verification["receipt"]) == 1
     assert steps(runtime, at_verification["receipt"]) == ["Task_residence_verification"]
-    assert all(e["kind"] != "case_migrated"
-               for e in get_case(runtime, at_verification["receipt"], Actor.system())["events"])
+    assert all(
+        e["kind"] != "case_migrated" for e in get_case(runtime, at_verification["receipt"], Actor.system())["events"]
+    )
     # the migrated one no longer has the removed step ahead of it
     complete(runtime, at_check["receipt"], "operator", DOCS_OK)
     assert "Task_residence_verification" not in steps(runtime, at_check["receipt"])
@@ -159,7 +162,7 @@ def test_waiting_case_keeps_its_timer_deadline_and_jobs(runtime):
         due_before = s.scalar(select(Job.due_at).where(Job.case_id == cid, Job.kind == "timer"))
     assert due_before is not None
     deploy(runtime, add_user_task(new_card_xml()))
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(days=3)):  # migrated three days later
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=3)):  # migrated three days later
         result = case_migration.migrate_cases(runtime, KEY, 2, ADMIN)
     assert result["migrated"] == 1, result
     with runtime.read() as s:

@@ -1,13 +1,13 @@
 """Validation at save: every rule of issue #6, each problem pinned to its diagram element.
 
 An invalid diagram is saved as a draft (nothing is lost) but can never be deployed."""
+
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from simpul.engine import Actor, DeployError, Forbidden, hookimpl
-from simpul.engine import drafts
+from simpul.engine import Actor, DeployError, Forbidden, drafts, hookimpl
 from simpul.engine.errors import Conflict
 from simpul.engine.models import ProcessVersion
 
@@ -23,8 +23,9 @@ def errors_of(runtime, xml, **kw):
     assert draft["valid"] is False, "the draft should have been found invalid"
     with pytest.raises(DeployError) as info:
         drafts.deploy_draft(runtime, draft["id"], ADMIN)
-    assert info.value.errors == draft["errors"] or [e["message"] for e in info.value.errors] == \
-        [e["message"] for e in draft["errors"]]
+    assert info.value.errors == draft["errors"] or [e["message"] for e in info.value.errors] == [
+        e["message"] for e in draft["errors"]
+    ]
     return draft["errors"]
 
 
@@ -53,8 +54,12 @@ def test_lane_must_map_to_a_known_role(runtime):
 
 
 def test_lane_mapped_to_a_role_simpul_does_not_know(db, tmp_path):
-    roles = {"operator": "operator", "verifier": "lurah", "supervisor": "supervisor",
-             "regency_officer": "regency_officer"}
+    roles = {
+        "operator": "operator",
+        "verifier": "lurah",
+        "supervisor": "supervisor",
+        "regency_officer": "regency_officer",
+    }
     rt = make_runtime(db, tmp_path, lane_roles=roles)
     seed_offices(rt)
     errors = errors_of(rt, new_card_xml())
@@ -78,8 +83,14 @@ def test_form_edited_with_the_draft_is_used_and_checked(runtime):
     bad = {"field_check": {"components": [{"type": "textfield", "key": "_secret", "label": "x"}]}}
     errors = errors_of(runtime, xml, forms=bad)
     assert any("field name _secret is not allowed" in m for m in pinned(errors, "Task_field_check"))
-    good = {"field_check": {"type": "default", "components": [
-        {"type": "textfield", "key": "field_notes", "label": "Catatan lapangan", "validate": {"required": True}}]}}
+    good = {
+        "field_check": {
+            "type": "default",
+            "components": [
+                {"type": "textfield", "key": "field_notes", "label": "Catatan lapangan", "validate": {"required": True}}
+            ],
+        }
+    }
     draft = drafts.save_draft(runtime, ADMIN, xml, forms=good)
     assert draft["valid"], draft["errors"]
     version = drafts.deploy_draft(runtime, draft["id"], ADMIN)
@@ -97,27 +108,38 @@ def test_service_operator_must_be_provided_by_a_plugin(runtime):
     xml = replace(new_card_xml(), 'id="coordination.send_to_regency"', 'id="kukar.send_by_fax"')
     errors = errors_of(runtime, xml)
     assert pinned(errors, "Service_send_to_regency") == [
-        "Service operator kukar.send_by_fax is not provided by any installed plugin."]
+        "Service operator kukar.send_by_fax is not provided by any installed plugin."
+    ]
 
 
 def test_script_must_compile_in_the_sandbox(runtime):
-    xml = replace(new_card_xml(), "<bpmn:script>suket_issued = True</bpmn:script>",
-                  "<bpmn:script>import os\nos.system('x')</bpmn:script>")
+    xml = replace(
+        new_card_xml(),
+        "<bpmn:script>suket_issued = True</bpmn:script>",
+        "<bpmn:script>import os\nos.system('x')</bpmn:script>",
+    )
     errors = errors_of(runtime, xml)
     assert any(m.startswith("Script does not compile in the sandbox") for m in pinned(errors, "Script_suket_issued"))
 
 
 def test_condition_must_compile_in_the_sandbox(runtime):
-    xml = replace(new_card_xml(), "documents_complete == True</bpmn:conditionExpression>",
-                  "documents_complete ==</bpmn:conditionExpression>")
+    xml = replace(
+        new_card_xml(),
+        "documents_complete == True</bpmn:conditionExpression>",
+        "documents_complete ==</bpmn:conditionExpression>",
+    )
     errors = errors_of(runtime, xml)
-    assert any(m.startswith("Condition does not compile in the sandbox")
-               for m in pinned(errors, "Flow_documents_complete"))
+    assert any(
+        m.startswith("Condition does not compile in the sandbox") for m in pinned(errors, "Flow_documents_complete")
+    )
 
 
 def test_condition_with_a_dunder_is_refused(runtime):
-    xml = replace(new_card_xml(), "residence_verified == True</bpmn:conditionExpression>",
-                  "().__class__.__bases__</bpmn:conditionExpression>")
+    xml = replace(
+        new_card_xml(),
+        "residence_verified == True</bpmn:conditionExpression>",
+        "().__class__.__bases__</bpmn:conditionExpression>",
+    )
     errors = errors_of(runtime, xml)
     assert pinned(errors, "Flow_residence_ok")
 
@@ -127,14 +149,16 @@ def test_timer_must_parse(runtime):
     errors = errors_of(runtime, xml)
     # the problem is about the timer definition, and it shows on the boundary event that holds it
     assert pinned(errors, "Boundary_documents_abandoned") == [
-        "Timer value fourteen days is not an ISO 8601 date, duration or cycle."]
+        "Timer value fourteen days is not an ISO 8601 date, duration or cycle."
+    ]
 
 
 def test_timer_duration_must_be_quoted(runtime):
-    xml = replace(new_card_xml(), '>"P14D"</bpmn:timeDuration>', '>P14D</bpmn:timeDuration>')
+    xml = replace(new_card_xml(), '>"P14D"</bpmn:timeDuration>', ">P14D</bpmn:timeDuration>")
     errors = errors_of(runtime, xml)
     assert pinned(errors, "Boundary_documents_abandoned") == [
-        'Timer value P14D must be quoted, as "P14D": a timer is an expression.']
+        'Timer value P14D must be quoted, as "P14D": a timer is an expression.'
+    ]
 
 
 def test_due_in_must_be_a_duration(runtime):
@@ -146,12 +170,17 @@ def test_due_in_must_be_a_duration(runtime):
 def test_message_name_must_be_known(runtime):
     xml = replace(new_card_xml(), 'name="card_printed"', 'name="card_posted"')
     errors = errors_of(runtime, xml)
-    assert any(m.startswith("Message card_posted is not known to Simpul") for m in pinned(errors, "Receive_card_printed"))
+    assert any(
+        m.startswith("Message card_posted is not known to Simpul") for m in pinned(errors, "Receive_card_printed")
+    )
 
 
 def test_message_event_must_name_a_message(runtime):
-    xml = replace(new_card_xml(), 'id="MessageEventDefinition_Boundary_enrolment_problem" '
-                  'messageRef="Message_enrolment_problem"', 'id="MessageEventDefinition_Boundary_enrolment_problem"')
+    xml = replace(
+        new_card_xml(),
+        'id="MessageEventDefinition_Boundary_enrolment_problem" messageRef="Message_enrolment_problem"',
+        'id="MessageEventDefinition_Boundary_enrolment_problem"',
+    )
     errors = errors_of(runtime, xml)
     assert any("names none" in m for m in pinned(errors, "Boundary_enrolment_problem"))
 
@@ -167,26 +196,36 @@ def test_message_needs_its_correlation_key(db, tmp_path):
     xml = replace(new_card_xml(), 'name="temporary_certificate_issued"', 'name="dukcapil_ping"')
     errors = errors_of(rt, xml)
     assert pinned(errors, "Boundary_suket_issued") == [
-        "Message dukcapil_ping has no correlation key, so no case can be found for it."]
+        "Message dukcapil_ping has no correlation key, so no case can be found for it."
+    ]
     rt.close()
 
 
 def test_message_correlated_by_another_key_in_the_diagram(runtime):
-    corr = ('<bpmn:correlationProperty id="CP_nik" name="nik">'
-            '<bpmn:correlationPropertyRetrievalExpression messageRef="Message_card_printed">'
-            '<bpmn:messagePath>nik</bpmn:messagePath></bpmn:correlationPropertyRetrievalExpression>'
-            '</bpmn:correlationProperty>\n  <bpmn:process ')
+    corr = (
+        '<bpmn:correlationProperty id="CP_nik" name="nik">'
+        '<bpmn:correlationPropertyRetrievalExpression messageRef="Message_card_printed">'
+        "<bpmn:messagePath>nik</bpmn:messagePath></bpmn:correlationPropertyRetrievalExpression>"
+        "</bpmn:correlationProperty>\n  <bpmn:process "
+    )
     xml = replace(new_card_xml(), "<bpmn:process ", corr)
     errors = errors_of(runtime, xml)
     assert pinned(errors, "Receive_card_printed") == [
-        "Message card_printed is correlated by nik in the diagram, but Simpul matches it to a case by receipt."]
+        "Message card_printed is correlated by nik in the diagram, but Simpul matches it to a case by receipt."
+    ]
 
 
 def test_imported_diagram_reports_each_element_simpul_does_not_run(runtime):
-    xml = replace(new_card_xml(), '<bpmn:exclusiveGateway id="Gateway_resolution"',
-                  '<bpmn:complexGateway id="Gateway_complex"/>\n    <bpmn:exclusiveGateway id="Gateway_resolution"')
-    xml = replace(xml, '<bpmn:scriptTask id="Script_suket_issued"',
-                  '<bpmn:businessRuleTask id="Rule_fee"/>\n    <bpmn:scriptTask id="Script_suket_issued"')
+    xml = replace(
+        new_card_xml(),
+        '<bpmn:exclusiveGateway id="Gateway_resolution"',
+        '<bpmn:complexGateway id="Gateway_complex"/>\n    <bpmn:exclusiveGateway id="Gateway_resolution"',
+    )
+    xml = replace(
+        xml,
+        '<bpmn:scriptTask id="Script_suket_issued"',
+        '<bpmn:businessRuleTask id="Rule_fee"/>\n    <bpmn:scriptTask id="Script_suket_issued"',
+    )
     errors = errors_of(runtime, xml)
     messages = {e["element"]: e["message"] for e in errors}
     assert messages["Gateway_complex"] == "Simpul does not run BPMN element complexGateway."
@@ -204,8 +243,9 @@ def test_invalid_draft_keeps_its_content_and_can_be_fixed(runtime):
     xml = add_user_task(new_card_xml(), form_key=None)
     draft = drafts.save_draft(runtime, ADMIN, xml)
     assert drafts.get_draft(runtime, draft["id"], ADMIN)["bpmn_xml"] == xml
-    fixed = drafts.save_draft(runtime, ADMIN, add_user_task(new_card_xml()), draft_id=draft["id"],
-                              expected_revision=draft["revision"])
+    fixed = drafts.save_draft(
+        runtime, ADMIN, add_user_task(new_card_xml()), draft_id=draft["id"], expected_revision=draft["revision"]
+    )
     assert fixed["valid"] and fixed["revision"] == draft["revision"] + 1
     with pytest.raises(Conflict, match="Someone else saved this draft"):
         drafts.save_draft(runtime, ADMIN, xml, draft_id=draft["id"], expected_revision=draft["revision"])
@@ -229,14 +269,23 @@ def test_catalogue_offers_what_the_installed_plugins_provide(runtime):
     assert {"name": "verifier", "role": "verifier"} in cat["lanes"]
     assert "residence_verification" in cat["forms"]
     assert {m["name"]: m["correlation"] for m in cat["messages"]} == {
-        "card_printed": "receipt", "enrolment_problem": "receipt", "temporary_certificate_issued": "receipt"}
+        "card_printed": "receipt",
+        "enrolment_problem": "receipt",
+        "temporary_certificate_issued": "receipt",
+    }
 
 
 def test_element_ids_are_pinned_even_without_a_diagram_shape(runtime):
     # a timer definition has its own id but no shape: the error shows on its event
-    xml = set_text(new_card_xml(), "//bpmn:boundaryEvent[@id='Boundary_card_sla']//bpmn:timeDuration",
-                   'setting("card_return_sla", ')
+    xml = set_text(
+        new_card_xml(),
+        "//bpmn:boundaryEvent[@id='Boundary_card_sla']//bpmn:timeDuration",
+        'setting("card_return_sla", ',
+    )
     errors = errors_of(runtime, xml)
-    assert [e for e in errors if e["shape"] == "Boundary_card_sla"
-            and e["element"] == "TimerEventDefinition_Boundary_card_sla"]
+    assert [
+        e
+        for e in errors
+        if e["shape"] == "Boundary_card_sla" and e["element"] == "TimerEventDefinition_Boundary_card_sla"
+    ]
     assert set_attr  # (helper kept for other tests)

@@ -1,4 +1,5 @@
 """The process administration pages and their JSON endpoints (Flask test client, CSRF on)."""
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,9 @@ def _csrf(browser) -> str:
 
 
 def post_json(browser, url, body, token):
-    return browser.client.post(url, data=json.dumps(body), content_type="application/json",
-                               headers={"X-CSRFToken": token})
+    return browser.client.post(
+        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": token}
+    )
 
 
 def test_process_list_shows_versions_who_when_and_cases(admin, runtime):
@@ -60,8 +62,9 @@ def test_non_admin_is_refused(runtime, password_hash):  # noqa: F811
 
 def test_modeler_page_embeds_the_diagram_and_the_catalogue(admin):
     html = admin.get("/admin/processes/ektp_new_card/edit").get_data(as_text=True)
-    data = json.loads(re.search(r'<script type="application/json" id="modeler-data">(.*?)</script>', html, re.S)
-                      .group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="modeler-data">(.*?)</script>', html, re.S).group(1)
+    )
     assert data["xml"].startswith("<?xml") and data["base_version"]["version"] == 1
     assert "coordination.send_to_regency" in data["catalogue"]["operators"]
     assert "https://" not in html.replace("http://www.w3.org", "")  # nothing from outside the app
@@ -69,32 +72,43 @@ def test_modeler_page_embeds_the_diagram_and_the_catalogue(admin):
 
 def test_validate_save_and_deploy_through_json(admin, runtime):
     token = _csrf(admin)
-    bad = post_json(admin, "/admin/processes/api/validate", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)},
-                    token).get_json()
+    bad = post_json(
+        admin, "/admin/processes/api/validate", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token
+    ).get_json()
     assert bad["valid"] is False and bad["errors"][0]["shape"] == "Task_field_check"
-    saved = post_json(admin, "/admin/processes/api/drafts",
-                      {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token)
+    saved = post_json(
+        admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token
+    )
     assert saved.status_code == 200 and saved.get_json()["valid"] is False
     draft = saved.get_json()
     refused = post_json(admin, f"/admin/processes/api/drafts/{draft['id']}/deploy", {}, token)
     assert refused.status_code == 400 and refused.get_json()["errors"][0]["element"] == "Task_field_check"
-    fixed = post_json(admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml()),
-                                                             "draft_id": draft["id"],
-                                                             "expected_revision": draft["revision"]}, token)
+    fixed = post_json(
+        admin,
+        "/admin/processes/api/drafts",
+        {"bpmn_xml": add_user_task(new_card_xml()), "draft_id": draft["id"], "expected_revision": draft["revision"]},
+        token,
+    )
     assert fixed.get_json()["valid"] is True
     deployed = post_json(admin, f"/admin/processes/api/drafts/{draft['id']}/deploy", {}, token)
     assert deployed.status_code == 201 and deployed.get_json()["version"] == 2
     # without the CSRF header nothing is saved
-    assert admin.client.post("/admin/processes/api/drafts", data="{}", content_type="application/json") \
-        .status_code == 400
+    assert (
+        admin.client.post("/admin/processes/api/drafts", data="{}", content_type="application/json").status_code == 400
+    )
 
 
 def test_import_reports_what_simpul_does_not_run_and_download(admin):
-    xml = new_card_xml().replace('<bpmn:exclusiveGateway id="Gateway_resolution"',
-                                 '<bpmn:complexGateway id="Gateway_complex"/>\n<bpmn:exclusiveGateway id="Gateway_resolution"')
+    xml = new_card_xml().replace(
+        '<bpmn:exclusiveGateway id="Gateway_resolution"',
+        '<bpmn:complexGateway id="Gateway_complex"/>\n<bpmn:exclusiveGateway id="Gateway_resolution"',
+    )
     admin.get("/admin/processes")
-    response = admin.post("/admin/processes/import",
-                          {"file": (io.BytesIO(xml.encode()), "camunda.bpmn")}, content_type="multipart/form-data")
+    response = admin.post(
+        "/admin/processes/import",
+        {"file": (io.BytesIO(xml.encode()), "camunda.bpmn")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302 and "/drafts/" in response.headers["Location"]
     page = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert "Simpul does not run BPMN element complexGateway." in page
@@ -124,8 +138,9 @@ def test_migration_page_dry_run_then_migrate_all(admin, runtime):
 def test_a_deploy_refused_in_indonesian_shows_the_problem_in_indonesian_on_its_element(admin):
     admin.language("id")
     token = _csrf(admin)
-    draft = post_json(admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)},
-                      token).get_json()
+    draft = post_json(
+        admin, "/admin/processes/api/drafts", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token
+    ).get_json()
     problem = next(p for p in draft["errors"] if p["element"] == "Task_field_check")
     assert problem["message"] == "Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)."
     assert problem["template"] == "User task {name} has no form (formKey)."  # the stable English stays
@@ -138,12 +153,14 @@ def test_a_deploy_refused_in_indonesian_shows_the_problem_in_indonesian_on_its_e
     # the modeler opened on the draft shows the same, in Indonesian
     html = admin.get(f"/admin/processes/drafts/{draft['id']}/edit").get_data(as_text=True)
     data = json.loads(re.search(r'id="modeler-data">(.*?)</script>', html, re.S).group(1))
-    assert "Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)." in \
-        [p["message"] for p in data["draft"]["errors"]]
+    assert "Tugas pengguna Pemeriksaan lapangan tidak memiliki formulir (formKey)." in [
+        p["message"] for p in data["draft"]["errors"]
+    ]
     # in English the same problem reads in English
     admin.language("en")
-    again = post_json(admin, "/admin/processes/api/validate",
-                      {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token).get_json()
+    again = post_json(
+        admin, "/admin/processes/api/validate", {"bpmn_xml": add_user_task(new_card_xml(), form_key=None)}, token
+    ).get_json()
     assert "User task Pemeriksaan lapangan has no form (formKey)." in [p["message"] for p in again["errors"]]
 
 
@@ -168,8 +185,9 @@ def test_migration_refusal_reasons_are_shown_in_indonesian(admin, runtime):
     drafts.deploy_draft(runtime, draft["id"], actor)
     admin.language("id")
     plan = admin.client.get("/admin/processes/api/ektp_new_card/migration?target=2").get_json()
-    assert plan["cases"][0]["reason"].startswith("Permohonan berada di langkah Verifikasi domisili, yang dihapus "
-                                                 "oleh versi 2")
+    assert plan["cases"][0]["reason"].startswith(
+        "Permohonan berada di langkah Verifikasi domisili, yang dihapus oleh versi 2"
+    )
     response = admin.post("/admin/processes/ektp_new_card/migrate", {"target": "2", "scope": "all"})
     assert "yang dihapus oleh versi 2" in page_text(response)
 

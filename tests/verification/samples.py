@@ -1,4 +1,5 @@
 """Files and residents for the verification tests."""
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,10 @@ def nik_for(birth: date, sex: str, region: str = "640205", serial: int = 1) -> s
 
 def pdf(pad: int = 0) -> bytes:
     """A small, complete PDF (``pad`` bytes of comment inside to make it bigger)."""
-    body = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-            b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n")
+    body = (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    )
     padding = (b"%" + b"x" * 78 + b"\n") * (pad // 80 + 1) if pad else b""
     return body + padding + b"trailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -35,7 +38,11 @@ def image(fmt: str = "JPEG", size=(300, 400), background=(250, 250, 250), face=(
 
 
 def exe() -> bytes:
-    return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 2000 + b"This program cannot be run in DOS mode"
+    return (
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+        + b"\x00" * 2000
+        + b"This program cannot be run in DOS mode"
+    )
 
 
 class PhotoRequirement:
@@ -44,6 +51,7 @@ class PhotoRequirement:
     @hookimpl
     def document_requirements(self, procedure, data):
         if procedure == "ektp_new_card":
-            return [{"key": "photos", "label": "Three 3x4 cm photos, white background", "source": "test",
-                     "kind": "photo"}]
+            return [
+                {"key": "photos", "label": "Three 3x4 cm photos, white background", "source": "test", "kind": "photo"}
+            ]
         return []

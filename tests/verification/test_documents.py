@@ -1,5 +1,6 @@
 """The document store: what is accepted, what is refused (and leaves nothing behind), who
 may see it, and the photo warnings."""
+
 from __future__ import annotations
 
 import io
@@ -25,19 +26,25 @@ def stored_files(rt):
 
 def counts(rt):
     with rt.read() as s:
-        return (s.scalar(select(func.count()).select_from(Document)),
-                s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "document_uploaded")))
+        return (
+            s.scalar(select(func.count()).select_from(Document)),
+            s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "document_uploaded")),
+        )
 
 
-@pytest.mark.parametrize("content, content_type, name", [
-    (pdf(), "application/pdf", "kk.pdf"),
-    (image("JPEG"), "image/jpeg", "kk.jpg"),
-    (image("PNG"), "image/png", "kk.png"),
-])
+@pytest.mark.parametrize(
+    "content, content_type, name",
+    [
+        (pdf(), "application/pdf", "kk.pdf"),
+        (image("JPEG"), "image/jpeg", "kk.jpg"),
+        (image("PNG"), "image/png", "kk.png"),
+    ],
+)
 def test_a_scan_is_stored_by_content_with_its_hash(runtime, content, content_type, name):
     receipt = start_new_card(runtime)["receipt"]
-    doc = store.store_document(runtime, receipt, "family_card", "C:\\Scans\\kk." + name.rsplit(".")[1], content,
-                               actor(runtime, "operator"))
+    doc = store.store_document(
+        runtime, receipt, "family_card", "C:\\Scans\\kk." + name.rsplit(".")[1], content, actor(runtime, "operator")
+    )
     assert doc["content_type"] == content_type and doc["filename"] == name and doc["size"] == len(content)
     assert doc["duplicate"] is False and doc["warnings"] == []
     files = stored_files(runtime)
@@ -62,14 +69,17 @@ def _truncated_jpeg():
     return data[: len(data) // 2]
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("kk.pdf", exe(), "Only PDF, JPEG and PNG files are accepted"),
-    ("kk.pdf", pdf(pad=6 * MB), "larger than the limit of 5 MB"),
-    ("kk.pdf", b"", "The file is empty."),
-    ("kk.jpg", _truncated_jpeg(), "The JPEG image is incomplete or damaged"),
-    ("kk.png", image("PNG")[:-12], "The PNG image is incomplete or damaged"),
-    ("kk.pdf", pdf()[:-8], "The PDF is incomplete"),
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("kk.pdf", exe(), "Only PDF, JPEG and PNG files are accepted"),
+        ("kk.pdf", pdf(pad=6 * MB), "larger than the limit of 5 MB"),
+        ("kk.pdf", b"", "The file is empty."),
+        ("kk.jpg", _truncated_jpeg(), "The JPEG image is incomplete or damaged"),
+        ("kk.png", image("PNG")[:-12], "The PNG image is incomplete or damaged"),
+        ("kk.pdf", pdf()[:-8], "The PDF is incomplete"),
+    ],
+)
 def test_bad_uploads_are_refused_clearly_and_store_nothing(runtime, name, content, expected):
     receipt = start_new_card(runtime)["receipt"]
     with pytest.raises(ValidationFailed) as err:
@@ -88,8 +98,12 @@ def test_the_size_limit_is_configurable(db, tmp_path):
         receipt = start_new_card(rt)["receipt"]
         with pytest.raises(ValidationFailed, match="limit of 1 MB"):
             store.store_document(rt, receipt, "family_card", "kk.pdf", pdf(pad=MB + 10), actor(rt, "operator"))
-        assert store.store_document(rt, receipt, "family_card", "kk.pdf", pdf(pad=MB - 1000),
-                                    actor(rt, "operator"))["size"] < MB
+        assert (
+            store.store_document(rt, receipt, "family_card", "kk.pdf", pdf(pad=MB - 1000), actor(rt, "operator"))[
+                "size"
+            ]
+            < MB
+        )
     finally:
         rt.close()
 
@@ -153,6 +167,7 @@ def test_documents_stay_with_a_case_that_moves_on(runtime):
 
 # -- photos ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def photo_runtime(db, tmp_path):
     rt = make_runtime(db, tmp_path, extra_plugins=[PhotoRequirement()])
@@ -162,14 +177,17 @@ def photo_runtime(db, tmp_path):
     rt.close()
 
 
-@pytest.mark.parametrize("content, warnings", [
-    (image("JPEG", (300, 400)), []),
-    (image("PNG", (600, 800)), []),
-    (image("JPEG", (400, 400)), ["aspect_ratio"]),
-    (image("JPEG", (300, 400), background=(200, 30, 30)), ["background"]),
-    (image("JPEG", (400, 300), background=(30, 30, 160)), ["aspect_ratio", "background"]),
-    (pdf(), ["not_an_image"]),
-])
+@pytest.mark.parametrize(
+    "content, warnings",
+    [
+        (image("JPEG", (300, 400)), []),
+        (image("PNG", (600, 800)), []),
+        (image("JPEG", (400, 400)), ["aspect_ratio"]),
+        (image("JPEG", (300, 400), background=(200, 30, 30)), ["background"]),
+        (image("JPEG", (400, 300), background=(30, 30, 160)), ["aspect_ratio", "background"]),
+        (pdf(), ["not_an_image"]),
+    ],
+)
 def test_photo_checks_warn_but_never_refuse(photo_runtime, content, warnings):
     rt = photo_runtime
     receipt = start_new_card(rt)["receipt"]
@@ -183,8 +201,9 @@ def test_photo_checks_warn_but_never_refuse(photo_runtime, content, warnings):
 def test_scans_of_other_documents_get_no_photo_warnings(photo_runtime):
     rt = photo_runtime
     receipt = start_new_card(rt)["receipt"]
-    doc = store.store_document(rt, receipt, "family_card", "kk.jpg", image("JPEG", (800, 500), (40, 40, 40)),
-                               actor(rt, "operator"))
+    doc = store.store_document(
+        rt, receipt, "family_card", "kk.jpg", image("JPEG", (800, 500), (40, 40, 40)), actor(rt, "operator")
+    )
     assert doc["warnings"] == []
 
 

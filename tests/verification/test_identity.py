@@ -1,5 +1,6 @@
 """NIK, KK number and eligibility: properties of the checks, and what a clerk sees when a
 case is started with a wrong number."""
+
 from __future__ import annotations
 
 import string
@@ -13,8 +14,15 @@ from sqlalchemy import func, select
 from simpul import engine
 from simpul.engine import Conflict, ValidationFailed
 from simpul.engine.models import Case
-from simpul.plugins.verification.identity import (PROVINCE_CODES, check_applicant, check_eligibility, check_kk_number,
-                                           check_nik, parse_nik, today_in_indonesia)
+from simpul.plugins.verification.identity import (
+    PROVINCE_CODES,
+    check_applicant,
+    check_eligibility,
+    check_kk_number,
+    check_nik,
+    parse_nik,
+    today_in_indonesia,
+)
 
 from ..conftest import OTHER_OFFICE
 from ..flows import actor, resident, start_new_card
@@ -22,8 +30,12 @@ from .samples import nik_for
 
 TODAY = today_in_indonesia()
 
-regions = st.builds(lambda p, r, d: f"{p}{r:02d}{d:02d}", st.sampled_from(sorted(PROVINCE_CODES)),
-                    st.integers(1, 79), st.integers(1, 99))
+regions = st.builds(
+    lambda p, r, d: f"{p}{r:02d}{d:02d}",
+    st.sampled_from(sorted(PROVINCE_CODES)),
+    st.integers(1, 79),
+    st.integers(1, 99),
+)
 births = st.dates(min_value=date(1900, 1, 1), max_value=TODAY)
 sexes = st.sampled_from(["L", "P"])
 serials = st.integers(1, 9999)
@@ -36,6 +48,7 @@ def residents(draw):
 
 
 # -- properties ----------------------------------------------------------------------------
+
 
 @given(residents())
 def test_every_valid_nik_is_accepted_and_yields_its_birth_date_and_sex(person):
@@ -89,7 +102,7 @@ def test_29_february_follows_the_entered_century():
 @given(residents(), st.integers(0, 15), st.sampled_from(string.ascii_letters + "-./"))
 def test_a_letter_is_rejected_naming_it(person, position, char):
     nik, birth, sex = person
-    bad = nik[:position] + char + nik[position + 1:]
+    bad = nik[:position] + char + nik[position + 1 :]
     errors = check_nik(bad, birth.isoformat(), sex)
     assert errors == [f"A NIK has digits only; this one contains \u201c{char}\u201d."]
 
@@ -118,13 +131,16 @@ def test_the_century_is_never_guessed_from_the_nik():
     assert parse_nik(nik).birth_date(century_from=date(2025, 1, 1)) == date(2025, 3, 4)
 
 
-@pytest.mark.parametrize("nik, fragment", [
-    ("0002054507000001", "province code"),
-    ("6400054507000001", "regency or city code"),
-    ("6480054507000001", "regency or city code"),
-    ("6402004507000001", "district code"),
-    ("6402054507000000", "cannot be 0000"),
-])
+@pytest.mark.parametrize(
+    "nik, fragment",
+    [
+        ("0002054507000001", "province code"),
+        ("6400054507000001", "regency or city code"),
+        ("6480054507000001", "regency or city code"),
+        ("6402004507000001", "district code"),
+        ("6402054507000000", "cannot be 0000"),
+    ],
+)
 def test_implausible_region_or_serial_is_rejected(nik, fragment):
     errors = check_nik(nik)
     assert any(fragment in e for e in errors), errors
@@ -152,11 +168,13 @@ def test_the_seventeenth_birthday_counts():
     birthday = date(TODAY.year - 17, TODAY.month, TODAY.day if (TODAY.month, TODAY.day) != (2, 29) else 28)
     assert check_eligibility(birthday.isoformat(), "belum_kawin", TODAY) == []
     assert check_eligibility((birthday + timedelta(days=1)).isoformat(), "belum_kawin", TODAY) != []
-    assert check_eligibility((TODAY + timedelta(days=1)).isoformat(), "kawin", TODAY) == \
-        ["The date of birth is in the future."]
+    assert check_eligibility((TODAY + timedelta(days=1)).isoformat(), "kawin", TODAY) == [
+        "The date of birth is in the future."
+    ]
 
 
 # -- at the counter: starting a case -------------------------------------------------------
+
 
 def _count(rt):
     with rt.read() as s:
@@ -179,7 +197,9 @@ def test_start_refuses_a_nik_that_disagrees_with_the_entered_data(runtime):
 
 def test_start_refuses_a_bad_kk_number_and_an_ineligible_resident(runtime):
     with pytest.raises(ValidationFailed) as err:
-        engine.start_case(runtime, "ektp_new_card", resident(1, kk_number="9902051203150004"), actor(runtime, "operator"))
+        engine.start_case(
+            runtime, "ektp_new_card", resident(1, kk_number="9902051203150004"), actor(runtime, "operator")
+        )
     assert "province code" in err.value.errors["kk_number"][0]
     young = date(TODAY.year - 16, 1, 1)
     data = resident(1, nik=nik_for(young, "P"), birth_date=young.isoformat())
@@ -187,8 +207,9 @@ def test_start_refuses_a_bad_kk_number_and_an_ineligible_resident(runtime):
         engine.start_case(runtime, "ektp_new_card", data, actor(runtime, "operator"))
     assert "Not yet eligible" in err.value.errors["birth_date"][0]
     assert _count(runtime) == 0
-    married = engine.start_case(runtime, "ektp_new_card", {**data, "marital_status": "kawin"},
-                                actor(runtime, "operator"))
+    married = engine.start_case(
+        runtime, "ektp_new_card", {**data, "marital_status": "kawin"}, actor(runtime, "operator")
+    )
     assert married["status"] == "active"
 
 

@@ -11,6 +11,7 @@ How it is installed (``SIMPUL_TEST_PLUGIN_INSTALL``):
   "installed" -- the same wheel and entry-point metadata, but a shared development venv
   never sees the plugin, even if this run is killed half-way.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,8 +55,12 @@ class Installer:
         self.installed = False
 
     def _pip(self, *args):
-        proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
 
     def install(self):
@@ -97,8 +102,10 @@ class Installer:
 def kukar(tmp_path_factory):
     if _installed_in_environment():
         if MODE != "venv":
-            pytest.fail(f"{DIST} is installed in this environment; `pip uninstall {DIST}` first "
-                        "(the tests install it themselves)")
+            pytest.fail(
+                f"{DIST} is installed in this environment; `pip uninstall {DIST}` first "
+                "(the tests install it themselves)"
+            )
         subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", DIST], capture_output=True, check=True)
     installer = Installer(tmp_path_factory.mktemp("kukar"))
     try:
@@ -109,8 +116,9 @@ def kukar(tmp_path_factory):
 
 def simpul(installer: Installer, workdir: Path, *args) -> subprocess.CompletedProcess:
     command = [str(SIMPUL)] if SIMPUL.exists() else [sys.executable, "-c", "import cli; cli.run()"]
-    proc = subprocess.run([*command, *args], capture_output=True, text=True, cwd=workdir,
-                          env=installer.env(workdir), timeout=120)
+    proc = subprocess.run(
+        [*command, *args], capture_output=True, text=True, cwd=workdir, env=installer.env(workdir), timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -148,24 +156,33 @@ def test_police_letter_is_required_for_a_lost_card_only_while_installed(kukar, d
     rt = node(db, tmp_path, "installed")
     try:
         assert lost_card_keys(rt) == ["rt_rw_letter", "photos", "family_card", "police_letter"]
-        police = next(r for r in requirements_for(rt, "ektp_replacement", {"reason": "lost"})
-                      if r["key"] == "police_letter")
+        police = next(
+            r for r in requirements_for(rt, "ektp_replacement", {"reason": "lost"}) if r["key"] == "police_letter"
+        )
         assert police["source"] == "kukar"
         assert rt.gettext("id")(police["label"]) == "Surat keterangan kehilangan dari Kepolisian"
 
-        receipt = engine.start_case(rt, "ektp_replacement", resident(1, reason="lost"),
-                                    actor(rt, "operator"))["receipt"]
+        receipt = engine.start_case(rt, "ektp_replacement", resident(1, reason="lost"), actor(rt, "operator"))[
+            "receipt"
+        ]
         task = engine.get_task(rt, open_task(rt, receipt, "operator")["id"], actor(rt, "operator"))
         assert "police_letter" in [r["key"] for r in task["requirements"]]
         ticked = ["rt_rw_letter", "photos", "family_card"]
         with pytest.raises(ValidationFailed) as err:
-            engine.complete_task(rt, task["id"], {"documents_complete": True, "documents_received": ticked},
-                                 actor(rt, "operator"))
-        assert err.value.errors == {"documents_received": [
-            "Required document missing: Police report of the lost card (surat keterangan kehilangan)"]}
-        done = engine.complete_task(rt, task["id"], {"documents_complete": True,
-                                                     "documents_received": ticked + ["police_letter"]},
-                                    actor(rt, "operator"))
+            engine.complete_task(
+                rt, task["id"], {"documents_complete": True, "documents_received": ticked}, actor(rt, "operator")
+            )
+        assert err.value.errors == {
+            "documents_received": [
+                "Required document missing: Police report of the lost card (surat keterangan kehilangan)"
+            ]
+        }
+        done = engine.complete_task(
+            rt,
+            task["id"],
+            {"documents_complete": True, "documents_received": ticked + ["police_letter"]},
+            actor(rt, "operator"),
+        )
         assert done["open_tasks"][0]["step"] != "Task_document_check"
     finally:
         rt.close()
@@ -182,10 +199,12 @@ def test_police_letter_is_required_for_a_lost_card_only_while_installed(kukar, d
     rt = node(db, tmp_path, "after")
     try:
         assert lost_card_keys(rt) == []
-        receipt = engine.start_case(rt, "ektp_replacement", resident(2, reason="lost"),
-                                    actor(rt, "operator"))["receipt"]
-        done = engine.complete_task(rt, open_task(rt, receipt, "operator")["id"], {"documents_complete": True},
-                                    actor(rt, "operator"))
+        receipt = engine.start_case(rt, "ektp_replacement", resident(2, reason="lost"), actor(rt, "operator"))[
+            "receipt"
+        ]
+        done = engine.complete_task(
+            rt, open_task(rt, receipt, "operator")["id"], {"documents_complete": True}, actor(rt, "operator")
+        )
         assert done["open_tasks"][0]["step"] != "Task_document_check"
     finally:
         rt.close()
@@ -194,6 +213,11 @@ def test_police_letter_is_required_for_a_lost_card_only_while_installed(kukar, d
 
 
 def test_the_example_plugin_own_tests_pass():
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,5 +1,6 @@
 """The document checklist of each procedure, the document-check step, and the supervisor's
 override."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,29 +32,42 @@ def test_national_baseline_per_procedure(runtime):
 
 
 def test_the_clerk_sees_the_checklist_of_the_case(runtime):
-    receipt = engine.start_case(runtime, "ektp_replacement", resident(1, reason="damaged"),
-                                actor(runtime, "operator"))["receipt"]
+    receipt = engine.start_case(runtime, "ektp_replacement", resident(1, reason="damaged"), actor(runtime, "operator"))[
+        "receipt"
+    ]
     task = engine.get_task(runtime, open_task(runtime, receipt, "operator")["id"], actor(runtime, "operator"))
     assert [r["key"] for r in task["requirements"]] == ["damaged_card"]
 
 
 def test_document_check_cannot_complete_while_a_document_is_missing(runtime):
-    receipt = engine.start_case(runtime, "ektp_renewal", resident(1, request_type="data_change"),
-                                actor(runtime, "operator"))["receipt"]
+    receipt = engine.start_case(
+        runtime, "ektp_renewal", resident(1, request_type="data_change"), actor(runtime, "operator")
+    )["receipt"]
     task = open_task(runtime, receipt, "operator")
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(runtime, task["id"], {"documents_complete": True, "documents_received": ["old_card"]},
-                             actor(runtime, "operator"))
+        engine.complete_task(
+            runtime,
+            task["id"],
+            {"documents_complete": True, "documents_received": ["old_card"]},
+            actor(runtime, "operator"),
+        )
     assert err.value.errors == {"documents_received": ["Required document missing: Evidence of the changed data"]}
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]
     # Ticking something the case does not require is refused too, not silently kept.
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(runtime, task["id"], {"documents_complete": False, "documents_received": ["passport"]},
-                             actor(runtime, "operator"))
+        engine.complete_task(
+            runtime,
+            task["id"],
+            {"documents_complete": False, "documents_received": ["passport"]},
+            actor(runtime, "operator"),
+        )
     assert err.value.errors == {"documents_received": ["passport is not a requirement of this case."]}
-    done = engine.complete_task(runtime, task["id"], {"documents_complete": True,
-                                                      "documents_received": ["old_card", "change_evidence"]},
-                                actor(runtime, "operator"))
+    done = engine.complete_task(
+        runtime,
+        task["id"],
+        {"documents_complete": True, "documents_received": ["old_card", "change_evidence"]},
+        actor(runtime, "operator"),
+    )
     assert done["open_tasks"][0]["step"] != "Task_document_check"
 
 
@@ -61,14 +75,16 @@ def test_an_uploaded_scan_counts_as_received_without_a_tick(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
     store_document(runtime, receipt, "family_card", "kk.pdf", pdf(), actor(runtime, "operator"))
-    done = engine.complete_task(runtime, task["id"], {"documents_complete": True, "documents_received": []},
-                                actor(runtime, "operator"))
+    done = engine.complete_task(
+        runtime, task["id"], {"documents_complete": True, "documents_received": []}, actor(runtime, "operator")
+    )
     assert done["open_tasks"][0]["role"] == "verifier"
 
 
 def test_a_lost_card_needs_nothing_nationally(runtime):
-    receipt = engine.start_case(runtime, "ektp_replacement", resident(1, reason="lost"),
-                                actor(runtime, "operator"))["receipt"]
+    receipt = engine.start_case(runtime, "ektp_replacement", resident(1, reason="lost"), actor(runtime, "operator"))[
+        "receipt"
+    ]
     done = complete(runtime, receipt, "operator", {"documents_complete": True})
     assert done["open_tasks"][0]["step"] != "Task_document_check"
 
@@ -143,8 +159,9 @@ def test_an_override_at_one_check_does_not_pass_the_next(two_checks):
     rt = two_checks
     receipt = engine.start_case(rt, "two_checks", resident(1), actor(rt, "camat"))["receipt"]
     data = {"documents_complete": True, "documents_received": []}
-    engine.complete_task(rt, open_task(rt, receipt, "camat")["id"], data, actor(rt, "camat"),
-                         override_reason="Surat menyusul besok")
+    engine.complete_task(
+        rt, open_task(rt, receipt, "camat")["id"], data, actor(rt, "camat"), override_reason="Surat menyusul besok"
+    )
     second = open_task(rt, receipt, "camat")
     assert second["step"] == "check2"
     with pytest.raises(ValidationFailed) as err:
@@ -173,8 +190,15 @@ def test_simpul_requirements_prints_the_checklist(tmp_path):
     assert lines[1].startswith("old_card") and lines[2].startswith("change_evidence")
     assert "national" in lines[1] and "The old e-KTP" not in text.stdout  # Indonesian by default
     as_json = json.loads(run("requirements", "ektp_new_card", "--json").stdout)
-    assert as_json == [{"key": "family_card", "label": "Family card (Kartu Keluarga)",
-                        "label_en": "Family card (Kartu Keluarga)", "source": "national", "kind": "document"}]
+    assert as_json == [
+        {
+            "key": "family_card",
+            "label": "Family card (Kartu Keluarga)",
+            "label_en": "Family card (Kartu Keluarga)",
+            "source": "national",
+            "kind": "document",
+        }
+    ]
     assert run("requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout.strip() == "(none)"
     bad = run("requirements", "ektp_new_card", "--data", "[1]")
     assert bad.returncode == 1 and bad.stderr.strip().startswith("Error: --data must be a JSON object")

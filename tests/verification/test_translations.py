@@ -1,5 +1,6 @@
 """Every message of the verification plugin, the document store and ``simpul requirements``
 is in the project's Indonesian catalogue and reaches the clerk translated."""
+
 from __future__ import annotations
 
 import ast
@@ -13,16 +14,23 @@ from simpul.plugins.verification.identity import check_nik
 from simpul.plugins.verification.messages import translate
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [*(ROOT / "plugins" / "verification").glob("*.py"), ROOT / "engine" / "documents.py",
-           ROOT / "cli" / "verification.py"]
+SOURCES = [
+    *(ROOT / "plugins" / "verification").glob("*.py"),
+    ROOT / "engine" / "documents.py",
+    ROOT / "cli" / "verification.py",
+]
 
 
 def marked_msgids() -> set[str]:
     found = set()
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "N_" and node.args \
-                    and isinstance(node.args[0], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "N_"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 found.add(node.args[0].value)
     return found
 
@@ -41,23 +49,26 @@ def test_every_message_is_translated_into_indonesian():
 
 def test_templates_use_no_untranslated_words():
     for template in (ROOT / "plugins" / "verification" / "templates").rglob("*.html"):
-        assert "t(\"" not in template.read_text(encoding="utf-8"), template
+        assert 't("' not in template.read_text(encoding="utf-8"), template
 
 
 def test_formatted_messages_are_translated_with_their_values():
     gettext = gettext_for("id")
     missing = "Required document missing: Family card (Kartu Keluarga)"
     assert translate(missing, gettext) == gettext("Required document missing: {label}").format(
-        label=gettext("Family card (Kartu Keluarga)"))
+        label=gettext("Family card (Kartu Keluarga)")
+    )
     [message] = check_nik("6402054507000001", "2000-07-06", "P")
     expected = gettext("The NIK gives the date of birth {nik_date}, but {entered} was entered.").format(
-        nik_date="2000-07-05", entered="2000-07-06")
+        nik_date="2000-07-05", entered="2000-07-06"
+    )
     assert translate(message, gettext) == expected != message
     assert translate(message, gettext_for("en")) == message
 
 
-@pytest.mark.parametrize("nik", ["640205450700001", "64020545O7000001", "6402053207000001", "6402054513000001",
-                                 "0002054507000001"])
+@pytest.mark.parametrize(
+    "nik", ["640205450700001", "64020545O7000001", "6402053207000001", "6402054513000001", "0002054507000001"]
+)
 def test_nik_messages_reach_the_clerk_in_indonesian(nik):
     gettext = gettext_for("id")
     messages = check_nik(nik)

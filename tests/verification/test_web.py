@@ -1,6 +1,7 @@
 """The upload and download pages of the verification plugin, in a minimal Flask app that
 registers every blueprint of the ``web_blueprints`` hook (as the web app does) and signs
 users in by a test header."""
+
 from __future__ import annotations
 
 import html
@@ -62,9 +63,12 @@ def page_text(response) -> str:
 
 
 def upload(client, receipt, content, name="kk.pdf", requirement="family_card", user="operator", headers=None):
-    return client.post(f"/verification/cases/{receipt}/documents",
-                       data={"requirement": requirement, "file": (io.BytesIO(content), name)},
-                       content_type="multipart/form-data", headers=as_user(user, **(headers or {})))
+    return client.post(
+        f"/verification/cases/{receipt}/documents",
+        data={"requirement": requirement, "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+        headers=as_user(user, **(headers or {})),
+    )
 
 
 def documents_in_db(rt):
@@ -98,12 +102,15 @@ def test_upload_then_download_by_a_colleague(client, runtime):
     assert download.headers["Cache-Control"] == "private, no-store"
 
 
-@pytest.mark.parametrize("content, name, msgid, params", [
-    (exe(), "setup.pdf", store.MSG_UNKNOWN_TYPE, {}),
-    (b"", "kosong.pdf", store.MSG_EMPTY, {}),
-    (image("JPEG")[:700], "foto.jpg", store.MSG_BROKEN_JPEG, {}),
-    (pdf(pad=6 * MB), "besar.pdf", store.MSG_TOO_LARGE, {"limit": "5"}),
-])
+@pytest.mark.parametrize(
+    "content, name, msgid, params",
+    [
+        (exe(), "setup.pdf", store.MSG_UNKNOWN_TYPE, {}),
+        (b"", "kosong.pdf", store.MSG_EMPTY, {}),
+        (image("JPEG")[:700], "foto.jpg", store.MSG_BROKEN_JPEG, {}),
+        (pdf(pad=6 * MB), "besar.pdf", store.MSG_TOO_LARGE, {"limit": "5"}),
+    ],
+)
 def test_bad_uploads_are_refused_in_the_clerks_language(client, runtime, content, name, msgid, params):
     message = indonesian(msgid, **params)
     receipt = start_new_card(runtime)["receipt"]
@@ -117,8 +124,11 @@ def test_bad_uploads_are_refused_in_the_clerks_language(client, runtime, content
 
 def test_no_file_chosen(client, runtime):
     receipt = start_new_card(runtime)["receipt"]
-    response = client.post(f"/verification/cases/{receipt}/documents", data={"requirement": "family_card"},
-                           headers=as_user("operator", **JSON))
+    response = client.post(
+        f"/verification/cases/{receipt}/documents",
+        data={"requirement": "family_card"},
+        headers=as_user("operator", **JSON),
+    )
     assert response.status_code == 422 and response.get_json()["message"] == indonesian(MSG_CHOOSE_FILE)
 
 
@@ -147,8 +157,14 @@ def test_photo_warnings_are_shown_not_refused(db, tmp_path):
     try:
         client = make_client(rt)
         receipt = start_new_card(rt)["receipt"]
-        result = upload(client, receipt, image("JPEG", (400, 400), (200, 30, 30)), name="foto.jpg",
-                        requirement="photos", headers=JSON)
+        result = upload(
+            client,
+            receipt,
+            image("JPEG", (400, 400), (200, 30, 30)),
+            name="foto.jpg",
+            requirement="photos",
+            headers=JSON,
+        )
         assert result.status_code == 201
         ratio = indonesian(store.MSG_WARN_RATIO, width=400, height=400)
         assert result.get_json()["warning_texts"] == [ratio, indonesian(store.MSG_WARN_BACKGROUND)]
@@ -162,10 +178,17 @@ def test_photo_warnings_are_shown_not_refused(db, tmp_path):
 
 
 def test_nik_check_for_the_form(client, runtime):
-    ok = client.get("/verification/nik?nik=6402054507000001&birth_date=2000-07-05&sex=P",
-                    headers=as_user("operator")).get_json()
-    assert ok == {"nik": "6402054507000001", "ok": True, "errors": [], "region": "640205", "sex": "P",
-                  "birth": "05-07-00"}
+    ok = client.get(
+        "/verification/nik?nik=6402054507000001&birth_date=2000-07-05&sex=P", headers=as_user("operator")
+    ).get_json()
+    assert ok == {
+        "nik": "6402054507000001",
+        "ok": True,
+        "errors": [],
+        "region": "640205",
+        "sex": "P",
+        "birth": "05-07-00",
+    }
     bad = client.get("/verification/nik?nik=6402054513000001", headers=as_user("operator")).get_json()
     assert bad["ok"] is False
     [english] = check_nik("6402054513000001")
@@ -181,24 +204,39 @@ def test_in_the_web_app_the_page_uses_its_layout_and_uploads_need_a_csrf_token(r
 
     web = pytest.importorskip("web")
     with runtime.transaction() as uow:
-        directory.create_user(uow.session, "operator", "Siti", "640205", ["operator"],
-                              password_hash=PasswordHasher().hash("kata-sandi-123"))
+        directory.create_user(
+            uow.session,
+            "operator",
+            "Siti",
+            "640205",
+            ["operator"],
+            password_hash=PasswordHasher().hash("kata-sandi-123"),
+        )
     receipt = start_new_card(runtime)["receipt"]
     app = web.create_app(runtime=runtime)
     assert "verification" in app.blueprints
     browser = app.test_client()
     token = re.compile(r'name="csrf_token" value="([^"]+)"')
     login = browser.get("/login")
-    signed_in = browser.post("/login", data={"username": "operator", "password": "kata-sandi-123",
-                                             "csrf_token": token.search(login.get_data(as_text=True)).group(1)})
+    signed_in = browser.post(
+        "/login",
+        data={
+            "username": "operator",
+            "password": "kata-sandi-123",
+            "csrf_token": token.search(login.get_data(as_text=True)).group(1),
+        },
+    )
     assert signed_in.status_code == 302
     page = browser.get(f"/verification/cases/{receipt}/documents")
     assert page.status_code == 200 and indonesian("Family card (Kartu Keluarga)") in page_text(page)
     form = {"requirement": "family_card", "file": (io.BytesIO(pdf()), "kk.pdf")}
     forged = browser.post(f"/verification/cases/{receipt}/documents", data=form, content_type="multipart/form-data")
     assert forged.status_code == 400 and documents_in_db(runtime) == 0
-    form = {"requirement": "family_card", "file": (io.BytesIO(pdf()), "kk.pdf"),
-            "csrf_token": token.search(page.get_data(as_text=True)).group(1)}
+    form = {
+        "requirement": "family_card",
+        "file": (io.BytesIO(pdf()), "kk.pdf"),
+        "csrf_token": token.search(page.get_data(as_text=True)).group(1),
+    }
     uploaded = browser.post(f"/verification/cases/{receipt}/documents", data=form, content_type="multipart/form-data")
     assert uploaded.status_code == 201 and indonesian(MSG_UPLOADED) in page_text(uploaded)
     assert documents_in_db(runtime) == 1

@@ -1,18 +1,19 @@
 """Fixtures for the web app: an app on the shared ``runtime`` fixture (SQLite and PostgreSQL),
 users with passwords, a signed-in test client that sends CSRF tokens like a browser, and API
 tokens.  CSRF protection stays on in these tests, as in production."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 from argon2 import PasswordHasher
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from .web_helpers import PASSWORD, Browser
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _compile_catalogues() -> None:

@@ -1,4 +1,5 @@
 """The account page (API tokens, password), the user admin pages and `simpul users`."""
+
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 from simpul.engine import directory
 from simpul.engine.models import User
+
 from .web_helpers import page_text
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -50,16 +52,25 @@ def test_only_a_system_administrator_manages_users(browser, admin, make_browser)
     listing = page_text(boss.get("/admin/users"))
     assert "operator Siti Kecamatan Sangasanga Operator" in listing
     boss.get("/admin/users/new")
-    bad = boss.post("/admin/users/new", {"username": "op baru!", "display_name": "", "office": "640205",
-                                         "password": "pendek"})
+    bad = boss.post(
+        "/admin/users/new", {"username": "op baru!", "display_name": "", "office": "640205", "password": "pendek"}
+    )
     assert bad.status_code == 422
     html = bad.get_data(as_text=True)
     for field in ("username", "display_name", "roles", "password"):
         assert f'id="u-{field}-error"' in html, field
     assert "Kata sandi paling sedikit 8 karakter." in page_text(bad)
-    ok = boss.post("/admin/users/new", {"username": "dewi", "display_name": "Dewi Lestari", "office": "640205",
-                                        "roles": ["operator", "verifier"], "active": "on",
-                                        "password": "rahasia-dewi-1"})
+    ok = boss.post(
+        "/admin/users/new",
+        {
+            "username": "dewi",
+            "display_name": "Dewi Lestari",
+            "office": "640205",
+            "roles": ["operator", "verifier"],
+            "active": "on",
+            "password": "rahasia-dewi-1",
+        },
+    )
     assert ok.status_code == 302
     dewi = make_browser()
     dewi.login("dewi", "rahasia-dewi-1")
@@ -67,8 +78,12 @@ def test_only_a_system_administrator_manages_users(browser, admin, make_browser)
     boss.get("/admin/users/dewi")
     boss.post("/admin/users/dewi", {"display_name": "Dewi Lestari", "office": "640205", "roles": ["operator"]})
     assert dewi.get("/inbox").status_code == 302  # deactivated: signed out at once
-    assert boss.post("/admin/users/dewi", {"display_name": "x", "office": "640205", "roles": ["operator"],
-                                           "active": "on"}).status_code == 302
+    assert (
+        boss.post(
+            "/admin/users/dewi", {"display_name": "x", "office": "640205", "roles": ["operator"], "active": "on"}
+        ).status_code
+        == 302
+    )
 
 
 def test_cli_users_create_list_and_token(runtime, app, monkeypatch, tmp_path):
@@ -77,18 +92,36 @@ def test_cli_users_create_list_and_token(runtime, app, monkeypatch, tmp_path):
     monkeypatch.setenv("SIMPUL_DATABASE_URL", runtime.config.database_url)
     monkeypatch.setenv("SIMPUL_INSTANCE_PATH", str(runtime.config.instance_path))
     runner = CliRunner()
-    created = runner.invoke(main, ["users", "create", "rina", "--name", "Rina Operator", "--role", "operator",
-                                   "--role", "verifier", "--password-stdin", "--json"], input="sandi-rina-123\n")
+    created = runner.invoke(
+        main,
+        [
+            "users",
+            "create",
+            "rina",
+            "--name",
+            "Rina Operator",
+            "--role",
+            "operator",
+            "--role",
+            "verifier",
+            "--password-stdin",
+            "--json",
+        ],
+        input="sandi-rina-123\n",
+    )
     assert created.exit_code == 0, created.output
     assert json.loads(created.output)["roles"] == ["operator", "verifier"]
     listed = json.loads(runner.invoke(main, ["users", "list", "--json"]).output)
-    assert {"username": "rina", "office": "640205", "active": True} .items() <= \
-        next(u for u in listed if u["username"] == "rina").items()
+    assert {"username": "rina", "office": "640205", "active": True}.items() <= next(
+        u for u in listed if u["username"] == "rina"
+    ).items()
     token = runner.invoke(main, ["users", "token", "rina", "--name", "script"]).output.strip()
     assert token.startswith("smp_")
     api = app.test_client()
-    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()["display_name"] \
+    assert (
+        api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()["display_name"]
         == "Rina Operator"
+    )
     refused = runner.invoke(main, ["users", "create", "tanpa", "--name", "Tanpa Sandi", "--role", "operator"])
     assert refused.exit_code != 0
     with runtime.read() as s:

@@ -1,5 +1,6 @@
 """The JSON API under /api/v1, on SQLite and PostgreSQL: every endpoint, the error format
 {code, message, errors} with 400/401/403/404/409/422, bearer tokens, and office isolation."""
+
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from sqlalchemy import update
 
 from simpul.engine import auth
 from simpul.engine.models import HumanTask, User, utcnow
+
 from ..flows import DOCS_OK, complete, open_task, resident, start_new_card
 
 
@@ -52,8 +54,12 @@ def test_no_bad_or_revoked_token_is_401(api, runtime, token_for):
 def test_me_and_processes(api, op):
     me = api.get("/api/v1/me", headers=op).get_json()
     assert me["username"] == "operator" and me["roles"] == ["operator"]
-    assert me["office"] == {"code": "640205", "name": "Kecamatan Sangasanga", "kind": "kecamatan",
-                            "timezone": "Asia/Makassar"}
+    assert me["office"] == {
+        "code": "640205",
+        "name": "Kecamatan Sangasanga",
+        "kind": "kecamatan",
+        "timezone": "Asia/Makassar",
+    }
     assert me["inbox"] == {"mine": 0, "roles": 0}
     processes = {p["key"]: p for p in api.get("/api/v1/processes", headers=op).get_json()}
     assert processes["ektp_new_card"]["startable"] and not processes["ektp_regency_printing"]["startable"]
@@ -69,27 +75,42 @@ def test_cases_start_list_show_cancel_and_their_errors(api, op):
     assert case["status"] == "active" and case["open_tasks"][0]["step"] == "Task_document_check"
     receipt = case["receipt"]
 
-    body = error(api.post("/api/v1/cases", headers=op, json={"process": "ektp_new_card", "data": resident(1)}),
-                 409, "conflict")
+    body = error(
+        api.post("/api/v1/cases", headers=op, json={"process": "ektp_new_card", "data": resident(1)}), 409, "conflict"
+    )
     assert body["errors"] == {"case": receipt} and receipt in body["message"]
-    body = error(api.post("/api/v1/cases", headers=op,
-                          json={"process": "ektp_new_card", "data": resident(2, nik="123")}), 422, "validation_failed")
+    body = error(
+        api.post("/api/v1/cases", headers=op, json={"process": "ektp_new_card", "data": resident(2, nik="123")}),
+        422,
+        "validation_failed",
+    )
     assert body["errors"]["nik"] == ["Isian tidak sesuai format yang diminta."]
-    body = error(api.post("/api/v1/cases", headers={**op, "Accept-Language": "en"},
-                          json={"process": "ektp_new_card", "data": resident(2, nik="123")}), 422, "validation_failed")
+    body = error(
+        api.post(
+            "/api/v1/cases",
+            headers={**op, "Accept-Language": "en"},
+            json={"process": "ektp_new_card", "data": resident(2, nik="123")},
+        ),
+        422,
+        "validation_failed",
+    )
     assert body["message"] == "Some fields need attention."
     assert body["errors"]["nik"] == ["The value does not have the expected format."]
     body = error(api.post("/api/v1/cases", headers=op, json={"data": resident(2)}), 422, "validation_failed")
     assert body["errors"] == {"process": ["Isian wajib belum diisi."]}
-    error(api.post("/api/v1/cases", headers={**op, "Content-Type": "application/json"}, data="{not json"),
-          400, "invalid_input")
+    error(
+        api.post("/api/v1/cases", headers={**op, "Content-Type": "application/json"}, data="{not json"),
+        400,
+        "invalid_input",
+    )
     error(api.post("/api/v1/cases", headers=op, json={"process": "no_such", "data": resident(2)}), 404, "not_found")
 
     api.post("/api/v1/cases", headers=op, json={"process": "ektp_new_card", "data": resident(2)})
     listed = api.get("/api/v1/cases?status=open&per_page=1", headers=op).get_json()
     assert len(listed["items"]) == 1 and listed["has_more"] is True
-    assert [c["resident_name"] for c in api.get("/api/v1/cases?q=warga%201", headers=op).get_json()["items"]] \
-        == ["Warga 1"]
+    assert [c["resident_name"] for c in api.get("/api/v1/cases?q=warga%201", headers=op).get_json()["items"]] == [
+        "Warga 1"
+    ]
     error(api.get("/api/v1/cases?status=bogus", headers=op), 422, "validation_failed")
 
     shown = api.get(f"/api/v1/cases/{receipt}", headers=op).get_json()
@@ -108,8 +129,9 @@ def test_inbox_filters_views_and_paging(api, runtime, op, token_for):
     receipts = [start_new_card(runtime, n)["receipt"] for n in range(1, 6)]
     complete(runtime, receipts[0], "operator", DOCS_OK)
     with runtime.transaction() as uow:
-        uow.session.execute(update(HumanTask).where(HumanTask.step == "Task_document_check")
-                            .values(due_at=utcnow() + timedelta(days=1)))
+        uow.session.execute(
+            update(HumanTask).where(HumanTask.step == "Task_document_check").values(due_at=utcnow() + timedelta(days=1))
+        )
         task = uow.session.query(HumanTask).join(HumanTask.case).filter_by(receipt=receipts[3]).one()
         task.due_at = utcnow() - timedelta(hours=1)
     inbox = api.get("/api/v1/tasks", headers=op).get_json()
@@ -154,14 +176,25 @@ def test_task_claim_unclaim_complete_and_conflicts(api, runtime, op, token_for):
     released = api.post(f"/api/v1/tasks/{task_id}/unclaim", headers=op, json={}).get_json()
     assert released["assignee"] is None and released["version"] == 3
 
-    body = error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=op,
-                          json={"data": {"documents_complete": True}, "version": 3}), 422, "validation_failed")
+    body = error(
+        api.post(
+            f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": {"documents_complete": True}, "version": 3}
+        ),
+        422,
+        "validation_failed",
+    )
     assert body["errors"]["documents_received"] == ["Berkas persyaratan belum ada: Kartu Keluarga (KK)"]
-    body = error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=op,
-                          json={"data": {**DOCS_OK, "typo_field": 1}, "version": 3}), 422, "validation_failed")
+    body = error(
+        api.post(
+            f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": {**DOCS_OK, "typo_field": 1}, "version": 3}
+        ),
+        422,
+        "validation_failed",
+    )
     assert body["errors"]["typo_field"] == ["Isian tidak dikenal."]
-    error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": DOCS_OK, "version": 1}),
-          409, "conflict")
+    error(
+        api.post(f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": DOCS_OK, "version": 1}), 409, "conflict"
+    )
     error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": "yes"}), 422, "validation_failed")
     done = api.post(f"/api/v1/tasks/{task_id}/complete", headers=op, json={"data": DOCS_OK, "version": 3})
     assert done.status_code == 200
@@ -170,8 +203,15 @@ def test_task_claim_unclaim_complete_and_conflicts(api, runtime, op, token_for):
     assert "operator" in body["message"]
 
     verify_id = open_task(runtime, receipt, "verifier")["id"]
-    body = error(api.post(f"/api/v1/tasks/{verify_id}/complete", headers=op,
-                          json={"data": {"residence_verified": True, "kelurahan_officer": "Budi"}}), 403, "forbidden")
+    body = error(
+        api.post(
+            f"/api/v1/tasks/{verify_id}/complete",
+            headers=op,
+            json={"data": {"residence_verified": True, "kelurahan_officer": "Budi"}},
+        ),
+        403,
+        "forbidden",
+    )
     assert "verifier" in body["message"]
     error(api.post(f"/api/v1/tasks/{verify_id}/claim", headers=op, json={}), 403, "forbidden")
 
@@ -191,8 +231,10 @@ def test_office_isolation_on_every_endpoint(api, runtime, op, token_for, caplog)
     error(api.post(f"/api/v1/tasks/{task_id}/unclaim", headers=other, json={}), 404, "not_found")
     error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=other, json={"data": DOCS_OK}), 404, "not_found")
     # the same NIK in another office is a separate resident file there: not a conflict with ours
-    assert api.post("/api/v1/cases", headers=other,
-                    json={"process": "ektp_new_card", "data": resident(1)}).status_code == 201
+    assert (
+        api.post("/api/v1/cases", headers=other, json={"process": "ektp_new_card", "data": resident(1)}).status_code
+        == 201
+    )
     denied = [r.getMessage() for r in caplog.records if "office isolation" in r.getMessage()]
     assert len(denied) >= 6
     assert api.get(f"/api/v1/tasks/{task_id}", headers=op).status_code == 200  # untouched
@@ -202,10 +244,16 @@ def test_openapi_description_and_docs_page(api, browser):
     spec = api.get("/api/openapi.json").get_json()
     paths = spec["paths"]
     for path, methods in {
-        "/api/v1/me": {"get"}, "/api/v1/processes": {"get"}, "/api/v1/cases": {"get", "post"},
-        "/api/v1/cases/{case_ref}": {"get"}, "/api/v1/cases/{case_ref}/cancel": {"post"},
-        "/api/v1/tasks": {"get"}, "/api/v1/tasks/{task_id}": {"get"}, "/api/v1/tasks/{task_id}/claim": {"post"},
-        "/api/v1/tasks/{task_id}/unclaim": {"post"}, "/api/v1/tasks/{task_id}/complete": {"post"},
+        "/api/v1/me": {"get"},
+        "/api/v1/processes": {"get"},
+        "/api/v1/cases": {"get", "post"},
+        "/api/v1/cases/{case_ref}": {"get"},
+        "/api/v1/cases/{case_ref}/cancel": {"post"},
+        "/api/v1/tasks": {"get"},
+        "/api/v1/tasks/{task_id}": {"get"},
+        "/api/v1/tasks/{task_id}/claim": {"post"},
+        "/api/v1/tasks/{task_id}/unclaim": {"post"},
+        "/api/v1/tasks/{task_id}/complete": {"post"},
     }.items():
         assert methods <= set(paths[path]), path
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}

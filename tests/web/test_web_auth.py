@@ -1,4 +1,5 @@
 """Signing in: argon2 passwords, throttling, sessions, CSRF, the language switch."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,6 +7,7 @@ from sqlalchemy import select
 
 from simpul.engine.models import User
 from simpul.engine.models_web import LoginAttempt
+
 from .web_helpers import PASSWORD, Browser, page_text
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -83,8 +85,12 @@ def test_session_cookie_is_httponly_samesite_and_secure_over_https(app):
     https = app.test_client()
     page = https.get("/login", base_url="https://kecamatan.example")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    response = https.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token},
-                          base_url="https://kecamatan.example", headers={"Referer": "https://kecamatan.example/login"})
+    response = https.post(
+        "/login",
+        data={"username": "operator", "password": PASSWORD, "csrf_token": token},
+        base_url="https://kecamatan.example",
+        headers={"Referer": "https://kecamatan.example/login"},
+    )
     assert response.status_code == 302
     assert "Secure" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
 
@@ -100,8 +106,10 @@ def test_password_change_signs_out_other_sessions(make_browser):
     first.login("operator")
     second.login("operator")
     first.get("/account")
-    changed = first.post("/account/password", {"current_password": PASSWORD, "new_password": "baru-sekali-99",
-                                               "confirm_password": "baru-sekali-99"})
+    changed = first.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "baru-sekali-99", "confirm_password": "baru-sekali-99"},
+    )
     assert changed.status_code == 302
     assert first.get("/inbox").status_code == 200  # the session that changed it stays in
     assert second.get("/inbox").status_code == 302  # the other one must sign in again
@@ -111,8 +119,9 @@ def test_password_change_signs_out_other_sessions(make_browser):
 def test_password_change_errors_are_shown_next_to_the_fields(browser):
     browser.login("operator")
     browser.get("/account")
-    response = browser.post("/account/password", {"current_password": "salah", "new_password": "pendek",
-                                                  "confirm_password": "pendek"})
+    response = browser.post(
+        "/account/password", {"current_password": "salah", "new_password": "pendek", "confirm_password": "pendek"}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="current_password-error"' in html and "Kata sandi salah." in html
@@ -134,8 +143,9 @@ def test_language_switch_is_kept_in_the_session_and_for_the_user(browser, make_b
 
 def test_redirects_after_sign_in_stay_on_this_site(browser):
     browser.get("/login")
-    response = browser.post("/login", {"username": "operator", "password": PASSWORD,
-                                       "next": "https://evil.example/phish"})
+    response = browser.post(
+        "/login", {"username": "operator", "password": PASSWORD, "next": "https://evil.example/phish"}
+    )
     assert response.headers["Location"] == "/inbox"
 
 

@@ -3,6 +3,7 @@ thread.  A clerk starts a new-card case, is refused the document check with a do
 missing, completes it; a verifier in a second browser finds the step in their inbox and
 completes it; the case page shows both steps in the timeline and on the diagram.
 Screenshots go to test-artifacts/ (1024x768 and a 390 px phone)."""
+
 from __future__ import annotations
 
 import os
@@ -44,21 +45,23 @@ def live_server(app):
 
 @pytest.fixture
 def chromium():
-    _require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-             f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium; scripts/test-deps does it)")
+    _require(
+        Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+        f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium; scripts/test-deps does it)",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - the test extra is installed
         _require(False, "the playwright package is not installed (pip install -e '.[test]')")
     from simpul.web.pages import BPMN_JS_DIST
 
-    _require((BPMN_JS_DIST / "bpmn-navigated-viewer.production.min.js").exists(),
-             "bpmn-js is not installed (npm ci)")
+    _require((BPMN_JS_DIST / "bpmn-navigated-viewer.production.min.js").exists(), "bpmn-js is not installed (npm ci)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -87,8 +90,12 @@ def test_clerk_and_verifier_work_a_new_card_case(live_server, chromium):
     verifier_context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
     requests_outside = []
     for context in (clerk_context, verifier_context):
-        context.on("request", lambda r: requests_outside.append(r.url)
-                   if not r.url.startswith(base) and not r.url.startswith("data:") else None)
+        context.on(
+            "request",
+            lambda r: (
+                requests_outside.append(r.url) if not r.url.startswith(base) and not r.url.startswith("data:") else None
+            ),
+        )
     clerk = clerk_context.new_page()
 
     # -- the clerk signs in and starts a new-card case

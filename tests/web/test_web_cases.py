@@ -1,5 +1,6 @@
 """Starting cases and the case page: data, status, open steps, the timeline, comments, the
 uploaded documents, cancelling, and the diagram with finished and current steps."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import pytest
 
 from simpul.engine import documents
 from simpul.engine.models import Case
+
 from ..flows import DOCS_OK, actor, complete, resident, start_new_card
 from .web_helpers import page_text
 
@@ -32,7 +34,7 @@ def test_starting_a_case_from_the_procedure_s_start_form(runtime, browser):
     form = browser.get("/cases/new/ektp_new_card")
     html = form.get_data(as_text=True)
     assert '<label for="f-nik">NIK' in html and '<label for="f-birth_date">Tanggal lahir' in html
-    assert 'type="date"' in html and '<legend>Jenis kelamin' in html
+    assert 'type="date"' in html and "<legend>Jenis kelamin" in html
 
     bad = browser.post("/cases/new/ektp_new_card", {**start_form(), "nik": "12345", "resident_name": ""})
     assert bad.status_code == 422
@@ -76,8 +78,9 @@ def test_case_page_shows_timeline_steps_and_diagram_state(runtime, make_browser)
     assert "Siti · Kecamatan Sangasanga" in timeline and "WITA" in timeline
     assert "Langkah selesai: Pemeriksaan berkas Langkah saat ini: Verifikasi domisili" in text
     assert "Langkah saat ini: Verifikasi domisili" in text
-    data = json.loads(re.search(r'<script type="application/json" id="diagram-data">(.*?)</script>', html, re.S)
-                      .group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="diagram-data">(.*?)</script>', html, re.S).group(1)
+    )
     assert {"StartEvent_application", "Task_document_check"} <= set(data["completed"])
     assert data["current"] == ["Task_residence_verification"]
     assert data["xml"].startswith("<?xml") and "Task_document_check" in data["xml"]

@@ -1,10 +1,11 @@
 """Language and time: every user-visible string of the web app in the catalogue, Indonesian
 complete, no text outside _() in templates, nothing loaded from the internet, and dates in
 the office's time zone the Indonesian way."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,28 @@ def catalogue(locale):
 
 
 def web_msgids() -> set:
-    method_map = [("web/templates/**.html", "jinja2"), ("web/**.py", "python"), ("engine/auth.py", "python"),
-                  ("engine/inbox.py", "python"), ("engine/comments.py", "python")]
+    method_map = [
+        ("web/templates/**.html", "jinja2"),
+        ("web/**.py", "python"),
+        ("engine/auth.py", "python"),
+        ("engine/inbox.py", "python"),
+        ("engine/comments.py", "python"),
+    ]
     found = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map=method_map, keywords={**KEYWORDS, "NotFound": None, "Conflict": None,
-                                                         "Forbidden": None, "InvalidInput": None,
-                                                         "ValidationFailed": None, "Unauthorized": None,
-                                                         "TooManyAttempts": None}):
+        str(ROOT),
+        method_map=method_map,
+        keywords={
+            **KEYWORDS,
+            "NotFound": None,
+            "Conflict": None,
+            "Forbidden": None,
+            "InvalidInput": None,
+            "ValidationFailed": None,
+            "Unauthorized": None,
+            "TooManyAttempts": None,
+        },
+    ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found
 
@@ -70,8 +85,11 @@ def test_templates_have_no_text_outside_the_catalogue(template):
 
 
 def test_templates_load_nothing_from_the_internet():
-    static = [p for p in (ROOT / "web" / "static").rglob("*")
-              if p.is_file() and "vendor" not in p.parts and p.suffix in (".js", ".css", ".html")]
+    static = [
+        p
+        for p in (ROOT / "web" / "static").rglob("*")
+        if p.is_file() and "vendor" not in p.parts and p.suffix in (".js", ".css", ".html")
+    ]
     for path in list(TEMPLATES.rglob("*.html")) + static:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), path
@@ -84,7 +102,7 @@ def test_dates_are_shown_in_the_office_time_zone_the_indonesian_way(app):
 
     from simpul.web.i18n import format_dt
 
-    moment = datetime(2026, 11, 28, 8, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 28, 8, 5, tzinfo=UTC)
     with app.test_request_context("/"):
         assert format_dt(moment) == "28 Nov 2026 16.05 WITA"
         assert format_dt(moment.isoformat()) == "28 Nov 2026 16.05 WITA"
@@ -105,8 +123,11 @@ def test_already_formatted_plugin_messages_are_translated_part_by_part(app):
     from simpul.web.i18n import translate_message
 
     with app.test_request_context("/"):
-        assert translate_message("Required document missing: Family card (Kartu Keluarga)") == \
-            "Berkas persyaratan belum ada: Kartu Keluarga (KK)"
-        assert translate_message("Must be one of: mine, roles, office.") == \
-            "Harus salah satu dari: mine, roles, office."
+        assert (
+            translate_message("Required document missing: Family card (Kartu Keluarga)")
+            == "Berkas persyaratan belum ada: Kartu Keluarga (KK)"
+        )
+        assert (
+            translate_message("Must be one of: mine, roles, office.") == "Harus salah satu dari: mine, roles, office."
+        )
         assert translate_message("Something nobody translated.") == "Something nobody translated."

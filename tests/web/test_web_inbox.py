@@ -1,5 +1,6 @@
 """The inbox: views with count badges, the columns a clerk reads, filters, sorting, paging,
 claiming, and office isolation (enforced by the engine's queries, visible here as 404s)."""
+
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from simpul.engine.models import HumanTask, utcnow
+
 from ..flows import DOCS_OK, complete, start_new_card
 from .web_helpers import page_text
 

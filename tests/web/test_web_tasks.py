@@ -1,6 +1,7 @@
 """The task page: the step's form from its form-js definition, the same definition's
 server-side validation with inline errors (nothing saved on error), the document checklist,
 and clear messages for stale or second completions."""
+
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from simpul.engine.models import CaseEvent, HumanTask
+
 from ..flows import DOCS_OK, complete, open_task, start_new_card
 from .web_helpers import page_text
 
@@ -52,10 +54,12 @@ def test_form_is_rendered_from_its_definition_with_labels_tied_to_inputs(runtime
     assert "Pemeriksaan berkas" in text and "Periksa berkas persyaratan yang dibawa pemohon" in text  # instructions
     # the form-js labels (Indonesian) and descriptions
     assert '<label for="f-documents_complete">Semua berkas lengkap' in html
-    assert '<legend>Berkas yang diterima' in html
+    assert "<legend>Berkas yang diterima" in html
     assert 'aria-describedby="f-documents_complete-desc"' in html
     # the checklist's options come from the requirements hook, translated
-    assert re.search(r'<input type="checkbox" id="f-documents_received-1" name="documents_received"\s+value="family_card"', html)
+    assert re.search(
+        r'<input type="checkbox" id="f-documents_received-1" name="documents_received"\s+value="family_card"', html
+    )
     assert '<label for="f-documents_received-1">Kartu Keluarga (KK)</label>' in html
     # the document checklist shows what is missing
     assert "Daftar periksa berkas" in text and "Kartu Keluarga (KK) — belum ada" in text
@@ -76,8 +80,10 @@ def test_missing_document_is_refused_inline_and_nothing_is_saved(runtime, browse
     task, _page = task_page(browser, runtime, receipt)
     with runtime.read() as s:
         events_before = s.scalar(select(func.count()).select_from(CaseEvent))
-    response = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "documents_complete": "on",
-                                                     "document_notes": "KK dibawa besok"})
+    response = browser.post(
+        f"/tasks/{task['id']}",
+        {"version": str(task["version"]), "documents_complete": "on", "document_notes": "KK dibawa besok"},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     error = re.search(r'<div class="field-error" id="f-documents_received-error"[^>]*>(.*?)</div>', html, re.S)
@@ -91,8 +97,10 @@ def test_missing_document_is_refused_inline_and_nothing_is_saved(runtime, browse
         assert s.scalar(select(func.count()).select_from(CaseEvent)) == events_before
         assert s.get(HumanTask, task["id"]).version == task["version"]
 
-    done = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "documents_complete": "on",
-                                                 "documents_received": "family_card"})
+    done = browser.post(
+        f"/tasks/{task['id']}",
+        {"version": str(task["version"]), "documents_complete": "on", "documents_received": "family_card"},
+    )
     assert done.status_code == 302 and done.headers["Location"] == f"/cases/{receipt}"
     assert "Langkah selesai: Pemeriksaan berkas." in page_text(browser.get(done.headers["Location"]))
     assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
@@ -104,13 +112,16 @@ def test_required_fields_and_formats_are_checked_by_the_same_definition(runtime,
     browser.login("verifier")
     task, page = task_page(browser, runtime, receipt, "verifier")
     assert 'data-hide="=residence_verified"' in page.get_data(as_text=True)  # conditional field, hidden by JS
-    response = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on",
-                                                     "kelurahan_officer": ""})
+    response = browser.post(
+        f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on", "kelurahan_officer": ""}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert re.search(r'id="f-kelurahan_officer-error"[^>]*><p>Isian ini wajib diisi.</p>', html)
-    ok = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on",
-                                               "kelurahan_officer": "Budi"})
+    ok = browser.post(
+        f"/tasks/{task['id']}",
+        {"version": str(task["version"]), "residence_verified": "on", "kelurahan_officer": "Budi"},
+    )
     assert ok.status_code == 302
 
 
@@ -122,8 +133,9 @@ def test_stale_completion_shows_the_message_and_the_current_state(runtime, make_
     task, _ = task_page(siti, runtime, receipt)
     task_page(andi, runtime, receipt)
     andi.post(f"/tasks/{task['id']}/claim", {})  # Andi takes it while Siti has the page open
-    response = siti.post(f"/tasks/{task['id']}", {"version": "1", "documents_complete": "on",
-                                                  "documents_received": "family_card"})
+    response = siti.post(
+        f"/tasks/{task['id']}", {"version": "1", "documents_complete": "on", "documents_received": "family_card"}
+    )
     assert response.status_code == 409
     text = page_text(response)
     assert "Tugas sudah berubah sejak Anda membukanya (sekarang versi 2)." in text
@@ -155,8 +167,9 @@ def test_a_step_of_another_role_is_refused(runtime, browser):
     complete(runtime, receipt, "operator", DOCS_OK)
     task = open_task(runtime, receipt, "verifier")
     browser.login("operator")
-    response = browser.post(f"/tasks/{task['id']}", {"version": "1", "residence_verified": "on",
-                                                     "kelurahan_officer": "Budi"})
+    response = browser.post(
+        f"/tasks/{task['id']}", {"version": "1", "residence_verified": "on", "kelurahan_officer": "Budi"}
+    )
     assert response.status_code == 403
     assert "Langkah ini memerlukan peran verifier." in page_text(response)
 

@@ -1,4 +1,5 @@
 """Helpers for the web tests: a browser-like test client and reading pages as a user does."""
+
 from __future__ import annotations
 
 import html as html_lib

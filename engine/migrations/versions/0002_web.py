@@ -3,10 +3,11 @@
 Revision ID: 0002_web
 Revises: 0001_initial
 """
-from alembic import op
-import sqlalchemy as sa
-import simpul.engine.models
 
+import sqlalchemy as sa
+from alembic import op
+
+import simpul.engine.models
 
 revision = "0002_web"
 down_revision = "0001_initial"

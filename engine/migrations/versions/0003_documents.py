@@ -3,8 +3,9 @@
 Revision ID: 0003_documents
 Revises: 0001_initial
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 import simpul.engine.models
 

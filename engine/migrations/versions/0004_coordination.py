@@ -3,10 +3,11 @@
 Revision ID: 0004_coordination
 Revises: 0001_initial
 """
-from alembic import op
-import sqlalchemy as sa
-import simpul.engine.models
 
+import sqlalchemy as sa
+from alembic import op
+
+import simpul.engine.models
 
 revision = "0004_coordination"
 down_revision = "0001_initial"

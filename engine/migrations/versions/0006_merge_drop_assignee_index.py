@@ -6,6 +6,7 @@ ix_human_tasks_assignee (office_code, assignee) is a prefix of ix_human_tasks_as
 Revision ID: 0006_merge
 Revises: 0002_web, 0003_documents, 0004_coordination, 0005_process_admin
 """
+
 from alembic import op
 
 revision = "0006_merge"

@@ -6,6 +6,7 @@ as a national one replaces it (plugins installed by entry point are registered a
 built-in ones).  Labels are English msgids; the Indonesian catalogue ships in
 ``translations/`` and is announced through the ``translation_dirs`` hook.
 """
+
 from __future__ import annotations
 
 import os

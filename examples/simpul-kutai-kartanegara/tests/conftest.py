@@ -1,6 +1,7 @@
 """Run the plugin's tests from a checkout without installing it: its package goes on the path.
 
 The `simpul` application (``simpul.engine``) must be importable: run them with Simpul's venv."""
+
 import sys
 from pathlib import Path
 

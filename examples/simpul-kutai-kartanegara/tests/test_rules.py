@@ -2,6 +2,7 @@
 
 They need no database and install nothing.  Simpul's suite (tests/verification) also
 pip-installs this distribution and checks the whole node follows it."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -54,7 +55,10 @@ def test_simpul_combines_our_rules_with_the_national_baseline():
 
 def test_every_label_has_its_indonesian_translation():
     catalogue = load_catalogue(str(simpul_kukar.TRANSLATIONS), "id")  # the .po, as Simpul reads it
-    for procedure, data in [("ektp_new_card", {}), ("ektp_replacement", {"reason": "lost"}),
-                            ("ektp_replacement", {"reason": "damaged"})]:
+    for procedure, data in [
+        ("ektp_new_card", {}),
+        ("ektp_replacement", {"reason": "lost"}),
+        ("ektp_replacement", {"reason": "damaged"}),
+    ]:
         for item in simpul_kukar.rules(procedure, data):
             assert catalogue.gettext(item["label"]) != item["label"], item["key"]
