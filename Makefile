@@ -11,7 +11,9 @@ BUNDLE_SRC := $(wildcard web/static/process_admin/src/*)
 $(STAMP): setup.cfg setup.py pyproject.toml package.json $(BUNDLE_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@# setuptools notes on every editable install that folders named like a package may shadow it;
+	@# ours are mapped under simpul.* on purpose (setup.py), so that one notice is silenced, no other.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 	npm run build
 	touch $(STAMP)
