@@ -140,11 +140,15 @@ class Runtime:
             yield uow
 
     def _announce(self, events) -> None:
+        """Each plugin hears each event on its own: one that raises is logged with its name
+        and neither the others nor the committed step are affected."""
+        impls = self.hook.case_event.get_hookimpls()
         for event, case in events:
-            try:
-                self.hook.case_event(event=event, case=case)
-            except Exception:  # a notification must never undo a committed step
-                log.exception("case_event hook failed for %s", event.get("kind"))
+            for impl in reversed(impls):  # pluggy's own calling order: last registered first
+                try:
+                    impl.function(*[{"event": event, "case": case}[a] for a in impl.argnames])
+                except Exception:  # a notification must never undo a committed step
+                    log.exception("case_event of plugin %s failed for %s", impl.plugin_name, event.get("kind"))
 
     def read(self):
         return self.db.read()

@@ -189,6 +189,34 @@ def test_hook_case_event(db, tmp_path):
     rt.close()
 
 
+def test_a_plugin_failing_in_case_event_does_not_silence_the_others(db, tmp_path, caplog):
+    heard = []
+
+    class Broken:
+        @hookimpl
+        def case_event(self, event, case):
+            raise RuntimeError("statistics server down")
+
+    class Listener:
+        @hookimpl
+        def case_event(self, event, case):
+            heard.append(event["kind"])
+
+    # registered before and after the broken one: both sides of it must still hear the event
+    rt = make_runtime(db, tmp_path, extra_plugins=[Listener(), Broken(), Listener()])
+    seed_offices(rt)
+    engine.deploy_bundled(rt)
+    with caplog.at_level("ERROR", logger="simpul.engine"):
+        receipt = start_new_card(rt)["receipt"]
+    assert heard == ["case_started", "case_started"]
+    failed = [r for r in caplog.records if "case_event" in r.getMessage()]
+    assert len(failed) == 1 and "case_started" in failed[0].getMessage()
+    broken_name = next(n for n, p in rt.pm.list_name_plugin() if isinstance(p, Broken))
+    assert broken_name in failed[0].getMessage()
+    assert [e["kind"] for e in engine.get_case(rt, receipt, actor(rt, "operator"))["events"]] == ["case_started"]
+    rt.close()
+
+
 def test_hook_deliver_outbox_message(db, tmp_path):
     answers = [False, True]
     delivered = []
