@@ -23,6 +23,8 @@ from .config import Config
 from .db import Base
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .i18n import N_
+from .models import UTCDateTime
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .workflow import CaseView, ServiceContext
@@ -30,6 +32,8 @@ from .workflow import CaseView, ServiceContext
 __all__ = [
     "Actor",
     "Base",
+    "N_",
+    "UTCDateTime",
     "CaseView",
     "Config",
     "Conflict",

@@ -119,3 +119,50 @@ def bpmn_messages():
     carried to the regency case).  A diagram that catches or throws a message no plugin
     names, or one without a correlation key, cannot be deployed.  Results of all plugins are
     merged; the same name given twice with different correlation keys is a PluginError."""
+
+
+# -- the plugin contract: settings, start-up, tables, expressions, pages, task inputs --------
+
+
+@hookspec
+def plugin_settings():
+    """Called once when the runtime starts.  Return ``{"namespace": str, "defaults": dict}``
+    (optionally ``"environment": {setting: "SIMPUL_..."}``) declaring the plugin's settings,
+    or ``None``.  A node sets them in ``SIMPUL_SETTINGS`` under the namespace
+    (``{"coordination": {"batch_size": 50}}``); a declared environment variable (JSON when the
+    default is not text) comes between the default and ``SIMPUL_SETTINGS``, and dict values of
+    both are merged one level.  Read them with ``runtime.plugin_settings(namespace)``: a fresh
+    dict on every call, holding every declared key.  Declarations are combined; two plugins
+    declaring the same namespace stop the node at start-up (PluginError)."""
+
+
+@hookspec
+def node_started(runtime):
+    """Called once when a runtime has been built (by ``simpul``, the web app, the worker or a
+    test), after every plugin's settings are known and before it serves anything.  The
+    database may not be migrated yet (``simpul init`` migrates after this), so check settings
+    and prepare caches here, not tables.  The return value is ignored; raising
+    ``engine.PluginError`` stops the node with its message (a misconfiguration found at once,
+    not at the first request).  Every plugin is called, in registration order."""
+
+
+@hookspec
+def plugin_migrations():
+    """Called when the database is migrated (``simpul init``, ``engine.migrate.upgrade``) and
+    by the schema check.  Return ``{"name": str, "directory": path, "metadata": MetaData}``
+    (``metadata`` optional: the plugin's tables, for the schema check) or ``None``.  The
+    directory holds the plugin's own Alembic revision files; they form a history of their own,
+    recorded in the table ``alembic_version_<name>``, and run after the engine's migrations
+    (so the engine's tables exist), each plugin in registration order.  A plugin's first
+    revision has ``down_revision = None``.  Results are combined; the same name twice is a
+    PluginError."""
+
+
+@hookspec
+def expression_helpers(runtime):
+    """Called once when the runtime starts.  Return a dict mapping a name to a callable that
+    BPMN scripts, conditions and parameter expressions may call, like the built-in
+    ``setting(name, default)``; ``None`` for none.  Helpers run outside the sandbox as trusted
+    plugin code: take and return plain data only (the result is checked and refused
+    otherwise).  Names must be plain identifiers not starting with ``_``.  Results are merged;
+    a name given twice, or clashing with a sandbox name, stops the node (PluginError)."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
+import sqlalchemy as sa
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from click.testing import CliRunner
@@ -371,3 +372,140 @@ def test_hook_bpmn_messages(db, tmp_path):
     with pytest.raises(PluginError, match="card_printed is correlated by"):
         drafts.known_messages(rt)
     rt.close()
+
+
+def test_hook_plugin_settings(db, tmp_path):
+    class Tuned:
+        @hookimpl
+        def plugin_settings(self):
+            return {
+                "namespace": "tuned",
+                "defaults": {"limit": 3, "label": "default", "table": {"a": 1, "b": 2}},
+                "environment": {"limit": "SIMPUL_TUNED_LIMIT"},
+            }
+
+    rt = _runtime(db, tmp_path, Tuned())
+    assert rt.plugin_settings("tuned") == {"limit": 3, "label": "default", "table": {"a": 1, "b": 2}}
+    rt.plugin_settings("tuned")["table"]["a"] = 99  # a fresh copy: callers cannot change the node's
+    assert rt.plugin_settings("tuned")["table"]["a"] == 1
+    rt.close()
+
+    environment = {"SIMPUL_TUNED_LIMIT": "7", "SIMPUL_SETTINGS": json.dumps({"tuned": {"table": {"b": 5}}})}
+    config = engine.Config.from_env(environment, instance_path=tmp_path / "i2", database_url=db)
+    rt = engine.Runtime(config, extra_plugins=[Tuned()])
+    assert rt.plugin_settings("tuned") == {"limit": 7, "label": "default", "table": {"a": 1, "b": 5}}
+    rt.close()
+
+    class Twice:
+        @hookimpl
+        def plugin_settings(self):
+            return {"namespace": "tuned", "defaults": {}}
+
+    with pytest.raises(engine.PluginError, match="declared twice"):
+        _runtime(db, tmp_path, Tuned(), Twice())
+
+
+def test_hook_node_started(db, tmp_path):
+    started = []
+
+    class Starts:
+        @hookimpl
+        def node_started(self, runtime):
+            started.append(runtime.plugin_settings("coordination")["batch_size"])
+
+    rt = _runtime(db, tmp_path, Starts(), settings={"coordination": {"batch_size": 5}})
+    assert started == [5]  # once, with every plugin's settings already known
+    rt.close()
+
+    class Refuses:
+        @hookimpl
+        def node_started(self, runtime):
+            raise engine.PluginError("The tuned plugin needs a licence key.")
+
+    with pytest.raises(engine.PluginError, match="licence key"):
+        _runtime(db, tmp_path, Refuses())
+    # the built-in coordination plugin checks its peers when the node starts, not at the first delivery
+    with pytest.raises(engine.PluginError, match="coordination settings"):
+        _runtime(db, tmp_path, settings={"coordination": {"peers": {"6402": {"url": "https://x.example"}}}})
+
+
+def test_hook_plugin_migrations(fresh_db, tmp_path):
+    from simpul.engine.migrate import current_heads, plugin_migrations, schema_differences, upgrade
+
+    versions = tmp_path / "tally_migrations"
+    versions.mkdir()
+    (versions / "tally_0001.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n"
+        "revision = 'tally_0001'\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\n"
+        "def upgrade():\n"
+        "    op.create_table('tally_counts', sa.Column('office_code', sa.String(16), primary_key=True),"
+        " sa.Column('count', sa.Integer(), nullable=False))\n\n"
+        "def downgrade():\n    op.drop_table('tally_counts')\n"
+    )
+    metadata = sa.MetaData()
+    counts = sa.Table(
+        "tally_counts",
+        metadata,
+        sa.Column("office_code", sa.String(16), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False),
+    )
+
+    class Tally:
+        @hookimpl
+        def plugin_migrations(self):
+            return {"name": "tally", "directory": versions, "metadata": metadata}
+
+    rt = make_runtime(fresh_db, tmp_path, extra_plugins=[Tally()])
+    upgrade(rt)  # what simpul init does
+    tally = next(p for p in plugin_migrations(rt) if p.name == "tally")
+    assert current_heads(rt, tally) == ("tally_0001",)
+    with rt.transaction() as uow:
+        uow.session.execute(counts.insert().values(office_code="640205", count=1))
+    upgrade(rt)  # again: nothing to do, nothing lost
+    with rt.read() as s:
+        assert s.execute(sa.select(counts.c.count)).scalar() == 1
+    assert schema_differences(rt)["tally"] == []
+    rt.close()
+
+    class Unnamed:
+        @hookimpl
+        def plugin_migrations(self):
+            return {"name": "Bad Name", "directory": versions}
+
+    rt = make_runtime(fresh_db, tmp_path, extra_plugins=[Unnamed()])
+    with pytest.raises(engine.PluginError, match="migrations"):
+        upgrade(rt)
+    rt.close()
+
+
+def test_hook_expression_helpers(db, tmp_path):
+    class Fees:
+        @hookimpl
+        def expression_helpers(self, runtime):
+            return {
+                "fee_for": lambda name: len(name) * 1000,
+                "leaky": lambda: runtime,  # not data: refused where a script calls it
+            }
+
+    rt = _runtime(db, tmp_path, Fees())
+    engine.deploy_process(rt, script_process("fee = fee_for(resident_name)", key="fee_probe"), deployed_by="test")
+    receipt = engine.start_case(rt, "fee_probe", resident(1), actor(rt, "operator"))["receipt"]
+    complete(rt, receipt, "operator", {"missing_documents_brought": True})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert case["status"] == "completed"
+    assert case["data"]["fee"] == len(case["data"]["resident_name"]) * 1000
+
+    engine.deploy_process(rt, script_process("x = leaky()", key="leak_probe"), deployed_by="test")
+    receipt = engine.start_case(rt, "leak_probe", resident(2), actor(rt, "operator"))["receipt"]
+    complete(rt, receipt, "operator", {"missing_documents_brought": True})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert case["status"] == "incident" and "leaky() gave a value scripts cannot use" in (case["incident"] or "")
+    rt.close()
+
+    class Shadows:
+        @hookimpl
+        def expression_helpers(self, runtime):
+            return {"setting": lambda name, default=None: "mine"}
+
+    with pytest.raises(engine.PluginError, match="not allowed"):
+        _runtime(db, tmp_path, Shadows())

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from simpul.engine import Conflict, NotFound, ValidationFailed
 from simpul.engine.i18n import N_
 from simpul.engine.models import Case, CaseEvent, InboxReceipt, Office, OutboxMessage, utcnow
-from simpul.engine.models_coordination import PeerContact
 
+from .models import PeerContact
 from .settings import settings_for
 
 ALERT_TEXT = N_(
