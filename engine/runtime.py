@@ -58,6 +58,22 @@ def checked_helper(name: str, function):
     return helper
 
 
+def collect_task_inputs(hook) -> dict:
+    """The ``task_inputs`` declarations of every plugin, by name (the CLI calls this too)."""
+    inputs: dict = {}
+    for impl in reversed(hook.task_inputs.get_hookimpls()):
+        for decl in impl.function() or []:
+            name = decl.get("name") if isinstance(decl, dict) else None
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise PluginError(
+                    "Plugin {plugin} declares a task input without a plain name.", plugin=impl.plugin_name
+                )
+            if name in inputs:
+                raise PluginError("Task input {name} is declared twice.", name=name)
+            inputs[name] = {**decl, "plugin": impl.plugin_name}
+    return inputs
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     id: int
@@ -88,6 +104,7 @@ class Runtime:
         self.operators = self._collect_operators()
         self._settings_declared = self._collect_settings()
         self.expression_helpers = self._collect_expression_helpers()
+        self.task_inputs = collect_task_inputs(self.hook)
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()

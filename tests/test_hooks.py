@@ -317,7 +317,7 @@ def test_hook_register_commands():
 
 def test_hook_web_blueprints(db, tmp_path):
     flask = pytest.importorskip("flask")
-    web = pytest.importorskip("web")
+    web = pytest.importorskip("simpul.web")
 
     page = flask.Blueprint("kukar_page", __name__)
 
@@ -509,3 +509,173 @@ def test_hook_expression_helpers(db, tmp_path):
 
     with pytest.raises(engine.PluginError, match="not allowed"):
         _runtime(db, tmp_path, Shadows())
+
+
+class Witness:
+    """A regency's rule: a step may be completed with a witness named beside the form."""
+
+    @hookimpl
+    def task_inputs(self):
+        return [{"name": "witness", "label": "Witness", "help": "Who saw it.", "shown": self.shown}]
+
+    @staticmethod
+    def shown(runtime, task, actor):
+        return task["step"] == "Task_document_check"
+
+    @hookimpl
+    def validate_task_data(self, extras, actor):
+        if "witness" in extras and extras["witness"] == actor.username:
+            return {"witness": ["The witness cannot be you."]}
+        return None
+
+    @hookimpl
+    def task_completing(self, case, step, data, extras, actor):
+        if not extras.get("witness"):
+            return None
+        return {
+            "data": {"witness": extras["witness"]},
+            "events": [{"kind": "witnessed", "detail": extras["witness"], "after": {"step": step}}],
+        }
+
+
+def test_hook_task_inputs(db, tmp_path):
+    rt = _runtime(db, tmp_path, Witness())
+    assert set(engine.task_inputs(rt)) == {"witness", "override_reason"}  # ours and the verification plugin's
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    task = open_task(rt, receipt, "operator")
+    with pytest.raises(engine.InvalidInput, match="No plugin accepts the task input"):
+        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witnes": "Budi"})
+    with pytest.raises(ValidationFailed) as err:
+        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "operator"})
+    assert err.value.errors == {"witness": ["The witness cannot be you."]}
+    assert open_task(rt, receipt, "operator")["id"] == task["id"]  # refused: nothing changed
+
+    # the CLI offers every declared input as an option of `simpul tasks complete`
+    from simpul.cli import main
+    from simpul.cli.commands import add_task_input_options
+    from simpul.engine.plugins import make_plugin_manager
+
+    command = main.commands["tasks"].commands["complete"]
+    params = list(command.params)
+    try:
+        add_task_input_options(make_plugin_manager(extra_plugins=[Witness()]).hook)
+        help_text = CliRunner().invoke(main, ["tasks", "complete", "--help"]).output
+    finally:
+        command.params[:] = params
+    assert "--witness" in help_text and "--override-reason" in help_text
+    rt.close()
+
+
+def test_hook_task_completing(db, tmp_path):
+    rt = _runtime(db, tmp_path, Witness())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    task = open_task(rt, receipt, "operator")
+    engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert [e["kind"] for e in case["events"]] == ["case_started", "witnessed", "task_completed"]
+    witnessed = case["events"][1]
+    assert witnessed["detail"] == "Budi" and witnessed["actor"] == "operator"
+    assert witnessed["step"] == "Task_document_check"
+    assert case["data"]["witness"] == "Budi"
+    rt.close()
+
+
+def _signed_in(rt, username):
+    from argon2 import PasswordHasher
+
+    from simpul.web import create_app
+
+    from .web.conftest import set_passwords
+    from .web.web_helpers import PASSWORD, Browser
+
+    set_passwords(rt, PasswordHasher().hash(PASSWORD), [username])
+    browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
+    browser.login(username)
+    return browser
+
+
+def _tally_blueprint():
+    import flask
+
+    bp = flask.Blueprint("tally", __name__, url_prefix="/tally")
+
+    @bp.get("/cases/<receipt>")
+    def count(receipt):
+        return f"Hitungan {receipt}"
+
+    @bp.get("/overview")
+    def overview():
+        return "Ringkasan"
+
+    @bp.get("/check")
+    def check():
+        return {"ok": flask.request.args.get("kk", "").isdigit(), "errors": ["Digits only."]}
+
+    return bp
+
+
+class TallyPages:
+    @hookimpl
+    def web_blueprints(self, runtime):
+        return [_tally_blueprint()]
+
+    @hookimpl
+    def case_actions(self, runtime, case, actor):
+        return [
+            {"label": "Count the case", "endpoint": "tally.count", "values": {"receipt": case["receipt"]}},
+            {"label": "Gone", "endpoint": "tally.missing_page"},  # an endpoint the app lacks: left out
+        ]
+
+    @hookimpl
+    def menu_links(self, runtime, actor):
+        return [{"label": "Tally overview", "endpoint": "tally.overview"}] if actor.has_role("supervisor") else []
+
+    @hookimpl
+    def live_checks(self, runtime, process_key):
+        return [{"field": "kk", "endpoint": "tally.check", "with": ["nik"], "ok": "KK looks right."}]
+
+
+def test_hook_case_actions(db, tmp_path):
+    rt = _runtime(db, tmp_path, TallyPages())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    browser = _signed_in(rt, "operator")
+    for url in (f"/cases/{receipt}", f"/tasks/{open_task(rt, receipt, 'operator')['id']}"):
+        page = browser.get(url).get_data(as_text=True)
+        assert f'href="/tally/cases/{receipt}"' in page and "Count the case" in page, url
+        assert f'href="/verification/cases/{receipt}/documents"' in page  # the built-in plugin's, the same way
+        assert "Gone" not in page
+    assert browser.get(f"/tally/cases/{receipt}").get_data(as_text=True) == f"Hitungan {receipt}"
+    rt.close()
+
+
+def test_hook_menu_links(db, tmp_path):
+    rt = _runtime(db, tmp_path, TallyPages())
+    clerk = _signed_in(rt, "operator").get("/inbox").get_data(as_text=True)
+    assert "Tally overview" not in clerk and "/coordination/status" not in clerk
+    camat = _signed_in(rt, "camat").get("/inbox").get_data(as_text=True)
+    assert 'href="/tally/overview"' in camat and "Tally overview" in camat
+    assert 'href="/coordination/status"' in camat  # the coordination plugin's status page, for supervisors
+    rt.close()
+
+
+def test_hook_live_checks(db, tmp_path):
+    import html as html_lib
+    import re
+
+    rt = _runtime(db, tmp_path, TallyPages())
+    engine.deploy_bundled(rt)
+    page = _signed_in(rt, "operator").get("/cases/new/ektp_new_card").get_data(as_text=True)
+    checks = json.loads(html_lib.unescape(re.search(r'data-live-checks="([^"]+)"', page).group(1)))
+    by_field = {c["field"]: c for c in checks}
+    assert by_field["kk"] == {
+        "field": "kk",
+        "url": "/tally/check",
+        "with": ["nik"],
+        "ok": "KK looks right.",
+        "min_length": 1,
+    }
+    assert by_field["nik"]["url"] == "/verification/nik" and by_field["nik"]["min_length"] == 16
+    rt.close()

@@ -11,7 +11,7 @@ Built-in plugin; registered exactly as a regency's own plugin would be.
 from importlib.resources import files
 from pathlib import Path
 
-from simpul.engine import PluginError, hookimpl
+from simpul.engine import N_, PluginError, hookimpl
 
 from .operators import reply_to_origin, send_to_regency
 from .settings import DECLARATION, settings_for
@@ -52,6 +52,13 @@ def service_operators():
 @hookimpl
 def deliver_outbox_message(runtime, message):
     return deliver(runtime, message)
+
+
+@hookimpl
+def menu_links(runtime, actor):
+    if actor.has_role("supervisor") or actor.has_role("system_admin"):
+        return [{"label": N_("Coordination"), "endpoint": "coordination.status_page"}]
+    return []
 
 
 @hookimpl

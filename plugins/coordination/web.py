@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 from .inbox import handle_request
 from .status import coordination_status

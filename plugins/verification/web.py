@@ -24,10 +24,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import NotFound, SimpulError, ValidationFailed
+from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, requirements_for
 from simpul.engine import documents as store
-from simpul.engine.cases import requirements_for
-from simpul.engine.i18n import N_
 
 from .identity import NikError, check_nik, parse_nik
 from .messages import translate
