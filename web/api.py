@@ -240,6 +240,12 @@ class VersionSchema(Schema):
 class CompleteSchema(Schema):
     data = fields.Dict(load_default=dict, metadata={"description": "the form's values"})
     version = fields.Integer(allow_none=True, metadata={"description": "the task version you saw"})
+    extras = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        load_default=None,
+        metadata={"description": "inputs beside the form that plugins declare, e.g. override_reason"},
+    )
 
 
 class CaseSummarySchema(Schema):
@@ -520,7 +526,9 @@ class TaskComplete(MethodView):
     @_errors(tasks_blp, 401, 403, 404, 409, 422)
     def post(self, body, task_id):
         """Complete a step with its form's values (validated by the same form definition as the page)"""
-        return engine.complete_task(runtime(), task_id, body["data"], g.actor, expected_version=body.get("version"))
+        return engine.complete_task(
+            runtime(), task_id, body["data"], g.actor, expected_version=body.get("version"), extras=body.get("extras")
+        )
 
 
 BLUEPRINTS = (me_blp, processes_blp, cases_blp, tasks_blp)
