@@ -175,7 +175,7 @@ def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
     Plugins' lists are combined in registration order; a later entry with the same key
     replaces an earlier one (a regency may reword or tighten a national requirement)."""
     combined: dict[str, dict] = {}
-    for result in reversed(runtime.hook.document_requirements(procedure=procedure, data=dict(data))):
+    for result in reversed(runtime.hook.document_requirements(runtime=runtime, procedure=procedure, data=dict(data))):
         for item in result or []:
             if isinstance(item, dict) and item.get("key"):
                 combined[item["key"]] = dict(item)

@@ -43,9 +43,10 @@ def service_operators():
 
 
 @hookspec
-def document_requirements(procedure, data):
+def document_requirements(runtime, procedure, data):
     """Called whenever a case's document checklist is shown or checked (the document-check
-    step cannot complete while one is missing).  ``procedure`` is the process key (e.g.
+    step cannot complete while one is missing).  ``runtime`` is the node's
+    ``engine.Runtime`` (for ``runtime.plugin_settings``), ``procedure`` the process key (e.g.
     ``ektp_replacement``), ``data`` the case's task data.  Return a list of dicts
     ``{"key": str, "label": str, "label_en": str, "source": str}``; return ``[]`` when the plugin
     has no requirement for this case.  Results of all plugins are combined; a later plugin's
@@ -134,11 +135,12 @@ def plugin_settings():
     """Called once when the runtime starts.  Return ``{"namespace": str, "defaults": dict}``
     (optionally ``"environment": {setting: "SIMPUL_..."}``) declaring the plugin's settings,
     or ``None``.  A node sets them in ``SIMPUL_SETTINGS`` under the namespace
-    (``{"coordination": {"batch_size": 50}}``); a declared environment variable (JSON when the
-    default is not text) comes between the default and ``SIMPUL_SETTINGS``, and dict values of
-    both are merged one level.  Read them with ``runtime.plugin_settings(namespace)``: a fresh
-    dict on every call, holding every declared key.  Declarations are combined; two plugins
-    declaring the same namespace stop the node at start-up (PluginError)."""
+    (``{"coordination": {"batch_size": 50}}``); a declared environment variable (read as
+    on/off when the default is a bool, as text when it is text, else as JSON) comes between
+    the default and ``SIMPUL_SETTINGS``, and dict values of both are merged one level.  Read
+    them with ``runtime.plugin_settings(namespace)``: a fresh dict on every call, holding
+    every declared key.  Declarations are combined; two plugins declaring the same namespace
+    stop the node at start-up (PluginError)."""
 
 
 @hookspec

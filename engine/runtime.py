@@ -182,6 +182,9 @@ class Runtime:
             raw = self.config.environment.get(variable)
             if raw is not None:
                 default = values.get(key)
+                if isinstance(default, bool):
+                    layers.append({key: raw.strip().lower() in ("1", "true", "yes", "on")})
+                    continue
                 try:
                     layers.append({key: raw if isinstance(default, str) else json.loads(raw)})
                 except ValueError as exc:
