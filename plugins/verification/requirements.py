@@ -41,8 +41,6 @@ MSG_SUPERVISOR_ONLY = N_("Only a supervisor may override the document requiremen
 
 #: the input a supervisor gives beside the document-check form (``task_inputs`` hook).
 OVERRIDE_INPUT = "override_reason"
-#: where the override is kept in the case data once the step is completed.
-OVERRIDE_KEY = "requirements_override"
 OVERRIDDEN_EVENT = "requirements_overridden"
 
 
@@ -101,18 +99,16 @@ def check_document_step(data: dict, extras: dict | None = None, actor=None) -> d
 
 
 def record_override(data: dict, extras: dict | None, actor) -> dict | None:
-    """What a completed override leaves: the reason in the case data, and a timeline event
-    naming the documents that were missing (``task_completing`` hook)."""
+    """What a completed override leaves: a timeline event with the reason, naming the
+    documents that were missing (``task_completing`` hook).  The event is the record; the case
+    data stays the clerks' own."""
     reason = override_reason(extras, actor)
     if not reason or REQUIREMENTS_KEY not in data:
         return None
     missing = [r["key"] for r in missing_documents(data)]
     if not data.get("documents_complete") or not missing:
         return None  # nothing was overridden
-    return {
-        "data": {OVERRIDE_KEY: {"by": actor.username, "reason": reason, "missing": missing}},
-        "events": [{"kind": OVERRIDDEN_EVENT, "detail": reason, "after": {"missing": missing}}],
-    }
+    return {"events": [{"kind": OVERRIDDEN_EVENT, "detail": reason, "after": {"missing": missing}}]}
 
 
 def override_shown(runtime, task: dict, actor) -> bool:
