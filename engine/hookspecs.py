@@ -176,6 +176,15 @@ def expression_helpers(runtime):
 
 
 @hookspec
+def event_labels():
+    """Called once by the web app, when a case's timeline is first shown.  Return a dict
+    mapping each event kind the plugin records (through ``task_completing`` or its own
+    writes, e.g. ``requirements_overridden``) to an English msgid, the label the timeline
+    shows; ``None`` for none.  Results are merged in registration order (a later plugin's
+    label for the same kind wins); a kind nobody names is shown as it is."""
+
+
+@hookspec
 def task_inputs():
     """Called when ``simpul`` starts and whenever a task page is shown or a task completed.
     Return a list of inputs a user may give when completing a task besides its form:

@@ -679,3 +679,22 @@ def test_hook_live_checks(db, tmp_path):
     }
     assert by_field["nik"]["url"] == "/verification/nik" and by_field["nik"]["min_length"] == 16
     rt.close()
+
+
+def test_hook_event_labels(db, tmp_path):
+    class Labels(Witness):
+        @hookimpl
+        def event_labels(self):
+            return {"witnessed": "Step completed"}  # a msgid the catalogue has: shown in Indonesian
+
+    rt = _runtime(db, tmp_path, Labels())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    engine.complete_task(
+        rt, open_task(rt, receipt, "operator")["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"}
+    )
+    timeline = _signed_in(rt, "operator").get(f"/cases/{receipt}").get_data(as_text=True)
+    assert '<li class="event event-witnessed">' in timeline
+    witnessed = timeline.split('<li class="event event-witnessed">', 1)[1].split("</li>", 1)[0]
+    assert "<strong>Langkah selesai</strong>" in witnessed
+    rt.close()

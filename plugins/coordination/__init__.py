@@ -62,6 +62,14 @@ def menu_links(runtime, actor):
 
 
 @hookimpl
+def event_labels():
+    return {
+        "message_discarded": N_("Message discarded"),
+        "message_undeliverable": N_("Message could not be delivered"),
+    }
+
+
+@hookimpl
 def web_blueprints(runtime):
     from .web import blueprint
 

@@ -14,6 +14,7 @@ from simpul.engine import N_, hookimpl
 
 from .identity import check_applicant
 from .requirements import (
+    OVERRIDDEN_EVENT,
     OVERRIDE_INPUT,
     baseline_requirements,
     check_document_step,
@@ -51,6 +52,11 @@ def task_inputs():
             "shown": override_shown,
         }
     ]
+
+
+@hookimpl
+def event_labels():
+    return {OVERRIDDEN_EVENT: N_("Requirement overridden")}
 
 
 @hookimpl
