@@ -278,6 +278,9 @@ def test_the_camat_overrides_a_missing_document_through_the_api(api, runtime, to
     task_id = open_task(runtime, receipt, "camat")["id"]
     camat = token_for("camat")
     nothing = {"documents_complete": True, "documents_received": []}
+    offered = api.get(f"/api/v1/tasks/{task_id}", headers=camat).get_json()["inputs"]
+    assert [i["name"] for i in offered] == ["override_reason"]
+    assert api.get(f"/api/v1/tasks/{task_id}", headers=token_for("operator")).get_json()["inputs"] == []
     url = f"/api/v1/tasks/{task_id}/complete"
     error(api.post(url, headers=camat, json={"data": nothing, "extras": {"overide": "x"}}), 400, "invalid_input")
     body = error(
