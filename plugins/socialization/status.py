@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 STATUS_LINES = {
     "case_started": N_("Your application was received."),
