@@ -378,6 +378,7 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
                 operators=runtime.operators,
                 lane_roles=runtime.config.lane_roles,
                 source=source,
+                helpers=frozenset(runtime.expression_helpers),
             )
         except DeployError as exc:
             problems.extend(dict(e) for e in (exc.errors or [{"element": None, "message": str(exc)}]))

@@ -201,7 +201,7 @@ def _element_id(node) -> str | None:
     return None
 
 
-def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, source="") -> ParsedProcess:
+def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, source="", helpers=()) -> ParsedProcess:
     """Parse and check one BPMN document; raise DeployError listing every problem found."""
     problems = _Problems()
     what = source or "The BPMN file"
@@ -343,6 +343,7 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                 fkey.startswith("_")
                 or fkey in sandbox.RESERVED_NAMES
                 or fkey in SCRIPT_HELPERS
+                or fkey in helpers  # a plugin's expression helper (expression_helpers hook)
                 or keyword.iskeyword(fkey)
                 or not FIELD_NAME.match(fkey)
             ):

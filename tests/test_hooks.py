@@ -502,6 +502,22 @@ def test_hook_expression_helpers(db, tmp_path):
     assert case["status"] == "incident" and "leaky() gave a value scripts cannot use" in (case["incident"] or "")
     rt.close()
 
+    # a form field with a helper's name would hide it from scripts: refused at deploy
+    forms = tmp_path / "shadow_forms"
+    forms.mkdir()
+    (forms / "shadow.form.json").write_text(json.dumps({"components": [{"type": "textfield", "key": "fee_for"}]}))
+
+    class ShadowForm(Fees):
+        @hookimpl
+        def form_dirs(self):
+            return [str(forms)]
+
+    rt = _runtime(db, tmp_path, ShadowForm())
+    xml = script_process("x = 1", key="shadow_probe").replace('value="documents_returned"', 'value="shadow"')
+    with pytest.raises(engine.DeployError, match="shadows a script helper"):
+        engine.deploy_process(rt, xml, deployed_by="test")
+    rt.close()
+
     class Shadows:
         @hookimpl
         def expression_helpers(self, runtime):
