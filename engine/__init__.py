@@ -23,6 +23,7 @@ from .config import Config
 from .db import Base
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .outcomes import task_outcome
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .workflow import CaseView, ServiceContext
@@ -59,5 +60,6 @@ __all__ = [
     "receive_message",
     "retry_incident",
     "start_case",
+    "task_outcome",
     "unclaim_task",
 ]

@@ -222,3 +222,51 @@ def test_run_serves_the_web_app_with_its_worker(node, tmp_path, db):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_rejection_needs_its_reason_on_the_command_line_too(node):
+    """Issue 14 item 1 at the CLI: closing a case by "not matching" without a reason is refused
+    and changes nothing; with the reason it closes, and the reason is in the timeline."""
+    simpul = node
+    receipt = simpul(
+        "cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator", "--json"
+    )["receipt"]
+    _do(simpul, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    task = _task(simpul, receipt, "verifier")
+    refused = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps({"residence_verified": False, "kelurahan_officer": "Budi"}),
+        ok=False,
+    )
+    assert refused.returncode != 0 and "rejection_reason" in refused.stderr, refused.stderr
+    assert _task(simpul, receipt, "verifier")["step"] == "Task_residence_verification"  # still open
+    forgotten = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps({"kelurahan_officer": "Budi"}),
+        ok=False,
+    )
+    assert forgotten.returncode != 0 and "residence_verified" in forgotten.stderr  # no default decision
+    done = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps(
+            {"residence_verified": False, "rejection_reason": "Bukan warga RT 004", "kelurahan_officer": "Budi"}
+        ),
+        "--json",
+    )
+    assert done["status"] == "completed"
+    assert "Bukan warga RT 004" in simpul("cases", "show", receipt, "--as", "operator")

@@ -401,14 +401,18 @@ def test_forms_are_valid_form_js_and_field_names_are_safe():
             assert isinstance(comp["validate"].get("required"), bool), (key, name)
             assert all(isinstance(v, str) for v in comp["properties"].values()), (key, name)
             if comp["type"] in ("select", "radio"):
-                values = [v["value"] for v in comp["values"]]
+                values = [
+                    str(v["value"]).lower() if isinstance(v["value"], bool) else v["value"] for v in comp["values"]
+                ]
                 en = dict(item.split("=", 1) for item in comp["properties"]["values_en"].split(";"))
                 assert list(en) == values, (key, name)
             if comp["validate"].get("pattern"):
                 re.compile(comp["validate"]["pattern"])
             if "conditional" in comp:
-                # the server validates without evaluating FEEL, so a hideable field is never required
-                assert comp["validate"]["required"] is False, (key, name)
+                # the server reads the same hide expression as the page (engine.forms.feel_hidden)
+                from simpul.engine.forms import _feel_tokens
+
+                assert _feel_tokens(comp["conditional"]["hide"].removeprefix("=")), (key, name)
         if key not in ("application", "replacement_application", "renewal_application"):
             assert not ENGINE_SUPPLIED & set(names), key
 
@@ -420,9 +424,19 @@ def test_task_forms_have_the_fields_the_gateways_read():
     assert keys("document_check")["documents_complete"]["type"] == "checkbox"
     assert not keys("document_check")["documents_complete"]["validate"]["required"]
     assert "document_notes" in keys("document_check")
-    assert keys("residence_verification")["residence_verified"]["type"] == "checkbox"
-    assert keys("identity_match")["identity_matched"]["type"] == "checkbox"
-    assert keys("data_change_verification")["change_verified"]["type"] == "checkbox"
+    # a decision that can close the case is an explicit choice with no default, and its reason
+    # is required whenever the closing answer is chosen
+    for form_key, decision, reason in (
+        ("residence_verification", "residence_verified", "rejection_reason"),
+        ("identity_match", "identity_matched", "mismatch_reason"),
+        ("data_change_verification", "change_verified", "rejection_reason"),
+    ):
+        fields = keys(form_key)
+        assert fields[decision]["type"] == "radio" and fields[decision]["validate"]["required"] is True
+        assert "defaultValue" not in fields[decision]
+        assert [v["value"] for v in fields[decision]["values"]] == [True, False]
+        assert fields[reason]["validate"]["required"] is True
+        assert fields[reason]["conditional"]["hide"] == f"={decision} != false"
     bio = keys("biometric_recording")
     for name in ("photo_captured", "fingerprints_captured", "iris_captured", "signature_captured"):
         assert bio[name]["type"] == "checkbox" and bio[name]["validate"]["required"] is True

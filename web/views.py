@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from simpul import engine
 from simpul.engine import Conflict, NotFound, ValidationFailed
+from simpul.engine import cases as engine_cases
 from simpul.engine import comments as engine_comments
 from simpul.engine import documents as engine_documents
 from simpul.engine import inbox as engine_inbox
 from simpul.engine.cases import requirements_for
+from simpul.engine.forms import validate_form_data
 from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
@@ -148,7 +150,9 @@ def _document_status(requirements, case_data, documents) -> list[dict]:
     ]
 
 
-def _render_task(task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200):
+def _render_task(
+    task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200, confirm_end=None
+):
     rt = runtime()
     documents = engine_documents.list_documents(rt, task["case_id"], g.actor)
     requirements = task.get("requirements") or requirements_for(rt, task["process"], task["case_data"])
@@ -170,13 +174,31 @@ def _render_task(task: dict, *, values=None, errors=None, message=None, message_
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
         users=_display_names([task.get("assignee")]),
         labels=engine_inbox.field_labels(rt, task["process"]),
+        confirm_end=confirm_end,
+        held_by_other=bool(task.get("assignee")) and task.get("assignee") != g.actor.username,
     ), status
+
+
+def _render_done(task_id: str):
+    """A step that is no longer open (Back after completing it, an old link): who completed
+    it and when, with the case, instead of a bare 404."""
+    done = engine_cases.task_completion(runtime(), task_id, g.actor)
+    if done is None:
+        return None
+    return render_template("task_done.html", done=done), 410
 
 
 @bp.route("/tasks/<task_id>", methods=["GET"])
 @login_required
 def task(task_id):
-    return _render_task(engine.get_task(runtime(), task_id, g.actor))
+    try:
+        found = engine.get_task(runtime(), task_id, g.actor)
+    except NotFound:
+        page = _render_done(task_id)
+        if page is None:
+            raise
+        return page
+    return _render_task(found)
 
 
 @bp.route("/tasks/<task_id>", methods=["POST"])
@@ -197,6 +219,16 @@ def complete(task_id):
             return _render_case(receipt, message=render_error(err), status=409)
         raise
     data = data_from_post(task.get("form"), request.form)
+    if request.form.get("confirm_end") != "1":
+        # A choice that closes the case is asked once more, naming the end, before it is sent.
+        try:
+            validate_form_data(task.get("form"), data)
+        except ValidationFailed:
+            pass  # the completion below answers with the fields to fix
+        else:
+            end = engine.task_outcome(rt, task_id, data, actor)
+            if end is not None:
+                return _render_task(task, values=data, confirm_end=end)
     try:
         result = engine.complete_task(rt, task_id, data, actor, expected_version=request.form.get("version", type=int))
     except ValidationFailed as err:

@@ -3,7 +3,7 @@
   "use strict";
 
   // After a refused submission, move focus to the error summary so it is read out first.
-  var summary = document.getElementById("form-errors");
+  var summary = document.getElementById("form-errors") || document.getElementById("confirm-end");
   if (summary) { summary.focus(); }
 
   // form-js "conditional.hide" expressions (a small FEEL subset): "=field", "=not(field)",

