@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .flows import BIOMETRICS, HANDOVER, VERIFIED, resident
+from .flows import BIOMETRICS, CARD_ARRIVED, HANDOVER, VERIFIED, resident
 
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
 
@@ -85,6 +85,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     ):
         _do(simpul, printing["receipt"], "disdukcapil", data)
     simpul("worker", "--once", "--json")
+    _do(simpul, receipt, "operator", CARD_ARRIVED)
     done = _do(simpul, receipt, "operator", HANDOVER)
     assert done["status"] == "completed"
     shown = simpul("cases", "show", printing["receipt"], "--as", "disdukcapil", "--json")
@@ -116,6 +117,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
         '{"card_serial": "6402-KTP-000012"}',
         "--json",
     )
+    _do(simpul, rep, "operator", CARD_ARRIVED)
     assert _do(simpul, rep, "operator", HANDOVER)["status"] == "completed"
 
     # Renewal with a data change.
@@ -134,6 +136,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     _do(simpul, ren, "operator", BIOMETRICS)
     simpul("worker", "--once", "--json")
     simpul("messages", "send", "card_printed", "--key", ren, "--office", "640205", "--data", "{}", "--json")
+    _do(simpul, ren, "operator", CARD_ARRIVED)
     assert _do(simpul, ren, "operator", HANDOVER)["status"] == "completed"
 
     closed = {c["receipt"]: c["status"] for c in simpul("cases", "list", "--as", "camat", "--json")}

@@ -608,6 +608,8 @@ def test_new_card_happy_path():
     _new_card_until_waiting(run)
     assert run.completed_data("Service_send_to_regency")["sent_to_regency"] == {"ok": True}
     run.send("card_printed", {"card_serial": "X"})
+    assert run.ready() == ["Task_receive_card"]  # no handover before the card reaches the office
+    run.complete("Task_receive_card", card_arrived=True, batch_reference="KIRIM-01")
     handover = run.task("Task_handover")
     assert handover.data["card_printed"] == {"card_serial": "X"}  # payload lands in the messageVariable
     assert handover.data["nik"] == APPLICANT["nik"]
@@ -671,6 +673,7 @@ def test_new_card_enrolment_problem_record_again():
     assert run.operators() == [("coordination.send_to_regency", None)] * 2
     assert run.waiting_messages() == sorted(MESSAGES)  # boundary events are armed again
     run.send("card_printed", {"card_serial": "Y"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -696,6 +699,7 @@ def test_new_card_temporary_certificate_then_card():
     with pytest.raises(WorkflowException):  # a second suket message has nobody to catch it
         run.workflow.send_event(BpmnEvent(MessageEventDefinition("temporary_certificate_issued"), {}))
     run.send("card_printed", {"card_serial": "Z"})
+    run.complete("Task_receive_card", card_arrived=True, batch_reference="KIRIM-01")
     handover = run.task("Task_handover")
     assert "suket_issued" not in handover.data  # branch data only merges when the workflow ends
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
@@ -720,6 +724,7 @@ def test_new_card_sla_escalation_uses_setting():
         run.complete("Task_escalation", escalation_action="contacted_regency", escalation_notes="Sudah ditelepon")
         assert run.reached("End_escalation") and not run.workflow.completed
         run.send("card_printed", {"card_serial": "X"})
+        run.complete("Task_receive_card", card_arrived=True)
         run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -731,7 +736,8 @@ def test_new_card_open_escalation_keeps_case_open_after_handover():
         clock.shift(timedelta(days=15))
         run.tick()
         run.send("card_printed", {"card_serial": "X"})
-        assert run.ready() == ["Task_escalation", "Task_handover"]
+        assert run.ready() == ["Task_escalation", "Task_receive_card"]
+        run.complete("Task_receive_card", card_arrived=True)
         run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
         assert not run.workflow.completed  # the fired escalation branch is not cancelled by the card
         run.complete("Task_escalation", escalation_action="other", escalation_notes="Kartu sudah diserahkan")
@@ -753,6 +759,7 @@ def test_new_card_survives_serialization_while_waiting():
     run.workflow = restored
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "X"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed
 
@@ -773,7 +780,8 @@ def test_replacement_happy_path():
     assert run.operators() == [("coordination.send_to_regency", None)]
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "R1"})
-    assert run.task("Task_handover").data["card_printed"] == {"card_serial": "R1"}
+    assert run.task("Task_receive_card").data["card_printed"] == {"card_serial": "R1"}
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -811,6 +819,7 @@ def test_replacement_enrolment_problem_rerecord_then_suket_and_card():
     run.send("temporary_certificate_issued", {"suket_number": "1"})
     assert run.reached("End_suket")
     run.send("card_printed", {"card_serial": "R2"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -836,6 +845,7 @@ def test_renewal_goes_straight_to_biometric_update():
     run.complete("Task_biometric_update", **BIOMETRICS)
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "P1"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
     assert not run.reached("Task_data_change_verification")
@@ -853,6 +863,7 @@ def test_data_change_verified_then_enrolment_problem_record_again():
     assert run.ready() == ["Task_biometric_update"]
     run.complete("Task_biometric_update", **BIOMETRICS)
     run.send("card_printed", {"card_serial": "P2"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -943,4 +954,4 @@ def test_kecamatan_and_regency_together():
     for _name, message in reg.operators():
         kec.send(message, {"card_serial": "KTP-0003"} if message == "card_printed" else {})
     assert kec.reached("Script_suket_issued")
-    assert kec.task("Task_handover").data["card_printed"] == {"card_serial": "KTP-0003"}
+    assert kec.task("Task_receive_card").data["card_printed"] == {"card_serial": "KTP-0003"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from simpul import engine
@@ -129,6 +130,62 @@ def unclaim(task_id):
         "success",
     )
     return redirect(back)
+
+
+# -- cards arriving from the regency ---------------------------------------------------------
+
+ARRIVAL_STEP = "Task_receive_card"
+
+
+def _arrivals() -> list[dict]:
+    """The office's cards printed by the regency and not yet received at the counter."""
+    rt, actor = runtime(), g.actor
+    return [t for t in engine.list_tasks(rt, actor, role="operator") if t["step"] == ARRIVAL_STEP]
+
+
+@bp.route("/cards/arrivals", methods=["GET", "POST"])
+@login_required
+def card_arrivals():
+    """A card batch arrives at the kecamatan with several cards: receive them in one action,
+    each case in its own transaction (a card someone else holds is said, the others go on)."""
+    rt, actor = runtime(), g.actor
+    errors: dict = {}
+    batch = (request.form.get("batch_reference") or "").strip()
+    if request.method == "POST":
+        chosen = request.form.getlist("task_id")
+        if not chosen:
+            errors["task_id"] = [_("Choose the cards that arrived.")]
+        if request.form.get("card_arrived") != "on":
+            errors["card_arrived"] = [_("Tick this box once the cards are at the office and checked.")]
+        if not errors:
+            received, refused = [], []
+            by_id = {t["id"]: t for t in _arrivals()}
+            for task_id in chosen:
+                task = by_id.get(task_id)
+                if task is None:
+                    refused.append(_("%(id)s is no longer waiting for its card.", id=task_id[:8]))
+                    continue
+                try:
+                    engine.complete_task(rt, task_id, {"card_arrived": True, "batch_reference": batch or None}, actor)
+                except (Conflict, ValidationFailed, engine.Forbidden) as err:
+                    refused.append(f"{task['receipt']}: {render_error(err)}")
+                else:
+                    received.append(task["receipt"])
+            if received:
+                flash(
+                    ngettext(
+                        "%(num)d card received; it can now be handed over.",
+                        "%(num)d cards received; they can now be handed over.",
+                        len(received),
+                    ),
+                    "success",
+                )
+            for line in refused:
+                flash(line, "error")
+            return redirect(url_for("ui.card_arrivals"))
+    return render_template(
+        "card_arrivals.html", tasks=_arrivals(), errors=errors, batch=batch, chosen=request.form.getlist("task_id")
+    ), (422 if errors else 200)
 
 
 # -- task page -----------------------------------------------------------------------------

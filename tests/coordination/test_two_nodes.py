@@ -5,7 +5,7 @@ from __future__ import annotations
 from simpul import engine
 from simpul.engine.models import InboxReceipt, OutboxMessage
 from simpul.plugins.coordination.status import coordination_status
-from tests.flows import HANDOVER, actor, complete, open_task
+from tests.flows import CARD_ARRIVED, HANDOVER, actor, complete, open_task
 
 from .helpers import (
     count,
@@ -41,7 +41,8 @@ def test_new_card_runs_across_two_nodes_from_application_to_handover(nodes):
     print_card(reg, printing, "KTP-0001")
     assert work(reg)["sent"] == 1  # card_printed travels back
 
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
+    complete(kec, receipt, "operator", CARD_ARRIVED)
     result = complete(kec, receipt, "operator", HANDOVER)
     assert result["status"] == "completed"
     kec_case = engine.get_case(kec, receipt, actor(kec, "operator"))
@@ -127,5 +128,5 @@ def test_temporary_certificate_and_card_arrive_in_order(nodes):
     # Had card_printed overtaken the notice, nobody would have waited for the notice any more.
     assert received == ["temporary_certificate_issued", "card_printed"]
     assert not [e for e in events if e["kind"] in ("message_discarded", "message_undeliverable")]
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
     assert count(kec, InboxReceipt) == 2

@@ -5,9 +5,11 @@ Screenshots go to test-artifacts/traps-*.png."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from ..flows import DOCS_OK, complete, open_task, start_new_card
+from ..flows import DOCS_OK, complete, open_task, printed_case, start_new_card
 from .test_web_browser import PHONE, chromium, live_server, no_horizontal_scroll, shot, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
@@ -111,3 +113,39 @@ def test_a_claimed_step_shows_who_holds_it_and_no_complete_button(runtime, live_
         shot(page, f"traps-03-claimed-by-other-{tag}")
         assert no_horizontal_scroll(page)
         page.context.close()
+
+
+def test_a_card_delivery_is_received_before_any_handover(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 6: the handover waits until the card reached the office; a delivery with
+    several cards is received in one action."""
+    from playwright.sync_api import expect
+
+    receipts = [printed_case(runtime, n) for n in (1, 2, 3)]
+    assert all(open_task(runtime, r, "operator")["step"] == "Task_receive_card" for r in receipts)
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "operator")
+    page.get_by_role("link", name="Terima kiriman kartu").click()
+    expect(page.locator("#arrival-form legend")).to_have_text("3 kartu sedang dikirim dari Disdukcapil")
+    # forgetting to confirm the check changes nothing
+    page.get_by_label(re.compile(receipts[0])).check()
+    page.get_by_role("button", name="Terima kartu yang dicentang").click()
+    expect(page.locator("#form-errors")).to_contain_text("Centang kotak ini")
+    assert open_task(runtime, receipts[0], "operator")["step"] == "Task_receive_card"
+    for receipt in receipts[:2]:  # two of the three cards are in this delivery
+        page.get_by_label(re.compile(receipt)).check()
+    page.get_by_label("Nomor atau tanggal kiriman").fill("SP-0412/2026")
+    page.get_by_label("Kartu yang dicentang sudah ada di kantor").check()
+    shot(page, "traps-05-card-delivery-1366")
+    page.get_by_role("button", name="Terima kartu yang dicentang").click()
+    expect(page.locator(".alert-success")).to_contain_text("2 kartu diterima")
+    expect(page.locator("#arrival-form legend")).to_have_text("1 kartu sedang dikirim dari Disdukcapil")
+    assert [open_task(runtime, r, "operator")["step"] for r in receipts] == [
+        "Task_handover",
+        "Task_handover",
+        "Task_receive_card",
+    ]
+    phone = _context(chromium, PHONE).new_page()
+    sign_in(phone, live_server, "operator")
+    phone.goto(f"{live_server}/cards/arrivals")
+    assert no_horizontal_scroll(phone)
+    shot(phone, "traps-05-card-delivery-390")
