@@ -154,6 +154,20 @@ def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | Non
     return None, None
 
 
+def once_per_resident_end(spec) -> str | None:
+    """The name of the end event after which a resident may not start this process again,
+    from the start event's ``once_per_resident`` property (the new card's "Selesai": a card
+    is issued once; a lost card is a replacement, a new address a data change)."""
+    for ts in spec.task_specs.values():
+        if type(ts).__name__ != "StartEvent":
+            continue
+        end_id = ((getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}).get("once_per_resident")
+        if end_id:
+            end = next((t for t in spec.task_specs.values() if getattr(t, "bpmn_id", None) == end_id), None)
+            return (end.bpmn_name or end_id) if end is not None else None
+    return None
+
+
 def _combine_errors(results) -> dict:
     errors: dict[str, list] = {}
     for result in results:
@@ -244,6 +258,30 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         raise Conflict(
             "Resident {nik} already has an open case {receipt}.", nik=nik, receipt=existing, errors={"case": existing}
         )
+    issued_at = once_per_resident_end(spec)
+    if issued_at is not None:
+        earlier = s.scalar(
+            select(Case.receipt)
+            .where(
+                Case.resident_nik == nik,
+                Case.office_code == office_code,
+                Case.process_key == process_key,
+                Case.status == "completed",
+                Case.end_reason == issued_at,
+            )
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+        if earlier is not None:
+            raise Conflict(
+                N_(
+                    "Resident {nik} already received an e-KTP in case {receipt}; it is issued once. For a lost "
+                    "or damaged card apply for a replacement; for changed data, a data change."
+                ),
+                nik=nik,
+                receipt=earlier,
+                errors={"case": earlier},
+            )
     now = utcnow()
     receipt = _next_receipt(s, office_code, now.year)
     values = dict(

@@ -313,6 +313,13 @@ def case_new():
     return render_template("case_new.html", processes=processes)
 
 
+def _startable(rt, key: str) -> bool:
+    try:
+        return bool(engine_inbox.start_form(rt, key).get("form"))
+    except NotFound:
+        return False
+
+
 @bp.route("/cases/new/<process_key>", methods=["GET", "POST"])
 @login_required
 def case_start(process_key):
@@ -320,7 +327,7 @@ def case_start(process_key):
     info = engine_inbox.start_form(rt, process_key)
     if not info["form"]:
         abort(404)
-    values, errors, message, existing, status = {}, {}, None, None, 200
+    values, errors, message, existing, status, card_issued = {}, {}, None, None, 200, False
     if request.method == "POST":
         values = data_from_post(info["form"], request.form)
         try:
@@ -331,6 +338,7 @@ def case_start(process_key):
             message, status = render_error(err), 409
             if isinstance(err.errors, dict):
                 existing = err.errors.get("case")
+            card_issued = err.template.startswith("Resident {nik} already received an e-KTP")
         else:
             flash(_("Case %(receipt)s started.", receipt=result["receipt"]), "success")
             return redirect(url_for("ui.case", receipt=result["receipt"]))
@@ -343,6 +351,8 @@ def case_start(process_key):
         errors=errors,
         message=message,
         existing=existing,
+        card_issued=card_issued,
+        has_process=lambda key: _startable(rt, key),
     ), status
 
 

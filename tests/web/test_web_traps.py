@@ -149,3 +149,38 @@ def test_a_card_delivery_is_received_before_any_handover(runtime, live_server, c
     phone.goto(f"{live_server}/cards/arrivals")
     assert no_horizontal_scroll(phone)
     shot(phone, "traps-05-card-delivery-390")
+
+
+def test_a_resident_whose_card_was_issued_is_pointed_to_replacement(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 7: after Dewi's card was handed over, a new-card application with her NIK
+    is refused, naming the earlier case, with the way to a replacement or a data change."""
+    from playwright.sync_api import expect
+
+    from ..flows import receive_and_hand_over, resident
+
+    receipt = printed_case(runtime, 7)
+    assert receive_and_hand_over(runtime, receipt)["status"] == "completed"
+    dewi = resident(7)
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "operator")
+        page.goto(f"{live_server}/cases/new/ektp_new_card")
+        for name in ("nik", "resident_name", "birth_place", "kk_number", "address", "rt", "rw", "kelurahan"):
+            page.locator(f'[name="{name}"]').fill(dewi[name])
+        page.locator('[name="birth_date"]').fill(dewi["birth_date"])
+        page.locator('[name="sex"][value="P"]').check()
+        page.locator('[name="marital_status"]').select_option(dewi["marital_status"])
+        page.locator("form.step-form button[type=submit], form button[type=submit]:not(.small)").last.click()
+        refusal = page.locator("#existing-case")
+        expect(refusal).to_contain_text(f"sudah menerima KTP-el pada permohonan {receipt}")
+        expect(refusal.get_by_role("link", name=f"Buka permohonan {receipt}")).to_be_visible()
+        expect(refusal.locator("#go-replacement")).to_be_visible()
+        expect(refusal.locator("#go-data-change")).to_be_visible()
+        shot(page, f"traps-06-card-already-issued-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
+    from simpul.engine import list_cases
+
+    from ..flows import actor
+
+    assert len(list_cases(runtime, actor(runtime, "camat"), query=dewi["nik"])) == 1  # nothing new was recorded
