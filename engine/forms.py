@@ -36,6 +36,7 @@ MSG_REQUIRED = N_("This field is required.")
 MSG_CHECK_REQUIRED = N_("This box must be ticked.")
 MSG_CHOICE = N_("Choose one of the listed values.")
 MSG_PATTERN = N_("The value does not have the expected format.")
+MSG_SIXTEEN_DIGITS = N_("Enter exactly 16 digits (numbers only).")
 MSG_DATE = N_("Enter a date as YYYY-MM-DD.")
 MSG_NUMBER = N_("Enter a number.")
 MSG_TEXT = N_("Enter text.")
@@ -194,7 +195,9 @@ def _field_for(comp: dict) -> fields.Field:
     validators = []
     if kind in ("textfield", "textarea"):
         if rules.get("pattern"):
-            validators.append(validate.Regexp(rules["pattern"], error=MSG_PATTERN))
+            # a NIK or KK number: say what is expected, not just "the format"
+            message = MSG_SIXTEEN_DIGITS if rules["pattern"] == "^[0-9]{16}$" else MSG_PATTERN
+            validators.append(validate.Regexp(rules["pattern"], error=message))
         if rules.get("minLength") or rules.get("maxLength"):
             validators.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
         if required:

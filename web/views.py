@@ -6,7 +6,7 @@ a page.  Office isolation, conflicts and validation are the engine's; nothing is
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
@@ -36,6 +36,14 @@ def _int_arg(name: str, default: int) -> int:
         return max(1, int(request.args.get(name, default)))
     except (TypeError, ValueError):
         return default
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the icon, not a 404."""
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.route("/")
@@ -232,6 +240,7 @@ def _render_task(
         users=_display_names([task.get("assignee")]),
         labels=engine_inbox.field_labels(rt, task["process"]),
         confirm_end=confirm_end,
+        values_posted=values is not None,
         held_by_other=bool(task.get("assignee")) and task.get("assignee") != g.actor.username,
     ), status
 
@@ -242,6 +251,7 @@ def _render_done(task_id: str):
     done = engine_cases.task_completion(runtime(), task_id, g.actor)
     if done is None:
         return None
+    session["clear_draft"] = f"task-{task_id}"
     return render_template("task_done.html", done=done), 410
 
 
@@ -297,6 +307,7 @@ def complete(task_id):
             return _render_case(task["receipt"], message=render_error(err), status=409)
         return _render_task(fresh, values=data, message=render_error(err), status=409)
     flash(_("Step completed: %(step)s.", step=step_title(task["name"], task["name_en"])), "success")
+    session["clear_draft"] = f"task-{task_id}"  # the browser forgets the draft of this form
     return redirect(url_for("ui.case", receipt=result["receipt"]))
 
 
@@ -341,6 +352,7 @@ def case_start(process_key):
             card_issued = err.template.startswith("Resident {nik} already received an e-KTP")
         else:
             flash(_("Case %(receipt)s started.", receipt=result["receipt"]), "success")
+            session["clear_draft"] = f"start-{process_key}"
             return redirect(url_for("ui.case", receipt=result["receipt"]))
     fields = build_fields(info["form"], values, errors)
     return render_template(

@@ -84,7 +84,7 @@ def test_cases_start_list_show_cancel_and_their_errors(api, op):
         422,
         "validation_failed",
     )
-    assert body["errors"]["nik"] == ["Isian tidak sesuai format yang diminta."]
+    assert body["errors"]["nik"] == ["Isi tepat 16 digit angka."]
     body = error(
         api.post(
             "/api/v1/cases",
@@ -95,7 +95,7 @@ def test_cases_start_list_show_cancel_and_their_errors(api, op):
         "validation_failed",
     )
     assert body["message"] == "Some fields need attention."
-    assert body["errors"]["nik"] == ["The value does not have the expected format."]
+    assert body["errors"]["nik"] == ["Enter exactly 16 digits (numbers only)."]
     body = error(api.post("/api/v1/cases", headers=op, json={"data": resident(2)}), 422, "validation_failed")
     assert body["errors"] == {"process": ["Isian wajib belum diisi."]}
     error(

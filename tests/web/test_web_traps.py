@@ -184,3 +184,70 @@ def test_a_resident_whose_card_was_issued_is_pointed_to_replacement(runtime, liv
     from ..flows import actor
 
     assert len(list_cases(runtime, actor(runtime, "camat"), query=dewi["nik"])) == 1  # nothing new was recorded
+
+
+def test_typed_work_survives_a_lost_session_and_back_says_who_completed_the_step(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 9: the typing of an open form is kept in the browser (a reload, as after a
+    power cut, restores it); a submission after the session ended goes through the sign-in
+    back to the form with the typing; Back after the step shows who completed it."""
+    from playwright.sync_api import expect
+
+    from .web_helpers import PASSWORD
+
+    receipt = start_new_card(runtime, 1)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    task = open_task(runtime, receipt, "verifier")
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "verifier")
+    page.goto(f"{live_server}/tasks/{task['id']}")
+    page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik").check()
+    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
+    page.get_by_label("Catatan verifikasi").fill("Dicocokkan dengan buku induk RT 004")
+    page.reload()  # the power drops, the page comes back
+    expect(page.locator("#draft-restored")).to_contain_text("dipulihkan")
+    expect(page.get_by_label("Nama petugas kelurahan")).to_have_value("Budi Santoso")
+    expect(page.get_by_label("Catatan verifikasi")).to_have_value("Dicocokkan dengan buku induk RT 004")
+    expect(page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik")).to_be_checked()
+    shot(page, "traps-07-draft-restored-1366")
+
+    page.context.clear_cookies()  # the session expires while the form is open
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    page.wait_for_url(re.compile(r"/login"))
+    expect(page.locator(".alert-error")).to_contain_text("Sesi Anda berakhir")
+    page.get_by_label("Nama pengguna").fill("verifier")
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url(f"{live_server}/tasks/{task['id']}")  # back to the form, not the inbox
+    expect(page.get_by_label("Catatan verifikasi")).to_have_value("Dicocokkan dengan buku induk RT 004")
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    page.wait_for_url(f"{live_server}/cases/{receipt}")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('simpul-draft:'))") == []
+
+    page.go_back()  # Back after completing the step
+    done = page.locator("#task-done")
+    expect(done).to_contain_text("Budi menyelesaikan langkah Verifikasi domisili")
+    expect(page.locator("#open-case")).to_have_attribute("href", f"/cases/{receipt}")
+    shot(page, "traps-08-step-already-done-1366")
+    phone = _context(chromium, PHONE).new_page()
+    sign_in(phone, live_server, "verifier")
+    phone.goto(f"{live_server}/tasks/{task['id']}")
+    expect(phone.locator("#task-done")).to_be_visible()
+    assert no_horizontal_scroll(phone)
+    shot(phone, "traps-08-step-already-done-390")
+
+
+def test_the_checklist_follows_the_ticks_beside_it(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 11: ticking a document in the form updates the checklist beside it."""
+    from playwright.sync_api import expect
+
+    receipt = start_new_card(runtime, 1)["receipt"]
+    task = open_task(runtime, receipt, "operator")
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "operator")
+    page.goto(f"{live_server}/tasks/{task['id']}")
+    item = page.locator('#checklist li[data-requirement="family_card"]')
+    expect(item).to_contain_text("belum ada")
+    page.get_by_label("Kartu Keluarga (KK)", exact=True).check()
+    expect(item).to_contain_text("diterima")
+    expect(item).not_to_contain_text("belum ada")
