@@ -215,6 +215,18 @@ def _document_status(requirements, case_data, documents) -> list[dict]:
     ]
 
 
+def _requirement_labels(requirements, data) -> dict:
+    """Requirement key -> label: this procedure's, then those of the procedures a case can come
+    from (the regency sees the kecamatan's checklist by name, not by key)."""
+    labels = {r["key"]: requirement_label(r) for r in requirements}
+    received = [k for k in (data or {}).get("documents_received") or [] if isinstance(k, str)]
+    if any(k not in labels for k in received):
+        for p in engine_inbox.startable_processes(runtime()):
+            for r in requirements_for(runtime(), p["process"], data):
+                labels.setdefault(r["key"], requirement_label(r))
+    return labels
+
+
 def _render_task(
     task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200, confirm_end=None
 ):
@@ -236,7 +248,7 @@ def _render_task(
         message_kind=message_kind,
         documents=documents,
         checklist=_document_status(requirements, task["case_data"], documents),
-        requirement_labels={r["key"]: requirement_label(r) for r in requirements},
+        requirement_labels=_requirement_labels(requirements, task["case_data"]),
         users=_display_names([task.get("assignee")]),
         labels=engine_inbox.field_labels(rt, task["process"]),
         confirm_end=confirm_end,
@@ -447,7 +459,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         message=message,
         message_kind=message_kind,
         title=process_title(case["process"], case["process_name"]),
-        requirement_labels={r["key"]: requirement_label(r) for r in requirements},
+        requirement_labels=_requirement_labels(requirements, case["data"]),
         steps_done=steps_done,
         steps_now=steps_now,
         form_errors=form_errors or {},

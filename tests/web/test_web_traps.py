@@ -251,3 +251,34 @@ def test_the_checklist_follows_the_ticks_beside_it(runtime, live_server, chromiu
     page.get_by_label("Kartu Keluarga (KK)", exact=True).check()
     expect(item).to_contain_text("diterima")
     expect(item).not_to_contain_text("belum ada")
+
+
+def test_the_regency_officer_reads_labelled_values_not_keys(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 8 (first part): the regency's task shows the kecamatan's data with the
+    labels of the forms it was entered in: "Jenis kelamin Perempuan", not "sex P"."""
+    from playwright.sync_api import expect
+
+    from simpul.engine import list_tasks
+
+    from ..flows import BIOMETRICS, VERIFIED, actor, run_worker_until_quiet
+
+    receipt = start_new_card(runtime, 1)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    complete(runtime, receipt, "verifier", VERIFIED)
+    complete(runtime, receipt, "operator", BIOMETRICS)
+    run_worker_until_quiet(runtime)
+    (task,) = list_tasks(runtime, actor(runtime, "disdukcapil"))
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "disdukcapil")
+        page.goto(f"{live_server}/tasks/{task['id']}")
+        data = page.locator("#data-h + dl + dl.data, section[aria-labelledby=data-h] dl.data").last
+        expect(data).to_contain_text("Jenis kelamin")
+        expect(data).to_contain_text("Perempuan")
+        expect(data).to_contain_text("Belum kawin")
+        expect(data).to_contain_text("Kartu Keluarga (KK)")
+        text = data.inner_text()
+        assert "belum_kawin" not in text and "family_card" not in text and "marital_status" not in text
+        shot(page, f"traps-09-regency-task-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
