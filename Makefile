@@ -1,5 +1,6 @@
 # Simpul: the two commands of the README's quick start are `make run` and `make test`.
 PYTHON ?= python3
+PORT   ?= 5000
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -25,7 +26,7 @@ setup: $(STAMP)
 ## Set up and run one office node: SQLite in instance/, demo data, processes and plugins.
 run: setup
 	$(BIN)/simpul init --demo
-	$(BIN)/simpul run
+	$(BIN)/simpul run --port $(PORT)
 
 ## Set up and run every test (SQLite and PostgreSQL, browser tests in Chromium).
 test: setup

@@ -29,6 +29,7 @@ from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, Pl
 from .hookspecs import hookimpl
 from .i18n import N_
 from .models import UTCDateTime
+from .outcomes import task_outcome
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .workflow import CaseView, ServiceContext
@@ -73,5 +74,6 @@ __all__ = [
     "start_case",
     "store_document",
     "task_inputs",
+    "task_outcome",
     "unclaim_task",
 ]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import lazyload
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
+from .i18n import N_
 from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
 from .processes import latest_version_id
 from .workflow import CaseView, CaseWorkflow
@@ -153,6 +154,20 @@ def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | Non
     return None, None
 
 
+def once_per_resident_end(spec) -> str | None:
+    """The name of the end event after which a resident may not start this process again,
+    from the start event's ``once_per_resident`` property (the new card's "Selesai": a card
+    is issued once; a lost card is a replacement, a new address a data change)."""
+    for ts in spec.task_specs.values():
+        if type(ts).__name__ != "StartEvent":
+            continue
+        end_id = ((getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}).get("once_per_resident")
+        if end_id:
+            end = next((t for t in spec.task_specs.values() if getattr(t, "bpmn_id", None) == end_id), None)
+            return (end.bpmn_name or end_id) if end is not None else None
+    return None
+
+
 def _combine_errors(results) -> dict:
     errors: dict[str, list] = {}
     for result in results:
@@ -242,6 +257,30 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         raise Conflict(
             "Resident {nik} already has an open case {receipt}.", nik=nik, receipt=existing, errors={"case": existing}
         )
+    issued_at = once_per_resident_end(spec)
+    if issued_at is not None:
+        earlier = s.scalar(
+            select(Case.receipt)
+            .where(
+                Case.resident_nik == nik,
+                Case.office_code == office_code,
+                Case.process_key == process_key,
+                Case.status == "completed",
+                Case.end_reason == issued_at,
+            )
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+        if earlier is not None:
+            raise Conflict(
+                N_(
+                    "Resident {nik} already received an e-KTP in case {receipt}; it is issued once. For a lost "
+                    "or damaged card apply for a replacement; for changed data, a data change."
+                ),
+                nik=nik,
+                receipt=earlier,
+                errors={"case": earlier},
+            )
     now = utcnow()
     receipt = _next_receipt(s, office_code, now.year)
     values = dict(
@@ -351,6 +390,10 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
         result["case_data"] = dict(task.case.data)
+        if task.assignee:
+            since = claimed_since(s, task.id)
+            result["assignee_name"] = display_name(s, task.assignee)
+            result["claimed_at"] = since.isoformat() if since else None
         result["requirements"] = (
             requirements_for(runtime, task.case.process_key, task.case.data)
             if _uses_requirements(result["form"])
@@ -382,6 +425,71 @@ _SET_ASSIGNEE = (
 )
 
 
+#: A stale form: said without the internal version number, which means nothing to a clerk.
+STALE_TASK = N_("Someone changed this step since you opened it; look at it again before you continue.")
+
+
+def display_name(session, username: str | None) -> str | None:
+    """A user's name as people know it (their display name), the login when they have none."""
+    if not username:
+        return username
+    from .models import User
+
+    return session.scalar(select(User.display_name).where(User.username == username)) or username
+
+
+def task_completion(runtime, task_id: str, actor: Actor) -> dict | None:
+    """Who completed a task that is no longer open, when, and on which case (None when the
+    task never existed, or the actor may not see its case)."""
+    with runtime.read() as s:
+        done = _completion_of(s, task_id)
+        if done is None:
+            return None
+        case = s.get(Case, done.case_id)
+        try:
+            visible_case(case, actor, "Task")
+        except NotFound:
+            return None
+        return {
+            "task_id": task_id,
+            "receipt": case.receipt,
+            "case_status": case.status,
+            "step": done.step,
+            "step_name": done.step_name,
+            "user": done.actor,
+            "user_name": display_name(s, done.actor),
+            "at": done.at.isoformat(),
+        }
+
+
+def claimed_since(session, task_id: str):
+    """When the current holder took the task (its last ``task_claimed`` event)."""
+    return session.scalar(
+        select(CaseEvent.at)
+        .where(CaseEvent.task_id == task_id, CaseEvent.kind == "task_claimed")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _revealed_text(form: dict | None, cleaned: dict) -> str | None:
+    """The text a decision asked for (a reason shown only for that answer), for the timeline:
+    a rejection's reason stands on the case, not only in its data."""
+    if not form:
+        return None
+    from .forms import iter_fields
+
+    texts = [
+        str(cleaned[c["key"]]).strip()
+        for c in iter_fields(form)
+        if c.get("type") in ("textarea", "textfield")
+        and (c.get("conditional") or {}).get("hide")
+        and cleaned.get(c["key"])
+        and str(cleaned[c["key"]]).strip()
+    ]
+    return "; ".join(texts)[:2000] or None
+
+
 def _completion_of(session, task_id: str) -> CaseEvent | None:
     """The event that completed a task, if one did (to explain a second completion)."""
     return session.scalar(
@@ -403,7 +511,7 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
             visible_case(s.get(Case, done.case_id), actor, "Task")
             raise Conflict(
                 "This task was already completed by {user} at {at}.",
-                user=done.actor,
+                user=display_name(s, done.actor),
                 at=done.at.isoformat(timespec="seconds"),
             )
         raise NotFound("Task {id} not found.", id=task_id)
@@ -415,7 +523,9 @@ def _task_for_change(uow, task_id: str, actor: Actor) -> tuple[Row, Row]:
         fresh = conn.execute(_TASK_ROW, {"task_id": task_id}).mappings().first()
         if fresh is None:
             done = _completion_of(s, task_id)
-            raise Conflict("This task was already completed by {user}.", user=done.actor if done else "?")
+            raise Conflict(
+                "This task was already completed by {user}.", user=display_name(s, done.actor) if done else "?"
+            )
         task = Row(**fresh)
     if not actor.has_role(task.role):
         raise Forbidden("This step needs the role {role}.", role=task.role)
@@ -431,11 +541,11 @@ def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | N
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
+            raise Conflict(STALE_TASK)
         if task.assignee == actor.username:
             return task_dict(task, case)
         if task.assignee is not None:
-            raise Conflict("This task is already claimed by {user}.", user=task.assignee)
+            raise Conflict("This task is already claimed by {user}.", user=display_name(uow.session, task.assignee))
         _set_assignee(uow, task, actor.username)
         record_event(
             uow, case, "task_claimed", actor, task=task, before={"assignee": None}, after={"assignee": actor.username}
@@ -447,11 +557,11 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
+            raise Conflict(STALE_TASK)
         if task.assignee is None:
             return task_dict(task, case)
         if task.assignee != actor.username and not actor.has_role("supervisor"):
-            raise Conflict("This task is claimed by {user}.", user=task.assignee)
+            raise Conflict("This task is claimed by {user}.", user=display_name(uow.session, task.assignee))
         before = task.assignee
         _set_assignee(uow, task, None)
         record_event(
@@ -518,10 +628,11 @@ def complete_task(
     with runtime.transaction() as uow:
         s = uow.session
         case, task = _task_for_change(uow, task_id, actor)
-        if expected_version is not None and task.version != expected_version:
-            raise Conflict("The task changed since you opened it (it is now version {version}).", version=task.version)
         if task.assignee is not None and task.assignee != actor.username and not actor.is_system:
-            raise Conflict("This task is claimed by {user}.", user=task.assignee)
+            # said first: who holds it tells the clerk more than "it changed"
+            raise Conflict("This task is claimed by {user}.", user=display_name(uow.session, task.assignee))
+        if expected_version is not None and task.version != expected_version:
+            raise Conflict(STALE_TASK)
         form = runtime.version_info(s, case.process_version_id).forms.get(task.form_key) if task.form_key else None
         cleaned = validate_form_data(form, data)
         cw = CaseWorkflow.load(runtime, s, case)
@@ -553,7 +664,16 @@ def complete_task(
             cw.incident = _describe(exc)
         else:
             cw.advance()
-        record_event(uow, case, "task_completed", actor, task=task, before=before, after=cleaned)
+        record_event(
+            uow,
+            case,
+            "task_completed",
+            actor,
+            task=task,
+            before=before,
+            after=cleaned,
+            detail=_revealed_text(form, cleaned),
+        )
         opened = cw.save()
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)

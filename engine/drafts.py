@@ -29,6 +29,7 @@ from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, Pl
 from .i18n import N_
 from .models import Case, ProcessVersion, utcnow
 from .models_process_admin import ProcessDraft
+from .outcomes import checkbox_end_warnings
 from .processes import MAX_BPMN_BYTES, store_version
 from .specs import BPMN_NS, NS, ParsedProcess, parse_process
 
@@ -115,6 +116,8 @@ class Validation:
     name: str | None
     errors: list = field(default_factory=list)
     parsed: ParsedProcess | None = None
+    #: problems that do not stop a deploy but would hurt an office (same shape as ``errors``)
+    warnings: list = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -392,9 +395,20 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
         p.setdefault("template", p.get("message"))
         p.setdefault("params", {})
     problems = _pin(root, problems)
+    warnings: list = []
+    if root is not None:
+        used = parsed.forms if parsed is not None else {}
+        warnings = _pin(root, checkbox_end_warnings(bpmn_xml, {**used, **forms}))
     if parsed is not None:
         process_key, name = parsed.process_key, parsed.name
-    return Validation(process_key=process_key, name=name, errors=problems, parsed=parsed if not problems else None)
+        parsed.warnings = warnings
+    return Validation(
+        process_key=process_key,
+        name=name,
+        errors=problems,
+        parsed=parsed if not problems else None,
+        warnings=warnings,
+    )
 
 
 # -- drafts ------------------------------------------------------------------------------------
@@ -475,7 +489,7 @@ def save_draft(
         draft.saved_by, draft.saved_at = actor.username, now
         draft.revision = (draft.revision or 0) + 1
         s.flush()
-        return draft_dict(draft)
+        return {**draft_dict(draft), "warnings": result.warnings}
 
 
 def get_draft(runtime, draft_id: int, actor: Actor) -> dict:
@@ -545,10 +559,123 @@ def version_xml(runtime, process_key: str, version: int | None = None) -> tuple[
         return row.bpmn_xml, row.version
 
 
-def deploy_draft(runtime, draft_id: int, actor: Actor, *, expected_revision: int | None = None) -> dict:
-    """Deploy a valid draft as the next version of its process; an invalid one is refused with
-    DeployError whose ``errors`` are pinned to elements (the draft keeps them too)."""
+def _message_names(bpmn_xml: str) -> set[str]:
+    root = _root(bpmn_xml)
+    if root is None:
+        return set()
+    return {m.get("name") for m in root.iterfind("bpmn:message", NS) if m.get("name")}
+
+
+def _operators(bpmn_xml: str) -> dict[str, str]:
+    """Service operator id -> the name of a task that calls it."""
+    root = _root(bpmn_xml)
+    if root is None:
+        return {}
+    found = {}
+    for op in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
+        owner = op.getparent()
+        while owner is not None and not owner.get("id"):
+            owner = owner.getparent()
+        if op.get("id"):
+            found.setdefault(
+                op.get("id"), (owner.get("name") or owner.get("id")) if owner is not None else op.get("id")
+            )
+    return found
+
+
+def deploy_preview(runtime, draft_id: int, actor: Actor) -> dict:
+    """What deploying a draft would change, before it is deployed: the difference from the
+    deployed version (SpiffWorkflow's SpecDiff, as migration computes it), the open cases and
+    what they will do, and what the process would lose (service tasks, messages)."""
     require_admin(actor)
+    from .case_migration import _spec_label, _visible
+
+    with runtime.read() as s:
+        draft = s.get(ProcessDraft, draft_id)
+        if draft is None:
+            raise NotFound("Draft {id} not found.", id=draft_id)
+        xml, forms = draft.bpmn_xml, dict(draft.forms or {})
+    result = validate_process(runtime, xml, forms, source=f"draft {draft_id}")
+    preview = {
+        "draft_id": draft_id,
+        "process_key": result.process_key,
+        "valid": result.valid,
+        "errors": result.errors,
+        "warnings": result.warnings,
+        "current_version": None,
+        "next_version": 1,
+        "added": [],
+        "removed": [],
+        "changed": [],
+        "lost": [],
+        "open_cases": [],
+        "open_total": 0,
+    }
+    if not result.valid:
+        return preview
+    with runtime.read() as s:
+        latest = s.scalar(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == result.process_key)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        )
+        if latest is None:
+            return preview
+        info = runtime.version_info(s, latest.id, latest)
+        old_xml = latest.bpmn_xml
+        counts = s.execute(
+            select(ProcessVersion.version, func.count(Case.id))
+            .join(Case, Case.process_version_id == ProcessVersion.id)
+            .where(Case.process_key == result.process_key, Case.status.in_(("active", "incident")))
+            .group_by(ProcessVersion.version)
+            .order_by(ProcessVersion.version)
+        ).all()
+    from SpiffWorkflow.bpmn.util.diff import SpecDiff
+
+    diff = SpecDiff(runtime.serializer.registry, info.spec[0], result.parsed.spec)
+    removed = [_spec_label(ts) for ts in _visible(diff.removed)]
+    lost = [
+        {"kind": "service", "name": name, "operator": op}
+        for op, name in _operators(old_xml).items()
+        if op not in _operators(xml)
+    ]
+    lost += [{"kind": "message", "name": m} for m in sorted(_message_names(old_xml) - _message_names(xml))]
+    preview.update(
+        current_version=latest.version,
+        next_version=latest.version + 1,
+        added=[_spec_label(ts) for ts in _visible(diff.added)],
+        removed=removed,
+        changed=[
+            {**_spec_label(ts), "attributes": sorted(changes)}
+            for ts, changes in diff.changed.items()
+            if getattr(ts, "bpmn_id", None)
+        ],
+        lost=lost,
+        open_cases=[{"version": v, "cases": n} for v, n in counts],
+        open_total=sum(n for _v, n in counts),
+    )
+    return preview
+
+
+def deploy_draft(
+    runtime, draft_id: int, actor: Actor, *, expected_revision: int | None = None, accept_losses: bool = False
+) -> dict:
+    """Deploy a valid draft as the next version of its process; an invalid one is refused with
+    DeployError whose ``errors`` are pinned to elements (the draft keeps them too).
+
+    A draft that drops a service task or a message the deployed version has (a process that
+    would never send the card, or never hear back) is refused with Conflict unless
+    ``accept_losses``: the administrator saw ``deploy_preview`` and confirmed."""
+    require_admin(actor)
+    if not accept_losses:
+        preview = deploy_preview(runtime, draft_id, actor)
+        if preview["valid"] and preview["lost"]:
+            raise Conflict(
+                "This version drops {lost}, which the deployed version has; confirm the deploy to go on.",
+                lost=", ".join(item["name"] for item in preview["lost"]),
+                errors=preview["lost"],
+            )
     with runtime.read() as s:
         draft = s.get(ProcessDraft, draft_id)
         if draft is None:

@@ -36,6 +36,7 @@ MSG_REQUIRED = N_("This field is required.")
 MSG_CHECK_REQUIRED = N_("This box must be ticked.")
 MSG_CHOICE = N_("Choose one of the listed values.")
 MSG_PATTERN = N_("The value does not have the expected format.")
+MSG_SIXTEEN_DIGITS = N_("Enter exactly 16 digits (numbers only).")
 MSG_DATE = N_("Enter a date as YYYY-MM-DD.")
 MSG_NUMBER = N_("Enter a number.")
 MSG_TEXT = N_("Enter text.")
@@ -53,6 +54,119 @@ def iter_fields(form: dict):
 
 def field_keys(form: dict) -> list[str]:
     return [c["key"] for c in iter_fields(form)]
+
+
+# -- form-js "conditional.hide" on the server ----------------------------------------------------
+#
+# form-js hides a component whose ``conditional.hide`` FEEL expression is true, and then neither
+# requires nor submits it.  The server must apply the same rule, or a reason that is required
+# only when a case is rejected could never be required.  PyPI has no maintained FEEL
+# interpreter, so this reads the same small subset that web/static/simpul.js evaluates in the
+# browser: ``=field``, ``=not(field)``, ``=a = "x"``, ``=a != false``, ``=a = null``, joined
+# by ``and`` / ``or``, with parentheses.  An expression outside the subset hides nothing.
+
+_FEEL_TOKEN = re.compile(r'\s*(not\(|\(|\)|!=|=|"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_.]*|-?\d+(?:\.\d+)?)')
+
+
+class _Unsupported(ValueError):
+    pass
+
+
+def _feel_tokens(text: str) -> list[str]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        if not text[pos:].strip():
+            break
+        m = _FEEL_TOKEN.match(text, pos)
+        if not m:
+            raise _Unsupported(text)
+        tokens.append(m.group(1))
+        pos = m.end()
+    return tokens
+
+
+def _truthy(v) -> bool:
+    return not (v is None or v is False or v == "" or (isinstance(v, (list, tuple)) and not v))
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):  # a radio's "true"/"false" is the boolean
+        return str(a).lower() == str(b).lower()
+    return a == b or str(a) == str(b)
+
+
+class _FeelReader:
+    """Recursive descent over the tokens: or > and > comparison > atom."""
+
+    LITERALS = {"null": None, "true": True, "false": False}
+
+    def __init__(self, tokens: list[str], values: dict):
+        self.tokens, self.values, self.pos = tokens, values, 0
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        if self.pos >= len(self.tokens):
+            raise _Unsupported("unexpected end")
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def atom(self):
+        t = self.take()
+        if t in ("not(", "("):
+            v = self.either()
+            self.take()
+            return (not _truthy(v)) if t == "not(" else v
+        if t in self.LITERALS:
+            return self.LITERALS[t]
+        if t.startswith('"'):
+            return json.loads(t)
+        if t[0].isdigit() or t[0] == "-":
+            return float(t) if "." in t else int(t)
+        if t in ("and", "or", ")", "=", "!="):
+            raise _Unsupported(t)
+        return self.values.get(t)
+
+    def compare(self):
+        left = self.atom()
+        if self.peek() in ("=", "!="):
+            op, right = self.take(), self.atom()
+            return _same(left, right) == (op == "=")
+        return left
+
+    def both(self):
+        v = self.compare()
+        while self.peek() == "and":
+            self.take()
+            r = self.compare()
+            v = _truthy(v) and _truthy(r)
+        return v
+
+    def either(self):
+        v = self.both()
+        while self.peek() == "or":
+            self.take()
+            r = self.both()
+            v = _truthy(v) or _truthy(r)
+        return v
+
+
+def feel_hidden(expression: str | None, values: dict) -> bool:
+    """Whether form-js would hide a component with this ``conditional.hide`` (see above)."""
+    if not expression or not isinstance(expression, str):
+        return False
+    try:
+        return _truthy(_FeelReader(_feel_tokens(expression.strip().removeprefix("=")), values).either())
+    except (_Unsupported, ValueError):
+        return False
+
+
+def hidden_keys(form: dict, values: dict) -> set[str]:
+    """The data fields form-js would hide for these values (not required, not submitted)."""
+    return {c["key"] for c in iter_fields(form) if feel_hidden((c.get("conditional") or {}).get("hide"), values)}
 
 
 class _Date(fields.String):
@@ -81,7 +195,9 @@ def _field_for(comp: dict) -> fields.Field:
     validators = []
     if kind in ("textfield", "textarea"):
         if rules.get("pattern"):
-            validators.append(validate.Regexp(rules["pattern"], error=MSG_PATTERN))
+            # a NIK or KK number: say what is expected, not just "the format"
+            message = MSG_SIXTEEN_DIGITS if rules["pattern"] == "^[0-9]{16}$" else MSG_PATTERN
+            validators.append(validate.Regexp(rules["pattern"], error=message))
         if rules.get("minLength") or rules.get("maxLength"):
             validators.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
         if required:
@@ -153,20 +269,27 @@ def validate_form_data(form: dict | None, data) -> dict:
 
     Fields that the form does not know are refused (so a typo never silently drops data).
     Checkbox fields left out of a submission are treated as unticked, as a browser sends them.
+    A field that the form hides for these values (``conditional.hide``) is not required and
+    its value is dropped, as form-js does.
     """
     if not isinstance(data, dict):
         raise InvalidInput("Task data must be a JSON object.")
     if form is None:
         return dict(data)
     data = dict(data)
+    hidden = hidden_keys(form, data)
+    for key in hidden:  # as form-js: a hidden field is neither required nor kept
+        data.pop(key, None)
     for comp in iter_fields(form):
         key, required = comp["key"], bool((comp.get("validate") or {}).get("required"))
+        if key in hidden:
+            continue
         if comp["type"] == "checkbox" and key not in data:
             data[key] = False
         elif data.get(key) == "" and not required and comp["type"] != "checkbox":
             data[key] = None  # an empty optional input means "no value", as a browser sends it
     try:
-        cleaned = schema_for(form).load(data)
+        cleaned = schema_for(form).load(data, partial=tuple(hidden) or False)
     except ValidationError as exc:
         errors = {k: (v if isinstance(v, list) else [str(v)]) for k, v in exc.normalized_messages().items()}
         errors = {k: [MSG_UNKNOWN if m == "Unknown field." else m for m in v] for k, v in errors.items()}

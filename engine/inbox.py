@@ -376,9 +376,17 @@ def field_labels(runtime, process_key: str) -> dict:
 
     with runtime.read() as s:
         version = latest_version(s, process_key)
-        forms = dict(version.forms or {})
+        forms = list((version.forms or {}).values())
+        # then the forms of the other procedures: a case that came from another office (the
+        # regency's print) carries data entered under their forms
+        others = s.scalars(
+            select(ProcessVersion.forms)
+            .where(ProcessVersion.process_key != process_key)
+            .order_by(ProcessVersion.process_key, ProcessVersion.version.desc())
+        ).all()
+        forms += [f for other in others for f in (other or {}).values()]
     labels: dict[str, dict] = {}
-    for form in forms.values():
+    for form in forms:
         for comp in iter_fields(form or {}):
             props = comp.get("properties") or {}
             values_en = dict(pair.split("=", 1) for pair in (props.get("values_en") or "").split(";") if "=" in pair)

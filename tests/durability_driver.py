@@ -31,6 +31,7 @@ STEP_DATA = {
             "device_id": "D1",
         },
     ),
+    "Task_receive_card": ("operator", {"card_arrived": True, "batch_reference": "K-1"}),
     "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
     "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
     "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),

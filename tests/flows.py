@@ -52,6 +52,14 @@ BIOMETRICS = {
     "device_id": "REK-01",
 }
 HANDOVER = {"card_received": True, "receipt_signed": True, "received_by": "Warga"}
+#: the card batch from the regency is received at the kecamatan before any handover
+CARD_ARRIVED = {"card_arrived": True, "batch_reference": "KIRIM-2026-01"}
+
+
+def receive_and_hand_over(rt, receipt, username="operator"):
+    """The card arrived at the office, then it is handed over (the end of every card case)."""
+    complete(rt, receipt, username, CARD_ARRIVED, step="Task_receive_card")
+    return complete(rt, receipt, username, HANDOVER, step="Task_handover")
 
 
 def start_new_card(rt, n=1, username="operator", **extra):
@@ -67,3 +75,24 @@ def run_worker_until_quiet(rt, rounds=10):
         if not any(counts[k] for k in ("timers", "services", "sent")):
             break
     return total
+
+
+def printed_case(rt, n=1) -> str:
+    """A new-card case walked through the kecamatan and the regency until its card is printed
+    and on its way back (waiting at "Terima kartu dari Disdukcapil"); returns its receipt."""
+    receipt = start_new_card(rt, n)["receipt"]
+    complete(rt, receipt, "operator", DOCS_OK)
+    complete(rt, receipt, "verifier", VERIFIED)
+    complete(rt, receipt, "operator", BIOMETRICS)
+    run_worker_until_quiet(rt)
+    nik = resident(n)["nik"]
+    printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == nik][0]["receipt"]
+    for data in (
+        {"data_complete": True},
+        {"enrolment_result": "print_ready"},
+        {"blank_in_stock": True},
+        {"card_serial": f"KTP-{n:04d}"},
+    ):
+        complete(rt, printing, "disdukcapil", data)
+    run_worker_until_quiet(rt)
+    return receipt

@@ -11,6 +11,7 @@ from simpul.engine.models import Case, CaseEvent, HumanTask, WorkflowState
 
 from .flows import (
     BIOMETRICS,
+    CARD_ARRIVED,
     DOCS_OK,
     HANDOVER,
     VERIFIED,
@@ -49,6 +50,9 @@ def test_new_card_runs_from_counter_to_handover(runtime):
     complete(runtime, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(runtime)
 
+    arrival = open_task(runtime, receipt, "operator")
+    assert arrival["name"] == "Terima kartu dari Disdukcapil"  # the card reaches the office first
+    complete(runtime, receipt, "operator", CARD_ARRIVED)
     handover = open_task(runtime, receipt, "operator")
     assert handover["name"] == "Penyerahan KTP-el"
     done = complete(runtime, receipt, "operator", HANDOVER)
@@ -56,7 +60,7 @@ def test_new_card_runs_from_counter_to_handover(runtime):
 
     case = engine.get_case(runtime, receipt, actor(runtime, "operator"))
     kinds = [e["kind"] for e in case["events"]]
-    assert kinds[0] == "case_started" and kinds.count("task_completed") == 4
+    assert kinds[0] == "case_started" and kinds.count("task_completed") == 5
     assert "message_received" in kinds and case["end_reason"] == "Selesai"
     assert case["data"]["card_printed"]["card_serial"] == "KTP-0001"
     printing_case = engine.get_case(runtime, printing, actor(runtime, "disdukcapil"))
@@ -67,13 +71,13 @@ def test_second_and_stale_completion_conflict_and_change_nothing(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
     engine.claim_task(runtime, task["id"], actor(runtime, "operator"), expected_version=task["version"])
-    with pytest.raises(Conflict, match="changed since you opened it"):
+    with pytest.raises(Conflict, match="changed this step since you opened it"):
         engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"])
     engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"] + 1)
     with runtime.read() as s:
         events_before = s.scalar(select(func.count()).select_from(CaseEvent))
         state_before = s.scalar(select(WorkflowState.state))
-    with pytest.raises(Conflict, match="already completed by operator"):
+    with pytest.raises(Conflict, match="already completed by Siti"):
         engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"))
     with runtime.read() as s:
         assert s.scalar(select(func.count()).select_from(CaseEvent)) == events_before
@@ -84,9 +88,9 @@ def test_claimed_task_cannot_be_completed_by_someone_else(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
     engine.claim_task(runtime, task["id"], actor(runtime, "operator"))
-    with pytest.raises(Conflict, match="already claimed by operator"):
+    with pytest.raises(Conflict, match="already claimed by Siti"):
         engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))
-    with pytest.raises(Conflict, match="claimed by operator"):
+    with pytest.raises(Conflict, match="claimed by Siti"):
         engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator2"))
     engine.unclaim_task(runtime, task["id"], actor(runtime, "operator"))
     claimed = engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .flows import BIOMETRICS, HANDOVER, VERIFIED, resident
+from .flows import BIOMETRICS, CARD_ARRIVED, HANDOVER, VERIFIED, resident
 
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
 
@@ -85,6 +85,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     ):
         _do(simpul, printing["receipt"], "disdukcapil", data)
     simpul("worker", "--once", "--json")
+    _do(simpul, receipt, "operator", CARD_ARRIVED)
     done = _do(simpul, receipt, "operator", HANDOVER)
     assert done["status"] == "completed"
     shown = simpul("cases", "show", printing["receipt"], "--as", "disdukcapil", "--json")
@@ -116,6 +117,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
         '{"card_serial": "6402-KTP-000012"}',
         "--json",
     )
+    _do(simpul, rep, "operator", CARD_ARRIVED)
     assert _do(simpul, rep, "operator", HANDOVER)["status"] == "completed"
 
     # Renewal with a data change.
@@ -134,6 +136,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     _do(simpul, ren, "operator", BIOMETRICS)
     simpul("worker", "--once", "--json")
     simpul("messages", "send", "card_printed", "--key", ren, "--office", "640205", "--data", "{}", "--json")
+    _do(simpul, ren, "operator", CARD_ARRIVED)
     assert _do(simpul, ren, "operator", HANDOVER)["status"] == "completed"
 
     closed = {c["receipt"]: c["status"] for c in simpul("cases", "list", "--as", "camat", "--json")}
@@ -250,3 +253,51 @@ def test_the_camat_overrides_a_missing_document_with_a_reason(node):
     override = next(e for e in events if e["kind"] == "requirements_overridden")
     assert override["actor"] == "camat" and override["detail"] == "KK terbakar, salinan menyusul"
     assert override["after"] == {"missing": ["family_card"]}
+
+
+def test_a_rejection_needs_its_reason_on_the_command_line_too(node):
+    """Issue 14 item 1 at the CLI: closing a case by "not matching" without a reason is refused
+    and changes nothing; with the reason it closes, and the reason is in the timeline."""
+    simpul = node
+    receipt = simpul(
+        "cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator", "--json"
+    )["receipt"]
+    _do(simpul, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    task = _task(simpul, receipt, "verifier")
+    refused = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps({"residence_verified": False, "kelurahan_officer": "Budi"}),
+        ok=False,
+    )
+    assert refused.returncode != 0 and "rejection_reason" in refused.stderr, refused.stderr
+    assert _task(simpul, receipt, "verifier")["step"] == "Task_residence_verification"  # still open
+    forgotten = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps({"kelurahan_officer": "Budi"}),
+        ok=False,
+    )
+    assert forgotten.returncode != 0 and "residence_verified" in forgotten.stderr  # no default decision
+    done = simpul(
+        "tasks",
+        "complete",
+        task["id"],
+        "--as",
+        "verifier",
+        "--data",
+        json.dumps(
+            {"residence_verified": False, "rejection_reason": "Bukan warga RT 004", "kelurahan_officer": "Budi"}
+        ),
+        "--json",
+    )
+    assert done["status"] == "completed"
+    assert "Bukan warga RT 004" in simpul("cases", "show", receipt, "--as", "operator")

@@ -401,14 +401,18 @@ def test_forms_are_valid_form_js_and_field_names_are_safe():
             assert isinstance(comp["validate"].get("required"), bool), (key, name)
             assert all(isinstance(v, str) for v in comp["properties"].values()), (key, name)
             if comp["type"] in ("select", "radio"):
-                values = [v["value"] for v in comp["values"]]
+                values = [
+                    str(v["value"]).lower() if isinstance(v["value"], bool) else v["value"] for v in comp["values"]
+                ]
                 en = dict(item.split("=", 1) for item in comp["properties"]["values_en"].split(";"))
                 assert list(en) == values, (key, name)
             if comp["validate"].get("pattern"):
                 re.compile(comp["validate"]["pattern"])
             if "conditional" in comp:
-                # the server validates without evaluating FEEL, so a hideable field is never required
-                assert comp["validate"]["required"] is False, (key, name)
+                # the server reads the same hide expression as the page (engine.forms.feel_hidden)
+                from simpul.engine.forms import _feel_tokens
+
+                assert _feel_tokens(comp["conditional"]["hide"].removeprefix("=")), (key, name)
         if key not in ("application", "replacement_application", "renewal_application"):
             assert not ENGINE_SUPPLIED & set(names), key
 
@@ -420,9 +424,19 @@ def test_task_forms_have_the_fields_the_gateways_read():
     assert keys("document_check")["documents_complete"]["type"] == "checkbox"
     assert not keys("document_check")["documents_complete"]["validate"]["required"]
     assert "document_notes" in keys("document_check")
-    assert keys("residence_verification")["residence_verified"]["type"] == "checkbox"
-    assert keys("identity_match")["identity_matched"]["type"] == "checkbox"
-    assert keys("data_change_verification")["change_verified"]["type"] == "checkbox"
+    # a decision that can close the case is an explicit choice with no default, and its reason
+    # is required whenever the closing answer is chosen
+    for form_key, decision, reason in (
+        ("residence_verification", "residence_verified", "rejection_reason"),
+        ("identity_match", "identity_matched", "mismatch_reason"),
+        ("data_change_verification", "change_verified", "rejection_reason"),
+    ):
+        fields = keys(form_key)
+        assert fields[decision]["type"] == "radio" and fields[decision]["validate"]["required"] is True
+        assert "defaultValue" not in fields[decision]
+        assert [v["value"] for v in fields[decision]["values"]] == [True, False]
+        assert fields[reason]["validate"]["required"] is True
+        assert fields[reason]["conditional"]["hide"] == f"={decision} != false"
     bio = keys("biometric_recording")
     for name in ("photo_captured", "fingerprints_captured", "iris_captured", "signature_captured"):
         assert bio[name]["type"] == "checkbox" and bio[name]["validate"]["required"] is True
@@ -594,6 +608,8 @@ def test_new_card_happy_path():
     _new_card_until_waiting(run)
     assert run.completed_data("Service_send_to_regency")["sent_to_regency"] == {"ok": True}
     run.send("card_printed", {"card_serial": "X"})
+    assert run.ready() == ["Task_receive_card"]  # no handover before the card reaches the office
+    run.complete("Task_receive_card", card_arrived=True, batch_reference="KIRIM-01")
     handover = run.task("Task_handover")
     assert handover.data["card_printed"] == {"card_serial": "X"}  # payload lands in the messageVariable
     assert handover.data["nik"] == APPLICANT["nik"]
@@ -657,6 +673,7 @@ def test_new_card_enrolment_problem_record_again():
     assert run.operators() == [("coordination.send_to_regency", None)] * 2
     assert run.waiting_messages() == sorted(MESSAGES)  # boundary events are armed again
     run.send("card_printed", {"card_serial": "Y"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -682,6 +699,7 @@ def test_new_card_temporary_certificate_then_card():
     with pytest.raises(WorkflowException):  # a second suket message has nobody to catch it
         run.workflow.send_event(BpmnEvent(MessageEventDefinition("temporary_certificate_issued"), {}))
     run.send("card_printed", {"card_serial": "Z"})
+    run.complete("Task_receive_card", card_arrived=True, batch_reference="KIRIM-01")
     handover = run.task("Task_handover")
     assert "suket_issued" not in handover.data  # branch data only merges when the workflow ends
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
@@ -706,6 +724,7 @@ def test_new_card_sla_escalation_uses_setting():
         run.complete("Task_escalation", escalation_action="contacted_regency", escalation_notes="Sudah ditelepon")
         assert run.reached("End_escalation") and not run.workflow.completed
         run.send("card_printed", {"card_serial": "X"})
+        run.complete("Task_receive_card", card_arrived=True)
         run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -717,7 +736,8 @@ def test_new_card_open_escalation_keeps_case_open_after_handover():
         clock.shift(timedelta(days=15))
         run.tick()
         run.send("card_printed", {"card_serial": "X"})
-        assert run.ready() == ["Task_escalation", "Task_handover"]
+        assert run.ready() == ["Task_escalation", "Task_receive_card"]
+        run.complete("Task_receive_card", card_arrived=True)
         run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
         assert not run.workflow.completed  # the fired escalation branch is not cancelled by the card
         run.complete("Task_escalation", escalation_action="other", escalation_notes="Kartu sudah diserahkan")
@@ -739,6 +759,7 @@ def test_new_card_survives_serialization_while_waiting():
     run.workflow = restored
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "X"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed
 
@@ -759,7 +780,8 @@ def test_replacement_happy_path():
     assert run.operators() == [("coordination.send_to_regency", None)]
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "R1"})
-    assert run.task("Task_handover").data["card_printed"] == {"card_serial": "R1"}
+    assert run.task("Task_receive_card").data["card_printed"] == {"card_serial": "R1"}
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -797,6 +819,7 @@ def test_replacement_enrolment_problem_rerecord_then_suket_and_card():
     run.send("temporary_certificate_issued", {"suket_number": "1"})
     assert run.reached("End_suket")
     run.send("card_printed", {"card_serial": "R2"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -822,6 +845,7 @@ def test_renewal_goes_straight_to_biometric_update():
     run.complete("Task_biometric_update", **BIOMETRICS)
     assert run.waiting_messages() == sorted(MESSAGES)
     run.send("card_printed", {"card_serial": "P1"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
     assert not run.reached("Task_data_change_verification")
@@ -839,6 +863,7 @@ def test_data_change_verified_then_enrolment_problem_record_again():
     assert run.ready() == ["Task_biometric_update"]
     run.complete("Task_biometric_update", **BIOMETRICS)
     run.send("card_printed", {"card_serial": "P2"})
+    run.complete("Task_receive_card", card_arrived=True)
     run.complete("Task_handover", card_received=True, receipt_signed=True, received_by="Siti")
     assert run.workflow.completed and run.reached("End_done")
 
@@ -929,4 +954,4 @@ def test_kecamatan_and_regency_together():
     for _name, message in reg.operators():
         kec.send(message, {"card_serial": "KTP-0003"} if message == "card_printed" else {})
     assert kec.reached("Script_suket_issued")
-    assert kec.task("Task_handover").data["card_printed"] == {"card_serial": "KTP-0003"}
+    assert kec.task("Task_receive_card").data["card_printed"] == {"card_serial": "KTP-0003"}

@@ -145,6 +145,21 @@ def _register_errors(app: Flask) -> None:
             from .api import error_response
 
             return error_response(400, "csrf", _("The form has expired. Reload the page and try again."))
+        # A page form (a step, a new case) sent after the session or its token expired: back
+        # to the form -- through the sign-in when the session is gone -- where the browser
+        # restores the typing it kept (simpul.js drafts), instead of a dead end.
+        from flask import flash, g, redirect, request, url_for
+
+        from .auth import load_actor, safe_next
+
+        if request.method == "POST" and request.endpoint in ("ui.complete", "ui.case_start"):
+            if g.get("actor", None) is None:
+                load_actor()
+            if g.get("actor") is None:
+                flash(_("Your session ended. Sign in again to go back to the form; your typing is kept."), "error")
+                return redirect(url_for("auth.login", next=request.path))
+            flash(_("The form had expired. Your typing is kept: check it and send it again."), "error")
+            return redirect(safe_next(request.path, url_for("ui.inbox")))
         return render_template(
             "error.html", status=400, message=_("The form has expired. Reload the page and try again.")
         ), 400

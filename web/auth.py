@@ -105,6 +105,8 @@ def login():
             elif locale in LOCALES:
                 session["locale"] = locale
             return redirect(next_url)
+    if g.get("office") is None:  # the page names the office this server belongs to
+        _load_office(runtime().config.office_code)
     return render_template("login.html", error=error, username=username, next=next_url), status
 
 

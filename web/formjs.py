@@ -24,6 +24,14 @@ def _text(comp: dict, name: str) -> str | None:
     return indonesian if indonesian is not None else english
 
 
+def value_text(value) -> str:
+    """An option value as a page sends it: JSON spelling for booleans (``true``/``false``), so
+    a radio whose values are booleans posts what the hide expressions and the engine expect."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def _english_values(comp: dict) -> dict:
     raw = _props(comp).get("values_en") or ""
     result = {}
@@ -41,7 +49,10 @@ def _options(comp: dict, requirements: list[dict] | None) -> list[dict]:
         ]
     english = _english_values(comp) if is_english() else {}
     return [
-        {"value": v.get("value"), "label": english.get(str(v.get("value")), v.get("label", v.get("value")))}
+        {
+            "value": value_text(v.get("value")),
+            "label": english.get(value_text(v.get("value")), v.get("label", v.get("value"))),
+        }
         for v in comp.get("values", [])
     ]
 
@@ -57,8 +68,8 @@ def _input_type(comp: dict) -> str:
 
 def _is_checked(value, option_value) -> bool:
     if isinstance(value, (list, tuple, set)):
-        return option_value in value or str(option_value) in {str(v) for v in value}
-    return value is not None and str(value) == str(option_value)
+        return option_value in value or str(option_value) in {value_text(v) for v in value}
+    return value is not None and value_text(value) == value_text(option_value)
 
 
 def build_fields(
@@ -182,6 +193,6 @@ def _number(raw: str):
 def _choice(comp: dict, raw: str):
     """An option's value with its JSON type (a posted form only has strings)."""
     for option in comp.get("values", []):
-        if str(option.get("value")) == raw:
+        if value_text(option.get("value")) == raw:
             return option.get("value")
     return raw

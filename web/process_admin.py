@@ -99,6 +99,7 @@ def _modeler(xml, forms, draft, key, base_version):
         "urls": {
             "save": url_for("process_admin.api_save"),
             "deploy": url_for("process_admin.api_deploy", draft_id=0).replace("/0/", "/{id}/"),
+            "preview": url_for("process_admin.api_preview", draft_id=0).replace("/0/", "/{id}/"),
             "form": url_for("process_admin.api_form", form_key="__key__"),
             "draft_page": url_for("process_admin.edit_draft", draft_id=0).replace("/0/", "/{id}/"),
             "migrate": url_for("process_admin.migrate", key=key or "__key__"),
@@ -156,6 +157,8 @@ def _shown_draft(draft: dict) -> dict:
     """A draft as the browser shows it: its problems in the user's language."""
     if draft and draft.get("errors"):
         draft = {**draft, "errors": render_problems(draft["errors"])}
+    if draft and draft.get("warnings"):
+        draft = {**draft, "warnings": render_problems(draft["warnings"])}
     return draft
 
 
@@ -284,7 +287,14 @@ def api_form(form_key):
 def api_validate():
     body = _payload()
     result = drafts.validate_process(runtime(), body.get("bpmn_xml") or "", body.get("forms"))
-    return jsonify({"valid": result.valid, "process_key": result.process_key, "errors": render_problems(result.errors)})
+    return jsonify(
+        {
+            "valid": result.valid,
+            "process_key": result.process_key,
+            "errors": render_problems(result.errors),
+            "warnings": render_problems(result.warnings),
+        }
+    )
 
 
 @bp.route("/api/drafts", methods=["POST"])
@@ -311,11 +321,27 @@ def api_draft(draft_id):
     return jsonify(_shown_draft(drafts.get_draft(runtime(), draft_id, g.actor)))
 
 
+@bp.route("/api/drafts/<int:draft_id>/preview", methods=["GET"])
+@role_required(ROLE)
+def api_preview(draft_id):
+    """What a deploy would change (shown before the modeler asks for the confirmation)."""
+    preview = drafts.deploy_preview(runtime(), draft_id, g.actor)
+    preview["errors"] = render_problems(preview["errors"])
+    preview["warnings"] = render_problems(preview["warnings"])
+    return jsonify(preview)
+
+
 @bp.route("/api/drafts/<int:draft_id>/deploy", methods=["POST"])
 @role_required(ROLE)
 def api_deploy(draft_id):
     body = request.get_json(silent=True) or {}
-    version = drafts.deploy_draft(runtime(), draft_id, g.actor, expected_revision=body.get("expected_revision"))
+    version = drafts.deploy_draft(
+        runtime(),
+        draft_id,
+        g.actor,
+        expected_revision=body.get("expected_revision"),
+        accept_losses=body.get("confirmed") is True,
+    )
     version["migrate_url"] = url_for("process_admin.migrate", key=version["process_key"], target=version["version"])
     return jsonify(version), 201
 

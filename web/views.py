@@ -6,16 +6,19 @@ a page.  Office isolation, conflicts and validation are the engine's; nothing is
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from simpul import engine
 from simpul.engine import Conflict, NotFound, ValidationFailed
+from simpul.engine import cases as engine_cases
 from simpul.engine import comments as engine_comments
 from simpul.engine import documents as engine_documents
 from simpul.engine import inbox as engine_inbox
 from simpul.engine.cases import requirements_for
+from simpul.engine.forms import validate_form_data
 from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
@@ -34,6 +37,14 @@ def _int_arg(name: str, default: int) -> int:
         return max(1, int(request.args.get(name, default)))
     except (TypeError, ValueError):
         return default
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the icon, not a 404."""
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.route("/")
@@ -130,6 +141,62 @@ def unclaim(task_id):
     return redirect(back)
 
 
+# -- cards arriving from the regency ---------------------------------------------------------
+
+ARRIVAL_STEP = "Task_receive_card"
+
+
+def _arrivals() -> list[dict]:
+    """The office's cards printed by the regency and not yet received at the counter."""
+    rt, actor = runtime(), g.actor
+    return [t for t in engine.list_tasks(rt, actor, role="operator") if t["step"] == ARRIVAL_STEP]
+
+
+@bp.route("/cards/arrivals", methods=["GET", "POST"])
+@login_required
+def card_arrivals():
+    """A card batch arrives at the kecamatan with several cards: receive them in one action,
+    each case in its own transaction (a card someone else holds is said, the others go on)."""
+    rt, actor = runtime(), g.actor
+    errors: dict = {}
+    batch = (request.form.get("batch_reference") or "").strip()
+    if request.method == "POST":
+        chosen = request.form.getlist("task_id")
+        if not chosen:
+            errors["task_id"] = [_("Choose the cards that arrived.")]
+        if request.form.get("card_arrived") != "on":
+            errors["card_arrived"] = [_("Tick this box once the cards are at the office and checked.")]
+        if not errors:
+            received, refused = [], []
+            by_id = {t["id"]: t for t in _arrivals()}
+            for task_id in chosen:
+                task = by_id.get(task_id)
+                if task is None:
+                    refused.append(_("%(id)s is no longer waiting for its card.", id=task_id[:8]))
+                    continue
+                try:
+                    engine.complete_task(rt, task_id, {"card_arrived": True, "batch_reference": batch or None}, actor)
+                except (Conflict, ValidationFailed, engine.Forbidden) as err:
+                    refused.append(f"{task['receipt']}: {render_error(err)}")
+                else:
+                    received.append(task["receipt"])
+            if received:
+                flash(
+                    ngettext(
+                        "%(num)d card received; it can now be handed over.",
+                        "%(num)d cards received; they can now be handed over.",
+                        len(received),
+                    ),
+                    "success",
+                )
+            for line in refused:
+                flash(line, "error")
+            return redirect(url_for("ui.card_arrivals"))
+    return render_template(
+        "card_arrivals.html", tasks=_arrivals(), errors=errors, batch=batch, chosen=request.form.getlist("task_id")
+    ), (422 if errors else 200)
+
+
 # -- task page -----------------------------------------------------------------------------
 
 
@@ -151,7 +218,21 @@ def _document_status(requirements, case_data, documents) -> list[dict]:
     ]
 
 
-def _render_task(task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200):
+def _requirement_labels(requirements, data) -> dict:
+    """Requirement key -> label: this procedure's, then those of the procedures a case can come
+    from (the regency sees the kecamatan's checklist by name, not by key)."""
+    labels = {r["key"]: requirement_label(r) for r in requirements}
+    received = [k for k in (data or {}).get("documents_received") or [] if isinstance(k, str)]
+    if any(k not in labels for k in received):
+        for p in engine_inbox.startable_processes(runtime()):
+            for r in requirements_for(runtime(), p["process"], data):
+                labels.setdefault(r["key"], requirement_label(r))
+    return labels
+
+
+def _render_task(
+    task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200, confirm_end=None
+):
     rt = runtime()
     documents = engine_documents.list_documents(rt, task["case_id"], g.actor)
     requirements = task.get("requirements") or requirements_for(rt, task["process"], task["case_data"])
@@ -172,16 +253,36 @@ def _render_task(task: dict, *, values=None, errors=None, message=None, message_
         message_kind=message_kind,
         documents=documents,
         checklist=_document_status(requirements, task["case_data"], documents),
-        requirement_labels={r["key"]: requirement_label(r) for r in requirements},
+        requirement_labels=_requirement_labels(requirements, task["case_data"]),
         users=_display_names([task.get("assignee")]),
         labels=engine_inbox.field_labels(rt, task["process"]),
+        confirm_end=confirm_end,
+        values_posted=values is not None,
+        held_by_other=bool(task.get("assignee")) and task.get("assignee") != g.actor.username,
     ), status
+
+
+def _render_done(task_id: str):
+    """A step that is no longer open (Back after completing it, an old link): who completed
+    it and when, with the case, instead of a bare 404."""
+    done = engine_cases.task_completion(runtime(), task_id, g.actor)
+    if done is None:
+        return None
+    session["clear_draft"] = f"task-{task_id}"
+    return render_template("task_done.html", done=done), 410
 
 
 @bp.route("/tasks/<task_id>", methods=["GET"])
 @login_required
 def task(task_id):
-    return _render_task(engine.get_task(runtime(), task_id, g.actor))
+    try:
+        found = engine.get_task(runtime(), task_id, g.actor)
+    except NotFound:
+        page = _render_done(task_id)
+        if page is None:
+            raise
+        return page
+    return _render_task(found)
 
 
 @bp.route("/tasks/<task_id>", methods=["POST"])
@@ -203,6 +304,16 @@ def complete(task_id):
         raise
     data = data_from_post(task.get("form"), request.form)
     extras = task_input_values(rt, task, actor, request.form)
+    if request.form.get("confirm_end") != "1":
+        # A choice that closes the case is asked once more, naming the end, before it is sent.
+        try:
+            validate_form_data(task.get("form"), data)
+        except ValidationFailed:
+            pass  # the completion below answers with the fields to fix
+        else:
+            end = engine.task_outcome(rt, task_id, data, actor)
+            if end is not None:
+                return _render_task(task, values=data, confirm_end=end)
     try:
         result = engine.complete_task(
             rt, task_id, data, actor, expected_version=request.form.get("version", type=int), extras=extras or None
@@ -218,6 +329,7 @@ def complete(task_id):
             return _render_case(task["receipt"], message=render_error(err), status=409)
         return _render_task(fresh, values=data, message=render_error(err), status=409)
     flash(_("Step completed: %(step)s.", step=step_title(task["name"], task["name_en"])), "success")
+    session["clear_draft"] = f"task-{task_id}"  # the browser forgets the draft of this form
     return redirect(url_for("ui.case", receipt=result["receipt"]))
 
 
@@ -234,6 +346,13 @@ def case_new():
     return render_template("case_new.html", processes=processes)
 
 
+def _startable(rt, key: str) -> bool:
+    try:
+        return bool(engine_inbox.start_form(rt, key).get("form"))
+    except NotFound:
+        return False
+
+
 @bp.route("/cases/new/<process_key>", methods=["GET", "POST"])
 @login_required
 def case_start(process_key):
@@ -241,7 +360,7 @@ def case_start(process_key):
     info = engine_inbox.start_form(rt, process_key)
     if not info["form"]:
         abort(404)
-    values, errors, message, existing, status = {}, {}, None, None, 200
+    values, errors, message, existing, status, card_issued = {}, {}, None, None, 200, False
     if request.method == "POST":
         values = data_from_post(info["form"], request.form)
         try:
@@ -252,8 +371,10 @@ def case_start(process_key):
             message, status = render_error(err), 409
             if isinstance(err.errors, dict):
                 existing = err.errors.get("case")
+            card_issued = err.template.startswith("Resident {nik} already received an e-KTP")
         else:
             flash(_("Case %(receipt)s started.", receipt=result["receipt"]), "success")
+            session["clear_draft"] = f"start-{process_key}"
             return redirect(url_for("ui.case", receipt=result["receipt"]))
     fields = build_fields(info["form"], values, errors)
     return render_template(
@@ -265,6 +386,8 @@ def case_start(process_key):
         errors=errors,
         message=message,
         existing=existing,
+        card_issued=card_issued,
+        has_process=lambda key: _startable(rt, key),
     ), status
 
 
@@ -348,7 +471,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         message_kind=message_kind,
         title=process_title(case["process"], case["process_name"]),
         case_actions=case_actions(rt, case, actor),
-        requirement_labels={r["key"]: requirement_label(r) for r in requirements},
+        requirement_labels=_requirement_labels(requirements, case["data"]),
         steps_done=steps_done,
         steps_now=steps_now,
         form_errors=form_errors or {},

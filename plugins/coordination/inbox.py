@@ -383,6 +383,47 @@ def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict
     return _result(message_id, p.DISCARDED, reason)
 
 
+def _refuse_second_print(runtime, uow, case: Case, message_id: str, sender: str, key: str) -> dict:
+    """Another kecamatan case asks to print a card for a NIK whose print is already open here:
+    one resident, one card.  Nothing is started; the sending case hears back
+    (``enrolment_problem``, ``duplicate_print``) naming the case that holds the print, since
+    the kecamatan offices cannot see each other's cases."""
+    from simpul.engine import ServiceContext
+
+    data = dict(case.data or {})
+    origin = data.get("origin_office")
+    notes = (
+        f"Disdukcapil sudah memproses pencetakan KTP-el untuk NIK {case.resident_nik} pada permohonan "
+        f"{case.receipt}"
+        + (f" (dari kantor {origin}, tanda terima {data.get('origin_receipt') or '-'})" if origin else "")
+        + ". Satu penduduk, satu kartu: hubungi kantor tersebut atau ajukan penggantian bila kartu hilang."
+    )
+    ServiceContext(runtime, uow.session, case, {}).send(
+        sender,
+        "message",
+        {
+            "name": "enrolment_problem",
+            "correlation_key": key,
+            "data": {
+                "enrolment_result": "duplicate_print",
+                "enrolment_notes": notes,
+                "regency_receipt": case.receipt,
+                "existing_office": origin,
+                "existing_receipt": data.get("origin_receipt"),
+            },
+        },
+    )
+    uow.session.add(
+        InboxReceipt(
+            message_id=message_id,
+            source_office=sender,
+            received_at=utcnow(),
+            result={"refused": "duplicate_print", "receipt": case.receipt},
+        )
+    )
+    return _result(message_id, p.APPLIED, receipt=case.receipt, refused="duplicate_print")
+
+
 def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> dict | None:
     """A second ``start_case`` for a kecamatan case whose printing case is still open: the
     open case is that case (same correlation key), so the message is applied to it."""
@@ -393,8 +434,10 @@ def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> 
         with runtime.transaction() as uow:
             s = uow.session
             case = s.scalar(select(Case).where(Case.receipt == receipt))
-            if case is None or case.correlation_key != key or case.office_code != destination:
+            if case is None or case.office_code != destination:
                 return None
+            if case.correlation_key != key:
+                return _refuse_second_print(runtime, uow, case, message_id, sender, key)
             s.add(
                 InboxReceipt(
                     message_id=message_id,

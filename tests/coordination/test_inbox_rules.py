@@ -39,7 +39,12 @@ def _to_resolution(kec, reg, n):
     work(kec)
     printing = printing_receipt(reg, receipt)
     complete(reg, printing, "disdukcapil", {"data_complete": True})
-    complete(reg, printing, "disdukcapil", {"enrolment_result": "enrolment_failed"})
+    complete(
+        reg,
+        printing,
+        "disdukcapil",
+        {"enrolment_result": "enrolment_failed", "enrolment_notes": "Sidik jari tidak terbaca"},
+    )
     work(reg)
     assert open_steps(kec, receipt) == ["Task_enrolment_resolution"]
     return receipt, printing
@@ -77,7 +82,7 @@ def test_a_message_that_arrives_before_the_case_waits_is_kept_until_it_does(node
         work(reg)
 
     assert wait_for(lambda: pending(reg) == 0, timeout=10, tick=retried)
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
     data = engine.get_case(kec, receipt, actor(kec, "operator"))["data"]
     assert data["card_printed"]["card_serial"] == "KTP-EARLY"
 

@@ -62,4 +62,4 @@ def test_fifty_cases_sent_through_an_outage_arrive_exactly_once_and_resume(nodes
         print_card(reg, printing_receipt(reg, receipt), f"KTP-{n:04d}")
     assert wait_for(lambda: receipts(kec) == N, timeout=60, tick=lambda: work(reg))
     assert pending(reg) == 0
-    assert all(open_steps(kec, r) == ["Task_handover"] for r in sent)
+    assert all(open_steps(kec, r) == ["Task_receive_card"] for r in sent)

@@ -73,7 +73,7 @@ def test_a_correctly_signed_message_is_applied(nodes):
     status, data = _post(nodes.kecamatan, *_request([_card_printed(receipt)]))
     assert status == 200
     assert [r["status"] for r in p.decode(data, 10**6)["results"]] == [p.APPLIED]
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
 
 
 def test_tampered_wrong_secret_unknown_and_unsigned_requests_are_refused_and_logged(nodes, caplog):

@@ -131,7 +131,7 @@ def test_in_the_web_app_the_inbox_needs_no_csrf_token_and_the_page_needs_a_sign_
     work(kec)
     print_card(reg, printing_receipt(reg, receipt), "KTP-WEB")
     assert wait_for(lambda: receipts(kec) == 1, timeout=10, tick=lambda: work(reg))
-    assert pending(reg) == 0 and open_steps(kec, receipt) == ["Task_handover"]
+    assert pending(reg) == 0 and open_steps(kec, receipt) == ["Task_receive_card"]
 
     response = app.test_client().get("/coordination/status")
     assert response.status_code == 302 and "/login" in response.headers["Location"]

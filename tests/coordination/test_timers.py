@@ -65,7 +65,7 @@ def test_a_card_not_back_in_14_days_is_escalated_to_the_camat_and_can_still_arri
         work(reg)
         assert sorted(t["step"] for t in engine.list_tasks(kec, actor(kec, "camat"), case_receipt=receipt)) == [
             "Task_escalation",
-            "Task_handover",
+            "Task_receive_card",
         ]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from simpul import engine
-from simpul.engine.models import InboxReceipt, OutboxMessage
+from simpul.engine.models import Case, InboxReceipt, OutboxMessage
 from simpul.plugins.coordination.status import coordination_status
-from tests.flows import HANDOVER, actor, complete, open_task
+from tests.flows import CARD_ARRIVED, HANDOVER, actor, complete, open_task
 
 from .helpers import (
     count,
@@ -41,7 +43,8 @@ def test_new_card_runs_across_two_nodes_from_application_to_handover(nodes):
     print_card(reg, printing, "KTP-0001")
     assert work(reg)["sent"] == 1  # card_printed travels back
 
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
+    complete(kec, receipt, "operator", CARD_ARRIVED)
     result = complete(kec, receipt, "operator", HANDOVER)
     assert result["status"] == "completed"
     kec_case = engine.get_case(kec, receipt, actor(kec, "operator"))
@@ -127,5 +130,45 @@ def test_temporary_certificate_and_card_arrive_in_order(nodes):
     # Had card_printed overtaken the notice, nobody would have waited for the notice any more.
     assert received == ["temporary_certificate_issued", "card_printed"]
     assert not [e for e in events if e["kind"] in ("message_discarded", "message_undeliverable")]
-    assert open_steps(kec, receipt) == ["Task_handover"]
+    assert open_steps(kec, receipt) == ["Task_receive_card"]
     assert count(kec, InboxReceipt) == 2
+
+
+def test_a_second_print_for_the_same_nik_is_refused_and_the_sender_hears_which_case(nodes):
+    """Issue 14 item 7 at the regency: another kecamatan sends the same resident while her
+    print is open.  No second print starts; the sending office is answered (enrolment_problem,
+    duplicate_print) with the case that holds the print -- it cannot see that case itself."""
+    from simpul.plugins.coordination.inbox import apply_envelope
+
+    kec, reg = nodes.kecamatan.runtime, nodes.regency.runtime
+    receipt = record_case(kec, 1)
+    work(kec)
+    printing = printing_receipt(reg, receipt)
+    with reg.read() as s:
+        data = dict(s.scalar(select(Case.data).where(Case.receipt == printing)))
+    envelope = {
+        "message_id": "second-print-0001",
+        "kind": "start_case",
+        "source_office": "640206",
+        "destination_office": "6402",
+        "payload": {
+            "process": "ektp_regency_printing",
+            "office": "6402",
+            "correlation_key": "640206-2026-00009",
+            "data": {**data, "origin_office": "640206", "origin_receipt": "640206-2026-00009"},
+        },
+    }
+    result = apply_envelope(reg, envelope, "640206", "6402")
+    assert result["status"] == "applied" and result["refused"] == "duplicate_print"
+    assert result["receipt"] == printing
+    assert len(printing_cases(reg)) == 1  # no second print
+    with reg.read() as s:
+        answer = s.scalar(select(OutboxMessage).where(OutboxMessage.destination_office == "640206"))
+    assert answer.kind == "message" and answer.payload["name"] == "enrolment_problem"
+    assert answer.payload["correlation_key"] == "640206-2026-00009"
+    problem = answer.payload["data"]
+    assert problem["enrolment_result"] == "duplicate_print" and problem["regency_receipt"] == printing
+    assert problem["existing_office"] == "640205" and problem["existing_receipt"] == receipt
+    assert receipt in problem["enrolment_notes"] and printing in problem["enrolment_notes"]
+    # the same message again is a duplicate, not a second answer
+    assert apply_envelope(reg, envelope, "640206", "6402")["status"] == "duplicate"

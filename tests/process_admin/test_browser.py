@@ -166,6 +166,10 @@ def test_admin_changes_the_process_and_migrates_running_cases(live_app):
         page.keyboard.press("Tab")
         page.screenshot(path=str(ARTIFACTS / "process-admin-form-bound.png"), full_page=True)
         page.click("#btn-deploy")
+        ask = page.locator("#deploy-dialog")  # asked first: what changes, what the open cases do
+        expect(ask.locator(".preview-added li[data-element=Task_field_check]")).to_have_count(1, timeout=15000)
+        expect(ask.locator(".preview-open")).to_contain_text("Open cases: 2")
+        page.click("#deploy-confirm")
         expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
         expect(page.locator("#problems")).to_be_hidden()
 
@@ -259,6 +263,7 @@ def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
         page.keyboard.press("Tab")
 
         page.click("#btn-deploy")
+        page.click("#deploy-confirm")
         expect(page.locator("#status")).to_contain_text("version 2", timeout=15000)
         expect(page.locator("#problems")).to_be_hidden()
 
@@ -270,3 +275,58 @@ def test_admin_creates_a_new_form_for_a_task_and_deploys_it(live_app):
     form = opened["forms"]["field_check"]
     assert [c["type"] for c in form["components"]] == ["textfield"]
     assert form["components"][0]["key"]
+
+
+DELETE_SEND = """() => {
+  const m = window.simpulModeler;
+  const registry = m.get('elementRegistry'), modeling = m.get('modeling');
+  const send = registry.get('Service_send_to_regency');
+  modeling.removeElements([send]);  // bpmn-js joins the flows around it, as in the issue
+  const out = registry.get('Task_biometric_recording').outgoing;
+  if (!out.length) { modeling.connect(registry.get('Task_biometric_recording'), registry.get('Receive_card_printed')); }
+  return !registry.get('Service_send_to_regency');
+}"""
+
+
+def test_deleting_the_send_to_the_regency_is_shown_and_needs_a_confirmation(live_app):
+    """Issue 14 item 4: deleting "Kirim ke Disdukcapil" and pressing "Simpan dan pasang" shows
+    the difference from the deployed version, what the open cases do and that the process no
+    longer sends anything; cancelling deploys nothing, confirming deploys version 2."""
+    from playwright.sync_api import expect
+
+    from simpul.engine import drafts
+
+    rt, base = live_app
+    start_new_card(rt, 1)
+    with offline_page(base, "process-admin-lost-service-failure.png") as (page, blocked, page_errors):
+        _login(page, base, "admin")
+        page.select_option("#lang-select", "id")
+        page.click("form.lang button")
+        page.goto(f"{base}/admin/processes/ektp_new_card/edit")
+        expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+        assert page.evaluate(DELETE_SEND) is True
+        page.get_by_role("button", name="Simpan dan pasang").click()
+        ask = page.locator("#deploy-dialog")
+        expect(ask).to_be_visible(timeout=15000)
+        expect(ask.locator("#deploy-dialog-title")).to_have_text("Pasang versi 2?")
+        lost = ask.locator(".preview-lost")
+        expect(lost).to_contain_text("Tugas layanan Kirim ke Disdukcapil hilang")
+        expect(ask.locator(".preview-removed li[data-element=Service_send_to_regency]")).to_have_count(1)
+        expect(ask.locator(".preview-open")).to_contain_text("Permohonan terbuka: 1")
+        expect(ask.locator(".preview-open")).to_contain_text("tetap pada versi awalnya")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / "traps-04-deploy-preview-1366.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "traps-04-deploy-preview-390.png"))
+        page.set_viewport_size({"width": 1500, "height": 1000})
+        page.get_by_role("button", name="Batal").click()
+        expect(ask).to_be_hidden()
+        expect(page.locator("#status")).to_contain_text("Tidak dipasang")
+        assert drafts.version_xml(rt, "ektp_new_card")[1] == 1  # nothing deployed
+
+        page.get_by_role("button", name="Simpan dan pasang").click()
+        expect(ask).to_be_visible(timeout=15000)
+        page.get_by_role("button", name="Pasang versi 2").click()
+        expect(page.locator("#status")).to_contain_text("versi 2", timeout=15000)
+    assert blocked == [] and page_errors == [], (blocked, page_errors)
+    assert drafts.version_xml(rt, "ektp_new_card")[1] == 2

@@ -176,3 +176,25 @@ def test_migration_needs_a_process_admin_and_an_existing_version(runtime):
         case_migration.plan_migration(runtime, KEY, 1, actor(runtime, "camat"))
     with pytest.raises(NotFound):
         case_migration.migrate_cases(runtime, KEY, 9, ADMIN)
+
+
+def test_a_deploy_that_drops_the_send_to_the_regency_is_previewed_and_needs_confirming(runtime):
+    """Issue 14 item 4 in the engine: the preview is the SpecDiff against the deployed
+    version, with the open cases; dropping a service task is refused unless confirmed."""
+    from simpul.engine.errors import Conflict
+
+    start_new_card(runtime, 1)
+    draft = drafts.save_draft(runtime, ADMIN, bypass(new_card_xml(), "Service_send_to_regency"))
+    assert draft["valid"], draft["errors"]
+    preview = drafts.deploy_preview(runtime, draft["id"], ADMIN)
+    assert (preview["current_version"], preview["next_version"]) == (1, 2)
+    assert [r["id"] for r in preview["removed"]] == ["Service_send_to_regency"]
+    assert preview["lost"] == [
+        {"kind": "service", "name": "Kirim ke Disdukcapil", "operator": "coordination.send_to_regency"}
+    ]
+    assert preview["open_cases"] == [{"version": 1, "cases": 1}] and preview["open_total"] == 1
+    with pytest.raises(Conflict) as refused:
+        drafts.deploy_draft(runtime, draft["id"], ADMIN)
+    assert "Kirim ke Disdukcapil" in str(refused.value)
+    assert drafts.version_xml(runtime, KEY)[1] == 1  # nothing deployed
+    assert drafts.deploy_draft(runtime, draft["id"], ADMIN, accept_losses=True)["version"] == 2

@@ -289,3 +289,32 @@ def test_element_ids_are_pinned_even_without_a_diagram_shape(runtime):
         if e["shape"] == "Boundary_card_sla" and e["element"] == "TimerEventDefinition_Boundary_card_sla"
     ]
     assert set_attr  # (helper kept for other tests)
+
+
+def test_a_checkbox_whose_unticked_default_ends_the_case_is_warned_about(runtime):
+    """The trap of issue 14: an untouched tick box that rejects a resident.  The bundled forms
+    have none; the old checkbox form, edited with the draft, is warned about on its task."""
+    import json
+
+    from simpul.engine.resources import PROCESSES_DIR
+
+    clean = drafts.save_draft(runtime, ADMIN, new_card_xml())
+    assert clean["valid"] and clean["warnings"] == []
+    old = json.loads((PROCESSES_DIR / "forms" / "residence_verification.form.json").read_text(encoding="utf-8"))
+    for comp in old["components"]:
+        if comp.get("key") == "residence_verified":
+            comp.clear()
+            comp.update(
+                type="checkbox",
+                key="residence_verified",
+                id="Field_residence_verified",
+                label="Domisili sesuai",
+                defaultValue=False,
+                validate={"required": False},
+                properties={"label_en": "Residence matches"},
+            )
+    draft = drafts.save_draft(runtime, ADMIN, new_card_xml(), forms={"residence_verification": old})
+    assert draft["valid"]  # a warning, not an error: it can still be deployed
+    assert [(w["shape"], w["params"]["field"], w["params"]["end"]) for w in draft["warnings"]] == [
+        ("Task_residence_verification", "Domisili sesuai", "Ditolak: data domisili tidak sesuai")
+    ]

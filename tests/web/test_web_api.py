@@ -84,7 +84,7 @@ def test_cases_start_list_show_cancel_and_their_errors(api, op):
         422,
         "validation_failed",
     )
-    assert body["errors"]["nik"] == ["Isian tidak sesuai format yang diminta."]
+    assert body["errors"]["nik"] == ["Isi tepat 16 digit angka."]
     body = error(
         api.post(
             "/api/v1/cases",
@@ -95,7 +95,7 @@ def test_cases_start_list_show_cancel_and_their_errors(api, op):
         "validation_failed",
     )
     assert body["message"] == "Some fields need attention."
-    assert body["errors"]["nik"] == ["The value does not have the expected format."]
+    assert body["errors"]["nik"] == ["Enter exactly 16 digits (numbers only)."]
     body = error(api.post("/api/v1/cases", headers=op, json={"data": resident(2)}), 422, "validation_failed")
     assert body["errors"] == {"process": ["Isian wajib belum diisi."]}
     error(
@@ -170,7 +170,7 @@ def test_task_claim_unclaim_complete_and_conflicts(api, runtime, op, token_for):
     claimed = api.post(f"/api/v1/tasks/{task_id}/claim", headers=op, json={"version": 1}).get_json()
     assert claimed["assignee"] == "operator" and claimed["version"] == 2
     body = error(api.post(f"/api/v1/tasks/{task_id}/claim", headers=andi, json={}), 409, "conflict")
-    assert "operator" in body["message"]
+    assert "Siti" in body["message"]  # the holder by name, as people know her
     error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=andi, json={"data": DOCS_OK}), 409, "conflict")
     assert api.get("/api/v1/tasks?view=mine", headers=op).get_json()["total"] == 1
     released = api.post(f"/api/v1/tasks/{task_id}/unclaim", headers=op, json={}).get_json()
@@ -200,7 +200,7 @@ def test_task_claim_unclaim_complete_and_conflicts(api, runtime, op, token_for):
     assert done.status_code == 200
     assert [t["step"] for t in done.get_json()["open_tasks"]] == ["Task_residence_verification"]
     body = error(api.post(f"/api/v1/tasks/{task_id}/complete", headers=andi, json={"data": DOCS_OK}), 409, "conflict")
-    assert "operator" in body["message"]
+    assert "Siti" in body["message"]  # who completed it, by name
 
     verify_id = open_task(runtime, receipt, "verifier")["id"]
     body = error(

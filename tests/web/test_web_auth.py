@@ -158,3 +158,12 @@ def test_pages_carry_security_headers(browser):
 
 def test_a_new_browser_is_not_signed_in(app):
     assert Browser(app).get("/cases").status_code == 302
+
+
+def test_the_login_page_names_the_office_and_the_favicon_is_served(browser):
+    """Issue 14 item 11: a clerk sees which office this server is before signing in; the
+    browser's /favicon.ico is an icon, not a 404."""
+    page = browser.get("/login")
+    assert '<p class="lead" id="login-office">Kecamatan Sangasanga</p>' in page.get_data(as_text=True)
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data

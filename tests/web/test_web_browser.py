@@ -156,10 +156,12 @@ def test_clerk_and_verifier_work_a_new_card_case(live_server, chromium):
     row.get_by_role("link", name="Verifikasi domisili").click()
     verifier.get_by_role("button", name="Ambil langkah ini").click()
     expect(verifier.locator(".alert-success")).to_contain_text("Anda mengambil langkah")
-    # the form by keyboard: the reason field hides once the residence is ticked
+    # the form by keyboard: the reason field shows only for a rejection, which is never a default
     reason = verifier.locator('[data-key="rejection_reason"]')
+    expect(reason).to_be_hidden()
+    verifier.get_by_label("Tidak sesuai: tolak dan tutup permohonan").check()
     expect(reason).to_be_visible()
-    verifier.get_by_label("Domisili sesuai dengan data kelurahan").focus()
+    verifier.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik").focus()
     verifier.keyboard.press("Space")
     expect(reason).to_be_hidden()
     verifier.get_by_label("Nama petugas kelurahan").focus()

@@ -39,7 +39,7 @@ def test_starting_a_case_from_the_procedure_s_start_form(runtime, browser):
     bad = browser.post("/cases/new/ektp_new_card", {**start_form(), "nik": "12345", "resident_name": ""})
     assert bad.status_code == 422
     bad_html = bad.get_data(as_text=True)
-    assert re.search(r'id="f-nik-error"><p>Isian tidak sesuai format yang diminta.</p>', bad_html)
+    assert re.search(r'id="f-nik-error"><p>Isi tepat 16 digit angka.</p>', bad_html)
     assert re.search(r'id="f-resident_name-error"><p>Isian ini wajib diisi.</p>', bad_html)
     assert 'value="Jl. Merdeka 4"' not in bad_html and "Jl. Merdeka 4</textarea>" in bad_html  # kept
     with runtime.read() as s:

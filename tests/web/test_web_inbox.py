@@ -112,7 +112,7 @@ def test_claim_release_and_someone_else_s_claim(runtime, make_browser):
     siti.post(f"/tasks/{task_id}/claim", {"version": "1"})
     late = andi.post(f"/tasks/{task_id}/claim", {"version": "1", "next": "/inbox?view=roles"})
     assert late.status_code == 302
-    assert "Tugas ini sudah diambil oleh operator." in page_text(andi.get(late.headers["Location"]))
+    assert "Tugas ini sudah diambil oleh Siti." in page_text(andi.get(late.headers["Location"]))
     siti.get("/inbox?view=mine")
     released = siti.post(f"/tasks/{task_id}/unclaim", {"version": "2", "next": "/inbox?view=mine"})
     assert "Anda melepas langkah" in page_text(siti.get(released.headers["Location"]))

@@ -111,16 +111,16 @@ def test_required_fields_and_formats_are_checked_by_the_same_definition(runtime,
     complete(runtime, receipt, "operator", DOCS_OK)
     browser.login("verifier")
     task, page = task_page(browser, runtime, receipt, "verifier")
-    assert 'data-hide="=residence_verified"' in page.get_data(as_text=True)  # conditional field, hidden by JS
+    assert 'data-hide="=residence_verified != false"' in page.get_data(as_text=True)  # conditional field, hidden by JS
     response = browser.post(
-        f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "on", "kelurahan_officer": ""}
+        f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "true", "kelurahan_officer": ""}
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert re.search(r'id="f-kelurahan_officer-error"[^>]*><p>Isian ini wajib diisi.</p>', html)
     ok = browser.post(
         f"/tasks/{task['id']}",
-        {"version": str(task["version"]), "residence_verified": "on", "kelurahan_officer": "Budi"},
+        {"version": str(task["version"]), "residence_verified": "true", "kelurahan_officer": "Budi"},
     )
     assert ok.status_code == 302
 
@@ -138,10 +138,32 @@ def test_stale_completion_shows_the_message_and_the_current_state(runtime, make_
     )
     assert response.status_code == 409
     text = page_text(response)
-    assert "Tugas sudah berubah sejak Anda membukanya (sekarang versi 2)." in text
-    assert "Keadaan sekarang: langkah ini versi 2, dikerjakan oleh Andi." in text
-    assert 'name="version" value="2"' in response.get_data(as_text=True)
+    assert "Tugas ini sedang dikerjakan oleh Andi." in text  # his name, not his login
+    assert "Sekarang: langkah ini dipegang oleh Andi." in text
+    assert "Andi sedang mengerjakan langkah ini sejak" in text
+    assert "versi" not in text and "operator2" not in text  # no internal numbers, no logins
+    html = response.get_data(as_text=True)
+    assert "Selesaikan langkah" not in html  # only Andi can complete it
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]  # nothing happened
+
+
+def test_a_step_changed_meanwhile_is_said_without_version_numbers(runtime, make_browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    siti, andi = make_browser(), make_browser()
+    siti.login("operator")
+    andi.login("operator2")
+    task, _ = task_page(siti, runtime, receipt)
+    andi.post(f"/tasks/{task['id']}/claim", {})
+    andi.post(f"/tasks/{task['id']}/unclaim", {})  # taken and given back while Siti had the page open
+    response = siti.post(
+        f"/tasks/{task['id']}", {"version": "1", "documents_complete": "on", "documents_received": "family_card"}
+    )
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "Seseorang telah mengubah langkah ini sejak Anda membukanya; periksa kembali sebelum melanjutkan." in text
+    assert "Sekarang: langkah ini tidak dipegang siapa pun" in text
+    assert "versi" not in text
+    assert 'name="version" value="3"' in response.get_data(as_text=True)  # the next submission is current
 
 
 def test_second_completion_says_who_completed_it_and_when(runtime, make_browser):
@@ -156,7 +178,7 @@ def test_second_completion_says_who_completed_it_and_when(runtime, make_browser)
     again = andi.post(f"/tasks/{task['id']}", form)
     assert again.status_code == 409
     text = page_text(again)
-    assert re.search(r"Tugas ini sudah diselesaikan oleh operator pada \d+ \w+ \d{4} \d{2}\.\d{2} WITA\.", text)
+    assert re.search(r"Tugas ini sudah diselesaikan oleh Siti pada \d+ \w+ \d{4} \d{2}\.\d{2} WITA\.", text)
     assert "Verifikasi domisili" in text  # the case page: where the case stands now
     with runtime.read() as s:
         assert s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "task_completed")) == 1
@@ -168,7 +190,7 @@ def test_a_step_of_another_role_is_refused(runtime, browser):
     task = open_task(runtime, receipt, "verifier")
     browser.login("operator")
     response = browser.post(
-        f"/tasks/{task['id']}", {"version": "1", "residence_verified": "on", "kelurahan_officer": "Budi"}
+        f"/tasks/{task['id']}", {"version": "1", "residence_verified": "true", "kelurahan_officer": "Budi"}
     )
     assert response.status_code == 403
     assert "Langkah ini memerlukan peran verifier." in page_text(response)

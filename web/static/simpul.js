@@ -3,7 +3,7 @@
   "use strict";
 
   // After a refused submission, move focus to the error summary so it is read out first.
-  var summary = document.getElementById("form-errors");
+  var summary = document.getElementById("form-errors") || document.getElementById("confirm-end");
   if (summary) { summary.focus(); }
 
   // form-js "conditional.hide" expressions (a small FEEL subset): "=field", "=not(field)",
@@ -107,4 +107,86 @@
     form.addEventListener("input", update);
     update();
   });
+
+  // Drafts: what a clerk types in an open form is kept in this browser (localStorage) until
+  // the step is sent, so a session that expires or a power cut loses nothing.  Per user and
+  // form; the page after a successful submission tells the browser to forget it.
+  var userMeta = document.querySelector('meta[name="simpul-user"]');
+  var user = userMeta ? userMeta.getAttribute("content") : null;
+  var store = null;
+  try { store = window.localStorage; } catch (e) { store = null; }
+  var clearMeta = document.querySelector('meta[name="simpul-clear-draft"]');
+  if (store && user && clearMeta) { store.removeItem("simpul-draft:" + user + ":" + clearMeta.getAttribute("content")); }
+  var SKIP = { csrf_token: 1, version: 1, receipt: 1, confirm_end: 1 };
+  document.querySelectorAll("form[data-draft]").forEach(function (form) {
+    if (!store || !user) { return; }
+    var key = "simpul-draft:" + user + ":" + form.getAttribute("data-draft");
+    function inputs() {
+      return Array.prototype.filter.call(form.elements, function (el) {
+        return el.name && !SKIP[el.name] && el.type !== "password" && el.type !== "file" && el.type !== "submit" && !el.disabled;
+      });
+    }
+    function collect() {
+      var values = {};
+      inputs().forEach(function (el) {
+        if (el.type === "checkbox" || el.type === "radio") {
+          values[el.name] = values[el.name] || [];
+          if (el.checked) { values[el.name].push(el.value); }
+        } else { values[el.name] = el.value; }
+      });
+      return values;
+    }
+    function save() { store.setItem(key, JSON.stringify({ at: new Date().toISOString(), values: collect() })); }
+    function restore(values) {
+      inputs().forEach(function (el) {
+        if (!(el.name in values)) { return; }
+        var v = values[el.name];
+        if (el.type === "checkbox" || el.type === "radio") { el.checked = Array.isArray(v) && v.indexOf(el.value) !== -1; }
+        else { el.value = v; }
+      });
+      form.dispatchEvent(new Event("change", { bubbles: true }));  // conditional fields follow
+    }
+    var saved = null;
+    try { saved = JSON.parse(store.getItem(key) || "null"); } catch (e) { saved = null; }
+    if (saved && saved.values && !form.hasAttribute("data-draft-posted")) {
+      restore(saved.values);
+      var note = document.createElement("div");
+      note.className = "alert alert-info draft-note";
+      note.id = "draft-restored";
+      note.setAttribute("role", "status");
+      var when = new Date(saved.at);
+      var text = document.createElement("span");
+      text.textContent = (form.getAttribute("data-draft-restored") || "").replace("{when}", when.toLocaleString(document.documentElement.lang || undefined));
+      var discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "small secondary";
+      discard.textContent = form.getAttribute("data-draft-discard") || "";
+      discard.addEventListener("click", function () { store.removeItem(key); form.reset(); form.dispatchEvent(new Event("change", { bubbles: true })); note.remove(); });
+      note.appendChild(text);
+      note.appendChild(discard);
+      form.parentNode.insertBefore(note, form);
+    }
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+    form.addEventListener("submit", save);
+  });
+
+  // The document checklist beside the form follows the ticks in the form as they are made.
+  var checklist = document.getElementById("checklist");
+  var stepForm = document.getElementById("step-form");
+  if (checklist && stepForm && stepForm.querySelector('[name="documents_received"]')) {
+    var follow = function () {
+      var ticked = {};
+      stepForm.querySelectorAll('[name="documents_received"]').forEach(function (i) { if (i.checked) { ticked[i.value] = true; } });
+      checklist.querySelectorAll("li[data-requirement]").forEach(function (li) {
+        var got = ticked[li.getAttribute("data-requirement")];
+        var ok = got || li.hasAttribute("data-scanned");
+        li.className = ok ? "ok" : "missing";
+        li.querySelector(".mark").textContent = ok ? "\u2713" : "\u2717";
+        li.querySelector(".state").textContent = got ? checklist.getAttribute("data-received") : (ok ? "" : checklist.getAttribute("data-missing"));
+      });
+    };
+    stepForm.addEventListener("change", follow);
+    follow();
+  }
 })();

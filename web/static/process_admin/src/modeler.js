@@ -60,6 +60,7 @@ function start() {
     $('problems').hidden = !errors.length;
     errors.forEach((err) => {
       const li = document.createElement('li');
+      if (err.warning) { li.className = 'warning'; }
       const target = err.shape && registry.get(err.shape) ? err.shape : null;
       li.setAttribute('data-element', err.element || '');
       li.setAttribute('data-shape', target || '');
@@ -113,17 +114,84 @@ function start() {
     draft = res.payload;
     const url = data.urls.draft_page.replace('{id}', draft.id);
     if (window.location.pathname !== url) { window.history.replaceState(null, '', url); }
-    showProblems(draft.errors || []);
+    showProblems((draft.errors || []).concat((draft.warnings || []).map((w) => Object.assign({ warning: true }, w))));
     say(draft.valid ? text.saved : text.saved_invalid, draft.valid ? 'success' : 'error');
     container.setAttribute('data-saved', String(draft.revision));
     return draft;
+  }
+
+  // -- before deploying: what changes, what the open cases do, what the process loses ----------
+  function listOf(title, items, cls) {
+    const box = document.createElement('div');
+    box.className = 'preview-' + cls;
+    const h = document.createElement('h3');
+    h.textContent = title;
+    const ul = document.createElement('ul');
+    items.forEach((item) => {
+      const li = document.createElement('li');
+      li.textContent = typeof item === 'string' ? item : (item.name || item.id);
+      if (item && item.id) { li.setAttribute('data-element', item.id); }
+      ul.appendChild(li);
+    });
+    box.appendChild(h);
+    box.appendChild(ul);
+    return box;
+  }
+
+  function askToDeploy(preview) {
+    const dlg = $('deploy-dialog');
+    const box = $('deploy-summary');
+    box.innerHTML = '';
+    const v = String(preview.next_version);
+    $('deploy-dialog-title').textContent = text.preview_title.replace('{v}', v);
+    const para = (t, cls) => { const p = document.createElement('p'); p.textContent = t; if (cls) { p.className = cls; } box.appendChild(p); return p; };
+    if (preview.lost.length) {
+      const lost = listOf(text.preview_lost, preview.lost.map((l) => (l.kind === 'service'
+        ? text.preview_lost_service.replace('{name}', l.name).replace('{op}', l.operator)
+        : text.preview_lost_message.replace('{name}', l.name))), 'lost');
+      lost.classList.add('alert', 'alert-error');
+      lost.setAttribute('role', 'alert');
+      box.appendChild(lost);
+    }
+    if (preview.current_version === null) {
+      para(text.preview_first);
+    } else {
+      para(text.preview_against.replace('{v}', String(preview.current_version)));
+      if (preview.added.length) { box.appendChild(listOf(text.preview_added, preview.added, 'added')); }
+      if (preview.removed.length) { box.appendChild(listOf(text.preview_removed, preview.removed, 'removed')); }
+      if (preview.changed.length) { box.appendChild(listOf(text.preview_changed, preview.changed, 'changed')); }
+      if (!preview.added.length && !preview.removed.length && !preview.changed.length) { para(text.preview_same); }
+    }
+    para(preview.open_total ? text.preview_open.replace('{n}', String(preview.open_total)).replace('{v}', v) : text.preview_none_open, 'preview-open');
+    if (preview.warnings && preview.warnings.length) {
+      box.appendChild(listOf(text.preview_warnings, preview.warnings.map((w) => w.message), 'warnings'));
+    }
+    $('deploy-confirm').textContent = text.preview_confirm.replace('{v}', v);
+    return new Promise((resolve) => {
+      const done = (answer) => {
+        $('deploy-confirm').onclick = null; $('deploy-cancel').onclick = null; dlg.onclose = null;
+        if (dlg.open) { dlg.close(); }
+        resolve(answer);
+      };
+      $('deploy-confirm').onclick = () => done(true);
+      $('deploy-cancel').onclick = () => done(false);
+      dlg.onclose = () => done(false);
+      if (dlg.showModal) { dlg.showModal(); } else { dlg.setAttribute('open', ''); }
+      $('deploy-cancel').focus();
+    });
   }
 
   async function deploy() {
     const saved = await save();
     if (!saved) { return; }
     if (!saved.valid) { say(text.not_deployed, 'error'); return; }
-    const res = await post(data.urls.deploy.replace('{id}', saved.id), { expected_revision: saved.revision });
+    const response = await fetch(data.urls.preview.replace('{id}', saved.id), { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    let preview = null;
+    try { preview = await response.json(); } catch (e) { preview = null; }
+    if (!response.ok || !preview) { say(text.error + ' ' + ((preview && preview.message) || response.status), 'error'); return; }
+    if (!preview.valid) { showProblems(preview.errors || []); say(text.not_deployed, 'error'); return; }
+    if (!(await askToDeploy(preview))) { say(text.preview_cancelled, 'info'); return; }
+    const res = await post(data.urls.deploy.replace('{id}', saved.id), { expected_revision: saved.revision, confirmed: true });
     if (!res.ok) {
       showProblems(res.payload.errors || []);
       say((res.payload.errors && res.payload.errors.length ? text.not_deployed : text.error + ' ' + res.payload.message), 'error');
