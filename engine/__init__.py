@@ -4,6 +4,7 @@ It imports no web framework and no plugin: the CLI, the worker, the web app and 
 all drive it through the functions exported here.
 """
 
+from . import recap, stats, supervision
 from .actors import ROLES, Actor
 from .cases import (
     cancel_case,
@@ -57,6 +58,9 @@ __all__ = [
     "list_processes",
     "list_tasks",
     "receive_message",
+    "recap",
+    "stats",
+    "supervision",
     "retry_incident",
     "start_case",
     "unclaim_task",
