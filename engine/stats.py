@@ -59,6 +59,33 @@ def _previous_work(conn, case_id: int):
     ).scalar()
 
 
+_WAITERS: dict[int, dict[str, str]] = {}
+
+
+def _message_waiters(session, version_id: int) -> dict[str, str]:
+    """{message name: name of the receive task or event waiting for it} of a process version,
+    so a message's mark is named like the step the case waited in ("Menunggu kartu dicetak")."""
+    if version_id not in _WAITERS:
+        from lxml import etree
+
+        from .models import ProcessVersion
+        from .outcomes import _NS
+
+        xml = session.scalar(select(ProcessVersion.bpmn_xml).where(ProcessVersion.id == version_id)) or "<x/>"
+        root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+        names = {m.get("id"): m.get("name") for m in root.iterfind("bpmn:message", _NS)}
+        found: dict[str, str] = {}
+        for node in root.iterfind(".//bpmn:receiveTask", _NS):
+            if names.get(node.get("messageRef")) and node.get("name"):
+                found.setdefault(names[node.get("messageRef")], node.get("name"))
+        for definition in root.iterfind(".//bpmn:messageEventDefinition", _NS):
+            parent = definition.getparent()
+            if names.get(definition.get("messageRef")) and parent.get("name"):
+                found.setdefault(names[definition.get("messageRef")], parent.get("name"))
+        _WAITERS[version_id] = found
+    return _WAITERS[version_id]
+
+
 def note_event(uow, case, kind: str, values: dict, task=None) -> None:
     """Add the summary rows for one audit event (called by ``record_event``)."""
     mark_kind = _MARK_KINDS.get(kind)
@@ -91,6 +118,9 @@ def note_event(uow, case, kind: str, values: dict, task=None) -> None:
             row.update(role=getattr(task, "role", None), breached=bool(due is not None and at > due))
         else:
             opened = _previous_work(conn, case.id)
+            if mark_kind == "message":
+                waiter = _message_waiters(uow.session, case.process_version_id).get(values["step"])
+                row["step_name"] = (waiter or values["step_name"] or "")[:200] or None
         row["opened_at"] = opened
         row["seconds"] = int((at - opened).total_seconds()) if opened is not None else None
     conn.execute(_INSERT_MARK, row)
