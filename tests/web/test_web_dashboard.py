@@ -95,3 +95,33 @@ def test_regency_sees_its_kecamatan_side_by_side(seeded_app, browser):
     browser.login("disdukcapil")
     text = page_text(browser.get("/dashboard?since=2026-03-02&until=2026-03-15"))
     assert "Kecamatan Sangasanga" in text and "Kecamatan Muara Jawa" in text
+
+
+def test_api_gives_outcomes_figures_recap_and_the_supervisors_hands(seeded_app, token_for, runtime):
+    app, counted, cases = seeded_app
+    client = app.test_client()
+    camat, operator = token_for("camat"), token_for("operator")
+    listed = client.get("/api/v1/cases?outcome=rejected", headers=camat).get_json()
+    assert [c["receipt"] for c in listed["items"]] == counted["rejected"]
+    assert listed["items"][0]["outcome"] == "rejected"
+    board = client.get("/api/v1/dashboard?since=2026-03-02&until=2026-03-15", headers=camat)
+    assert board.status_code == 200
+    assert board.get_json()["offices"][0]["flow"]["totals"]["started"] == 5
+    assert client.get("/api/v1/dashboard", headers=operator).status_code == 403
+    assert client.get("/api/v1/dashboard?since=03/02/2026", headers=camat).status_code == 422
+    recap_json = client.get("/api/v1/reports/monthly?month=2026-03", headers=camat).get_json()
+    assert recap_json["applications"] == 5 and recap_json["handed_over"] == 1
+    release = client.post(f"/api/v1/supervise/tasks/{cases['claimed_task']}/release", json={}, headers=camat)
+    assert release.status_code == 422  # a reason is required
+    release = client.post(
+        f"/api/v1/supervise/tasks/{cases['claimed_task']}/release", json={"reason": "sakit"}, headers=operator
+    )
+    assert release.status_code == 403
+    release = client.post(
+        f"/api/v1/supervise/tasks/{cases['claimed_task']}/release", json={"reason": "sakit"}, headers=camat
+    )
+    assert release.status_code == 200 and release.get_json()["assignee"] is None
+    reopen = client.post(f"/api/v1/supervise/cases/{cases['c1']}/reopen", json={"reason": "x"}, headers=camat)
+    assert reopen.status_code == 409
+    reopen = client.post(f"/api/v1/supervise/cases/{cases['c2']}/reopen", json={"reason": "keliru"}, headers=camat)
+    assert reopen.status_code == 200 and reopen.get_json()["status"] == "active"
