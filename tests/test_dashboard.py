@@ -5,6 +5,7 @@ figure is checked against counts the test keeps itself."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -258,11 +259,7 @@ def test_deploy_refuses_an_end_event_without_a_known_outcome(runtime):
 
     good = script_process("x = 1")
     engine.check_process(runtime, good)
-    missing = good.replace(
-        '<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" '
-        'value="completed"/></spiffworkflow:properties></bpmn:extensionElements>',
-        "",
-    )
+    missing = re.sub(r'<spiffworkflow:property name="outcome" value="completed"/>', "", good)
     assert missing != good
     with pytest.raises(engine.DeployError) as err:
         engine.check_process(runtime, missing)
