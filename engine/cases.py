@@ -786,13 +786,13 @@ def list_cases(
     office: str | None = None,
 ) -> list[dict]:
     """Cases of the actor's office, newest first.  ``figure``: the cases behind a dashboard
-    figure (engine.stats.figure_filter); with it a regency may name one of its kecamatan
-    as ``office``."""
+    figure (engine.stats.figure_filter).  ``office``: a regency lists one of its kecamatan
+    (the rows only: the case pages stay the kecamatan's)."""
     from . import stats
 
     with runtime.read() as s:
         stmt = select(Case)
-        if office and figure and office != actor.office_code:
+        if office and office != actor.office_code:
             if not stats.may_see_figures_of(s, actor, office):
                 raise NotFound("Office {code} not found.", code=office)
             stmt = stmt.where(Case.office_code == office)

@@ -155,6 +155,9 @@ def test_office_isolation_and_the_regency_side_by_side(seeded):
     assert receipts_of(rt, "other", milestone="started", since="2026-03-02", until="2026-03-15") == []
     with pytest.raises(engine.NotFound):
         receipts_of(rt, "other", milestone="started", since="2026-03-02", until="2026-03-15", office="640205")
+    with pytest.raises(engine.NotFound):
+        engine.list_cases(rt, actor(rt, "other"), office="640205")
+    assert len(engine.list_cases(rt, actor(rt, "disdukcapil"), status="open", office="640205")) == 3
     regency = engine.stats.dashboard(rt, actor(rt, "disdukcapil"), since="2026-03-02", until="2026-03-15")
     assert [o["office"] for o in regency["offices"]] == ["640205", "640206"]
     assert [o["flow"]["totals"]["started"] for o in regency["offices"]] == [5, 0]

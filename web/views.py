@@ -281,7 +281,7 @@ def cases():
         offset=(page - 1) * per_page,
         outcome=outcome,
         figure=figure or None,
-        office=(request.args.get("office") or None) if figure else None,
+        office=request.args.get("office") or None,
     )
     options = engine_inbox.inbox_options(runtime(), g.actor)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
