@@ -16,7 +16,7 @@ import statistics
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, case, exists, func, literal_column, select
 
 from .errors import Forbidden, InvalidInput, NotFound
 from .models import Case, CaseEvent, HumanTask, Office, OutboxMessage, User, utcnow
@@ -217,19 +217,22 @@ def _quantiles(values: list[int]) -> tuple[float | None, float | None]:
     return float(statistics.median(ordered)), float(statistics.quantiles(ordered, n=10, method="inclusive")[-1])
 
 
+IDLE_LIST_LIMIT = 100
+
+
 def _now_figures(s, office: str, now: datetime) -> dict:
     t = HumanTask.__table__
-    steps: dict = {}
-    for step, name, name_en, role, due_at in s.execute(
-        select(t.c.step, t.c.name, t.c.name_en, t.c.role, t.c.due_at).where(t.c.office_code == office)
-    ):
-        row = steps.setdefault(
-            (step, role), {"step": step, "name": name, "name_en": name_en, "role": role, "open": 0, "overdue": 0}
+    overdue = func.sum(case((and_(t.c.due_at.is_not(None), t.c.due_at < now), 1), else_=0))
+    steps = [
+        {"step": step, "name": name, "name_en": name_en, "role": role, "open": n, "overdue": int(late or 0)}
+        for step, name, name_en, role, n, late in s.execute(
+            select(t.c.step, t.c.name, t.c.name_en, t.c.role, func.count(), overdue)
+            .where(t.c.office_code == office)
+            .group_by(t.c.step, t.c.name, t.c.name_en, t.c.role)
         )
-        row["open"] += 1
-        row["overdue"] += int(due_at is not None and due_at < now)
+    ]
     by_role: dict = defaultdict(int)
-    for row in steps.values():
+    for row in steps:
         by_role[row["role"]] += row["open"]
     incidents = s.scalar(
         select(func.count()).select_from(Case).where(Case.office_code == office, Case.status == "incident")
@@ -244,94 +247,134 @@ def _now_figures(s, office: str, now: datetime) -> dict:
             .order_by(o.c.destination_office)
         )
     ]
-    claimed = list(
-        s.execute(
-            select(t.c.id, t.c.case_id, t.c.step, t.c.name, t.c.assignee, t.c.created_at).where(
-                t.c.office_code == office, t.c.assignee.is_not(None)
-            )
-        )
-    )
+    # Claimed and idle: nothing happened to the task (claim, release, ...) for a day.
+    e = CaseEvent.__table__
+    recent = exists().where(e.c.task_id == t.c.id, e.c.at > now - IDLE_AFTER)
+    idle_where = (t.c.office_code == office, t.c.assignee.is_not(None), t.c.created_at < now - IDLE_AFTER, ~recent)
+    idle_count = s.scalar(select(func.count()).select_from(t).where(*idle_where))
+    last_event = select(func.max(e.c.at)).where(e.c.task_id == t.c.id).scalar_subquery()
     idle = []
-    if claimed:
-        e = CaseEvent.__table__
-        last = dict(
-            s.execute(
-                select(e.c.task_id, func.max(e.c.at))
-                .where(e.c.task_id.in_([c.id for c in claimed]))
-                .group_by(e.c.task_id)
-            ).all()
+    for task_id, case_id, step, name, assignee, created_at, since in s.execute(
+        select(t.c.id, t.c.case_id, t.c.step, t.c.name, t.c.assignee, t.c.created_at, last_event)
+        .where(*idle_where)
+        .order_by(t.c.created_at)
+        .limit(IDLE_LIST_LIMIT)
+    ):
+        since = since or created_at
+        idle.append(
+            {
+                "task_id": task_id,
+                "case_id": case_id,
+                "step": step,
+                "name": name,
+                "assignee": assignee,
+                "since": since.isoformat(),
+                "idle_days": (now - since).days,
+            }
         )
-        receipts = dict(s.execute(select(Case.id, Case.receipt).where(Case.id.in_({c.case_id for c in claimed}))).all())
-        for c in claimed:
-            since = last.get(c.id) or c.created_at
-            if now - since > IDLE_AFTER:
-                idle.append(
-                    {
-                        "task_id": c.id,
-                        "receipt": receipts.get(c.case_id),
-                        "step": c.step,
-                        "name": c.name,
-                        "assignee": c.assignee,
-                        "since": since.isoformat(),
-                        "idle_days": (now - since).days,
-                    }
-                )
-        idle.sort(key=lambda r: r["since"])
+    if idle:
+        receipts = dict(s.execute(select(Case.id, Case.receipt).where(Case.id.in_({i["case_id"] for i in idle}))).all())
+        for item in idle:
+            item["receipt"] = receipts.get(item.pop("case_id"))
+    idle.sort(key=lambda r: r["since"])
     return {
-        "open_by_step": sorted(steps.values(), key=lambda r: (-r["open"], r["step"])),
+        "open_by_step": sorted(steps, key=lambda r: (-r["open"], r["step"])),
         "open_by_role": [{"role": r, "open": n} for r, n in sorted(by_role.items())],
-        "open_total": sum(r["open"] for r in steps.values()),
-        "overdue_total": sum(r["overdue"] for r in steps.values()),
+        "open_total": sum(r["open"] for r in steps),
+        "overdue_total": sum(r["overdue"] for r in steps),
         "incidents": incidents,
         "outbox": backlog,
         "idle_claimed": idle,
+        "idle_claimed_total": idle_count,
     }
+
+
+def _day(s, column):
+    """The UTC day of a timestamp, in SQL (grouping happens in the database)."""
+    if s.bind.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _durations(s, where, group) -> dict:
+    """{group value: (count, median, p90)} of ``seconds`` over the marks matching ``where``.
+
+    PostgreSQL computes the percentiles itself (percentile_cont); on SQLite, which has none,
+    the seconds come back and Python's statistics computes the same interpolated values."""
+    m = _MARKS
+    if s.bind.dialect.name == "postgresql":
+        return {
+            key: (n, float(med) if med is not None else None, float(p90) if p90 is not None else None)
+            for key, n, med, p90 in s.execute(
+                select(
+                    group,
+                    func.count(),
+                    func.percentile_cont(0.5).within_group(m.c.seconds),
+                    func.percentile_cont(0.9).within_group(m.c.seconds),
+                )
+                .where(*where)
+                .group_by(group)
+            )
+        }
+    values: dict = defaultdict(list)
+    for key, seconds in s.execute(select(group, m.c.seconds).where(*where)):
+        values[key].append(seconds)
+    return {key: (len(v), *_quantiles(v)) for key, v in values.items()}
 
 
 def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
     m = _MARKS
-    rows = s.execute(
-        select(
-            m.c.kind, m.c.step, m.c.step_name, m.c.milestone, m.c.actor, m.c.seconds, m.c.breached, m.c.closed_at
-        ).where(m.c.office_code == office, m.c.closed_at >= start, m.c.closed_at < end)
-    ).all()
+    in_period = (m.c.office_code == office, m.c.closed_at >= start, m.c.closed_at < end)
     weeks = []
     day = week_of(start)
     while datetime.combine(day, time.min, tzinfo=UTC) < end:
         weeks.append(day)
         day += timedelta(days=7)
     flow = {w: dict.fromkeys((*FLOW, "breaches"), 0) for w in weeks}
-    durations: dict = defaultdict(list)
-    names: dict = {}
-    turnaround: list[int] = []
-    people: dict = defaultdict(lambda: defaultdict(int))
     outcomes: dict = defaultdict(int)
     reasons: dict = defaultdict(int)
-    for kind, step, step_name, milestone, actor, seconds, breached, closed_at in rows:
-        week = week_of(closed_at)
+    day_col = _day(s, m.c.closed_at)
+    reason_col = case((m.c.kind == literal_column("'end'"), m.c.step_name))  # one SQL text for GROUP BY
+    for kind, milestone, reason, breached, on, n in s.execute(
+        select(m.c.kind, m.c.milestone, reason_col, m.c.breached, day_col, func.count())
+        .where(*in_period, (m.c.milestone.is_not(None)) | m.c.breached.is_(True))
+        .group_by(m.c.kind, m.c.milestone, reason_col, m.c.breached, day_col)
+    ):
+        week = week_of(datetime.combine(_as_date(on), time.min, tzinfo=UTC))
         if week not in flow:
             continue
         if milestone in FLOW:
-            flow[week][milestone] += 1
+            flow[week][milestone] += n
         if breached:
-            flow[week]["breaches"] += 1
+            flow[week]["breaches"] += n
         if kind == "end":
-            outcomes[milestone] += 1
+            outcomes[milestone] += n
             if milestone == "rejected":
-                reasons[step_name or "?"] += 1
-        if kind in ("task", "service", "message") and seconds is not None and step:
-            durations[step].append(seconds)
-            names.setdefault(step, step_name or step)
-        if milestone == "printed" and seconds is not None:
-            turnaround.append(seconds)
-        if kind == "task" and actor:
-            people[actor][week] += 1
-    steps = []
-    for step, values in durations.items():
-        median, p90 = _quantiles(values)
-        steps.append({"step": step, "name": names[step], "count": len(values), "median_s": median, "p90_s": p90})
+                reasons[reason or "?"] += n
+    timed = (*in_period, m.c.kind.in_(("task", "service", "message")), m.c.seconds.is_not(None), m.c.step.is_not(None))
+    names = dict(s.execute(select(m.c.step, func.max(m.c.step_name)).where(*timed).group_by(m.c.step)).all())
+    steps = [
+        {"step": step, "name": names.get(step) or step, "count": n, "median_s": med, "p90_s": p90}
+        for step, (n, med, p90) in _durations(s, timed, m.c.step).items()
+    ]
     steps.sort(key=lambda r: (-(r["median_s"] or 0), -(r["p90_s"] or 0), r["step"]))
-    t_median, t_p90 = _quantiles(turnaround)
+    printed = _durations(s, (*in_period, m.c.milestone == "printed", m.c.seconds.is_not(None)), m.c.milestone)
+    t_count, t_median, t_p90 = printed.get("printed", (0, None, None))
+    people: dict = defaultdict(lambda: defaultdict(int))
+    for who, on, n in s.execute(
+        select(m.c.actor, day_col, func.count())
+        .where(*in_period, m.c.kind == "task", m.c.actor.is_not(None))
+        .group_by(m.c.actor, day_col)
+    ):
+        people[who][week_of(datetime.combine(_as_date(on), time.min, tzinfo=UTC))] += n
     last_day = (end - timedelta(days=1)).date()
     return {
         "weeks": [
@@ -341,7 +384,7 @@ def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
         "totals": {k: sum(flow[w][k] for w in weeks) for k in (*FLOW, "breaches")},
         "step_times": steps,
         "bottleneck": steps[0] if steps else None,
-        "turnaround": {"count": len(turnaround), "median_s": t_median, "p90_s": t_p90},
+        "turnaround": {"count": t_count, "median_s": t_median, "p90_s": t_p90},
         "outcomes": dict(sorted(outcomes.items())),
         "rejections": [{"reason": r, "count": n} for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
         "completed_by_person": {a: {w.isoformat(): n for w, n in per.items()} for a, per in people.items()},
