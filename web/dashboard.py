@@ -7,7 +7,7 @@ messages; nothing is decided here."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,6 +19,7 @@ from simpul.engine import Conflict, InvalidInput, NotFound, ValidationFailed, su
 from simpul.engine import recap as engine_recap
 from simpul.engine import stats as engine_stats
 from simpul.engine.i18n import N_
+from simpul.engine.models import utcnow
 from simpul.engine.outcomes import OUTCOMES
 
 from . import i18n
@@ -262,7 +263,12 @@ def supervision_page():
     claimed = [t for t in claimed if t["assignee"]]
     incidents = engine.list_cases(rt, g.actor, status="incident", limit=100)
     details = {c["receipt"]: supervision.incident_details(rt, c["receipt"], g.actor) for c in incidents}
-    rejected = engine.list_cases(rt, g.actor, outcome="rejected", limit=50)
+    days = rt.setting("reopen_days", supervision.REOPEN_DAYS)
+    cutoff = (utcnow() - timedelta(days=days if isinstance(days, int) else supervision.REOPEN_DAYS)).isoformat()
+    # newest first: the ones still within the reopening period
+    rejected = [
+        c for c in engine.list_cases(rt, g.actor, outcome="rejected", limit=50) if (c["ended_at"] or "") >= cutoff
+    ]
     with rt.read() as s:
         from sqlalchemy import select
 
@@ -285,7 +291,7 @@ def supervision_page():
         details=details,
         rejected=rejected,
         colleagues=colleagues,
-        reopen_days=rt.setting("reopen_days", supervision.REOPEN_DAYS),
+        reopen_days=days,
     )
 
 

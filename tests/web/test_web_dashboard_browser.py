@@ -57,6 +57,7 @@ def test_camat_dashboard_release_and_reopen(office, live_server, chromium):  # n
     # the operator who claimed the document check is absent: release it
     page.goto(f"{base}/supervision")
     row = page.locator(f"#task-{cases['claimed_task']}")
+    shot(page, "supervision-before-1366")
     row.get_by_label("Alasan").first.fill("Andi sakit, berkas menunggu")
     row.get_by_role("button", name="Lepas").click()
     page.wait_for_selector(".alert-success")
