@@ -304,30 +304,41 @@ def _as_date(value) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _durations(s, where, group) -> dict:
-    """{group value: (count, median, p90)} of ``seconds`` over the marks matching ``where``.
+def _durations(s, where, group, label=None) -> dict:
+    """{group value: (count, median, p90)} of ``seconds`` over the marks matching ``where``
+    (keys are ``(group value, label)`` when an aggregate ``label`` is given).
 
     PostgreSQL computes the percentiles itself (percentile_cont); on SQLite, which has none,
     the seconds come back and Python's statistics computes the same interpolated values."""
     m = _MARKS
     if s.bind.dialect.name == "postgresql":
-        return {
-            key: (n, float(med) if med is not None else None, float(p90) if p90 is not None else None)
-            for key, n, med, p90 in s.execute(
-                select(
-                    group,
-                    func.count(),
-                    func.percentile_cont(0.5).within_group(m.c.seconds),
-                    func.percentile_cont(0.9).within_group(m.c.seconds),
-                )
-                .where(*where)
-                .group_by(group)
+        cols = [group, *([label] if label is not None else [])]
+        found = {}
+        for row in s.execute(
+            select(
+                *cols,
+                func.count(),
+                func.percentile_cont(0.5).within_group(m.c.seconds),
+                func.percentile_cont(0.9).within_group(m.c.seconds),
             )
-        }
+            .where(*where)
+            .group_by(group)
+        ):
+            *keys, n, med, p90 = row
+            key = tuple(keys) if label is not None else keys[0]
+            found[key] = (n, float(med) if med is not None else None, float(p90) if p90 is not None else None)
+        return found
     values: dict = defaultdict(list)
-    for key, seconds in s.execute(select(group, m.c.seconds).where(*where)):
+    names: dict = {}
+    for key, name, seconds in s.execute(
+        select(group, m.c.step_name if label is not None else group, m.c.seconds).where(*where)
+    ):
         values[key].append(seconds)
-    return {key: (len(v), *_quantiles(v)) for key, v in values.items()}
+        if name is not None and (key not in names or name > names[key]):
+            names[key] = name
+    return {
+        ((key, names.get(key)) if label is not None else key): (len(v), *_quantiles(v)) for key, v in values.items()
+    }
 
 
 def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
@@ -343,10 +354,13 @@ def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
     reasons: dict = defaultdict(int)
     day_col = _day(s, m.c.closed_at)
     reason_col = case((m.c.kind == literal_column("'end'"), m.c.step_name))  # one SQL text for GROUP BY
-    for kind, milestone, reason, breached, on, n in s.execute(
-        select(m.c.kind, m.c.milestone, reason_col, m.c.breached, day_col, func.count())
-        .where(*in_period, (m.c.milestone.is_not(None)) | m.c.breached.is_(True))
-        .group_by(m.c.kind, m.c.milestone, reason_col, m.c.breached, day_col)
+    actor_col = case((m.c.kind == literal_column("'task'"), m.c.actor))
+    people: dict = defaultdict(lambda: defaultdict(int))
+    # One pass over the period's marks for the flow, the outcomes and the workload.
+    for kind, milestone, reason, breached, who, on, n in s.execute(
+        select(m.c.kind, m.c.milestone, reason_col, m.c.breached, actor_col, day_col, func.count())
+        .where(*in_period)
+        .group_by(m.c.kind, m.c.milestone, reason_col, m.c.breached, actor_col, day_col)
     ):
         week = week_of(datetime.combine(_as_date(on), time.min, tzinfo=UTC))
         if week not in flow:
@@ -359,22 +373,16 @@ def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
             outcomes[milestone] += n
             if milestone == "rejected":
                 reasons[reason or "?"] += n
+        if who:
+            people[who][week] += n
     timed = (*in_period, m.c.kind.in_(("task", "service", "message")), m.c.seconds.is_not(None), m.c.step.is_not(None))
-    names = dict(s.execute(select(m.c.step, func.max(m.c.step_name)).where(*timed).group_by(m.c.step)).all())
     steps = [
-        {"step": step, "name": names.get(step) or step, "count": n, "median_s": med, "p90_s": p90}
-        for step, (n, med, p90) in _durations(s, timed, m.c.step).items()
+        {"step": step, "name": name or step, "count": n, "median_s": med, "p90_s": p90}
+        for (step, name), (n, med, p90) in _durations(s, timed, m.c.step, func.max(m.c.step_name)).items()
     ]
     steps.sort(key=lambda r: (-(r["median_s"] or 0), -(r["p90_s"] or 0), r["step"]))
     printed = _durations(s, (*in_period, m.c.milestone == "printed", m.c.seconds.is_not(None)), m.c.milestone)
     t_count, t_median, t_p90 = printed.get("printed", (0, None, None))
-    people: dict = defaultdict(lambda: defaultdict(int))
-    for who, on, n in s.execute(
-        select(m.c.actor, day_col, func.count())
-        .where(*in_period, m.c.kind == "task", m.c.actor.is_not(None))
-        .group_by(m.c.actor, day_col)
-    ):
-        people[who][week_of(datetime.combine(_as_date(on), time.min, tzinfo=UTC))] += n
     last_day = (end - timedelta(days=1)).date()
     return {
         "weeks": [
