@@ -62,7 +62,11 @@ class BuildWithAssets(build_py):
 
     def _build_bundle(self):
         vendor = HERE / "web" / "static" / "vendor"
-        if (vendor / "process-admin" / "modeler.js").is_file() and (vendor / "bpmn-js").is_dir():
+        if (
+            (vendor / "process-admin" / "modeler.js").is_file()
+            and (vendor / "bpmn-js").is_dir()
+            and (vendor / "echarts" / "echarts.min.js").is_file()
+        ):
             return
         npm = shutil.which("npm")
         if npm is None:

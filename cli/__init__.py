@@ -50,7 +50,7 @@ def main(ctx, verbose):
     ctx.ensure_object(State)
 
 
-from . import commands, users  # noqa: E402,F401  (registers the subcommands)
+from . import commands, supervision, users  # noqa: E402,F401  (registers the subcommands)
 
 
 def _register_plugin_commands():

@@ -14,7 +14,7 @@ from . import main, pass_state
 from .output import emit, parse_data
 
 TASK_COLUMNS = ["id", "receipt", "resident_name", "name", "role", "assignee", "due_at", "version"]
-CASE_COLUMNS = ["receipt", "process", "resident_name", "nik", "status", "updated_at"]
+CASE_COLUMNS = ["receipt", "process", "resident_name", "nik", "status", "outcome", "updated_at"]
 
 
 def _setup(state, demo: bool):
@@ -193,6 +193,7 @@ def cases_show(state, case, username, as_json):
             "resident_name",
             "status",
             "incident",
+            "outcome",
             "end_reason",
         )
     }
@@ -206,11 +207,12 @@ def cases_show(state, case, username, as_json):
 @cases.command("list")
 @click.option("--status", help="open, active, incident, completed or cancelled")
 @click.option("--nik")
+@click.option("--outcome", help="handed_over, rejected, abandoned, cancelled, ...")
 @click.option("--as", "username")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def cases_list(state, status, nik, username, as_json):
-    rows = engine.list_cases(state.runtime, state.actor(username), status=status, nik=nik)
+def cases_list(state, status, nik, outcome, username, as_json):
+    rows = engine.list_cases(state.runtime, state.actor(username), status=status, nik=nik, outcome=outcome)
     emit(rows, CASE_COLUMNS, as_json)
 
 

@@ -4,7 +4,7 @@ It imports no web framework and no plugin: the CLI, the worker, the web app and 
 all drive it through the functions exported here.
 """
 
-from . import documents
+from . import documents, recap, stats, supervision
 from .actors import ROLES, Actor
 from .cases import (
     cancel_case,
@@ -24,12 +24,12 @@ from .cases import (
 )
 from .config import Config
 from .db import Base
+from .decisions import task_outcome
 from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
 from .i18n import N_
 from .models import UTCDateTime
-from .outcomes import task_outcome
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .workflow import CaseView, ServiceContext
@@ -70,6 +70,9 @@ __all__ = [
     "open_document",
     "receive_message",
     "requirements_for",
+    "recap",
+    "stats",
+    "supervision",
     "retry_incident",
     "start_case",
     "store_document",

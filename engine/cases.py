@@ -66,6 +66,9 @@ def record_event(
         after=after,
     )
     uow.session.connection().execute(_INSERT_EVENT, values)  # append-only: no ORM object to track
+    from .stats import note_event
+
+    note_event(uow, case, kind, values, task)
     uow.events.append(
         (
             {
@@ -295,6 +298,7 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         data={},
         incident=None,
         end_reason=None,
+        outcome=None,
         created_by=actor.username,
         created_at=now,
         updated_at=now,
@@ -785,6 +789,7 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         cw.save()
         before = case.status
         case.status, case.ended_at, case.end_reason = "cancelled", utcnow(), str(reason).strip()
+        case.outcome = "cancelled"
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
         record_event(
@@ -843,6 +848,7 @@ def case_dict(case: Case) -> dict:
         "status": case.status,
         "incident": case.incident,
         "end_reason": case.end_reason,
+        "outcome": case.outcome,
         "correlation_key": case.correlation_key,
         "data": dict(case.data),
         "created_by": case.created_by,
@@ -904,11 +910,27 @@ def list_cases(
     query: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    outcome: str | None = None,
+    figure: dict | None = None,
+    office: str | None = None,
 ) -> list[dict]:
+    """Cases of the actor's office, newest first.  ``figure``: the cases behind a dashboard
+    figure (engine.stats.figure_filter).  ``office``: a regency lists one of its kecamatan
+    (the rows only: the case pages stay the kecamatan's)."""
+    from . import stats
+
     with runtime.read() as s:
         stmt = select(Case)
-        if not actor.is_system:
+        if office and office != actor.office_code:
+            if not stats.may_see_figures_of(s, actor, office):
+                raise NotFound("Office {code} not found.", code=office)
+            stmt = stmt.where(Case.office_code == office)
+        elif not actor.is_system:
             stmt = stmt.where(Case.office_code == actor.office_code)
+        if outcome:
+            stmt = stmt.where(Case.outcome == outcome)
+        if figure:
+            stmt = stats.figure_filter(stmt, figure)
         if status == "open":
             stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
         elif status:

@@ -25,11 +25,11 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from .actors import ROLES, Actor
+from .decisions import checkbox_end_warnings
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError
 from .i18n import N_
 from .models import Case, ProcessVersion, utcnow
 from .models_process_admin import ProcessDraft
-from .outcomes import checkbox_end_warnings
 from .processes import MAX_BPMN_BYTES, store_version
 from .specs import BPMN_NS, NS, ParsedProcess, parse_process
 

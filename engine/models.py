@@ -93,7 +93,11 @@ class ReceiptSerial(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_office_status", "office_code", "status"),)
+    __table_args__ = (
+        Index("ix_cases_office_status", "office_code", "status"),
+        Index("ix_cases_office_outcome", "office_code", "outcome", "ended_at"),
+        Index("ix_cases_office_created", "office_code", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     receipt: Mapped[str] = mapped_column(String(40), unique=True)
@@ -110,6 +114,8 @@ class Case(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     incident: Mapped[str | None] = mapped_column(Text, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: how the case ended, for counting (engine.outcomes): handed_over | rejected | abandoned | ...
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -337,6 +337,10 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                 if getattr(ts, attr, None):
                     _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", SCRIPT_WORDS[attr])
 
+    from .outcomes import check_end_events
+
+    check_end_events(problems, root)
+
     for key, form in forms.items():
         for fkey in field_keys(form):
             if (

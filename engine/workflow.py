@@ -443,18 +443,28 @@ class CaseWorkflow:
             "incident": case.incident,
             "ended_at": case.ended_at,
             "end_reason": case.end_reason,
+            "outcome": case.outcome,
         }
+        ended_now = False
         if self.incident:
             values.update(status="incident", incident=self.incident)
         elif self.wf.completed and case.status in ("active", "incident"):
-            values.update(status="completed", ended_at=now, end_reason=self.end_reason())
+            from .outcomes import outcome_map, outcome_of
+
+            outcome, reason = outcome_of(self.wf, outcome_map(session, case.process_version_id))
+            values.update(status="completed", ended_at=now, end_reason=reason, outcome=outcome)
             conn.execute(_DELETE_JOBS, {"cid": case.id})
+            ended_now = True
         # One Core UPDATE.  The case is an ORM object (told the values are current, so no
         # second write at flush) or a plain row (the step path of engine.cases).
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
         mark = set_committed_value if isinstance(case, Case) else setattr
         for key, value in values.items():
             mark(case, key, value)
+        if ended_now:
+            from .stats import note_end
+
+            note_end(conn, case, now)
         if values["status"] == "active" and runtime.workflows.size:
             # Kept for the case's next step only once this transaction has committed.
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
@@ -495,7 +505,16 @@ _UPDATE_CASE = (
     .values(
         {
             name: bindparam(name)
-            for name in ("data", "updated_at", "lock_version", "status", "incident", "ended_at", "end_reason")
+            for name in (
+                "data",
+                "updated_at",
+                "lock_version",
+                "status",
+                "incident",
+                "ended_at",
+                "end_reason",
+                "outcome",
+            )
         }
     )
 )

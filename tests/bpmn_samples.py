@@ -28,7 +28,11 @@ def script_process(script: str, key: str = "sandbox_probe", lane: str = "operato
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
     <bpmn:scriptTask id="run_script" name="Run script"><bpmn:incoming>f2</bpmn:incoming>
       <bpmn:outgoing>f3</bpmn:outgoing><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="outcome" value="completed"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask"/>
     <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="run_script"/>
     <bpmn:sequenceFlow id="f3" sourceRef="run_script" targetRef="end"/>
@@ -59,7 +63,11 @@ def service_process(operator: str, key: str = "service_probe") -> str:
         <spiffworkflow:property name="formKey" value="documents_returned"/>
       </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="outcome" value="completed"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="svc"/>
     <bpmn:sequenceFlow id="f2" sourceRef="svc" targetRef="after"/>
     <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end"/>

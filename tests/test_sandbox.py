@@ -455,8 +455,16 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="to_low" sourceRef="gw" targetRef="end_low"/>
-    <bpmn:endEvent id="end_high"><bpmn:incoming>to_high</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="end_low"><bpmn:incoming>to_low</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_high">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="outcome" value="completed"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>to_high</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_low">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="outcome" value="completed"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>to_low</bpmn:incoming></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>
 """

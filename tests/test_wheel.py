@@ -125,6 +125,8 @@ def test_the_wheel_alone_runs_a_node(tmp_path):
         assert status == 200 and len(script) > 100_000
         status, viewer = client.get("/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js")
         assert status == 200 and "BpmnJS" in viewer
+        status, charts = client.get("/static/vendor/echarts/echarts.min.js")  # the dashboard's charts
+        assert status == 200 and "echarts" in charts
     finally:
         server.terminate()
         server.wait(timeout=30)

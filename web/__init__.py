@@ -87,7 +87,7 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
 
-    from . import admin, api, auth, pages, process_admin, views
+    from . import admin, api, auth, dashboard, pages, process_admin, views
 
     app.extensions["simpul"].api = api.init_api(app)
     app.register_blueprint(auth.bp)
@@ -95,6 +95,7 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(process_admin.bp)
+    app.register_blueprint(dashboard.bp)
     for result in runtime.hook.web_blueprints(runtime=runtime):
         for blueprint in result or []:
             app.register_blueprint(blueprint)  # a plugin's pages: its own rules live in the engine

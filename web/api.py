@@ -280,6 +280,7 @@ class CaseBriefSchema(Schema):
     status = fields.String()
     incident = fields.String(allow_none=True)
     end_reason = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={"description": "how it ended: handed_over, rejected, ..."})
     correlation_key = fields.String()
     data = fields.Dict()
     created_by = fields.String()
@@ -337,6 +338,7 @@ class CaseQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(["open", "active", "incident", "completed", "cancelled"]))
     nik = fields.String()
     procedure = fields.String()
+    outcome = fields.String(validate=validate.Length(max=32))
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
@@ -454,6 +456,7 @@ class Cases(MethodView):
             nik=args.get("nik"),
             process=args.get("procedure"),
             query=args.get("q"),
+            outcome=args.get("outcome"),
             limit=per_page + 1,
             offset=(page - 1) * per_page,
         )
@@ -573,6 +576,8 @@ def init_api(app) -> Api:
     )
     api = SimpulApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in BLUEPRINTS:
+    from .api_supervision import BLUEPRINTS as SUPERVISION
+
+    for blp in (*BLUEPRINTS, *SUPERVISION):
         api.register_blueprint(blp)
     return api

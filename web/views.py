@@ -402,6 +402,9 @@ def cases():
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or None
     process = request.args.get("procedure") or None
+    outcome = request.args.get("outcome") or None
+    # the cases behind a dashboard figure (engine.stats.figure_filter)
+    figure = {k: request.args[k][:100] for k in engine.stats.FIGURE_KEYS if request.args.get(k)}
     rows = engine.list_cases(
         runtime(),
         g.actor,
@@ -410,6 +413,9 @@ def cases():
         process=process,
         limit=per_page + 1,
         offset=(page - 1) * per_page,
+        outcome=outcome,
+        figure=figure or None,
+        office=request.args.get("office") or None,
     )
     options = engine_inbox.inbox_options(runtime(), g.actor)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -421,6 +427,8 @@ def cases():
         q=q,
         status=status or "",
         procedure=process or "",
+        outcome=outcome or "",
+        figure=figure,
         options=options,
         args=args,
     )

@@ -134,7 +134,11 @@ TWO_CHECKS = f"""{HEAD}
         <spiffworkflow:property name="formKey" value="document_check"/>
       </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="outcome" value="completed"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check1"/>
     <bpmn:sequenceFlow id="f2" sourceRef="check1" targetRef="check2"/>
     <bpmn:sequenceFlow id="f3" sourceRef="check2" targetRef="end"/>
