@@ -19,11 +19,11 @@ from simpul.engine.models import Case
 from .flows import (
     BIOMETRICS,
     DOCS_OK,
-    HANDOVER,
     VERIFIED,
     actor,
     complete,
     open_task,
+    receive_and_hand_over,
     run_worker_until_quiet,
     start_new_card,
 )
@@ -69,7 +69,7 @@ def seed(rt, clock):
     run_worker_until_quiet(rt)
     counted["printed"].append(c1)
     clock.shift(timedelta(hours=3))
-    complete(rt, c1, "camat", HANDOVER)
+    receive_and_hand_over(rt, c1, "camat")
     counted["handed_over"].append(c1)
     c4 = start_new_card(rt, 4)["receipt"]
     c5 = start_new_card(rt, 5, kelurahan="Sangasanga Muara")["receipt"]
@@ -141,7 +141,7 @@ def test_dashboard_figures_match_what_was_done(seeded):
     people = {p["username"]: p for p in office["people"]}
     assert people["operator"]["completed"] == [3, 0]  # two checks, one recording
     assert people["operator2"]["completed"] == [1, 0] and people["operator2"]["open"] == 1
-    assert people["camat"]["completed"] == [0, 1]
+    assert people["camat"]["completed"] == [0, 2]  # the card's arrival, then its handover
     assert receipts_of(rt, "camat", actor="operator", since="2026-03-02", until="2026-03-08") == sorted(
         [cases["c1"], cases["c2"]]
     )

@@ -49,8 +49,9 @@ def test_a_database_from_before_the_plugin_history_upgrades_and_keeps_its_peers(
         )
         # what a 0.2.0 database holds: the old merge head, no plugin version table
         conn.execute(sa.text(f"DROP TABLE {coordination.version_table}"))
-        conn.execute(sa.text("DELETE FROM alembic_version"))
-        conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES ('0006_merge')"))
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006_merge")  # the engine's revisions after 0.2.0 not applied yet
     upgrade(rt)
     assert set(current_heads(rt, coordination)) == set(head_revisions(coordination))
     with rt.read() as s:
