@@ -15,6 +15,7 @@ from .cases import (
     list_cases,
     list_tasks,
     receive_message,
+    requirements_for,
     retry_incident,
     start_case,
     unclaim_task,
@@ -23,8 +24,11 @@ from .config import Config
 from .db import Base
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .inbox import mask_nik
+from .keys import derived_key, node_secret
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
+from .stats import step_timings
 from .workflow import CaseView, ServiceContext
 
 __all__ = [
@@ -50,14 +54,19 @@ __all__ = [
     "deliver_message",
     "deploy_bundled",
     "deploy_process",
+    "derived_key",
     "get_case",
     "get_task",
     "hookimpl",
     "list_cases",
     "list_processes",
     "list_tasks",
+    "mask_nik",
+    "node_secret",
     "receive_message",
+    "requirements_for",
     "retry_incident",
     "start_case",
+    "step_timings",
     "unclaim_task",
 ]

@@ -762,7 +762,22 @@ def get_case(runtime, case_ref, actor: Actor) -> dict:
             event_dict(e)
             for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
         ]
-        return result
+        view = CaseView.of(case)
+    # pluggy returns the last registered plugin's result first: merge oldest first.
+    for extra in reversed(runtime.hook.case_details(runtime=runtime, case=view)):
+        for key, value in (extra or {}).items():
+            if key not in _CORE_KEYS:
+                result[key] = value
+    return result
+
+
+#: the fields get_case itself returns: a plugin's ``case_details`` never replaces them.
+_CORE_KEYS = frozenset(
+    (
+        *"id receipt process process_version process_name office nik resident_name status incident".split(),
+        *"end_reason correlation_key data created_by created_at updated_at ended_at open_tasks jobs events".split(),
+    )
+)
 
 
 def list_cases(

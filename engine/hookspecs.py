@@ -119,3 +119,22 @@ def bpmn_messages():
     carried to the regency case).  A diagram that catches or throws a message no plugin
     names, or one without a correlation key, cannot be deployed.  Results of all plugins are
     merged; the same name given twice with different correlation keys is a PluginError."""
+
+
+@hookspec
+def case_details(runtime, case):
+    """Called by ``engine.get_case`` (so by ``simpul cases show``, the case page and
+    ``GET /api/v1/cases/<receipt>``) after the reader's access to the case was checked.
+    ``case`` is an ``engine.CaseView``.  Return a dict of extra top-level fields for the case
+    (e.g. ``{"lookup_code": "ABCD-EFGH"}``; JSON values only) or ``None``.  Results are
+    merged in registration order, a later plugin's key replacing an earlier one's; a key the
+    engine itself returns (``receipt``, ``status``, ...) is never replaced."""
+
+
+@hookspec
+def case_links(runtime, case):
+    """Called by the web layer when a clerk's case page is rendered (inside the request, so
+    ``flask.url_for`` works).  ``case`` is the dict ``engine.get_case`` returned.  Return a
+    list of ``{"label": str, "url": str}`` (``label`` an English msgid, translated where
+    shown) for actions on the case the plugin offers, shown under the case title (e.g.
+    printing the resident's receipt slip), or ``[]``.  Results are combined in order."""

@@ -343,3 +343,44 @@ def test_hook_bpmn_messages(db, tmp_path):
     with pytest.raises(PluginError, match="card_printed is correlated by"):
         drafts.known_messages(rt)
     rt.close()
+
+
+def test_hook_case_details(db, tmp_path):
+    class Details:
+        @hookimpl
+        def case_details(self, runtime, case):
+            return {"resident_ref": f"{case.office_code}/{case.receipt}", "status": "tampered"}
+
+    rt = _runtime(db, tmp_path, Details())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    shown = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert shown["resident_ref"] == f"640205/{receipt}"
+    assert shown["status"] == "active"  # a plugin adds fields; it never rewrites the engine's
+    assert "lookup_code" in shown  # the built-in socialization plugin's field, through the same hook
+    with pytest.raises(engine.NotFound):  # the hook runs only after access was checked
+        engine.get_case(rt, receipt, actor(rt, "other"))
+
+
+def test_hook_case_links(db, tmp_path):
+    from simpul.web import create_app
+
+    from .web.conftest import set_passwords
+    from .web.web_helpers import Browser
+
+    class Links:
+        @hookimpl
+        def case_links(self, runtime, case):
+            return [{"label": "Print card envelope", "url": f"/envelopes/{case['receipt']}"}]
+
+    rt = _runtime(db, tmp_path, Links())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    from argon2 import PasswordHasher
+
+    set_passwords(rt, PasswordHasher().hash("pw-for-links-1"))
+    browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
+    browser.login("operator", "pw-for-links-1")
+    page = browser.get(f"/cases/{receipt}").get_data(as_text=True)
+    assert f'href="/envelopes/{receipt}"' in page and "Print card envelope" in page
+    assert f"/socialization/cases/{receipt}/slip.pdf?layout=a5" in page  # the built-in slip button

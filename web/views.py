@@ -339,6 +339,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
         steps_done=steps_done,
         steps_now=steps_now,
+        case_links=[link for r in reversed(rt.hook.case_links(runtime=rt, case=case)) for link in (r or [])],
         form_errors=form_errors or {},
         form_values=form_values or {},
         labels=engine_inbox.field_labels(rt, case["process"]),

@@ -1,0 +1,24 @@
+"""Index the office's finished cases of a procedure by end time (step timings, expected dates)
+
+Revision ID: residents_0007_cases_ended
+Revises: 0006_merge
+"""
+
+from alembic import op
+
+revision = "residents_0007_cases_ended"
+down_revision = "0006_merge"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("cases") as batch_op:
+        batch_op.create_index(
+            "ix_cases_office_process_ended", ["office_code", "process_key", "status", "ended_at"], unique=False
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("cases") as batch_op:
+        batch_op.drop_index("ix_cases_office_process_ended")
