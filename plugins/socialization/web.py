@@ -59,7 +59,8 @@ def make_blueprint(runtime) -> Blueprint:
     limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
     bp.record_once(lambda state: limiter.init_app(state.app))
     limit = str(runtime.setting("socialization_lookup_limit", DEFAULT_LIMIT) or DEFAULT_LIMIT)
-    lookup_limit = limiter.limit(limit, exempt_when=lambda: not _is_lookup())
+    # one budget per client for the page and the API alike
+    lookup_limit = limiter.shared_limit(limit, scope="socialization-lookup", exempt_when=lambda: not _is_lookup())
     pages = _Pages(runtime)
 
     # named functions: Flask-Limiter tells routes apart by the view's name.
