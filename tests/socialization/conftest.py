@@ -13,6 +13,7 @@ from simpul.engine.models import Case, CaseEvent, ProcessVersion
 
 from ..conftest import OFFICE, make_runtime, seed_offices
 from ..web.conftest import set_passwords
+from ..web.test_web_browser import chromium, live_server  # noqa: F401  (fixtures of the browser tests)
 from ..web.web_helpers import PASSWORD
 
 #: the steps of a handed-over new card, in order, with the days each took in the seed.
