@@ -78,6 +78,21 @@ def case_event(event, case):
     undo the event.  Use it for notifications and statistics."""
 
 
+@hookspec
+def case_event_recorded(runtime, event, case, queue):
+    """Called inside the transaction that records an event, right after the event is written
+    and before anything is committed: what a plugin queues here is committed with the event, or
+    rolled back with it (a notification for a step that never happened is never sent).
+    ``runtime`` is the node's ``engine.Runtime``; ``event`` and ``case`` are as for
+    ``case_event``.  ``queue(destination, kind, payload,
+    key)`` adds a message to the outbox in that transaction: ``destination`` names who gets it
+    (an office code, or a plugin's own address such as ``"resident"``), ``payload`` is JSON,
+    ``key`` makes it idempotent (the same key queued twice is one message).  The worker hands
+    it to ``deliver_outbox_message``, with retries and backoff, in queue order; it is not held
+    behind the case's messages to other offices.  The return value is ignored.  An exception
+    is logged and drops only that plugin's messages for this event: the event is recorded."""
+
+
 @hookspec(firstresult=True)
 def deliver_outbox_message(runtime, message):
     """Called by the worker for each due outbox message, oldest first and in order within a

@@ -43,6 +43,8 @@ class UnitOfWork:
 
     session: Session
     events: list = field(default_factory=list)
+    #: the runtime whose transaction this is (the ``case_event_recorded`` hook needs its plugins).
+    runtime: object = None
 
 
 class Runtime:
@@ -135,7 +137,7 @@ class Runtime:
     def transaction(self):
         """A unit of work; ``case_event`` hooks run only after it has committed."""
         with self.db.write() as session:
-            uow = UnitOfWork(session)
+            uow = UnitOfWork(session, runtime=self)
             after_commit(session, lambda: self._announce(uow.events))
             yield uow
 

@@ -384,3 +384,42 @@ def test_hook_case_links(db, tmp_path):
     page = browser.get(f"/cases/{receipt}").get_data(as_text=True)
     assert f'href="/envelopes/{receipt}"' in page and "Print card envelope" in page
     assert f"/socialization/cases/{receipt}/slip.pdf?layout=a5" in page  # the built-in slip button
+
+
+def test_hook_case_event_recorded(db, tmp_path):
+    delivered = []
+
+    class Queues:
+        @hookimpl
+        def case_event_recorded(self, runtime, event, case, queue):
+            if event["kind"] == "case_started":
+                queue("resident", "probe", {"receipt": case.receipt}, f"{case.receipt}:started")
+                queue("resident", "probe", {"receipt": case.receipt}, f"{case.receipt}:started")  # same key: once
+
+        @hookimpl(tryfirst=True)
+        def deliver_outbox_message(self, runtime, message):
+            if message["kind"] != "probe":
+                return None
+            delivered.append(message["payload"]["receipt"])
+            return True
+
+    class Broken:
+        @hookimpl
+        def case_event_recorded(self, event):
+            raise RuntimeError("a plugin bug")
+
+    rt = _runtime(db, tmp_path, Queues(), Broken())
+    engine.deploy_bundled(rt)
+    with pytest.raises(RuntimeError), rt.transaction() as uow:
+        from simpul.engine.cases import _start
+
+        _start(rt, uow, "ektp_new_card", resident(1), actor(rt, "operator"), "640205", None, False)
+        raise RuntimeError("rolled back")
+    with rt.read() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # gone with the event
+    receipt = start_new_card(rt)["receipt"]  # the broken plugin does not stop the counter
+    with rt.read() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "probe")).all()
+        assert [r.payload for r in rows] == [{"receipt": receipt}] and rows[0].case_id is None
+    dispatch_outbox(rt)
+    assert delivered == [receipt]
