@@ -46,6 +46,7 @@ def seed(rt, total: int, recent: int) -> str:
     cases = Case.__table__
     events = CaseEvent.__table__
     batch = []
+    timelines = {}
     case_id = 0
     with rt.db.engine.begin() as conn:
         for i in range(total):
@@ -54,6 +55,8 @@ def seed(rt, total: int, recent: int) -> str:
             end = now - (timedelta(hours=(total - i) % 2000) if is_recent else timedelta(days=100 + i % 1500))
             begin = end - timedelta(days=17)
             open_case = i % 50 == 0 and is_recent
+            if is_recent:
+                timelines[case_id] = (begin, open_case)
             batch.append(
                 dict(
                     id=case_id,
@@ -81,9 +84,9 @@ def seed(rt, total: int, recent: int) -> str:
         if batch:
             conn.execute(cases.insert(), batch)
         rows = []
-        for cid in range(total - recent + 1, total + 1):
-            at = now - timedelta(days=17)
-            for kind, step, days in STEPS:
+        for cid, (begin, open_case) in timelines.items():
+            at = begin
+            for kind, step, days in STEPS[:4] if open_case else STEPS:  # a running case waits at the regency
                 at += timedelta(days=days)
                 rows.append(dict(case_id=cid, at=at, actor="operator", office_code=OFFICE, kind=kind, step=step))
         conn.execute(events.insert(), rows)

@@ -56,3 +56,17 @@ def register_commands(cli):
     cases = cli.commands.get("cases")
     if cases is not None and "receipt" not in cases.commands:
         cases.add_command(receipt_command)
+
+
+@hookimpl
+def case_event_recorded(runtime, event, case, queue):
+    from .notify import queue_notifications
+
+    queue_notifications(runtime, event, case, queue)
+
+
+@hookimpl(tryfirst=True)
+def deliver_outbox_message(runtime, message):
+    from .notify import deliver
+
+    return deliver(runtime, message)
