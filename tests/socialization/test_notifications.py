@@ -303,3 +303,20 @@ def test_kill_9_of_the_worker_during_sending_loses_none_and_resends_at_most_the_
     assert per_message[received[0]["id"]] == [received[0], received[0]]
     assert {b["to"] for b in received} == {"081200000001", "081200000002", "081200000003"}
     assert all(any(r in b["message"] for b in received) for r in receipts)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_which_events_notify_is_a_setting(runtime):
+    runtime.config.settings["notifications"] = {"sms_webhook_url": "http://127.0.0.1:9/", "events": ["closed"]}
+    receipt = engine.start_case(
+        runtime,
+        "ektp_new_card",
+        resident_data(1, phone="081234567890", notify_consent=True),
+        actor(runtime, "operator"),
+    )["receipt"]
+    with runtime.read() as s:
+        assert s.scalars(select(OutboxMessage)).all() == []  # "received" is not among the events
+    engine.cancel_case(runtime, receipt, "Pemohon meninggal dunia", actor(runtime, "camat"))
+    with runtime.read() as s:
+        (message,) = s.scalars(select(OutboxMessage)).all()
+    assert message.payload["event"] == "closed" and message.payload["text"].endswith("ditutup: Pemohon meninggal dunia")
