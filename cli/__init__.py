@@ -54,10 +54,12 @@ from . import commands, users  # noqa: E402,F401  (registers the subcommands)
 
 
 def _register_plugin_commands():
-    """Plugins add subcommands through the ``register_commands`` hook."""
+    """Plugins add subcommands through the ``register_commands`` hook, and options to
+    ``simpul tasks complete`` through ``task_inputs``; the runtime is ``ctx.obj.runtime``."""
     from simpul.engine.plugins import make_plugin_manager
 
     pm = make_plugin_manager(Config.from_env().plugins)
+    commands.add_task_input_options(pm.hook)
     pm.hook.register_commands(cli=main)
 
 

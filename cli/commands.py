@@ -281,9 +281,15 @@ def tasks_unclaim(state, task_id, username, as_json):
 @click.option("--version", "expected_version", type=int, help="The task version you saw.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def tasks_complete(state, task_id, username, data, expected_version, as_json):
+def tasks_complete(state, task_id, username, data, expected_version, as_json, **extras):
+    """Complete TASK_ID with --data; plugins' task inputs (``task_inputs`` hook) are options too."""
     result = engine.complete_task(
-        state.runtime, task_id, parse_data(data), state.actor(username), expected_version=expected_version
+        state.runtime,
+        task_id,
+        parse_data(data),
+        state.actor(username),
+        expected_version=expected_version,
+        extras={k: v for k, v in extras.items() if v is not None} or None,
     )
     emit(
         result
@@ -296,6 +302,20 @@ def tasks_complete(state, task_id, username, data, expected_version, as_json):
         },
         as_json=as_json,
     )
+
+
+def add_task_input_options(hook) -> None:
+    """``--<name>`` on ``simpul tasks complete`` for each input a plugin declares."""
+    from simpul.engine.runtime import collect_task_inputs
+
+    present = {p.name for p in tasks_complete.params}
+    for name, decl in collect_task_inputs(hook).items():
+        if name in present:
+            continue
+        help_text = decl.get("help") or decl.get("label") or ""
+        tasks_complete.params.append(
+            click.Option([f"--{name.replace('_', '-')}", name], default=None, help=f"({decl['plugin']}) {help_text}")
+        )
 
 
 # -- messages, plugins ---------------------------------------------------------------------

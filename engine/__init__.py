@@ -4,6 +4,7 @@ It imports no web framework and no plugin: the CLI, the worker, the web app and 
 all drive it through the functions exported here.
 """
 
+from . import documents
 from .actors import ROLES, Actor
 from .cases import (
     cancel_case,
@@ -18,14 +19,18 @@ from .cases import (
     requirements_for,
     retry_incident,
     start_case,
+    task_inputs,
     unclaim_task,
 )
 from .config import Config
 from .db import Base
+from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .i18n import N_
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
+from .models import UTCDateTime
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .stats import step_timings
@@ -34,6 +39,8 @@ from .workflow import CaseView, ServiceContext
 __all__ = [
     "Actor",
     "Base",
+    "N_",
+    "UTCDateTime",
     "CaseView",
     "Config",
     "Conflict",
@@ -55,18 +62,23 @@ __all__ = [
     "deploy_bundled",
     "deploy_process",
     "derived_key",
+    "documents",
     "get_case",
     "get_task",
     "hookimpl",
     "list_cases",
+    "list_documents",
     "list_processes",
     "list_tasks",
     "mask_nik",
     "node_secret",
+    "open_document",
     "receive_message",
     "requirements_for",
     "retry_incident",
     "start_case",
     "step_timings",
+    "store_document",
+    "task_inputs",
     "unclaim_task",
 ]

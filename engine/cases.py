@@ -224,7 +224,6 @@ def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
 
 
 REQUIREMENTS_KEY = "document_requirements"
-OVERRIDE_KEY = "requirements_override"
 
 
 def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
@@ -233,7 +232,7 @@ def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
     Plugins' lists are combined in registration order; a later entry with the same key
     replaces an earlier one (a regency may reword or tighten a national requirement)."""
     combined: dict[str, dict] = {}
-    for result in reversed(runtime.hook.document_requirements(procedure=procedure, data=dict(data))):
+    for result in reversed(runtime.hook.document_requirements(runtime=runtime, procedure=procedure, data=dict(data))):
         for item in result or []:
             if isinstance(item, dict) and item.get("key"):
                 combined[item["key"]] = dict(item)
@@ -518,6 +517,40 @@ def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int |
         return task_dict(task, case)
 
 
+def task_inputs(runtime) -> dict:
+    """The inputs plugins accept beside a task's form (``task_inputs`` hook), by name."""
+    return dict(runtime.task_inputs)
+
+
+def _checked_extras(runtime, extras) -> dict:
+    if extras is None:
+        return {}
+    if not isinstance(extras, dict):
+        raise InvalidInput("Task extras must be a JSON object.")
+    unknown = sorted(str(k) for k in extras if k not in runtime.task_inputs)
+    if unknown:
+        raise InvalidInput("No plugin accepts the task input {names}.", names=", ".join(unknown))
+    for name, value in extras.items():
+        if not isinstance(value, str):
+            raise ValidationFailed("Some fields need attention.", errors={name: ["Enter a text."]})
+    return dict(extras)
+
+
+def _completing(runtime, uow, case, task, view, data, extras, actor) -> dict:
+    """The plugins' ``task_completing`` results: their events recorded, their data returned."""
+    stored: dict = {}
+    results = runtime.hook.task_completing(
+        case=view, step=task.step, form_key=task.form_key, data=data, extras=dict(extras), actor=actor
+    )
+    for result in reversed(results):  # registration order
+        for event in (result or {}).get("events") or []:
+            record_event(
+                uow, case, str(event["kind"]), actor, task=task, detail=event.get("detail"), after=event.get("after")
+            )
+        stored.update((result or {}).get("data") or {})
+    return stored
+
+
 def complete_task(
     runtime,
     task_id: str,
@@ -525,7 +558,7 @@ def complete_task(
     actor: Actor,
     *,
     expected_version: int | None = None,
-    override_reason: str | None = None,
+    extras: dict | None = None,
 ) -> dict:
     """Complete a user task with form data.
 
@@ -533,18 +566,12 @@ def complete_task(
     raises Conflict and changes nothing.  Form validation and the plugins'
     ``validate_task_data`` run before anything is written.
 
-    ``override_reason``: a supervisor may complete the document check although a required
-    document is missing, with a written reason; plugins see it as
-    ``data["requirements_override"]`` and the override is in the case's timeline."""
+    ``extras``: inputs beside the form that plugins declared (``task_inputs`` hook, e.g. the
+    verification plugin's ``override_reason``); an undeclared name is refused.  Plugins see
+    them in ``validate_task_data`` and ``task_completing``."""
     if not isinstance(data, dict):
         raise InvalidInput("Task data must be a JSON object.")
-    if override_reason is not None:
-        if not actor.has_role("supervisor"):
-            raise Forbidden("Only a supervisor may override the document requirements.")
-        if not str(override_reason).strip():
-            raise ValidationFailed(
-                "Some fields need attention.", errors={"override_reason": ["Write why the requirement is overridden."]}
-            )
+    extras = _checked_extras(runtime, extras)
     with runtime.transaction() as uow:
         s = uow.session
         case, task = _task_for_change(uow, task_id, actor)
@@ -564,34 +591,16 @@ def complete_task(
 
             merged[REQUIREMENTS_KEY] = requirements_for(runtime, case.process_key, merged)
             merged[UPLOADED_KEY] = uploaded_requirement_keys(s, case.id)  # an uploaded scan counts as received
-        merged.pop(OVERRIDE_KEY, None)  # an override recorded at an earlier step never carries over
-        if override_reason is not None:
-            merged[OVERRIDE_KEY] = {"by": actor.username, "reason": str(override_reason).strip()}
         view = CaseView.of(case, merged)
         errors = _combine_errors(
-            runtime.hook.validate_task_data(case=view, step=task.step, form_key=task.form_key, data=merged)
+            runtime.hook.validate_task_data(
+                case=view, step=task.step, form_key=task.form_key, data=merged, extras=dict(extras), actor=actor
+            )
         )
         if errors:
             raise ValidationFailed("Some fields need attention.", errors=errors)
         before = {k: spiff_task.data.get(k) for k in cleaned}
-        if override_reason is not None:
-            cleaned[OVERRIDE_KEY] = merged[OVERRIDE_KEY]
-            record_event(
-                uow,
-                case,
-                "requirements_overridden",
-                actor,
-                task=task,
-                detail=merged[OVERRIDE_KEY]["reason"],
-                after={
-                    "missing": [
-                        r["key"]
-                        for r in merged.get(REQUIREMENTS_KEY, [])
-                        if r["key"]
-                        not in set(merged.get("documents_received") or []) | set(merged.get("documents_uploaded") or [])
-                    ]
-                },
-            )
+        cleaned.update(_completing(runtime, uow, case, task, view, merged, extras, actor))
         spiff_task.data.update(cleaned)
         try:
             spiff_task.run()

@@ -48,6 +48,9 @@ class Config:
     settings: dict = field(default_factory=dict)
     secret_key: str = ""
     locale: str = "id"
+    #: the ``SIMPUL_*`` variables from_env saw, for the environment variables plugins declare
+    #: for their settings (``plugin_settings`` hook); never set from a variable itself.
+    environment: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.instance_path = Path(self.instance_path)
@@ -58,8 +61,10 @@ class Config:
     def from_env(cls, environ=None, **overrides) -> Config:
         """Build a Config from ``SIMPUL_<FIELD>`` variables; explicit overrides win."""
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict = {"environment": {k: v for k, v in environ.items() if k.startswith("SIMPUL_")}}
         for f in fields(cls):
+            if f.name == "environment":
+                continue
             raw = environ.get(f"SIMPUL_{f.name.upper()}")
             if raw is None:
                 continue

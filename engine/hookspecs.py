@@ -43,9 +43,10 @@ def service_operators():
 
 
 @hookspec
-def document_requirements(procedure, data):
+def document_requirements(runtime, procedure, data):
     """Called whenever a case's document checklist is shown or checked (the document-check
-    step cannot complete while one is missing).  ``procedure`` is the process key (e.g.
+    step cannot complete while one is missing).  ``runtime`` is the node's
+    ``engine.Runtime`` (for ``runtime.plugin_settings``), ``procedure`` the process key (e.g.
     ``ektp_replacement``), ``data`` the case's task data.  Return a list of dicts
     ``{"key": str, "label": str, "label_en": str, "source": str}``; return ``[]`` when the plugin
     has no requirement for this case.  Results of all plugins are combined; a later plugin's
@@ -53,10 +54,13 @@ def document_requirements(procedure, data):
 
 
 @hookspec
-def validate_task_data(case, step, form_key, data):
+def validate_task_data(case, step, form_key, data, extras, actor):
     """Called before a user task is completed, after the form's own validation passed and
     before anything is written.  ``case`` is an ``engine.CaseView``; ``step`` the BPMN element
-    id; ``data`` the submitted values merged over the case data.  Return a dict
+    id; ``data`` the submitted values merged over the case data; ``extras`` the inputs given
+    beside the form (``task_inputs``; ``{}`` when none); ``actor`` the ``engine.Actor``
+    completing it (take only the arguments you need).  Raise ``engine.Forbidden`` when the
+    actor may not give such an input at all.  Return a dict
     ``{field: [message, ...]}`` (use ``"_"`` for errors not tied to a field) or ``None``.
     Messages are English msgids, translated where shown.  Results are combined; any error
     refuses the completion."""
@@ -74,8 +78,9 @@ def validate_case_start(procedure, office_code, data):
 def case_event(event, case):
     """Called after the transaction that recorded an event has committed (never for a
     rolled-back change).  ``event`` is a dict (kind, actor, at, step, detail, after), ``case``
-    an ``engine.CaseView``.  The return value is ignored; an exception is logged and does not
-    undo the event.  Use it for notifications and statistics."""
+    an ``engine.CaseView``.  The return value is ignored.  Each plugin's implementation is called
+    on its own: an exception is logged with the plugin's name, does not undo the event, and
+    does not keep the other plugins from hearing it.  Use it for notifications and statistics."""
 
 
 @hookspec
@@ -113,8 +118,9 @@ def translation_dirs():
 @hookspec
 def register_commands(cli):
     """Called once when the ``simpul`` command starts, before arguments are parsed.  ``cli`` is
-    the Click group; add subcommands with ``@cli.command()`` or ``cli.add_command(...)``.
-    The return value is ignored."""
+    the Click group; add subcommands with ``@cli.command()`` or ``cli.add_command(...)``.  A
+    command reaches the node's runtime (built on first use) as ``ctx.find_root().obj.runtime``
+    (``@click.pass_context``).  The return value is ignored."""
 
 
 @hookspec
@@ -147,9 +153,109 @@ def case_details(runtime, case):
 
 
 @hookspec
-def case_links(runtime, case):
-    """Called by the web layer when a clerk's case page is rendered (inside the request, so
-    ``flask.url_for`` works).  ``case`` is the dict ``engine.get_case`` returned.  Return a
-    list of ``{"label": str, "url": str}`` (``label`` an English msgid, translated where
-    shown) for actions on the case the plugin offers, shown under the case title (e.g.
-    printing the resident's receipt slip), or ``[]``.  Results are combined in order."""
+def plugin_settings():
+    """Called once when the runtime starts.  Return ``{"namespace": str, "defaults": dict}``
+    (optionally ``"environment": {setting: "SIMPUL_..."}``) declaring the plugin's settings,
+    or ``None``.  A node sets them in ``SIMPUL_SETTINGS`` under the namespace
+    (``{"coordination": {"batch_size": 50}}``); a declared environment variable (read as
+    on/off when the default is a bool, as text when it is text, else as JSON) comes between
+    the default and ``SIMPUL_SETTINGS``, and dict values of both are merged one level.  Read
+    them with ``runtime.plugin_settings(namespace)``: a fresh dict on every call, holding
+    every declared key.  Declarations are combined; two plugins declaring the same namespace
+    stop the node at start-up (PluginError)."""
+
+
+@hookspec
+def node_started(runtime):
+    """Called once when a runtime has been built (by ``simpul``, the web app, the worker or a
+    test), after every plugin's settings are known and before it serves anything.  The
+    database may not be migrated yet (``simpul init`` migrates after this), so check settings
+    and prepare caches here, not tables.  The return value is ignored; raising
+    ``engine.PluginError`` stops the node with its message (a misconfiguration found at once,
+    not at the first request).  Every plugin is called, in registration order."""
+
+
+@hookspec
+def plugin_migrations():
+    """Called when the database is migrated (``simpul init``, ``engine.migrate.upgrade``) and
+    by the schema check.  Return ``{"name": str, "directory": path, "metadata": MetaData}``
+    (``metadata`` optional: the plugin's tables, for the schema check) or ``None``.  The
+    directory holds the plugin's own Alembic revision files; they form a history of their own,
+    recorded in the table ``alembic_version_<name>``, and run after the engine's migrations
+    (so the engine's tables exist), each plugin in registration order.  A plugin's first
+    revision has ``down_revision = None``.  Results are combined; the same name twice is a
+    PluginError."""
+
+
+@hookspec
+def expression_helpers(runtime):
+    """Called once when the runtime starts.  Return a dict mapping a name to a callable that
+    BPMN scripts, conditions and parameter expressions may call, like the built-in
+    ``setting(name, default)``; ``None`` for none.  Helpers run outside the sandbox as trusted
+    plugin code: take and return plain data only (the result is checked and refused
+    otherwise).  Names must be plain identifiers not starting with ``_``.  Results are merged;
+    a name given twice, or clashing with a sandbox name, stops the node (PluginError)."""
+
+
+@hookspec
+def event_labels():
+    """Called once by the web app, when a case's timeline is first shown.  Return a dict
+    mapping each event kind the plugin records (through ``task_completing`` or its own
+    writes, e.g. ``requirements_overridden``) to an English msgid, the label the timeline
+    shows; ``None`` for none.  Results are merged in registration order (a later plugin's
+    label for the same kind wins); a kind nobody names is shown as it is."""
+
+
+@hookspec
+def task_inputs():
+    """Called when ``simpul`` starts and whenever a task page is shown or a task completed.
+    Return a list of inputs a user may give when completing a task besides its form:
+    ``{"name": str, "label": msgid, "help": msgid, "shown": callable}``.  ``simpul tasks
+    complete`` gets an option ``--<name with dashes>``; the JSON API accepts them under
+    ``extras``; the task page shows the input as a text area where ``shown(runtime, task,
+    actor)`` is true (``task`` as ``engine.get_task`` returns it; no ``shown``: never on the
+    page).  Given values reach ``validate_task_data`` and ``task_completing`` as ``extras``; a
+    name no plugin declared is refused.  Results are combined; a name declared twice is a
+    PluginError."""
+
+
+@hookspec
+def task_completing(case, step, form_key, data, extras, actor):
+    """Called while a user task is completed, after every validation passed, inside the
+    completing transaction.  Arguments as ``validate_task_data``; ``extras`` the inputs given
+    beside the form (see ``task_inputs``), ``actor`` the ``engine.Actor`` completing it.
+    Return ``None`` or ``{"data": dict, "events": [{"kind": str, "detail": str, "after":
+    dict}]}``: ``data`` is stored with the form's values (JSON values only); each event is
+    recorded in the case's timeline before ``task_completed`` (with the step and the actor).
+    Results are combined in registration order; a raise refuses the completion and nothing is
+    written."""
+
+
+@hookspec
+def case_actions(runtime, case, actor):
+    """Called by the web app when a case page or a task page is shown.  ``case`` is the case
+    as ``engine.get_case`` returns it, ``actor`` the signed-in ``engine.Actor``.  Return a list
+    of links the page shows as buttons: ``{"label": msgid, "endpoint": str, "values": dict}``
+    (a Flask endpoint of the plugin's blueprint and its URL values; the page builds the URL)
+    or ``{"label": msgid, "url": str}``; ``[]``/``None`` for none.  Labels are English msgids,
+    translated where shown.  Results of all plugins are combined in registration order."""
+
+
+@hookspec
+def menu_links(runtime, actor):
+    """Called by the web app for every page with the navigation bar, for a signed-in
+    ``actor``.  Return a list of ``{"label": msgid, "endpoint": str, "values": dict}`` (or
+    ``"url"``) to add to the menu after the core entries; ``[]``/``None`` for none.  Show a
+    link only to the roles that may open the page.  Results are combined in registration
+    order; a link whose endpoint the app does not have is left out."""
+
+
+@hookspec
+def live_checks(runtime, process_key):
+    """Called by the web app when a case start form is shown.  Return a list of checks the
+    page runs while the clerk types: ``{"field": str, "endpoint": str, "with": [field, ...],
+    "ok": msgid, "min_length": int}``; once the field holds ``min_length`` characters (default
+    1) and is left or changed, the browser sends the field's value and the ``with`` fields as query
+    arguments to the endpoint (GET, JSON) and shows its answer ``{"ok": bool, "errors":
+    [text]}`` beside the field.  Advisory only: the start is checked again by
+    ``validate_case_start``.  Results are combined in registration order."""

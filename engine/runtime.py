@@ -6,6 +6,8 @@ the service operators the plugins provide, and the cache of parsed process specs
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import threading
 from contextlib import contextmanager
@@ -25,6 +27,51 @@ from .specs import StateSerializer
 from .workflow import WorkflowCache
 
 log = logging.getLogger("simpul.engine")
+
+
+def _plain_data(value, depth: int = 0) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_plain_data(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_data(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def checked_helper(name: str, function):
+    """A plugin's expression helper as scripts see it: plain data (JSON values) out, or a
+    clear script error, so no object of the node ever reaches a sandboxed script."""
+    from .sandbox import ScriptError, _check_data, _new_budget
+
+    def helper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        problem = None if _plain_data(result) else f"a {type(result).__name__} object is not plain data"
+        problem = problem or _check_data(result, _new_budget())
+        if problem:
+            raise ScriptError(f"{name}() gave a value scripts cannot use: {problem}", "runtime")
+        return result
+
+    helper.__name__ = name
+    return helper
+
+
+def collect_task_inputs(hook) -> dict:
+    """The ``task_inputs`` declarations of every plugin, by name (the CLI calls this too)."""
+    inputs: dict = {}
+    for impl in reversed(hook.task_inputs.get_hookimpls()):
+        for decl in impl.function() or []:
+            name = decl.get("name") if isinstance(decl, dict) else None
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise PluginError(
+                    "Plugin {plugin} declares a task input without a plain name.", plugin=impl.plugin_name
+                )
+            if name in inputs:
+                raise PluginError("Task input {name} is declared twice.", name=name)
+            inputs[name] = {**decl, "plugin": impl.plugin_name}
+    return inputs
 
 
 @dataclass(frozen=True)
@@ -57,10 +104,15 @@ class Runtime:
         self.pm = plugin_manager or make_plugin_manager(self.config.plugins, extra_plugins)
         self.hook = self.pm.hook
         self.operators = self._collect_operators()
+        self._settings_declared = self._collect_settings()
+        self.expression_helpers = self._collect_expression_helpers()
+        self.task_inputs = collect_task_inputs(self.hook)
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()
         self.workflows = WorkflowCache(self.config.workflow_cache_size)
+        for impl in reversed(self.hook.node_started.get_hookimpls()):  # registration order
+            impl.function(self)
 
     def _collect_operators(self) -> dict:
         operators: dict = {}
@@ -76,6 +128,81 @@ class Runtime:
                     )
                 operators[name] = (impl.plugin_name, handler)
         return {name: handler for name, (_plugin, handler) in operators.items()}
+
+    def _collect_settings(self) -> dict:
+        declared: dict = {}
+        for impl in self.hook.plugin_settings.get_hookimpls():
+            decl = impl.function()
+            if not decl:
+                continue
+            namespace = decl.get("namespace") if isinstance(decl, dict) else None
+            if not namespace or not isinstance(decl.get("defaults", {}), dict):
+                raise PluginError("Plugin {plugin} declares its settings without a namespace.", plugin=impl.plugin_name)
+            if namespace in declared:
+                raise PluginError(
+                    "Settings {namespace} are declared twice (by {a} and {b}).",
+                    namespace=namespace,
+                    a=declared[namespace][0],
+                    b=impl.plugin_name,
+                )
+            declared[namespace] = (impl.plugin_name, decl)
+        return {namespace: decl for namespace, (_plugin, decl) in declared.items()}
+
+    def _collect_expression_helpers(self) -> dict:
+        from .sandbox import RESERVED_NAMES
+        from .specs import SCRIPT_HELPERS
+
+        helpers: dict = {}
+        for impl in self.hook.expression_helpers.get_hookimpls():
+            for name, function in (impl.function(self) or {}).items():
+                plain = isinstance(name, str) and name.isidentifier() and not name.startswith("_")
+                if not plain or name in RESERVED_NAMES or name in SCRIPT_HELPERS or not callable(function):
+                    raise PluginError(
+                        "Plugin {plugin} offers an expression helper {name} that is not allowed.",
+                        plugin=impl.plugin_name,
+                        name=str(name),
+                    )
+                if name in helpers:
+                    raise PluginError(
+                        "Expression helper {name} is provided twice (by {a} and {b}).",
+                        name=name,
+                        a=helpers[name][0],
+                        b=impl.plugin_name,
+                    )
+                helpers[name] = (impl.plugin_name, function)
+        return {name: checked_helper(name, function) for name, (_plugin, function) in helpers.items()}
+
+    def plugin_settings(self, namespace: str) -> dict:
+        """A plugin's settings: its declared defaults, then the environment variables it
+        declared, then ``SIMPUL_SETTINGS[namespace]`` (see the ``plugin_settings`` hook)."""
+        decl = self._settings_declared.get(namespace)
+        if decl is None:
+            raise PluginError("No plugin declares the settings {namespace}.", namespace=namespace)
+        values = copy.deepcopy(decl.get("defaults") or {})
+        layers = []
+        for key, variable in (decl.get("environment") or {}).items():
+            raw = self.config.environment.get(variable)
+            if raw is not None:
+                default = values.get(key)
+                if isinstance(default, bool):
+                    layers.append({key: raw.strip().lower() in ("1", "true", "yes", "on")})
+                    continue
+                try:
+                    layers.append({key: raw if isinstance(default, str) else json.loads(raw)})
+                except ValueError as exc:
+                    raise PluginError(
+                        "{variable} is not valid JSON: {error}", variable=variable, error=str(exc)
+                    ) from exc
+        own = (self.config.settings or {}).get(namespace)
+        if isinstance(own, dict):
+            layers.append(own)
+        for layer in layers:
+            for key, value in layer.items():
+                if isinstance(values.get(key), dict) and isinstance(value, dict):
+                    values[key] = {**values[key], **value}
+                else:
+                    values[key] = copy.deepcopy(value)
+        return values
 
     # -- shared helpers --------------------------------------------------------------------
 
@@ -124,6 +251,13 @@ class Runtime:
     def gettext(self, locale: str | None = None):
         return gettext_for(locale or self.config.locale, tuple(self.translation_dirs()))
 
+    def translations(self, locale: str | None = None):
+        """The node's catalogues (the core's and the plugins') for ``locale``: an object with
+        ``gettext`` and ``ngettext``, for a plugin that renders text outside a web request."""
+        from .i18n import translations
+
+        return translations(locale or self.config.locale, tuple(self.translation_dirs()))
+
     def setting(self, name: str, default=None):
         """Node settings readable from BPMN expressions as ``setting(name, default)``."""
         value = self.config.settings.get(name, default)
@@ -142,11 +276,15 @@ class Runtime:
             yield uow
 
     def _announce(self, events) -> None:
+        """Each plugin hears each event on its own: one that raises is logged with its name
+        and neither the others nor the committed step are affected."""
+        impls = self.hook.case_event.get_hookimpls()
         for event, case in events:
-            try:
-                self.hook.case_event(event=event, case=case)
-            except Exception:  # a notification must never undo a committed step
-                log.exception("case_event hook failed for %s", event.get("kind"))
+            for impl in reversed(impls):  # pluggy's own calling order: last registered first
+                try:
+                    impl.function(*[{"event": event, "case": case}[a] for a in impl.argnames])
+                except Exception:  # a notification must never undo a committed step
+                    log.exception("case_event of plugin %s failed for %s", impl.plugin_name, event.get("kind"))
 
     def read(self):
         return self.db.read()

@@ -162,7 +162,7 @@ def _cache_tag(case: Case) -> tuple:
 
 def _script_engine(runtime, caller):
     env = sandbox.SandboxEnvironment(
-        helpers={"setting": runtime.setting},
+        helpers={**runtime.expression_helpers, "setting": runtime.setting},
         time_limit=runtime.config.script_time_limit,
         service_caller=caller,
     )

@@ -222,3 +222,31 @@ def test_run_serves_the_web_app_with_its_worker(node, tmp_path, db):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_camat_overrides_a_missing_document_with_a_reason(node):
+    """``simpul tasks complete --override-reason``: the verification plugin's task input."""
+    simpul = node
+    receipt = simpul(
+        "cases", "start", "ektp_new_card", "--data", json.dumps(resident(13)), "--as", "operator", "--json"
+    )["receipt"]
+    task = _task(simpul, receipt, "camat")
+    args = [
+        "tasks",
+        "complete",
+        task["id"],
+        "--data",
+        json.dumps({"documents_complete": True, "documents_received": []}),
+    ]
+    clerk = simpul(*args, "--as", "operator", "--override-reason", "KK hilang", ok=False)
+    assert clerk.returncode == 1 and "Only a supervisor may override" in clerk.stderr
+    blank = simpul(*args, "--as", "camat", "--override-reason", " ", ok=False)
+    assert blank.returncode == 1 and "override_reason" in blank.stderr
+    refused = simpul(*args, "--as", "camat", ok=False)  # the rule holds for the camat without a reason
+    assert refused.returncode == 1 and "Required document missing" in refused.stderr
+    done = simpul(*args, "--as", "camat", "--override-reason", "KK terbakar, salinan menyusul", "--json")
+    assert done["open_tasks"][0]["role"] == "verifier"
+    events = simpul("cases", "show", receipt, "--as", "camat", "--json")["events"]
+    override = next(e for e in events if e["kind"] == "requirements_overridden")
+    assert override["actor"] == "camat" and override["detail"] == "KK terbakar, salinan menyusul"
+    assert override["after"] == {"missing": ["family_card"]}

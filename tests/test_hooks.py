@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
+import sqlalchemy as sa
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from click.testing import CliRunner
@@ -189,6 +190,34 @@ def test_hook_case_event(db, tmp_path):
     rt.close()
 
 
+def test_a_plugin_failing_in_case_event_does_not_silence_the_others(db, tmp_path, caplog):
+    heard = []
+
+    class Broken:
+        @hookimpl
+        def case_event(self, event, case):
+            raise RuntimeError("statistics server down")
+
+    class Listener:
+        @hookimpl
+        def case_event(self, event, case):
+            heard.append(event["kind"])
+
+    # registered before and after the broken one: both sides of it must still hear the event
+    rt = make_runtime(db, tmp_path, extra_plugins=[Listener(), Broken(), Listener()])
+    seed_offices(rt)
+    engine.deploy_bundled(rt)
+    with caplog.at_level("ERROR", logger="simpul.engine"):
+        receipt = start_new_card(rt)["receipt"]
+    assert heard == ["case_started", "case_started"]
+    failed = [r for r in caplog.records if "case_event" in r.getMessage()]
+    assert len(failed) == 1 and "case_started" in failed[0].getMessage()
+    broken_name = next(n for n, p in rt.pm.list_name_plugin() if isinstance(p, Broken))
+    assert broken_name in failed[0].getMessage()
+    assert [e["kind"] for e in engine.get_case(rt, receipt, actor(rt, "operator"))["events"]] == ["case_started"]
+    rt.close()
+
+
 def test_hook_deliver_outbox_message(db, tmp_path):
     answers = [False, True]
     delivered = []
@@ -288,7 +317,7 @@ def test_hook_register_commands():
 
 def test_hook_web_blueprints(db, tmp_path):
     flask = pytest.importorskip("flask")
-    web = pytest.importorskip("web")
+    web = pytest.importorskip("simpul.web")
 
     page = flask.Blueprint("kukar_page", __name__)
 
@@ -362,30 +391,6 @@ def test_hook_case_details(db, tmp_path):
         engine.get_case(rt, receipt, actor(rt, "other"))
 
 
-def test_hook_case_links(db, tmp_path):
-    from simpul.web import create_app
-
-    from .web.conftest import set_passwords
-    from .web.web_helpers import Browser
-
-    class Links:
-        @hookimpl
-        def case_links(self, runtime, case):
-            return [{"label": "Print card envelope", "url": f"/envelopes/{case['receipt']}"}]
-
-    rt = _runtime(db, tmp_path, Links())
-    engine.deploy_bundled(rt)
-    receipt = start_new_card(rt)["receipt"]
-    from argon2 import PasswordHasher
-
-    set_passwords(rt, PasswordHasher().hash("pw-for-links-1"))
-    browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
-    browser.login("operator", "pw-for-links-1")
-    page = browser.get(f"/cases/{receipt}").get_data(as_text=True)
-    assert f'href="/envelopes/{receipt}"' in page and "Print card envelope" in page
-    assert f"/socialization/cases/{receipt}/slip.pdf?layout=a5" in page  # the built-in slip button
-
-
 def test_hook_case_event_recorded(db, tmp_path):
     delivered = []
 
@@ -423,3 +428,329 @@ def test_hook_case_event_recorded(db, tmp_path):
         assert [r.payload for r in rows] == [{"receipt": receipt}] and rows[0].case_id is None
     dispatch_outbox(rt)
     assert delivered == [receipt]
+
+
+def test_hook_plugin_settings(db, tmp_path):
+    class Tuned:
+        @hookimpl
+        def plugin_settings(self):
+            return {
+                "namespace": "tuned",
+                "defaults": {"limit": 3, "label": "default", "table": {"a": 1, "b": 2}},
+                "environment": {"limit": "SIMPUL_TUNED_LIMIT"},
+            }
+
+    rt = _runtime(db, tmp_path, Tuned())
+    assert rt.plugin_settings("tuned") == {"limit": 3, "label": "default", "table": {"a": 1, "b": 2}}
+    rt.plugin_settings("tuned")["table"]["a"] = 99  # a fresh copy: callers cannot change the node's
+    assert rt.plugin_settings("tuned")["table"]["a"] == 1
+    rt.close()
+
+    environment = {"SIMPUL_TUNED_LIMIT": "7", "SIMPUL_SETTINGS": json.dumps({"tuned": {"table": {"b": 5}}})}
+    config = engine.Config.from_env(environment, instance_path=tmp_path / "i2", database_url=db)
+    rt = engine.Runtime(config, extra_plugins=[Tuned()])
+    assert rt.plugin_settings("tuned") == {"limit": 7, "label": "default", "table": {"a": 1, "b": 5}}
+    rt.close()
+
+    class Twice:
+        @hookimpl
+        def plugin_settings(self):
+            return {"namespace": "tuned", "defaults": {}}
+
+    with pytest.raises(engine.PluginError, match="declared twice"):
+        _runtime(db, tmp_path, Tuned(), Twice())
+
+
+def test_hook_node_started(db, tmp_path):
+    started = []
+
+    class Starts:
+        @hookimpl
+        def node_started(self, runtime):
+            started.append(runtime.plugin_settings("coordination")["batch_size"])
+
+    rt = _runtime(db, tmp_path, Starts(), settings={"coordination": {"batch_size": 5}})
+    assert started == [5]  # once, with every plugin's settings already known
+    rt.close()
+
+    class Refuses:
+        @hookimpl
+        def node_started(self, runtime):
+            raise engine.PluginError("The tuned plugin needs a licence key.")
+
+    with pytest.raises(engine.PluginError, match="licence key"):
+        _runtime(db, tmp_path, Refuses())
+    # the built-in coordination plugin checks its peers when the node starts, not at the first delivery
+    with pytest.raises(engine.PluginError, match="coordination settings"):
+        _runtime(db, tmp_path, settings={"coordination": {"peers": {"6402": {"url": "https://x.example"}}}})
+
+
+def test_hook_plugin_migrations(fresh_db, tmp_path):
+    from simpul.engine.migrate import current_heads, plugin_migrations, schema_differences, upgrade
+
+    versions = tmp_path / "tally_migrations"
+    versions.mkdir()
+    (versions / "tally_0001.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n"
+        "revision = 'tally_0001'\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\n"
+        "def upgrade():\n"
+        "    op.create_table('tally_counts', sa.Column('office_code', sa.String(16), primary_key=True),"
+        " sa.Column('count', sa.Integer(), nullable=False))\n\n"
+        "def downgrade():\n    op.drop_table('tally_counts')\n"
+    )
+    metadata = sa.MetaData()
+    counts = sa.Table(
+        "tally_counts",
+        metadata,
+        sa.Column("office_code", sa.String(16), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False),
+    )
+
+    class Tally:
+        @hookimpl
+        def plugin_migrations(self):
+            return {"name": "tally", "directory": versions, "metadata": metadata}
+
+    rt = make_runtime(fresh_db, tmp_path, extra_plugins=[Tally()])
+    upgrade(rt)  # what simpul init does
+    tally = next(p for p in plugin_migrations(rt) if p.name == "tally")
+    assert current_heads(rt, tally) == ("tally_0001",)
+    with rt.transaction() as uow:
+        uow.session.execute(counts.insert().values(office_code="640205", count=1))
+    upgrade(rt)  # again: nothing to do, nothing lost
+    with rt.read() as s:
+        assert s.execute(sa.select(counts.c.count)).scalar() == 1
+    assert schema_differences(rt)["tally"] == []
+    rt.close()
+
+    class Unnamed:
+        @hookimpl
+        def plugin_migrations(self):
+            return {"name": "Bad Name", "directory": versions}
+
+    rt = make_runtime(fresh_db, tmp_path, extra_plugins=[Unnamed()])
+    with pytest.raises(engine.PluginError, match="migrations"):
+        upgrade(rt)
+    rt.close()
+
+
+def test_hook_expression_helpers(db, tmp_path):
+    class Fees:
+        @hookimpl
+        def expression_helpers(self, runtime):
+            return {
+                "fee_for": lambda name: len(name) * 1000,
+                "leaky": lambda: runtime,  # not data: refused where a script calls it
+            }
+
+    rt = _runtime(db, tmp_path, Fees())
+    engine.deploy_process(rt, script_process("fee = fee_for(resident_name)", key="fee_probe"), deployed_by="test")
+    receipt = engine.start_case(rt, "fee_probe", resident(1), actor(rt, "operator"))["receipt"]
+    complete(rt, receipt, "operator", {"missing_documents_brought": True})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert case["status"] == "completed"
+    assert case["data"]["fee"] == len(case["data"]["resident_name"]) * 1000
+
+    engine.deploy_process(rt, script_process("x = leaky()", key="leak_probe"), deployed_by="test")
+    receipt = engine.start_case(rt, "leak_probe", resident(2), actor(rt, "operator"))["receipt"]
+    complete(rt, receipt, "operator", {"missing_documents_brought": True})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert case["status"] == "incident" and "leaky() gave a value scripts cannot use" in (case["incident"] or "")
+    rt.close()
+
+    class Shadows:
+        @hookimpl
+        def expression_helpers(self, runtime):
+            return {"setting": lambda name, default=None: "mine"}
+
+    with pytest.raises(engine.PluginError, match="not allowed"):
+        _runtime(db, tmp_path, Shadows())
+
+
+class Witness:
+    """A regency's rule: a step may be completed with a witness named beside the form."""
+
+    @hookimpl
+    def task_inputs(self):
+        return [{"name": "witness", "label": "Witness", "help": "Who saw it.", "shown": self.shown}]
+
+    @staticmethod
+    def shown(runtime, task, actor):
+        return task["step"] == "Task_document_check"
+
+    @hookimpl
+    def validate_task_data(self, extras, actor):
+        if "witness" in extras and extras["witness"] == actor.username:
+            return {"witness": ["The witness cannot be you."]}
+        return None
+
+    @hookimpl
+    def task_completing(self, case, step, data, extras, actor):
+        if not extras.get("witness"):
+            return None
+        return {
+            "data": {"witness": extras["witness"]},
+            "events": [{"kind": "witnessed", "detail": extras["witness"], "after": {"step": step}}],
+        }
+
+
+def test_hook_task_inputs(db, tmp_path):
+    rt = _runtime(db, tmp_path, Witness())
+    assert set(engine.task_inputs(rt)) == {"witness", "override_reason"}  # ours and the verification plugin's
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    task = open_task(rt, receipt, "operator")
+    with pytest.raises(engine.InvalidInput, match="No plugin accepts the task input"):
+        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witnes": "Budi"})
+    with pytest.raises(ValidationFailed) as err:
+        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "operator"})
+    assert err.value.errors == {"witness": ["The witness cannot be you."]}
+    assert open_task(rt, receipt, "operator")["id"] == task["id"]  # refused: nothing changed
+
+    # the CLI offers every declared input as an option of `simpul tasks complete`
+    from simpul.cli import main
+    from simpul.cli.commands import add_task_input_options
+    from simpul.engine.plugins import make_plugin_manager
+
+    command = main.commands["tasks"].commands["complete"]
+    params = list(command.params)
+    try:
+        add_task_input_options(make_plugin_manager(extra_plugins=[Witness()]).hook)
+        help_text = CliRunner().invoke(main, ["tasks", "complete", "--help"]).output
+    finally:
+        command.params[:] = params
+    assert "--witness" in help_text and "--override-reason" in help_text
+    rt.close()
+
+
+def test_hook_task_completing(db, tmp_path):
+    rt = _runtime(db, tmp_path, Witness())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    task = open_task(rt, receipt, "operator")
+    engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"})
+    case = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert [e["kind"] for e in case["events"]] == ["case_started", "witnessed", "task_completed"]
+    witnessed = case["events"][1]
+    assert witnessed["detail"] == "Budi" and witnessed["actor"] == "operator"
+    assert witnessed["step"] == "Task_document_check"
+    assert case["data"]["witness"] == "Budi"
+    rt.close()
+
+
+def _signed_in(rt, username):
+    from argon2 import PasswordHasher
+
+    from simpul.web import create_app
+
+    from .web.conftest import set_passwords
+    from .web.web_helpers import PASSWORD, Browser
+
+    set_passwords(rt, PasswordHasher().hash(PASSWORD), [username])
+    browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
+    browser.login(username)
+    return browser
+
+
+def _tally_blueprint():
+    import flask
+
+    bp = flask.Blueprint("tally", __name__, url_prefix="/tally")
+
+    @bp.get("/cases/<receipt>")
+    def count(receipt):
+        return f"Hitungan {receipt}"
+
+    @bp.get("/overview")
+    def overview():
+        return "Ringkasan"
+
+    @bp.get("/check")
+    def check():
+        return {"ok": flask.request.args.get("kk", "").isdigit(), "errors": ["Digits only."]}
+
+    return bp
+
+
+class TallyPages:
+    @hookimpl
+    def web_blueprints(self, runtime):
+        return [_tally_blueprint()]
+
+    @hookimpl
+    def case_actions(self, runtime, case, actor):
+        return [
+            {"label": "Count the case", "endpoint": "tally.count", "values": {"receipt": case["receipt"]}},
+            {"label": "Gone", "endpoint": "tally.missing_page"},  # an endpoint the app lacks: left out
+        ]
+
+    @hookimpl
+    def menu_links(self, runtime, actor):
+        return [{"label": "Tally overview", "endpoint": "tally.overview"}] if actor.has_role("supervisor") else []
+
+    @hookimpl
+    def live_checks(self, runtime, process_key):
+        return [{"field": "kk", "endpoint": "tally.check", "with": ["nik"], "ok": "KK looks right."}]
+
+
+def test_hook_case_actions(db, tmp_path):
+    rt = _runtime(db, tmp_path, TallyPages())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    browser = _signed_in(rt, "operator")
+    for url in (f"/cases/{receipt}", f"/tasks/{open_task(rt, receipt, 'operator')['id']}"):
+        page = browser.get(url).get_data(as_text=True)
+        assert f'href="/tally/cases/{receipt}"' in page and "Count the case" in page, url
+        assert f'href="/verification/cases/{receipt}/documents"' in page  # the built-in plugin's, the same way
+        assert "Gone" not in page
+    assert browser.get(f"/tally/cases/{receipt}").get_data(as_text=True) == f"Hitungan {receipt}"
+    rt.close()
+
+
+def test_hook_menu_links(db, tmp_path):
+    rt = _runtime(db, tmp_path, TallyPages())
+    clerk = _signed_in(rt, "operator").get("/inbox").get_data(as_text=True)
+    assert "Tally overview" not in clerk and "/coordination/status" not in clerk
+    camat = _signed_in(rt, "camat").get("/inbox").get_data(as_text=True)
+    assert 'href="/tally/overview"' in camat and "Tally overview" in camat
+    assert 'href="/coordination/status"' in camat  # the coordination plugin's status page, for supervisors
+    rt.close()
+
+
+def test_hook_live_checks(db, tmp_path):
+    import html as html_lib
+    import re
+
+    rt = _runtime(db, tmp_path, TallyPages())
+    engine.deploy_bundled(rt)
+    page = _signed_in(rt, "operator").get("/cases/new/ektp_new_card").get_data(as_text=True)
+    checks = json.loads(html_lib.unescape(re.search(r'data-live-checks="([^"]+)"', page).group(1)))
+    by_field = {c["field"]: c for c in checks}
+    assert by_field["kk"] == {
+        "field": "kk",
+        "url": "/tally/check",
+        "with": ["nik"],
+        "ok": "KK looks right.",
+        "min_length": 1,
+    }
+    assert by_field["nik"]["url"] == "/verification/nik" and by_field["nik"]["min_length"] == 16
+    rt.close()
+
+
+def test_hook_event_labels(db, tmp_path):
+    class Labels(Witness):
+        @hookimpl
+        def event_labels(self):
+            return {"witnessed": "Step completed"}  # a msgid the catalogue has: shown in Indonesian
+
+    rt = _runtime(db, tmp_path, Labels())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    engine.complete_task(
+        rt, open_task(rt, receipt, "operator")["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"}
+    )
+    timeline = _signed_in(rt, "operator").get(f"/cases/{receipt}").get_data(as_text=True)
+    assert '<li class="event event-witnessed">' in timeline
+    witnessed = timeline.split('<li class="event event-witnessed">', 1)[1].split("</li>", 1)[0]
+    assert "<strong>Langkah selesai</strong>" in witnessed
+    rt.close()

@@ -169,4 +169,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _context():
-        return {"actor": g.get("actor"), "office": g.get("office"), "locale": i18n.current_locale()}
+        from .plugin_ui import menu_links
+
+        return {
+            "actor": g.get("actor"),
+            "office": g.get("office"),
+            "locale": i18n.current_locale(),
+            "plugin_menu": lambda: menu_links(app.extensions["simpul"].runtime, g.get("actor")),
+        }

@@ -179,10 +179,20 @@ class TaskSchema(Schema):
     due_at = fields.String(allow_none=True)
 
 
+class TaskInputSchema(Schema):
+    name = fields.String(metadata={"description": "the key to send under extras when completing"})
+    label = fields.String()
+    help = fields.String(allow_none=True)
+
+
 class TaskDetailSchema(TaskSchema):
     form = fields.Dict(allow_none=True, metadata={"description": "the step's form-js definition"})
     case_data = fields.Dict()
     requirements = fields.List(fields.Dict())
+    inputs = fields.List(
+        fields.Nested(TaskInputSchema),
+        metadata={"description": "inputs beside the form that plugins offer you on this step (task_inputs hook)"},
+    )
 
 
 class InboxItemSchema(Schema):
@@ -240,6 +250,12 @@ class VersionSchema(Schema):
 class CompleteSchema(Schema):
     data = fields.Dict(load_default=dict, metadata={"description": "the form's values"})
     version = fields.Integer(allow_none=True, metadata={"description": "the task version you saw"})
+    extras = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        load_default=None,
+        metadata={"description": "inputs beside the form that plugins declare, e.g. override_reason"},
+    )
 
 
 class CaseSummarySchema(Schema):
@@ -489,8 +505,16 @@ class TaskResource(MethodView):
     @tasks_blp.response(200, TaskDetailSchema)
     @_errors(tasks_blp, 401, 404)
     def get(self, task_id):
-        """An open step with its form, the case data and the document requirements"""
-        return engine.get_task(runtime(), task_id, g.actor)
+        """An open step with its form, the case data, the document requirements and the inputs
+        plugins offer beside the form"""
+        from .plugin_ui import task_input_fields
+
+        task = engine.get_task(runtime(), task_id, g.actor)
+        task["inputs"] = [
+            {"name": f["key"], "label": f["label"], "help": f["description"]}
+            for f in task_input_fields(runtime(), task, g.actor, {}, {})
+        ]
+        return task
 
 
 @tasks_blp.route("/<task_id>/claim")
@@ -520,7 +544,9 @@ class TaskComplete(MethodView):
     @_errors(tasks_blp, 401, 403, 404, 409, 422)
     def post(self, body, task_id):
         """Complete a step with its form's values (validated by the same form definition as the page)"""
-        return engine.complete_task(runtime(), task_id, body["data"], g.actor, expected_version=body.get("version"))
+        return engine.complete_task(
+            runtime(), task_id, body["data"], g.actor, expected_version=body.get("version"), extras=body.get("extras")
+        )
 
 
 BLUEPRINTS = (me_blp, processes_blp, cases_blp, tasks_blp)

@@ -46,10 +46,7 @@ EVENT_LABELS = {
     "incident_retried": N_("Incident retried"),
     "comment_added": N_("Comment"),
     "document_uploaded": N_("Document uploaded"),
-    "requirements_overridden": N_("Requirement overridden"),
     "case_migrated": N_("Moved to a new process version"),
-    "message_discarded": N_("Message discarded"),
-    "message_undeliverable": N_("Message could not be delivered"),
 }
 
 OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
@@ -212,7 +209,20 @@ def status_label(status: str) -> str:
 
 
 def event_label(kind: str) -> str:
-    return gettext(EVENT_LABELS[kind]) if kind in EVENT_LABELS else kind.replace("_", " ")
+    """The engine's event kinds, then those the plugins name (``event_labels`` hook)."""
+    label = EVENT_LABELS.get(kind) or _plugin_event_labels().get(kind)
+    return gettext(label) if label else kind.replace("_", " ")
+
+
+def _plugin_event_labels() -> dict:
+    runtime = current_app.extensions["simpul"].runtime
+    labels = getattr(runtime, "_web_event_labels", None)
+    if labels is None:
+        labels = {}
+        for result in reversed(runtime.hook.event_labels()):  # registration order; a later plugin wins
+            labels.update(result or {})
+        runtime._web_event_labels = labels
+    return labels
 
 
 def office_kind_label(kind: str) -> str:

@@ -6,7 +6,7 @@ a page.  Office isolation, conflicts and validation are the engine's; nothing is
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from .auth import login_required, safe_next
 from .extensions import db, runtime
 from .formjs import build_fields, data_from_post
 from .i18n import process_title, render_error, render_field_errors, requirement_label, step_title
+from .plugin_ui import case_actions, live_checks, task_input_fields, task_input_values
 
 bp = Blueprint("ui", __name__)
 
@@ -133,6 +134,8 @@ def unclaim(task_id):
 
 
 def _document_status(requirements, case_data, documents) -> list[dict]:
+    """The checklist beside the form: what was ticked and what was scanned, per requirement
+    (whether the step may complete is the verification plugin's rule, not this page's)."""
     received = set(case_data.get("documents_received") or [])
     scanned = {d["requirement"] for d in documents if d.get("requirement")}
     return [
@@ -157,10 +160,12 @@ def _render_task(task: dict, *, values=None, errors=None, message=None, message_
     if values is not None:
         form_values.update(values)
     fields = build_fields(task.get("form"), form_values, errors, task.get("requirements"))
+    fields += task_input_fields(rt, task, g.actor, values or {}, errors or {})
     return render_template(
         "task.html",
         task=task,
         case=case,
+        case_actions=case_actions(rt, case, g.actor),
         fields=fields,
         errors=errors or {},
         message=message,
@@ -197,10 +202,15 @@ def complete(task_id):
             return _render_case(receipt, message=render_error(err), status=409)
         raise
     data = data_from_post(task.get("form"), request.form)
+    extras = task_input_values(rt, task, actor, request.form)
     try:
-        result = engine.complete_task(rt, task_id, data, actor, expected_version=request.form.get("version", type=int))
+        result = engine.complete_task(
+            rt, task_id, data, actor, expected_version=request.form.get("version", type=int), extras=extras or None
+        )
     except ValidationFailed as err:
-        return _render_task(task, values=data, errors=render_field_errors(err), message=render_error(err), status=422)
+        return _render_task(
+            task, values={**data, **extras}, errors=render_field_errors(err), message=render_error(err), status=422
+        )
     except Conflict as err:
         try:
             fresh = engine.get_task(rt, task_id, actor)
@@ -248,6 +258,7 @@ def case_start(process_key):
     fields = build_fields(info["form"], values, errors)
     return render_template(
         "case_start.html",
+        live_checks=live_checks(rt, process_key),
         info=info,
         title=process_title(process_key, info["name"]),
         fields=fields,
@@ -336,10 +347,10 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         message=message,
         message_kind=message_kind,
         title=process_title(case["process"], case["process_name"]),
+        case_actions=case_actions(rt, case, actor),
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
         steps_done=steps_done,
         steps_now=steps_now,
-        case_links=[link for r in reversed(rt.hook.case_links(runtime=rt, case=case)) for link in (r or [])],
         form_errors=form_errors or {},
         form_values=form_values or {},
         labels=engine_inbox.field_labels(rt, case["process"]),
@@ -394,3 +405,22 @@ def case_cancel(receipt):
         return _render_case(receipt, message=render_error(err), status=409)
     flash(_("Case %(receipt)s cancelled.", receipt=receipt), "success")
     return redirect(url_for("ui.case", receipt=receipt))
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def document(document_id):
+    """Download a case's document (the engine's store; users of the case's office only)."""
+    meta, path = engine.open_document(runtime(), document_id, g.actor)
+    response = send_file(
+        path,
+        mimetype=meta["content_type"],
+        as_attachment=True,
+        download_name=meta["filename"],
+        max_age=0,
+        etag=meta["sha256"],
+    )
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

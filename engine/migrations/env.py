@@ -1,12 +1,15 @@
-"""Alembic environment: migrations run on the connection the engine hands over."""
+"""Alembic environment: migrations run on the connection the engine hands over.
+
+The engine's history uses Base.metadata and the ``alembic_version`` table; a plugin's
+history (engine.migrate) is run through this same file with its own version table and
+metadata, handed over in ``config.attributes``.
+"""
 
 from alembic import context
 
 from simpul.engine.db import Base, load_all_models
 
 load_all_models()  # every engine/models*.py, so autogenerate sees all tables
-
-target_metadata = Base.metadata
 
 
 def run_migrations_online():
@@ -22,9 +25,12 @@ def run_migrations_online():
 
 
 def _run(connection):
+    attributes = context.config.attributes
+    version_table = attributes.get("version_table") or "alembic_version"
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=attributes.get("target_metadata") if "version_table" in attributes else Base.metadata,
+        version_table=version_table,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -8,10 +8,37 @@ on one node.  See docs/coordination.md.
 Built-in plugin; registered exactly as a regency's own plugin would be.
 """
 
-from simpul.engine import hookimpl
+from importlib.resources import files
+from pathlib import Path
+
+from simpul.engine import N_, PluginError, hookimpl
 
 from .operators import reply_to_origin, send_to_regency
+from .settings import DECLARATION, settings_for
 from .transport import deliver
+
+MIGRATIONS = Path(str(files(__name__))) / "migrations"  # a package resource: a real directory once installed
+
+
+@hookimpl
+def plugin_settings():
+    return DECLARATION
+
+
+@hookimpl
+def node_started(runtime):
+    # A peer without a url or secret is found when the node starts, not at the first delivery.
+    try:
+        settings_for(runtime)
+    except (ValueError, TypeError) as exc:
+        raise PluginError("The coordination settings are not valid: {error}", error=str(exc)) from exc
+
+
+@hookimpl
+def plugin_migrations():
+    from .models import Base
+
+    return {"name": "coordination", "directory": MIGRATIONS, "metadata": Base.metadata}
 
 
 @hookimpl
@@ -25,6 +52,21 @@ def service_operators():
 @hookimpl
 def deliver_outbox_message(runtime, message):
     return deliver(runtime, message)
+
+
+@hookimpl
+def menu_links(runtime, actor):
+    if actor.has_role("supervisor") or actor.has_role("system_admin"):
+        return [{"label": N_("Coordination"), "endpoint": "coordination.status_page"}]
+    return []
+
+
+@hookimpl
+def event_labels():
+    return {
+        "message_discarded": N_("Message discarded"),
+        "message_undeliverable": N_("Message could not be delivered"),
+    }
 
 
 @hookimpl

@@ -39,9 +39,9 @@ from sqlalchemy.exc import IntegrityError
 
 from simpul.engine import Actor, Conflict, NotFound, SimpulError, receive_message
 from simpul.engine.models import Case, CaseEvent, InboxReceipt, utcnow
-from simpul.engine.models_coordination import PeerContact
 
 from . import protocol as p
+from .models import PeerContact
 from .settings import settings_for
 
 log = logging.getLogger("simpul.coordination")

@@ -19,8 +19,7 @@ import logging
 
 from sqlalchemy import select
 
-from simpul.engine import Actor, NotFound, SimpulError, get_case
-from simpul.engine.i18n import N_
+from simpul.engine import N_, Actor, NotFound, SimpulError, get_case
 from simpul.engine.models import Case
 
 from .inbox import Answer, _counterparts, _refuse, authenticate

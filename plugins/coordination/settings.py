@@ -7,14 +7,15 @@ reload) that changes them is seen at once:
 * ``SIMPUL_PEERS`` → ``{"6402": {"url": "https://...", "secret": "..."}}``, merged under
   ``coordination.peers`` (a peer in the settings wins).
 
+Both are declared through the ``plugin_settings`` hook (``DECLARATION``) and read with
+``runtime.plugin_settings("coordination")``; the plugin never reads the environment itself.
+
 ``setting()`` in BPMN expressions only hands out scalar values, so the peers' secrets in this
 nested dict are never visible to scripts.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,6 +41,10 @@ DEFAULTS = {
     "max_request_bytes": 8 * 1024 * 1024,
     "max_inflated_bytes": 64 * 1024 * 1024,
 }
+
+
+NAMESPACE = "coordination"
+DECLARATION = {"namespace": NAMESPACE, "defaults": {**DEFAULTS, "peers": {}}, "environment": {"peers": "SIMPUL_PEERS"}}
 
 
 @dataclass(frozen=True)
@@ -102,16 +107,10 @@ def _peers_from(raw) -> dict:
     return peers
 
 
-def settings_for(runtime, environ=None) -> CoordinationSettings:
+def settings_for(runtime) -> CoordinationSettings:
     config = runtime.config
-    raw = dict(DEFAULTS)
-    own = (config.settings or {}).get("coordination") or {}
-    raw.update({k: v for k, v in own.items() if k != "peers"})
-    environ = os.environ if environ is None else environ
-    peers = {}
-    if environ.get("SIMPUL_PEERS"):
-        peers.update(_peers_from(json.loads(environ["SIMPUL_PEERS"])))
-    peers.update(_peers_from(own.get("peers")))
+    raw = runtime.plugin_settings(NAMESPACE)
+    peers = _peers_from(raw["peers"])
     peers.pop(config.office_code, None)
     base = raw["retry_base_seconds"]
     return CoordinationSettings(

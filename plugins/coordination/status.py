@@ -7,11 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from simpul.engine import Conflict, NotFound, ValidationFailed
-from simpul.engine.i18n import N_
+from simpul.engine import N_, Conflict, NotFound, ValidationFailed
 from simpul.engine.models import Case, CaseEvent, InboxReceipt, Office, OutboxMessage, utcnow
-from simpul.engine.models_coordination import PeerContact
 
+from .models import PeerContact
 from .settings import settings_for
 
 ALERT_TEXT = N_(

@@ -336,7 +336,7 @@ def _describe(exc) -> str:
 
 
 def _clock_offset(runtime, office) -> float:
-    from simpul.engine.models_coordination import PeerContact
+    from .models import PeerContact
 
     with runtime.read() as s:
         row = s.get(PeerContact, office)

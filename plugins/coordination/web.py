@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from functools import update_wrapper
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 from .inbox import handle_request
 from .status import coordination_status
@@ -159,6 +160,101 @@ def _error_response(exc):
     return Response(exc.render(), status=exc.status, mimetype="text/plain")
 
 
+def _texts(runtime):
+    gettext = _translate(runtime)
+
+    def t(key, **params):
+        text = gettext(TEXT.get(key, key))
+        return text.format(**params) if params else text
+
+    return gettext, t
+
+
+def _layout() -> str:
+    return "base.html" if "ui.index" in current_app.view_functions else "coordination/standalone.html"
+
+
+def scans_page(runtime, receipt):
+    from simpul.engine import SimpulError
+
+    from .scans import list_scans
+
+    actor, refusal = _viewer()
+    if refusal is not None:
+        return refusal
+    try:
+        scans = list_scans(runtime, receipt, actor)
+    except SimpulError as exc:
+        return _error_response(exc)
+    _gettext, t = _texts(runtime)
+    return render_template(
+        "coordination/scans.html",
+        scans=scans,
+        t=t,
+        when=_formatter(runtime, ""),
+        layout=_layout(),
+        page_locale=runtime.config.locale,
+    )
+
+
+def scan_file(runtime, receipt, document_id):
+    from simpul.engine import SimpulError
+
+    from .scans import fetch_scan
+
+    actor, refusal = _viewer()
+    if refusal is not None:
+        return refusal
+    try:
+        meta, content = fetch_scan(runtime, receipt, document_id, actor)
+    except SimpulError as exc:
+        return _error_response(exc)
+    response = Response(content, mimetype=meta.get("content_type") or "application/octet-stream")
+    response.headers["Content-Disposition"] = f'inline; filename="{meta.get("filename") or "scan"}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def status_json(runtime):
+    refusal = _may_view()
+    if refusal is not None:
+        return refusal
+    return jsonify(coordination_status(runtime))
+
+
+def status_page(runtime):
+    refusal = _may_view()
+    if refusal is not None:
+        return refusal
+    gettext, t = _texts(runtime)
+
+    def label(name):
+        return gettext(MESSAGE_LABELS[name]) if name in MESSAGE_LABELS else (name or "")
+
+    status = coordination_status(runtime)
+    alert = status["alert"]
+    alert_text = t(alert["text"], **alert["params"]) if alert["raised"] else None
+    return render_template(
+        "coordination/status.html",
+        status=status,
+        t=t,
+        label=label,
+        when=_formatter(runtime, gettext(TEXT["never"])),
+        alert_text=alert_text,
+        layout=_layout(),
+        page_locale=runtime.config.locale,
+    )
+
+
+def _with_runtime(view, runtime):
+    """``view`` with the node's runtime as its first argument, keeping its name for Flask."""
+
+    def bound(**kwargs):
+        return view(runtime, **kwargs)
+
+    return update_wrapper(bound, view)
+
+
 def blueprint(runtime) -> Blueprint:
     bp = Blueprint("coordination", __name__, url_prefix="/coordination", template_folder="templates")
 
@@ -174,90 +270,12 @@ def blueprint(runtime) -> Blueprint:
 
     bp.add_url_rule("/inbox", "inbox", inbox_view, methods=["POST"])
     bp.add_url_rule("/documents", "documents", documents_view, methods=["POST"])
-
-    @bp.get("/cases/<receipt>/scans")
-    def scans_page(receipt):
-        from simpul.engine import SimpulError
-
-        from .scans import list_scans
-
-        actor, refusal = _viewer()
-        if refusal is not None:
-            return refusal
-        try:
-            scans = list_scans(runtime, receipt, actor)
-        except SimpulError as exc:
-            return _error_response(exc)
-        gettext = _translate(runtime)
-
-        def t(key, **params):
-            text = gettext(TEXT.get(key, key))
-            return text.format(**params) if params else text
-
-        full_app = "ui.index" in current_app.view_functions
-        return render_template(
-            "coordination/scans.html",
-            scans=scans,
-            t=t,
-            when=_formatter(runtime, ""),
-            layout="base.html" if full_app else "coordination/standalone.html",
-            page_locale=runtime.config.locale,
-        )
-
-    @bp.get("/cases/<receipt>/scans/<int:document_id>")
-    def scan_file(receipt, document_id):
-        from simpul.engine import SimpulError
-
-        from .scans import fetch_scan
-
-        actor, refusal = _viewer()
-        if refusal is not None:
-            return refusal
-        try:
-            meta, content = fetch_scan(runtime, receipt, document_id, actor)
-        except SimpulError as exc:
-            return _error_response(exc)
-        response = Response(content, mimetype=meta.get("content_type") or "application/octet-stream")
-        response.headers["Content-Disposition"] = f'inline; filename="{meta.get("filename") or "scan"}"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @bp.get("/status.json")
-    def status_json():
-        refusal = _may_view()
-        if refusal is not None:
-            return refusal
-        return jsonify(coordination_status(runtime))
-
-    @bp.get("/status")
-    def status_page():
-        refusal = _may_view()
-        if refusal is not None:
-            return refusal
-        gettext = _translate(runtime)
-
-        def t(key, **params):
-            text = gettext(TEXT.get(key, key))
-            return text.format(**params) if params else text
-
-        def label(name):
-            return gettext(MESSAGE_LABELS[name]) if name in MESSAGE_LABELS else (name or "")
-
-        status = coordination_status(runtime)
-        alert = status["alert"]
-        alert_text = t(alert["text"], **alert["params"]) if alert["raised"] else None
-        full_app = "ui.index" in current_app.view_functions
-        return render_template(
-            "coordination/status.html",
-            status=status,
-            t=t,
-            label=label,
-            when=_formatter(runtime, gettext(TEXT["never"])),
-            alert_text=alert_text,
-            layout="base.html" if full_app else "coordination/standalone.html",
-            page_locale=runtime.config.locale,
-        )
-
+    bp.add_url_rule("/cases/<receipt>/scans", "scans_page", _with_runtime(scans_page, runtime), methods=["GET"])
+    bp.add_url_rule(
+        "/cases/<receipt>/scans/<int:document_id>", "scan_file", _with_runtime(scan_file, runtime), methods=["GET"]
+    )
+    bp.add_url_rule("/status.json", "status_json", _with_runtime(status_json, runtime), methods=["GET"])
+    bp.add_url_rule("/status", "status_page", _with_runtime(status_page, runtime), methods=["GET"])
     return bp
 
 

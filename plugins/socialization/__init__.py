@@ -36,10 +36,10 @@ def case_details(runtime, case):
 
 
 @hookimpl
-def case_links(runtime, case):
-    from .web import case_links as links
+def case_actions(runtime, case, actor):
+    from .web import case_actions as actions
 
-    return links(runtime, case)
+    return actions(runtime, case, actor)
 
 
 @hookimpl

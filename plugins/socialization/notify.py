@@ -32,7 +32,7 @@ import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 from .lookup import lookup_code
 

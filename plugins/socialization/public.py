@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simpul import engine
-from simpul.engine import NotFound
-from simpul.engine.i18n import LOCALES, N_, translations
+from simpul.engine import N_, NotFound
 
 from .expected import basis, expected_date, timings
 from .lookup import code_matches, lookup_code, normalise_code, normalise_receipt
@@ -66,6 +65,10 @@ MSG_BAD_RECEIPT = N_("This is not a receipt number. It looks like 640205-2026-00
 MSG_BAD_CODE = N_("This is not a lookup code. It has eight letters and digits, like ABCD-EFGH.")
 
 
+#: the languages of the resident's pages (Indonesian first: the default).
+PAGE_LOCALES = ("id", "en")
+
+
 class LookupRefused(Exception):
     """A lookup that shows nothing: ``field`` is ``receipt``, ``code`` or ``None`` (no match)."""
 
@@ -82,9 +85,9 @@ class Words:
     runtime: object
 
     def __post_init__(self):
-        if self.locale not in LOCALES:
+        if self.locale not in PAGE_LOCALES:
             self.locale = "id"
-        self._t = translations(self.locale, tuple(self.runtime.translation_dirs()))
+        self._t = self.runtime.translations(self.locale)
 
     def __call__(self, message: str, **params) -> str:
         text = self._t.gettext(message)

@@ -17,7 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen import canvas
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 LAYOUTS = {
     # name: (page width, page height or None for "as long as the content", margin, base font size)

@@ -13,7 +13,7 @@ built from the step ids, the case's own documents and the end reason only.
 
 from __future__ import annotations
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 #: stage key -> (title, explanation), both English msgids.
 STAGES = {

@@ -24,7 +24,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from simpul import engine
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 from .lookup import lookup_code
 from .public import LookupRefused, Words, find_public_case, office_info, procedures, resident_view, slip_data
@@ -191,12 +191,12 @@ class _Pages:
         )
 
 
-def case_links(runtime, case) -> list[dict]:
-    """The print button on a clerk's case page (an open case: the slip is for the resident)."""
-    if case.get("status") not in ("active", "incident"):
+def case_actions(runtime, case, actor) -> list[dict]:
+    """The print buttons on a clerk's case page (an open case: the slip is for the resident)."""
+    if actor is None or case.get("status") not in ("active", "incident"):
         return []
     layouts = ((PRINT_LABEL, "a5"), (N_("Thermal slip (58 mm)"), "58mm"), (N_("Thermal slip (80 mm)"), "80mm"))
     return [
-        {"label": label, "url": url_for("socialization.slip", receipt=case["receipt"], layout=layout)}
+        {"label": label, "endpoint": "socialization.slip", "values": {"receipt": case["receipt"], "layout": layout}}
         for label, layout in layouts
     ]

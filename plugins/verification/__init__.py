@@ -1,5 +1,6 @@
 """Verification: identity checks when a case starts, the document checklist of each procedure,
-the rule that the document check cannot pass while a document is missing, and the pages to
+the rule that the document check cannot pass while a document is missing (and the
+supervisor's override of it, with a written reason, in the timeline), and the pages to
 upload and download the scans.
 
 A built-in plugin, registered exactly as a regency's own plugin is (see docs/plugins.md).
@@ -9,10 +10,17 @@ case; this plugin does not repeat that.
 
 from __future__ import annotations
 
-from simpul.engine import hookimpl
+from simpul.engine import N_, hookimpl
 
 from .identity import check_applicant
-from .requirements import baseline_requirements, check_document_step
+from .requirements import (
+    OVERRIDDEN_EVENT,
+    OVERRIDE_INPUT,
+    baseline_requirements,
+    check_document_step,
+    override_shown,
+    record_override,
+)
 
 
 @hookimpl
@@ -30,16 +38,57 @@ def document_requirements(procedure, data):
 
 
 @hookimpl
-def validate_task_data(case, step, form_key, data):
-    return check_document_step(data)
+def validate_task_data(case, step, form_key, data, extras, actor):
+    return check_document_step(data, extras, actor)
+
+
+@hookimpl
+def task_inputs():
+    return [
+        {
+            "name": OVERRIDE_INPUT,
+            "label": N_("Override: complete although documents are missing"),
+            "help": N_("Only a supervisor. Write why the step is completed without them; it is shown in the timeline."),
+            "shown": override_shown,
+        }
+    ]
+
+
+@hookimpl
+def event_labels():
+    return {OVERRIDDEN_EVENT: N_("Requirement overridden")}
+
+
+@hookimpl
+def task_completing(case, step, form_key, data, extras, actor):
+    return record_override(data, extras, actor)
 
 
 @hookimpl
 def register_commands(cli):
-    from simpul.cli.verification import requirements_command
+    from .commands import requirements_command
 
     if "requirements" not in cli.commands:
         cli.add_command(requirements_command)
+
+
+@hookimpl
+def case_actions(runtime, case, actor):
+    label = N_("Upload or view scans") if case["status"] in ("active", "incident") else N_("View scans")
+    return [{"label": label, "endpoint": "verification.documents", "values": {"receipt": case["receipt"]}}]
+
+
+@hookimpl
+def live_checks(runtime, process_key):
+    return [
+        {
+            "field": "nik",
+            "endpoint": "verification.nik_check",
+            "with": ["birth_date", "sex"],
+            "ok": N_("The NIK matches its rules."),
+            "min_length": 16,
+        }
+    ]
 
 
 @hookimpl

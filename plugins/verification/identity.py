@@ -19,7 +19,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 #: Kemendagri province codes (incl. the Papua provinces created in 2022).
 PROVINCE_CODES = frozenset(

@@ -15,7 +15,7 @@ top of that, so it counts on its own and the clerk need not tick it again.
 
 from __future__ import annotations
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_, Forbidden
 
 #: the keys the engine puts into the data the ``validate_task_data`` hook sees.
 REQUIREMENTS_KEY = "document_requirements"
@@ -36,6 +36,12 @@ CHANGE_EVIDENCE = requirement("change_evidence", N_("Evidence of the changed dat
 
 MSG_MISSING = N_("Required document missing: {label}")
 MSG_NOT_A_REQUIREMENT = N_("{key} is not a requirement of this case.")
+MSG_WRITE_WHY = N_("Write why the requirement is overridden.")
+MSG_SUPERVISOR_ONLY = N_("Only a supervisor may override the document requirements.")
+
+#: the input a supervisor gives beside the document-check form (``task_inputs`` hook).
+OVERRIDE_INPUT = "override_reason"
+OVERRIDDEN_EVENT = "requirements_overridden"
 
 
 def baseline_requirements(procedure: str, data: dict) -> list[dict]:
@@ -64,14 +70,54 @@ def missing_documents(data: dict) -> list[dict]:
     return [r for r in data.get(REQUIREMENTS_KEY) or [] if r.get("key") not in received]
 
 
-def check_document_step(data: dict) -> dict | None:
+def override_reason(extras: dict | None, actor) -> str | None:
+    """The supervisor's written reason to complete the document check with a document
+    missing, or None when none was given.  Anyone else giving one is refused (Forbidden),
+    and so is an empty reason."""
+    if not extras or OVERRIDE_INPUT not in extras:
+        return None
+    if actor is None or not actor.has_role("supervisor"):
+        raise Forbidden(MSG_SUPERVISOR_ONLY)
+    reason = str(extras[OVERRIDE_INPUT]).strip()
+    return reason
+
+
+def check_document_step(data: dict, extras: dict | None = None, actor=None) -> dict | None:
     """The document-check rule: ``documents_complete`` cannot be ticked while a requirement is
-    missing, unless a supervisor overrode it with a written reason (the engine puts the
-    override into the data only for a supervisor with a non-empty reason, and records it)."""
+    missing, unless a supervisor overrides it with a written reason given with this very
+    completion (an override of an earlier step never counts: it is not in ``extras``)."""
+    reason = override_reason(extras, actor)
+    if reason is not None and not reason:
+        return {OVERRIDE_INPUT: [MSG_WRITE_WHY]}
     if REQUIREMENTS_KEY not in data:
         return None
     known = {r.get("key") for r in data.get(REQUIREMENTS_KEY) or []}
     errors = [MSG_NOT_A_REQUIREMENT.format(key=k) for k in data.get(RECEIVED_FIELD) or [] if k not in known]
-    if data.get("documents_complete") and not data.get("requirements_override"):
+    if data.get("documents_complete") and not reason:
         errors += [MSG_MISSING.format(label=r.get("label") or r.get("key")) for r in missing_documents(data)]
     return {RECEIVED_FIELD: errors} if errors else None
+
+
+def record_override(data: dict, extras: dict | None, actor) -> dict | None:
+    """What a completed override leaves: a timeline event with the reason, naming the
+    documents that were missing (``task_completing`` hook).  The event is the record; the case
+    data stays the clerks' own."""
+    reason = override_reason(extras, actor)
+    if not reason or REQUIREMENTS_KEY not in data:
+        return None
+    missing = [r["key"] for r in missing_documents(data)]
+    if not data.get("documents_complete") or not missing:
+        return None  # nothing was overridden
+    return {"events": [{"kind": OVERRIDDEN_EVENT, "detail": reason, "after": {"missing": missing}}]}
+
+
+def override_shown(runtime, task: dict, actor) -> bool:
+    """The task page offers the override to a supervisor on a document check while a
+    requirement is neither ticked nor uploaded."""
+    from simpul.engine import list_documents
+
+    if not actor.has_role("supervisor") or not task.get("requirements"):
+        return False
+    uploaded = [d["requirement"] for d in list_documents(runtime, task["case_id"], actor) if d.get("requirement")]
+    data = {**task["case_data"], REQUIREMENTS_KEY: task["requirements"], UPLOADED_KEY: uploaded}
+    return bool(missing_documents(data))

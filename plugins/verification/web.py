@@ -24,10 +24,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import NotFound, SimpulError, ValidationFailed
+from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, requirements_for
 from simpul.engine import documents as store
-from simpul.engine.cases import requirements_for
-from simpul.engine.i18n import N_
 
 from .identity import NikError, check_nik, parse_nik
 from .messages import translate
@@ -77,12 +75,54 @@ def _layout() -> str:
         return "verification/layout.html"
 
 
-def make_blueprint(runtime) -> Blueprint:
-    bp = Blueprint("verification", __name__, url_prefix="/verification", template_folder="templates")
+def _translate_warning(w, t):
+    try:
+        return t(w["message"]).format(**(w.get("params") or {}))
+    except (KeyError, IndexError, ValueError):
+        return w.get("message", "")
 
-    def gettext():
-        return runtime.gettext(_locale(runtime))
 
+def _checklist_rows(requirements, docs, case, t) -> list[dict]:
+    by_key: dict = {}
+    for d in docs:
+        by_key.setdefault(d["requirement"], []).append(d)
+    received = set(case["data"].get("documents_received") or [])
+    return [
+        {
+            **r,
+            "label_text": translate(r.get("label") or r["key"], t),
+            "documents": by_key.get(r["key"], []),
+            "ticked": r["key"] in received,
+        }
+        for r in requirements
+    ]
+
+
+def _download_response(meta, path):
+    response = send_file(
+        path,
+        mimetype=meta["content_type"],
+        as_attachment=True,
+        download_name=meta["filename"],
+        max_age=0,
+        etag=meta["sha256"],
+    )
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+class Pages:
+    """The blueprint's views, bound to one node's runtime."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def gettext(self):
+        return self.runtime.gettext(_locale(self.runtime))
+
+    @staticmethod
     def actor():
         current = g.get("actor")
         if current is None:
@@ -91,43 +131,22 @@ def make_blueprint(runtime) -> Blueprint:
             abort(redirect(url_for("auth.login", next=request.full_path.rstrip("?"))))
         return current
 
-    @bp.before_request
-    def _limit_body():
+    def limit_body(self):
         if request.method == "POST":
             # Refuse a body larger than the limit before it is parsed (Flask >= 3.1; on older
             # Flask the app's MAX_CONTENT_LENGTH applies and engine.documents still checks).
             try:
-                request.max_content_length = store.max_upload_bytes(runtime) + FORM_OVERHEAD
+                request.max_content_length = store.max_upload_bytes(self.runtime) + FORM_OVERHEAD
             except AttributeError:
                 pass
 
-    def translate_warning(w, t):
-        try:
-            return t(w["message"]).format(**(w.get("params") or {}))
-        except (KeyError, IndexError, ValueError):
-            return w.get("message", "")
-
-    def page(receipt, *, message=None, message_kind="success", errors=None, status=200):
-        who = actor()
-        t = gettext()
+    def page(self, receipt, *, message=None, message_kind="success", errors=None, status=200):
+        runtime, who, t = self.runtime, self.actor(), self.gettext()
         case = engine.get_case(runtime, receipt, who)
         docs = store.list_documents(runtime, case["id"], who)
         for d in docs:
-            d["warning_texts"] = [translate_warning(w, t) for w in d["warnings"]]
-        requirements = requirements_for(runtime, case["process"], case["data"])
-        by_key = {}
-        for d in docs:
-            by_key.setdefault(d["requirement"], []).append(d)
-        received = set(case["data"].get("documents_received") or [])
-        rows = [
-            {
-                **r,
-                "label_text": translate(r.get("label") or r["key"], t),
-                "documents": by_key.get(r["key"], []),
-                "ticked": r["key"] in received,
-            }
-            for r in requirements
-        ]
+            d["warning_texts"] = [_translate_warning(w, t) for w in d["warnings"]]
+        rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, t)
         if _wants_json():
             body = {"case": case["receipt"], "requirements": rows, "documents": docs}
             if message:
@@ -150,7 +169,7 @@ def make_blueprint(runtime) -> Blueprint:
             is_open=case["status"] in ("active", "incident"),
         ), status
 
-    def refused(receipt, err: SimpulError, t):
+    def refused(self, receipt, err: SimpulError, t):
         errors = (
             {k: [translate(str(m), t) for m in v] for k, v in err.errors.items()}
             if isinstance(err.errors, dict)
@@ -158,16 +177,17 @@ def make_blueprint(runtime) -> Blueprint:
         )
         if _wants_json():
             return jsonify({"code": err.code, "message": err.render(t), "errors": errors}), err.status
-        return page(receipt, message=err.render(t), message_kind="error", errors=errors, status=err.status)
+        return self.page(receipt, message=err.render(t), message_kind="error", errors=errors, status=err.status)
 
-    @bp.get("/cases/<receipt>/documents")
-    def documents(receipt):
-        return page(receipt)
+    def documents(self, receipt):
+        return self.page(receipt)
 
-    @bp.post("/cases/<receipt>/documents")
-    def upload(receipt):
-        who = actor()
-        t = gettext()
+    def _checked_case(self, receipt, who, err):
+        engine.get_case(self.runtime, receipt, who)  # another office's case stays "not found"
+        return err
+
+    def _posted_file(self, receipt, who):
+        """(file, requirement, None), or (None, None, the refusal to send)."""
         try:
             upload_file = request.files.get("file")
             requirement = request.form.get("requirement", "")
@@ -175,48 +195,41 @@ def make_blueprint(runtime) -> Blueprint:
             too_large = ValidationFailed(
                 store.MSG_TOO_LARGE,
                 errors={"file": [store.MSG_TOO_LARGE_FIELD]},
-                limit=store.format_mb(store.max_upload_bytes(runtime)),
+                limit=store.format_mb(store.max_upload_bytes(self.runtime)),
             )
-            return refused(receipt, _checked_case(receipt, who, too_large), t)
+            return None, None, self._checked_case(receipt, who, too_large)
         if upload_file is None or not upload_file.filename:
             err = ValidationFailed(MSG_CHOOSE_FILE, errors={"file": [MSG_CHOOSE_FILE]})
-            return refused(receipt, _checked_case(receipt, who, err), t)
+            return None, None, self._checked_case(receipt, who, err)
+        return upload_file, requirement, None
+
+    def upload(self, receipt):
+        who, t = self.actor(), self.gettext()
+        upload_file, requirement, refusal = self._posted_file(receipt, who)
+        if refusal is not None:
+            return self.refused(receipt, refusal, t)
         try:
-            result = store.store_document(runtime, receipt, requirement, upload_file.filename, upload_file.stream, who)
+            result = store.store_document(
+                self.runtime, receipt, requirement, upload_file.filename, upload_file.stream, who
+            )
         except SimpulError as err:
             if isinstance(err, NotFound):
                 raise
-            return refused(receipt, err, t)
+            return self.refused(receipt, err, t)
         message = t(MSG_ALREADY if result["duplicate"] else MSG_UPLOADED)
+        status = 200 if result["duplicate"] else 201
         if _wants_json():
-            result["warning_texts"] = [translate_warning(w, t) for w in result["warnings"]]
-            return jsonify({**result, "message": message}), 200 if result["duplicate"] else 201
-        return page(receipt, message=message, status=200 if result["duplicate"] else 201)
+            result["warning_texts"] = [_translate_warning(w, t) for w in result["warnings"]]
+            return jsonify({**result, "message": message}), status
+        return self.page(receipt, message=message, status=status)
 
-    def _checked_case(receipt, who, err):
-        engine.get_case(runtime, receipt, who)  # another office's case stays "not found"
-        return err
+    def download(self, document_id):
+        meta, path = store.open_document(self.runtime, document_id, self.actor())
+        return _download_response(meta, path)
 
-    @bp.get("/documents/<int:document_id>")
-    def download(document_id):
-        meta, path = store.open_document(runtime, document_id, actor())
-        response = send_file(
-            path,
-            mimetype=meta["content_type"],
-            as_attachment=True,
-            download_name=meta["filename"],
-            max_age=0,
-            etag=meta["sha256"],
-        )
-        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
-
-    @bp.get("/nik")
-    def nik_check():
-        actor()
-        t = gettext()
+    def nik_check(self):
+        self.actor()
+        t = self.gettext()
         nik = request.args.get("nik", "")
         errors = check_nik(nik, request.args.get("birth_date"), request.args.get("sex"))
         body = {"nik": nik, "ok": not errors, "errors": [translate(m, t) for m in errors]}
@@ -228,11 +241,20 @@ def make_blueprint(runtime) -> Blueprint:
             body.update(region=parsed.region, sex=parsed.sex, birth=parsed.date_code())
         return jsonify(body)
 
-    @bp.errorhandler(SimpulError)
-    def _engine_error(err):
-        t = gettext()
+    def engine_error(self, err):
+        t = self.gettext()
         if _wants_json() or request.endpoint == "verification.nik_check":
             return jsonify({"code": err.code, "message": err.render(t)}), err.status
         return render_template("verification/error.html", layout=_layout(), message=err.render(t)), err.status
 
+
+def make_blueprint(runtime) -> Blueprint:
+    bp = Blueprint("verification", __name__, url_prefix="/verification", template_folder="templates")
+    pages = Pages(runtime)
+    bp.before_request(pages.limit_body)
+    bp.add_url_rule("/cases/<receipt>/documents", "documents", pages.documents, methods=["GET"])
+    bp.add_url_rule("/cases/<receipt>/documents", "upload", pages.upload, methods=["POST"])
+    bp.add_url_rule("/documents/<int:document_id>", "download", pages.download, methods=["GET"])
+    bp.add_url_rule("/nik", "nik_check", pages.nik_check, methods=["GET"])
+    bp.register_error_handler(SimpulError, pages.engine_error)
     return bp

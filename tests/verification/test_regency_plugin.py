@@ -192,7 +192,7 @@ def test_police_letter_is_required_for_a_lost_card_only_while_installed(kukar, d
     assert "Surat keterangan kehilangan dari Kepolisian" in text and "kukar" in text
     row = cli_plugins(kukar, tmp_path)["kukar"]
     assert row["version"] == "1.0.0" and row["distribution"] == DIST and row["builtin"] is False
-    assert row["hooks"] == ["document_requirements", "translation_dirs"]
+    assert row["hooks"] == ["document_requirements", "plugin_settings", "translation_dirs"]
 
     # -- uninstalled: the baseline returns
     kukar.uninstall()

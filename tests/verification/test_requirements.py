@@ -94,10 +94,12 @@ def test_override_needs_a_supervisor_and_a_reason_and_is_in_the_timeline(runtime
     task = open_task(runtime, receipt, "camat")
     data = {"documents_complete": True, "documents_received": []}
     with pytest.raises(Forbidden):
-        engine.complete_task(runtime, task["id"], data, actor(runtime, "operator"), override_reason="KK hilang")
+        engine.complete_task(
+            runtime, task["id"], data, actor(runtime, "operator"), extras={"override_reason": "KK hilang"}
+        )
     for blank in ("", "   "):
         with pytest.raises(ValidationFailed) as err:
-            engine.complete_task(runtime, task["id"], data, actor(runtime, "camat"), override_reason=blank)
+            engine.complete_task(runtime, task["id"], data, actor(runtime, "camat"), extras={"override_reason": blank})
         assert "override_reason" in err.value.errors
     with pytest.raises(ValidationFailed):  # no override at all: the rule holds for the camat too
         engine.complete_task(runtime, task["id"], data, actor(runtime, "camat"))
@@ -105,7 +107,7 @@ def test_override_needs_a_supervisor_and_a_reason_and_is_in_the_timeline(runtime
     assert kinds == ["case_started"]
 
     reason = "KK terbakar; salinan dari Disdukcapil menyusul"
-    engine.complete_task(runtime, task["id"], data, actor(runtime, "camat"), override_reason=reason)
+    engine.complete_task(runtime, task["id"], data, actor(runtime, "camat"), extras={"override_reason": reason})
     events = engine.get_case(runtime, receipt, actor(runtime, "camat"))["events"]
     override = next(e for e in events if e["kind"] == "requirements_overridden")
     assert override["actor"] == "camat" and override["detail"] == reason
@@ -160,7 +162,11 @@ def test_an_override_at_one_check_does_not_pass_the_next(two_checks):
     receipt = engine.start_case(rt, "two_checks", resident(1), actor(rt, "camat"))["receipt"]
     data = {"documents_complete": True, "documents_received": []}
     engine.complete_task(
-        rt, open_task(rt, receipt, "camat")["id"], data, actor(rt, "camat"), override_reason="Surat menyusul besok"
+        rt,
+        open_task(rt, receipt, "camat")["id"],
+        data,
+        actor(rt, "camat"),
+        extras={"override_reason": "Surat menyusul besok"},
     )
     second = open_task(rt, receipt, "camat")
     assert second["step"] == "check2"

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     *(ROOT / "plugins" / "verification").glob("*.py"),
     ROOT / "engine" / "documents.py",
-    ROOT / "cli" / "verification.py",
 ]
 
 

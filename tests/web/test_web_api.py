@@ -271,3 +271,25 @@ def test_unknown_endpoints_answer_json_and_unknown_pages_html(api, browser, op):
     page = browser.get("/nothing-here")
     assert page.status_code == 404 and page.mimetype == "text/html"
     assert "Tidak ditemukan. Mungkin milik kantor lain" in page.get_data(as_text=True)
+
+
+def test_the_camat_overrides_a_missing_document_through_the_api(api, runtime, token_for):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    task_id = open_task(runtime, receipt, "camat")["id"]
+    camat = token_for("camat")
+    nothing = {"documents_complete": True, "documents_received": []}
+    offered = api.get(f"/api/v1/tasks/{task_id}", headers=camat).get_json()["inputs"]
+    assert [i["name"] for i in offered] == ["override_reason"]
+    assert api.get(f"/api/v1/tasks/{task_id}", headers=token_for("operator")).get_json()["inputs"] == []
+    url = f"/api/v1/tasks/{task_id}/complete"
+    error(api.post(url, headers=camat, json={"data": nothing, "extras": {"overide": "x"}}), 400, "invalid_input")
+    body = error(
+        api.post(url, headers=camat, json={"data": nothing, "extras": {"override_reason": " "}}),
+        422,
+        "validation_failed",
+    )
+    assert list(body["errors"]) == ["override_reason"]
+    done = api.post(url, headers=camat, json={"data": nothing, "extras": {"override_reason": "KK menyusul"}})
+    assert done.status_code == 200
+    events = api.get(f"/api/v1/cases/{receipt}", headers=camat).get_json()["events"]
+    assert any(e["kind"] == "requirements_overridden" and e["detail"] == "KK menyusul" for e in events)

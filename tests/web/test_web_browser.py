@@ -211,3 +211,48 @@ def test_clerk_and_verifier_work_a_new_card_case(live_server, chromium):
     assert requests_outside == []  # nothing from the internet: offices have weak links
     for context in (clerk_context, verifier_context, phone):
         context.close()
+
+
+def test_the_camat_overrides_a_missing_document_on_the_task_page(live_server, chromium, runtime):
+    """The verification plugin's override field, as the camat meets it (and a clerk does not)."""
+    from playwright.sync_api import expect
+
+    from ..flows import start_new_card
+
+    base = live_server
+    receipt = start_new_card(runtime, 5)["receipt"]
+    for viewport, width in (({"width": 1366, "height": 900}, "1366"), (PHONE, "390")):
+        context = chromium.new_context(viewport=viewport, locale="id-ID")
+        page = context.new_page()
+        sign_in(page, base, "operator")
+        page.goto(f"{base}/cases/{receipt}")
+        page.get_by_role("link", name="Pemeriksaan berkas").first.click()
+        expect(page.get_by_label("Semua berkas lengkap")).to_be_visible()
+        expect(page.locator('[name="override_reason"]')).to_have_count(0)  # a clerk has no override
+        context.close()
+
+        context = chromium.new_context(viewport=viewport, locale="id-ID")
+        camat = context.new_page()
+        sign_in(camat, base, "camat")
+        camat.goto(f"{base}/cases/{receipt}")
+        camat.get_by_role("link", name="Pemeriksaan berkas").first.click()
+        reason = camat.get_by_label("Pengecualian: selesaikan walau berkas belum lengkap")
+        expect(reason).to_be_visible()
+        assert no_horizontal_scroll(camat)
+        shot(camat, f"20-override-field-{width}")
+        context.close()
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
+    camat = context.new_page()
+    sign_in(camat, base, "camat")
+    camat.goto(f"{base}/cases/{receipt}")
+    camat.get_by_role("link", name="Pemeriksaan berkas").first.click()
+    camat.get_by_label("Semua berkas lengkap").check()
+    camat.get_by_label("Pengecualian: selesaikan walau berkas belum lengkap").fill("KK terbakar, salinan menyusul")
+    camat.get_by_role("button", name="Selesaikan langkah").click()
+    expect(camat.locator(".alert-success")).to_contain_text("Langkah selesai: Pemeriksaan berkas")
+    timeline = camat.locator("#timeline")
+    expect(timeline).to_contain_text("Persyaratan dikecualikan")
+    expect(timeline).to_contain_text("KK terbakar, salinan menyusul")
+    shot(camat, "21-override-timeline-1366")
+    context.close()

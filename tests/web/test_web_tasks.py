@@ -177,3 +177,49 @@ def test_a_step_of_another_role_is_refused(runtime, browser):
 def test_unknown_task_is_not_found(browser):
     browser.login("operator")
     assert browser.get("/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+# -- the camat's override of a missing document (the verification plugin's task input) --------
+
+
+def test_the_camat_completes_the_document_check_with_a_written_reason(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    nothing = {"documents_complete": "on"}  # "complete" ticked, the family card neither ticked nor scanned
+
+    # a clerk sees no override and cannot smuggle one in: the rule holds
+    browser.login("operator")
+    task, page = task_page(browser, runtime, receipt, "operator")
+    assert 'name="override_reason"' not in page.get_data(as_text=True)
+    refused = browser.post(
+        f"/tasks/{task['id']}", {"version": str(task["version"]), **nothing, "override_reason": "saya yakin"}
+    )
+    assert refused.status_code == 422 and "override_reason" not in refused.get_data(as_text=True)
+    browser.logout()
+
+    browser.login("camat")
+    task, page = task_page(browser, runtime, receipt, "camat")
+    html = page.get_data(as_text=True)
+    assert '<label for="x-override_reason">Pengecualian: selesaikan walau berkas belum lengkap' in html
+    assert unlabelled(html) == []
+    # without a reason the camat is held to the rule too, and the page says why
+    again = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), **nothing, "override_reason": "  "})
+    assert again.status_code == 422 and "Berkas persyaratan belum ada: Kartu Keluarga" in page_text(again)
+    reason = "KK terbakar; salinan dari Disdukcapil menyusul"
+    done = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), **nothing, "override_reason": reason})
+    assert done.status_code == 302
+    case_page = page_text(browser.get(done.headers["Location"]))
+    assert "Persyaratan dikecualikan" in case_page and reason in case_page  # in the timeline, with the reason
+    assert open_task(runtime, receipt, "verifier")["role"] == "verifier"
+
+
+def test_no_override_is_offered_once_every_document_is_there(runtime, browser):
+    receipt = start_new_card(runtime, 1)["receipt"]
+    browser.login("camat")
+    task = open_task(runtime, receipt, "camat")
+    from simpul.engine import store_document
+
+    from ..flows import actor
+    from ..verification.samples import pdf
+
+    store_document(runtime, receipt, "family_card", "kk.pdf", pdf(), actor(runtime, "camat"))
+    assert 'name="override_reason"' not in browser.get(f"/tasks/{task['id']}").get_data(as_text=True)

@@ -46,35 +46,40 @@
   }
   function truthy(v) { return !(v === null || v === undefined || v === false || v === "" || (Array.isArray(v) && !v.length)); }
 
-  // Check the NIK as the clerk types it (the verification plugin's endpoint), before submitting.
-  document.querySelectorAll("form[data-nik-check]").forEach(function (form) {
-    var nik = form.querySelector('[name="nik"]');
-    if (!nik) { return; }
-    var box = document.createElement("div");
-    box.className = "nik-check";
-    box.id = "nik-check";
-    box.setAttribute("aria-live", "polite");
-    nik.parentNode.appendChild(box);
-    nik.setAttribute("aria-describedby", ((nik.getAttribute("aria-describedby") || "") + " nik-check").trim());
+  // Checks a plugin runs while the clerk types (the live_checks hook), before submitting:
+  // data-live-checks is a list of {field, url, with: [other fields], ok: text}.
+  document.querySelectorAll("form[data-live-checks]").forEach(function (form) {
+    var checks;
+    try { checks = JSON.parse(form.getAttribute("data-live-checks")); } catch (e) { return; }
     function value(name) {
       var checked = form.querySelector('[name="' + name + '"]:checked');
       var input = checked || form.querySelector('[name="' + name + '"]:not([type=radio])');
       return input ? input.value : "";
     }
-    function check() {
-      if (nik.value.length < 16) { box.textContent = ""; return; }
-      var url = form.getAttribute("data-nik-check") + "?nik=" + encodeURIComponent(nik.value) +
-        "&birth_date=" + encodeURIComponent(value("birth_date")) + "&sex=" + encodeURIComponent(value("sex"));
-      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (body) {
-          if (!body) { return; }
-          box.className = "nik-check " + (body.ok ? "ok" : "bad");
-          box.textContent = body.ok ? "\u2713 " + (form.getAttribute("data-nik-ok") || "") : (body.errors || []).join(" ");
-        }).catch(function () { box.textContent = ""; });
-    }
-    ["change", "blur"].forEach(function (ev) { nik.addEventListener(ev, check); });
-    form.addEventListener("change", function (e) { if (e.target.name === "birth_date" || e.target.name === "sex") { check(); } });
+    (checks || []).forEach(function (spec) {
+      var input = form.querySelector('[name="' + spec.field + '"]');
+      if (!input) { return; }
+      var box = document.createElement("div");
+      box.className = "live-check";
+      box.id = spec.field.replace(/_/g, "-") + "-check";
+      box.setAttribute("aria-live", "polite");
+      input.parentNode.appendChild(box);
+      input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + box.id).trim());
+      function check() {
+        if (input.value.length < (spec.min_length || 1)) { box.textContent = ""; return; }
+        var url = spec.url + "?" + spec.field + "=" + encodeURIComponent(input.value);
+        (spec["with"] || []).forEach(function (name) { url += "&" + name + "=" + encodeURIComponent(value(name)); });
+        fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (body) {
+            if (!body) { return; }
+            box.className = "live-check " + (body.ok ? "ok" : "bad");
+            box.textContent = body.ok ? "\u2713 " + (spec.ok || "") : (body.errors || []).join(" ");
+          }).catch(function () { box.textContent = ""; });
+      }
+      ["change", "blur"].forEach(function (ev) { input.addEventListener(ev, check); });
+      form.addEventListener("change", function (e) { if ((spec["with"] || []).indexOf(e.target.name) >= 0) { check(); } });
+    });
   });
 
   document.querySelectorAll("form.step-form").forEach(function (form) {

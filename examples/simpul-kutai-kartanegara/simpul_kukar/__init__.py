@@ -9,7 +9,6 @@ built-in ones).  Labels are English msgids; the Indonesian catalogue ships in
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from simpul.engine import hookimpl
@@ -37,17 +36,18 @@ DAMAGED_CARD = _req("damaged_card", N_("The damaged e-KTP"))
 POLICE_LETTER = _req("police_letter", N_("Police report of the lost card (surat keterangan kehilangan)"))
 
 
-def photos_required() -> bool:
-    """``SIMPUL_KUKAR_PHOTOS=0`` for an office that photographs residents at the recording desk."""
-    return os.environ.get("SIMPUL_KUKAR_PHOTOS", "1").strip().lower() not in ("0", "false", "no", "off")
+#: the plugin's settings (``plugin_settings`` hook): ``photos`` off
+#: (``SIMPUL_SETTINGS='{"kukar": {"photos": false}}'`` or ``SIMPUL_KUKAR_PHOTOS=0``) for an
+#: office that photographs residents at the recording desk.
+SETTINGS = {"namespace": "kukar", "defaults": {"photos": True}, "environment": {"photos": "SIMPUL_KUKAR_PHOTOS"}}
 
 
-def rules(procedure: str, data: dict) -> list[dict]:
+def rules(procedure: str, data: dict, photos: bool = True) -> list[dict]:
     """The regency's requirements for a case (added to, or replacing, the national ones)."""
     if procedure not in PROCEDURES:
         return []
     result = [dict(RT_RW_LETTER)]
-    if photos_required():
+    if photos:
         result.append(dict(PHOTOS))
     if procedure == "ektp_replacement":
         result.append(dict(FAMILY_CARD))
@@ -59,8 +59,13 @@ def rules(procedure: str, data: dict) -> list[dict]:
 
 
 @hookimpl
-def document_requirements(procedure, data):
-    return rules(procedure, data or {})
+def plugin_settings():
+    return SETTINGS
+
+
+@hookimpl
+def document_requirements(runtime, procedure, data):
+    return rules(procedure, data or {}, photos=runtime.plugin_settings("kukar")["photos"])
 
 
 @hookimpl

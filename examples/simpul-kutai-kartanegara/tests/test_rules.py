@@ -5,14 +5,22 @@ pip-installs this distribution and checks the whole node follows it."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 import simpul_kukar
-from simpul.engine.cases import requirements_for
+from simpul.engine import Config, Runtime, requirements_for
 from simpul.engine.i18n import load_catalogue
-from simpul.engine.plugins import make_plugin_manager
+
+
+@pytest.fixture
+def node(tmp_path):
+    """A node with this checkout registered (the installed entry point, if any, blocked)."""
+
+    def make(**settings):
+        config = Config(instance_path=tmp_path / "instance", plugins="-kukar", settings=settings)
+        return Runtime(config, extra_plugins=[simpul_kukar])
+
+    return make
 
 
 def keys(procedure, **data):
@@ -38,15 +46,19 @@ def test_other_procedures_are_left_alone():
     assert keys("ektp_regency_printing") == []
 
 
-def test_photos_can_be_switched_off(monkeypatch):
-    monkeypatch.setenv("SIMPUL_KUKAR_PHOTOS", "0")
-    assert keys("ektp_new_card") == ["rt_rw_letter"]
+def test_photos_can_be_switched_off(node, tmp_path):
+    assert [r["key"] for r in simpul_kukar.rules("ektp_new_card", {}, photos=False)] == ["rt_rw_letter"]
+    by_settings = node(kukar={"photos": False})
+    assert [r["key"] for r in requirements_for(by_settings, "ektp_new_card", {}) if r["source"] == "kukar"] == [
+        "rt_rw_letter"
+    ]
+    config = Config.from_env({"SIMPUL_KUKAR_PHOTOS": "0", "SIMPUL_PLUGINS": "-kukar"}, instance_path=tmp_path / "i")
+    by_environment = Runtime(config, extra_plugins=[simpul_kukar])
+    assert "photos" not in [r["key"] for r in requirements_for(by_environment, "ektp_new_card", {})]
 
 
-def test_simpul_combines_our_rules_with_the_national_baseline():
-    # Block the installed entry point (if any) and register this checkout instead.
-    pm = make_plugin_manager("-kukar", extra_plugins=[simpul_kukar])
-    node = SimpleNamespace(hook=pm.hook)
+def test_simpul_combines_our_rules_with_the_national_baseline(node):
+    node = node()
     lost = requirements_for(node, "ektp_replacement", {"reason": "lost"})
     assert [r["key"] for r in lost] == ["rt_rw_letter", "photos", "family_card", "police_letter"]
     new = {r["key"]: r["source"] for r in requirements_for(node, "ektp_new_card", {})}

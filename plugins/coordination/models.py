@@ -5,6 +5,9 @@ a status page needs and a message row cannot hold: the last successful and faile
 the link-level retry time shared by all messages to that peer, the peer's clock offset, and
 the refused requests that claimed to come from it.  Written by the delivery worker and the
 inbox endpoint; read by ``simpul coordination status`` and the status page.
+
+The table is the plugin's: declared on its own metadata and created by its own Alembic
+history (``plugin_migrations`` hook), never by the engine's.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Float, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .db import Base
-from .models import UTCDateTime
+from simpul.engine import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """The coordination plugin's own tables (migrated by its own history, ``migrations/``)."""
 
 
 class PeerContact(Base):
