@@ -29,9 +29,12 @@ from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
 from .i18n import N_
+from .inbox import mask_nik
+from .keys import derived_key, node_secret
 from .models import UTCDateTime
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
+from .step_timings import step_timings
 from .workflow import CaseView, ServiceContext
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "deliver_message",
     "deploy_bundled",
     "deploy_process",
+    "derived_key",
     "documents",
     "get_case",
     "get_task",
@@ -67,6 +71,8 @@ __all__ = [
     "list_documents",
     "list_processes",
     "list_tasks",
+    "mask_nik",
+    "node_secret",
     "open_document",
     "receive_message",
     "requirements_for",
@@ -75,6 +81,7 @@ __all__ = [
     "supervision",
     "retry_incident",
     "start_case",
+    "step_timings",
     "store_document",
     "task_inputs",
     "task_outcome",

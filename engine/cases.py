@@ -7,8 +7,10 @@ another office is "not found" for a clerk, and the attempt is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import uuid
 from types import SimpleNamespace
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -23,11 +25,23 @@ from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
 from .i18n import N_
-from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
+from .models import (
+    Case,
+    CaseEvent,
+    HumanTask,
+    InboxReceipt,
+    Job,
+    Office,
+    OutboxMessage,
+    ProcessVersion,
+    ReceiptSerial,
+    utcnow,
+)
 from .processes import latest_version_id
 from .workflow import CaseView, CaseWorkflow
 
 security_log = logging.getLogger("simpul.security")
+log = logging.getLogger("simpul.engine")
 
 OPEN_STATUSES = ("active", "incident")
 NIK_RE = re.compile(r"^[0-9]{16}$")
@@ -69,19 +83,62 @@ def record_event(
     from .stats import note_event
 
     note_event(uow, case, kind, values, task)
-    uow.events.append(
-        (
-            {
-                "kind": kind,
-                "actor": actor.username,
-                "at": values["at"].isoformat(),
-                "step": values["step"],
-                "detail": detail,
-                "after": after,
-            },
-            CaseView.of(case),
-        )
+    announced = (
+        {
+            "kind": kind,
+            "actor": actor.username,
+            "at": values["at"].isoformat(),
+            "step": values["step"],
+            "detail": detail,
+            "after": after,
+        },
+        CaseView.of(case),
     )
+    uow.events.append(announced)
+    if uow.runtime is not None:
+        _queue_for_plugins(uow, *announced)
+
+
+_OUTBOX = OutboxMessage.__table__
+_QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
+
+
+def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
+    """The ``case_event_recorded`` hook: each plugin's messages go into this transaction, or
+    none of them when the plugin fails (so a plugin's bug never blocks the counter)."""
+    conn = uow.session.connection()
+    for impl in uow.runtime.hook.case_event_recorded.get_hookimpls():
+        queued: list[dict] = []
+
+        def queue(destination: str, kind: str, payload: dict, key: str, _queued=queued, _plugin=impl.plugin_name):
+            json.dumps(payload)  # JSON only, refused here rather than in the worker
+            message_id = str(uuid.uuid5(_QUEUE_NAMESPACE, f"{_plugin}:{key}"))
+            _queued.append(
+                dict(
+                    message_id=message_id,
+                    case_id=None,  # not ordered behind the case's messages to other offices
+                    source_office=view.office_code,
+                    destination_office=str(destination)[:16],
+                    kind=str(kind)[:32],
+                    payload=payload,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=utcnow(),
+                    created_at=utcnow(),
+                )
+            )
+            return message_id
+
+        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue}
+        try:
+            impl.function(*(arguments[name] for name in impl.argnames))  # an impl may take fewer
+        except Exception:
+            log.exception("case_event_recorded of %s failed for %s", impl.plugin_name, event.get("kind"))
+            continue
+        for row in queued:
+            exists = conn.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.message_id == row["message_id"])).first()
+            if exists is None:
+                conn.execute(_OUTBOX.insert(), row)
 
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
@@ -897,7 +954,22 @@ def get_case(runtime, case_ref, actor: Actor) -> dict:
             event_dict(e)
             for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
         ]
-        return result
+        view = CaseView.of(case)
+    # pluggy returns the last registered plugin's result first: merge oldest first.
+    for extra in reversed(runtime.hook.case_details(runtime=runtime, case=view)):
+        for key, value in (extra or {}).items():
+            if key not in _CORE_KEYS:
+                result[key] = value
+    return result
+
+
+#: the fields get_case itself returns: a plugin's ``case_details`` never replaces them.
+_CORE_KEYS = frozenset(
+    (
+        *"id receipt process process_version process_name office nik resident_name status incident".split(),
+        *"end_reason correlation_key data created_by created_at updated_at ended_at open_tasks jobs events".split(),
+    )
+)
 
 
 def list_cases(

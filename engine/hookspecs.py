@@ -83,6 +83,21 @@ def case_event(event, case):
     does not keep the other plugins from hearing it.  Use it for notifications and statistics."""
 
 
+@hookspec
+def case_event_recorded(runtime, event, case, queue):
+    """Called inside the transaction that records an event, right after the event is written
+    and before anything is committed: what a plugin queues here is committed with the event, or
+    rolled back with it (a notification for a step that never happened is never sent).
+    ``runtime`` is the node's ``engine.Runtime``; ``event`` and ``case`` are as for
+    ``case_event``.  ``queue(destination, kind, payload,
+    key)`` adds a message to the outbox in that transaction: ``destination`` names who gets it
+    (an office code, or a plugin's own address such as ``"resident"``), ``payload`` is JSON,
+    ``key`` makes it idempotent (the same key queued twice is one message).  The worker hands
+    it to ``deliver_outbox_message``, with retries and backoff, in queue order; it is not held
+    behind the case's messages to other offices.  The return value is ignored.  An exception
+    is logged and drops only that plugin's messages for this event: the event is recorded."""
+
+
 @hookspec(firstresult=True)
 def deliver_outbox_message(runtime, message):
     """Called by the worker for each due outbox message, oldest first and in order within a
@@ -127,7 +142,14 @@ def bpmn_messages():
     merged; the same name given twice with different correlation keys is a PluginError."""
 
 
-# -- the plugin contract: settings, start-up, tables, expressions, pages, task inputs --------
+@hookspec
+def case_details(runtime, case):
+    """Called by ``engine.get_case`` (so by ``simpul cases show``, the case page and
+    ``GET /api/v1/cases/<receipt>``) after the reader's access to the case was checked.
+    ``case`` is an ``engine.CaseView``.  Return a dict of extra top-level fields for the case
+    (e.g. ``{"lookup_code": "ABCD-EFGH"}``; JSON values only) or ``None``.  Results are
+    merged in registration order, a later plugin's key replacing an earlier one's; a key the
+    engine itself returns (``receipt``, ``status``, ...) is never replaced."""
 
 
 @hookspec

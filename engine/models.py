@@ -97,6 +97,8 @@ class Case(Base):
         Index("ix_cases_office_status", "office_code", "status"),
         Index("ix_cases_office_outcome", "office_code", "outcome", "ended_at"),
         Index("ix_cases_office_created", "office_code", "created_at"),
+        # the office's recently finished cases of a procedure, newest first (engine.step_timings).
+        Index("ix_cases_office_process_ended", "office_code", "process_key", "status", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

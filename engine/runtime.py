@@ -90,6 +90,8 @@ class UnitOfWork:
 
     session: Session
     events: list = field(default_factory=list)
+    #: the runtime whose transaction this is (the ``case_event_recorded`` hook needs its plugins).
+    runtime: object = None
 
 
 class Runtime:
@@ -249,6 +251,13 @@ class Runtime:
     def gettext(self, locale: str | None = None):
         return gettext_for(locale or self.config.locale, tuple(self.translation_dirs()))
 
+    def translations(self, locale: str | None = None):
+        """The node's catalogues (the core's and the plugins') for ``locale``: an object with
+        ``gettext`` and ``ngettext``, for a plugin that renders text outside a web request."""
+        from .i18n import translations
+
+        return translations(locale or self.config.locale, tuple(self.translation_dirs()))
+
     def setting(self, name: str, default=None):
         """Node settings readable from BPMN expressions as ``setting(name, default)``."""
         value = self.config.settings.get(name, default)
@@ -262,7 +271,7 @@ class Runtime:
     def transaction(self):
         """A unit of work; ``case_event`` hooks run only after it has committed."""
         with self.db.write() as session:
-            uow = UnitOfWork(session)
+            uow = UnitOfWork(session, runtime=self)
             after_commit(session, lambda: self._announce(uow.events))
             yield uow
 

@@ -374,6 +374,62 @@ def test_hook_bpmn_messages(db, tmp_path):
     rt.close()
 
 
+def test_hook_case_details(db, tmp_path):
+    class Details:
+        @hookimpl
+        def case_details(self, runtime, case):
+            return {"resident_ref": f"{case.office_code}/{case.receipt}", "status": "tampered"}
+
+    rt = _runtime(db, tmp_path, Details())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    shown = engine.get_case(rt, receipt, actor(rt, "operator"))
+    assert shown["resident_ref"] == f"640205/{receipt}"
+    assert shown["status"] == "active"  # a plugin adds fields; it never rewrites the engine's
+    assert "lookup_code" in shown  # the built-in socialization plugin's field, through the same hook
+    with pytest.raises(engine.NotFound):  # the hook runs only after access was checked
+        engine.get_case(rt, receipt, actor(rt, "other"))
+
+
+def test_hook_case_event_recorded(db, tmp_path):
+    delivered = []
+
+    class Queues:
+        @hookimpl
+        def case_event_recorded(self, runtime, event, case, queue):
+            if event["kind"] == "case_started":
+                queue("resident", "probe", {"receipt": case.receipt}, f"{case.receipt}:started")
+                queue("resident", "probe", {"receipt": case.receipt}, f"{case.receipt}:started")  # same key: once
+
+        @hookimpl(tryfirst=True)
+        def deliver_outbox_message(self, runtime, message):
+            if message["kind"] != "probe":
+                return None
+            delivered.append(message["payload"]["receipt"])
+            return True
+
+    class Broken:
+        @hookimpl
+        def case_event_recorded(self, event):
+            raise RuntimeError("a plugin bug")
+
+    rt = _runtime(db, tmp_path, Queues(), Broken())
+    engine.deploy_bundled(rt)
+    with pytest.raises(RuntimeError), rt.transaction() as uow:
+        from simpul.engine.cases import _start
+
+        _start(rt, uow, "ektp_new_card", resident(1), actor(rt, "operator"), "640205", None, False)
+        raise RuntimeError("rolled back")
+    with rt.read() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # gone with the event
+    receipt = start_new_card(rt)["receipt"]  # the broken plugin does not stop the counter
+    with rt.read() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "probe")).all()
+        assert [r.payload for r in rows] == [{"receipt": receipt}] and rows[0].case_id is None
+    dispatch_outbox(rt)
+    assert delivered == [receipt]
+
+
 def test_hook_plugin_settings(db, tmp_path):
     class Tuned:
         @hookimpl

@@ -8,8 +8,6 @@ run`` passes its own); without one, a runtime is built from ``config`` when it i
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 
 from simpul.engine import Config, Runtime, SimpulError
 from simpul.engine.i18n import LOCALES, TRANSLATIONS_DIR
+from simpul.engine.keys import node_secret
 
 from . import i18n
 from .extensions import babel, csrf, db
@@ -43,17 +42,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _secret_key(runtime: Runtime) -> str:
-    if runtime.config.secret_key:
-        return runtime.config.secret_key
-    path = Path(runtime.config.instance_path) / "secret_key"
-    if path.is_file():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return node_secret(runtime.config)
 
 
 def create_app(config=None, runtime: Runtime | None = None) -> Flask:
