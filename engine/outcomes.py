@@ -34,7 +34,7 @@ _BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _NS = {"bpmn": _BPMN_NS, "spiffworkflow": _SPIFF_NS}
 #: process version id -> {end event id: outcome}; versions never change once deployed
-_MAPS: dict[int, dict[str, str | None]] = {}
+_MAPS: dict[str, dict[str, str | None]] = {}
 
 
 def end_event_outcomes(root) -> dict[str, tuple[str | None, str]]:
@@ -53,16 +53,19 @@ def end_event_outcomes(root) -> dict[str, tuple[str | None, str]]:
 
 
 def outcome_map(session, version_id: int) -> dict[str, str | None]:
-    if version_id not in _MAPS:
-        from lxml import etree
-        from sqlalchemy import select
+    """End event id -> outcome of one process version.  Parsed once per content (the key is
+    the version's content hash: ids repeat across databases, the content never changes)."""
+    from lxml import etree
+    from sqlalchemy import select
 
-        from .models import ProcessVersion
+    from .models import ProcessVersion
 
+    content = session.scalar(select(ProcessVersion.content_hash).where(ProcessVersion.id == version_id))
+    if content not in _MAPS:
         xml = session.scalar(select(ProcessVersion.bpmn_xml).where(ProcessVersion.id == version_id))
         root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
-        _MAPS[version_id] = {k: v for k, (v, _name) in end_event_outcomes(root).items()}
-    return _MAPS[version_id]
+        _MAPS[content] = {k: v for k, (v, _name) in end_event_outcomes(root).items()}
+    return _MAPS[content]
 
 
 def outcome_of(workflow, outcomes: dict[str, str | None]) -> tuple[str, str | None]:
