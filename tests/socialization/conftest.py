@@ -68,7 +68,7 @@ def seed_finished(rt, count, days_per_step, *, ended_days_ago=1, process="ektp_n
                 office_code=office,
                 process_key=process,
                 process_version_id=version.id,
-                resident_nik=f"6402054507{start + i:06d}",
+                resident_nik=f"6402054507{9000 + start + i:06d}",  # never a resident the tests apply for
                 resident_name=f"Seed {i}",
                 status="completed",
                 correlation_key=receipt,

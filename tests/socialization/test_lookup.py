@@ -11,7 +11,16 @@ import pytest
 from simpul import engine
 
 from ..conftest import OTHER_OFFICE
-from ..flows import BIOMETRICS, DOCS_OK, HANDOVER, VERIFIED, actor, complete, run_worker_until_quiet, start_new_card
+from ..flows import (
+    BIOMETRICS,
+    DOCS_OK,
+    VERIFIED,
+    actor,
+    complete,
+    receive_and_hand_over,
+    run_worker_until_quiet,
+    start_new_card,
+)
 from ..flows import resident as resident_data
 
 
@@ -64,7 +73,7 @@ def test_the_resident_follows_the_case_from_counter_to_handover(runtime, app):
     run_worker_until_quiet(runtime)
     ready = _stage(client, receipt, code)
     assert ready["stage"] == "ready" and ready["stage_title"] == "Siap diambil"
-    complete(runtime, receipt, "operator", HANDOVER)
+    receive_and_hand_over(runtime, receipt)
     done = _stage(client, receipt, code)
     assert done["stage"] == "handed_over" and done["expected_date"] is None
     assert [p["state"] for p in done["progress"]] == ["done"] * len(done["progress"])

@@ -17,7 +17,7 @@ from simpul import engine
 from simpul.engine.models import Case, OutboxMessage
 from simpul.engine.worker import run_due
 
-from ..flows import BIOMETRICS, DOCS_OK, HANDOVER, VERIFIED, actor, complete, run_worker_until_quiet
+from ..flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, receive_and_hand_over, run_worker_until_quiet
 from ..flows import resident as resident_data
 
 CONSENTING = {"phone": "081234567890", "email": "warga@example.id", "notify_consent": True}
@@ -104,7 +104,7 @@ def _to_handover(rt, receipt):
         complete(rt, printing, "disdukcapil", data)
     complete(rt, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(rt)
-    complete(rt, receipt, "operator", HANDOVER)
+    receive_and_hand_over(rt, receipt)
     run_worker_until_quiet(rt)
 
 
