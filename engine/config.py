@@ -48,6 +48,10 @@ class Config:
     settings: dict = field(default_factory=dict)
     secret_key: str = ""
     locale: str = "id"
+    #: a signed-in browser left alone this many minutes is signed out (0: only the 12 h limit).
+    session_idle_minutes: int = 30
+    #: served behind a TLS-terminating proxy: Secure cookies, HSTS, X-Forwarded-* trusted (one hop).
+    behind_tls_proxy: bool = False
 
     def __post_init__(self):
         self.instance_path = Path(self.instance_path)

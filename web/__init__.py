@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -79,6 +79,12 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=";".join([str(TRANSLATIONS_DIR), *runtime.translation_dirs()]),
         JSON_SORT_KEYS=False,
     )
+    if runtime.config.behind_tls_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["HSTS"] = True
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.config.update(overrides)
     app.session_interface = _SessionInterface()
     app.extensions["simpul"] = SimpleNamespace(runtime=runtime, api=None)
@@ -122,6 +128,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.endpoint not in ("static", "pages.bpmn_js") and response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
