@@ -22,6 +22,7 @@ from sqlalchemy.orm import lazyload
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
+from .ids import MAX_ID, as_id
 from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
 from .processes import latest_version_id
 from .workflow import CaseView, CaseWorkflow
@@ -696,8 +697,15 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
 
 
 def find_case(session, case_ref) -> Case | None:
-    if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
-        return session.get(Case, int(case_ref))
+    """A case by id (ASCII digits within 64 bits) or by receipt; None when there is none."""
+    if isinstance(case_ref, int):
+        case_id = as_id(case_ref)
+        return session.get(Case, case_id) if case_id is not None else None
+    if not isinstance(case_ref, str) or not case_ref or len(case_ref) > 64 or "\x00" in case_ref:
+        return None
+    if case_ref.isdigit():  # any Unicode digit: only ASCII ones make an id ("٣" is no case 3)
+        case_id = as_id(case_ref)
+        return session.get(Case, case_id) if case_id is not None else None
     return session.scalar(select(Case).where(Case.receipt == case_ref))
 
 
@@ -776,6 +784,8 @@ def list_cases(
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict]:
+    if not (0 <= offset <= MAX_ID and 0 <= limit <= MAX_ID):
+        raise InvalidInput("Page {page} does not exist.", page=offset // max(1, limit) + 1)
     with runtime.read() as s:
         stmt = select(Case)
         if not actor.is_system:
