@@ -39,6 +39,8 @@ class Config:
     #: lane name in BPMN -> role key; unknown lanes are refused at deploy.
     lane_roles: dict = field(default_factory=lambda: dict(DEFAULT_LANE_ROLES))
     script_time_limit: float = 2.0
+    #: sandbox worker processes running scripts and conditions under OS limits (0: in-process).
+    sandbox_workers: int = 2
     #: case workflows kept in memory between steps (0 turns the cache off); see WorkflowCache.
     workflow_cache_size: int = 64
     job_max_attempts: int = 5
