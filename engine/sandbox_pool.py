@@ -23,6 +23,7 @@ process on a deadline and keep the others.
 
 from __future__ import annotations
 
+import ast
 import functools
 import logging
 import multiprocessing
@@ -216,6 +217,55 @@ class SandboxPool:
             worker.kill()
 
 
+#: AST nodes of an expression that cannot run long: no calls, no arithmetic, no loops; only
+#: names, constants, comparisons, boolean logic and lookups on data the sandbox bounded.
+_BOUNDED_NODES = (
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Compare,
+    ast.BoolOp,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.And,
+    ast.Or,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Is,
+    ast.IsNot,
+    ast.In,
+    ast.NotIn,
+    ast.Subscript,
+    ast.Tuple,
+)
+_bounded_cache: dict = {}
+
+
+def is_bounded(expression) -> bool:
+    """True for an expression such as ``documents_complete == True and age >= 17``: it makes
+    no call and no new value, so it costs at most a walk over the (size-limited) task data and
+    runs in this process; everything else goes to a worker."""
+    if not isinstance(expression, str) or len(expression) > 2000:
+        return False
+    cached = _bounded_cache.get(expression)
+    if cached is None:
+        try:
+            tree = ast.parse(expression.strip(), mode="eval")
+            cached = all(isinstance(node, _BOUNDED_NODES) for node in ast.walk(tree))
+        except SyntaxError:
+            cached = False
+        if len(_bounded_cache) > 10_000:
+            _bounded_cache.clear()
+        _bounded_cache[expression] = cached
+    return cached
+
+
 class PooledSandboxEnvironment(SandboxEnvironment):
     """The sandbox environment of a case, with every script and expression run in the pool.
 
@@ -240,6 +290,8 @@ class PooledSandboxEnvironment(SandboxEnvironment):
         }
 
     def evaluate(self, expression, context, external_context=None):
+        if is_bounded(expression):  # a plain gateway condition: in this process, same sandbox
+            return super().evaluate(expression, context, external_context)
         return self.pool.call("eval", expression, dict(context), external_context, self._scalar_settings())
 
     def execute(self, script, context, external_context=None):

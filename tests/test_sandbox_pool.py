@@ -91,9 +91,25 @@ def test_memory_beyond_the_limit_is_stopped_and_the_node_does_not_grow(pool):
 def test_a_node_runs_its_cases_scripts_in_the_pool(runtime):
     pool = runtime.sandbox_pool()
     assert pool is not None and pool.size == runtime.config.sandbox_workers
+    from simpul.engine.workflow import _script_engine
     from tests.flows import DOCS_OK, complete, open_task, start_new_card
 
     receipt = start_new_card(runtime, 1)["receipt"]
-    complete(runtime, receipt, "operator", DOCS_OK)  # the gateway's condition: in a worker
-    assert pool._started >= 1
+    complete(runtime, receipt, "operator", DOCS_OK)  # the gateway's plain condition: in-process
     assert open_task(runtime, receipt)["step"] == "Task_residence_verification"
+    env = _script_engine(runtime, None).environment
+    assert isinstance(env, PooledSandboxEnvironment) and env.pool is pool
+    assert env.evaluate("len(nik)", {"nik": "6402054507000001"}) == 16 and pool._started == 1
+
+
+def test_only_expressions_that_cannot_run_long_skip_the_worker(pool):
+    from simpul.engine.sandbox_pool import is_bounded
+
+    assert is_bounded("documents_complete == True and not (age < 17)")
+    assert is_bounded("status in ('a', 'b') and data['x'] != None")
+    for risky in ("str(c)", "len(x) > 3", "a * 1000", "[i for i in x]", "setting('x')", "x.upper()", "a + b"):
+        assert not is_bounded(risky), risky
+    env = _env(pool)
+    assert env.evaluate("n == 3", {"n": 3}) is True and pool._started == 0  # no worker needed
+    with pytest.raises(ScriptError):
+        env.evaluate("().__class__", {})
