@@ -16,6 +16,8 @@ both persist after every completion:
 Every STEPS completions a new case is started through the engine API (and in the raw loop),
 so the mid-case state stays realistic; those starts count in the time.  The loops run in
 alternating blocks, so other load on the machine weighs on each.
+It also prints the cost of one sandbox call (a condition, a small script) in this process
+and through the sandbox worker processes the engine uses by default.
 Run:  .venv/bin/python bench/engine.py [--completions N] [--postgres URL]
 The last line is ``ratio=<engine/raw>`` for SQLite (target >= 0.6).
 """
@@ -184,6 +186,40 @@ def workflow_memory(raw: RawLoop, copies: int = 20) -> float:
         tracemalloc.stop()
 
 
+def script_call_cost(calls: int = 2000) -> dict:
+    """Microseconds per sandbox call over a case's data, in this process and with the sandbox
+    worker processes (the default): a plain condition (comparisons only: run in-process even
+    with the pool), a condition that calls a function, and a small script (both in a worker)."""
+    from simpul.engine.sandbox import SandboxEnvironment
+    from simpul.engine.sandbox_pool import PooledSandboxEnvironment, SandboxPool
+
+    data = {**RESIDENT, "nik": "6402054507000001", "documents_complete": True, "document_notes": "lengkap"}
+    pool = SandboxPool(size=2)
+    envs = {"in-process": SandboxEnvironment(), "worker pool": PooledSandboxEnvironment(pool, dict)}
+    costs = {}
+    try:
+        for name, env in envs.items():
+            env.evaluate("documents_complete == True", data)  # compile
+            env.execute("checked = len(nik) == 16", dict(data))  # start the workers
+            env.execute("checked = len(nik) == 16", dict(data))
+            started = time.perf_counter()
+            for _ in range(calls):
+                env.evaluate("documents_complete == True", data)
+            condition = (time.perf_counter() - started) / calls * 1e6
+            started = time.perf_counter()
+            for _ in range(calls // 4):
+                env.execute("checked = documents_complete and len(nik) == 16", dict(data))
+            script = (time.perf_counter() - started) / (calls // 4) * 1e6
+            started = time.perf_counter()
+            for _ in range(calls // 4):
+                env.evaluate("len(nik) == 16", data)  # a call: goes to a worker in the pool
+            call = (time.perf_counter() - started) / (calls // 4) * 1e6
+            costs[name] = (condition, call, script)
+    finally:
+        pool.close()
+    return costs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--completions", type=int, default=2000)
@@ -236,6 +272,11 @@ def main():
                     c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except Exception as exc:  # the SQLite figures still stand
             print(f"PostgreSQL not measured: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        for name, (condition, call, script) in script_call_cost().items():
+            print(
+                f"sandbox call, {name + ':':13s} plain condition {condition:7.1f} us, "
+                f"condition with a call {call:7.1f} us, script {script:7.1f} us"
+            )
         print(f"ratio={eng_rate / raw_rate:.2f}")
 
 

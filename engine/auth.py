@@ -20,7 +20,7 @@ from .directory import create_user
 from .errors import Forbidden, NotFound, SimpulError, ValidationFailed
 from .i18n import LOCALES, N_
 from .models import Office, User, utcnow
-from .models_web import ApiToken, LoginAttempt, UserSetting
+from .models_web import ApiToken, LoginAttempt, UserSetting, WebSession
 
 security_log = logging.getLogger("simpul.security")
 
@@ -30,6 +30,10 @@ MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "smp_"
+#: a session never lasts longer than this, however busy (the cookie's own lifetime too).
+SESSION_MAX_AGE = timedelta(hours=12)
+#: a session's last activity is written at most this often (idle periods are whole minutes).
+SESSION_TOUCH_INTERVAL = timedelta(seconds=30)
 #: a token's last use is written at most this often (a write per API call would contend on SQLite).
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
@@ -118,22 +122,57 @@ def _failures_since(session, column, value, since: datetime) -> tuple[int, datet
     return count, first
 
 
-def throttle_remaining(runtime, username: str, remote_addr: str | None = None) -> timedelta | None:
-    """How long sign-in stays refused for this user name or address (None: not refused)."""
-    now = utcnow()
+def _waits(session, username: str, remote_addr: str | None, now: datetime) -> list[timedelta]:
     since = now - FAILURE_WINDOW
     waits = []
+    for column, value, limit in (
+        (LoginAttempt.username, username.lower(), MAX_FAILURES_PER_USER),
+        (LoginAttempt.remote_addr, remote_addr, MAX_FAILURES_PER_ADDRESS),
+    ):
+        if value is None:
+            continue
+        count, first = _failures_since(session, column, value, since)
+        if count >= limit and first is not None:
+            waits.append(first + FAILURE_WINDOW - now)
+    return waits
+
+
+def throttle_remaining(runtime, username: str, remote_addr: str | None = None) -> timedelta | None:
+    """How long sign-in stays refused for this user name or address (None: not refused)."""
     with runtime.read() as s:
-        for column, value, limit in (
-            (LoginAttempt.username, username.lower(), MAX_FAILURES_PER_USER),
-            (LoginAttempt.remote_addr, remote_addr, MAX_FAILURES_PER_ADDRESS),
-        ):
-            if value is None:
-                continue
-            count, first = _failures_since(s, column, value, since)
-            if count >= limit and first is not None:
-                waits.append(first + FAILURE_WINDOW - now)
+        waits = _waits(s, username, remote_addr, utcnow())
     return max(waits) if waits else None
+
+
+def _lock_throttle(session, key: str, remote_addr: str | None) -> None:
+    """Serialise sign-in tries for one user name and one address until the transaction ends.
+
+    SQLite already has one writer at a time (``BEGIN IMMEDIATE``); PostgreSQL takes
+    transaction-scoped advisory locks on both keys (in a fixed order, so no deadlock)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    for value in sorted({f"user:{key}", *([f"addr:{remote_addr}"] if remote_addr else [])}):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(value, 0))))
+
+
+def _reserve_attempt(runtime, key: str, username: str, remote_addr: str | None) -> int:
+    """The throttle check and the count as one step: under a lock, refuse when the limit is
+    reached, else record this try as a failure before the password is even checked (it
+    becomes a success afterwards).  Parallel wrong passwords therefore each take a slot, and
+    no more than the limit are ever checked."""
+    with runtime.transaction() as uow:
+        s = uow.session
+        _lock_throttle(s, key, remote_addr)
+        now = utcnow()
+        waits = _waits(s, key, remote_addr, now)
+        if waits:
+            security_log.warning("sign-in refused (throttled): user %r from %s", username, remote_addr)
+            minutes = max(1, int(max(waits).total_seconds() // 60) + 1)
+            raise TooManyAttempts("Too many failed sign-ins. Try again in {minutes} minutes.", minutes=minutes)
+        attempt = LoginAttempt(username=key, remote_addr=remote_addr, at=now, success=False)
+        s.add(attempt)
+        s.flush()
+        return attempt.id
 
 
 def authenticate(runtime, username: str, password: str, *, remote_addr: str | None = None) -> Actor:
@@ -144,24 +183,100 @@ def authenticate(runtime, username: str, password: str, *, remote_addr: str | No
     which of name or password was wrong."""
     username = (username or "").strip()
     key = username.lower()
-    wait = throttle_remaining(runtime, key, remote_addr)
-    if wait is not None:
-        security_log.warning("sign-in refused (throttled): user %r from %s", username, remote_addr)
-        minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        raise TooManyAttempts("Too many failed sign-ins. Try again in {minutes} minutes.", minutes=minutes)
-    with runtime.transaction() as uow:
-        s = uow.session
+    attempt_id = _reserve_attempt(runtime, key, username, remote_addr)
+    with runtime.read() as s:
         user = s.get(User, username) if username else None
-        ok = verify_password(user.password_hash if user is not None else None, password or "")
-        ok = ok and user.active
-        s.add(LoginAttempt(username=key, remote_addr=remote_addr, at=utcnow(), success=ok))
-        if ok and _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        actor = _actor(user) if ok else None
+        password_hash = user.password_hash if user is not None else None
+        active = user is not None and user.active
+    ok = verify_password(password_hash, password or "") and active  # slow: outside any lock
+    actor = None
+    if ok:
+        with runtime.transaction() as uow:
+            s = uow.session
+            s.get(LoginAttempt, attempt_id).success = True
+            user = s.get(User, username)
+            if user is not None and user.active and user.password_hash == password_hash:
+                if _hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = hash_password(password)
+                actor = _actor(user)
     if actor is None:
         security_log.warning("sign-in failed: user %r from %s", username, remote_addr)
         raise Unauthorized("Wrong user name or password.")
     return actor
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def open_session(runtime, username: str, remote_addr: str | None = None) -> str:
+    """A new signed-in session; the token goes into the browser's cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with runtime.transaction() as uow:
+        uow.session.add(
+            WebSession(
+                id=_token_hash(token), username=username, remote_addr=remote_addr, created_at=now, last_seen_at=now
+            )
+        )
+    return token
+
+
+def session_actor(runtime, token: str | None, idle: timedelta | None = None) -> Actor | None:
+    """The Actor of a signed-in session, or None when it was ended (signed out, password
+    changed, user deactivated), idle longer than ``idle``, or older than SESSION_MAX_AGE."""
+    if not token or not isinstance(token, str):
+        return None
+    sid = _token_hash(token)
+    now = utcnow()
+    with runtime.read() as s:
+        row = s.get(WebSession, sid)
+        if row is None or row.ended_at is not None:
+            return None
+        user = s.get(User, row.username)
+        actor = _actor(user) if user is not None and user.active else None
+        last_seen, created = row.last_seen_at, row.created_at
+    reason = None
+    if actor is None:
+        reason = "deactivated"
+    elif idle and now - last_seen > idle:
+        reason = "idle"
+    elif now - created > SESSION_MAX_AGE:
+        reason = "expired"
+    if reason is not None:
+        _end(runtime, [WebSession.id == sid], reason)
+        return None
+    if now - last_seen >= SESSION_TOUCH_INTERVAL:
+        with runtime.transaction() as uow:
+            row = uow.session.get(WebSession, sid)
+            if row is not None and row.ended_at is None:
+                row.last_seen_at = now
+    return actor
+
+
+def _end(runtime, where, reason: str) -> int:
+    from sqlalchemy import update
+
+    with runtime.transaction() as uow:
+        return uow.session.execute(
+            update(WebSession)
+            .where(*where, WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow(), end_reason=reason)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def end_session(runtime, token: str | None, reason: str = "signed_out") -> None:
+    """Sign-out: the session ends on the server, so a copy of the cookie opens nothing."""
+    if token and isinstance(token, str):
+        _end(runtime, [WebSession.id == _token_hash(token)], reason)
+
+
+def end_sessions(runtime, username: str, reason: str) -> int:
+    """End every session of a user (a password change, a deactivation)."""
+    ended = _end(runtime, [WebSession.username == username], reason)
+    if ended:
+        security_log.info("%d session(s) of %s ended: %s", ended, username, reason)
+    return ended
 
 
 def active_actor(runtime, username: str, fingerprint: str | None = None) -> Actor | None:
@@ -183,8 +298,11 @@ def session_fingerprint(runtime, username: str) -> str:
 
 
 def prune_login_attempts(runtime, older_than: timedelta = timedelta(days=90)) -> int:
+    """Forget sign-in tries and sessions that started before ``older_than``."""
+    cutoff = utcnow() - older_than
     with runtime.transaction() as uow:
-        return uow.session.execute(delete(LoginAttempt).where(LoginAttempt.at < utcnow() - older_than)).rowcount
+        uow.session.execute(delete(WebSession).where(WebSession.created_at < cutoff))
+        return uow.session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)).rowcount
 
 
 # -- API tokens ----------------------------------------------------------------------------
@@ -387,6 +505,7 @@ def set_password(runtime, username: str, password: str) -> None:
         if user is None:
             raise NotFound("Unknown user {user}.", user=username)
         user.password_hash = hash_password(password)
+    end_sessions(runtime, username, "password_changed")
 
 
 def change_own_password(runtime, actor: Actor, current: str, new: str) -> None:

@@ -25,6 +25,7 @@ from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
 from .i18n import N_
+from .ids import MAX_ID, as_id
 from .models import (
     Case,
     CaseEvent,
@@ -887,8 +888,15 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
 
 
 def find_case(session, case_ref) -> Case | None:
-    if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
-        return session.get(Case, int(case_ref))
+    """A case by id (ASCII digits within 64 bits) or by receipt; None when there is none."""
+    if isinstance(case_ref, int):
+        case_id = as_id(case_ref)
+        return session.get(Case, case_id) if case_id is not None else None
+    if not isinstance(case_ref, str) or not case_ref or len(case_ref) > 64 or "\x00" in case_ref:
+        return None
+    if case_ref.isdigit():  # any Unicode digit: only ASCII ones make an id ("٣" is no case 3)
+        case_id = as_id(case_ref)
+        return session.get(Case, case_id) if case_id is not None else None
     return session.scalar(select(Case).where(Case.receipt == case_ref))
 
 
@@ -986,6 +994,8 @@ def list_cases(
     figure: dict | None = None,
     office: str | None = None,
 ) -> list[dict]:
+    if not (0 <= offset <= MAX_ID and 0 <= limit <= MAX_ID):
+        raise InvalidInput("Page {page} does not exist.", page=offset // max(1, limit) + 1)
     """Cases of the actor's office, newest first.  ``figure``: the cases behind a dashboard
     figure (engine.stats.figure_filter).  ``office``: a regency lists one of its kecamatan
     (the rows only: the case pages stay the kecamatan's)."""

@@ -39,6 +39,8 @@ class Config:
     #: lane name in BPMN -> role key; unknown lanes are refused at deploy.
     lane_roles: dict = field(default_factory=lambda: dict(DEFAULT_LANE_ROLES))
     script_time_limit: float = 2.0
+    #: sandbox worker processes running scripts and conditions under OS limits (0: in-process).
+    sandbox_workers: int = 2
     #: case workflows kept in memory between steps (0 turns the cache off); see WorkflowCache.
     workflow_cache_size: int = 64
     job_max_attempts: int = 5
@@ -51,6 +53,10 @@ class Config:
     #: the ``SIMPUL_*`` variables from_env saw, for the environment variables plugins declare
     #: for their settings (``plugin_settings`` hook); never set from a variable itself.
     environment: dict = field(default_factory=dict, repr=False)
+    #: a signed-in browser left alone this many minutes is signed out (0: only the 12 h limit).
+    session_idle_minutes: int = 30
+    #: served behind a TLS-terminating proxy: Secure cookies, HSTS, X-Forwarded-* trusted (one hop).
+    behind_tls_proxy: bool = False
 
     def __post_init__(self):
         self.instance_path = Path(self.instance_path)

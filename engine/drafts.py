@@ -16,6 +16,7 @@ its correlation key.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from .models import Case, ProcessVersion, utcnow
 from .models_process_admin import ProcessDraft
 from .processes import MAX_BPMN_BYTES, store_version
 from .specs import BPMN_NS, NS, ParsedProcess, parse_process
+
+log = logging.getLogger(__name__)
 
 ADMIN_ROLE = "process_admin"
 FORM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
@@ -313,6 +316,23 @@ def _form_users(root) -> dict[str, list[str]]:
     return users
 
 
+MSG_UNREADABLE = N_("The diagram could not be read: {error}")
+
+
+def _name_elements(root, problems: list) -> None:
+    """Each problem names its element as the modeler shows it (``element_name``), and its
+    English ``message`` is one short line (a parser's text can be a multi-line dump)."""
+    from .refusals import refusal_line
+
+    by_id = (
+        {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")} if root is not None else {}
+    )
+    for p in problems:
+        node = by_id.get(p.get("element"))
+        p.setdefault("element_name", node.get("name") if node is not None else None)
+        p["message"] = refusal_line({**p, "element": None})
+
+
 def _pin(root, problems: list) -> list:
     """Give each problem the diagram element it shows on (``shape``), and drop duplicates."""
     if root is None:
@@ -387,6 +407,9 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
             problems.extend(dict(e) for e in (exc.errors or [{"element": None, "message": str(exc)}]))
         except InvalidInput as exc:
             problems.append(_problem(None, exc.template, **exc.params))
+        except Exception as exc:  # noqa: BLE001 - a parser's crash on a foreign diagram is a refusal too
+            log.warning("the diagram %s could not be parsed", source or "", exc_info=True)
+            problems.append(_problem(None, MSG_UNREADABLE, error=f"{type(exc).__name__}: {exc}"))
     if root is not None:
         problems.extend(_check_lanes(root, runtime.config.lane_roles))
         problems.extend(_check_messages(root, known_messages(runtime)))
@@ -395,6 +418,7 @@ def validate_process(runtime, bpmn_xml, forms: dict | None = None, source: str =
         p.setdefault("template", p.get("message"))
         p.setdefault("params", {})
     problems = _pin(root, problems)
+    _name_elements(root, problems)
     warnings: list = []
     if root is not None:
         used = parsed.forms if parsed is not None else {}

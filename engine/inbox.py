@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from .actors import Actor
 from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
+from .ids import MAX_ID, strict_int
 from .models import Case, HumanTask, ProcessVersion, User, utcnow
 from .processes import latest_version
 
@@ -73,6 +74,18 @@ def inbox_counts(runtime, actor: Actor, session=None) -> dict:
         return run(s)
 
 
+def _paging(page, per_page) -> tuple[int, int]:
+    """Page number and size as sent (ASCII digits); a page no database offset can reach is a 400."""
+    try:
+        page = max(1, strict_int(page or 1))
+        per_page = min(MAX_PER_PAGE, max(1, strict_int(per_page or 25)))
+    except ValueError:
+        raise InvalidInput("Page {page} does not exist.", page=str(page)[:30]) from None
+    if (page - 1) * per_page > MAX_ID:
+        raise InvalidInput("Page {page} does not exist.", page=page)
+    return page, per_page
+
+
 def inbox(
     runtime,
     actor: Actor,
@@ -96,8 +109,7 @@ def inbox(
     date (soonest first, tasks without a due date last) unless ``sort`` says otherwise."""
     if sort not in SORTS:
         raise InvalidInput("Unknown sort {sort}; use one of {sorts}.", sort=sort, sorts=", ".join(SORTS))
-    page = max(1, int(page or 1))
-    per_page = min(MAX_PER_PAGE, max(1, int(per_page or 25)))
+    page, per_page = _paging(page, per_page)
     now = now or utcnow()
     where = [*_office_clause(actor), *_view_clause(actor, view)]
     needs_case = False

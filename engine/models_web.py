@@ -54,6 +54,23 @@ class UserSetting(Base):
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
+class WebSession(Base):
+    """A signed-in browser.  The cookie carries a random token; only its SHA-256 is stored,
+    so the server can end a session (sign-out, password change, idle time) and a copied
+    cookie stops working at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username", ondelete="CASCADE"), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: signed_out | password_changed | idle | expired | deactivated
+    end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
 class CaseComment(Base):
     __tablename__ = "case_comments"
 

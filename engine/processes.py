@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, DeployError, NotFound
 from .models import Case, ProcessVersion, utcnow
+from .refusals import refusal_line
 from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
 
@@ -25,7 +26,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
         raise DeployError(
             "{what} cannot be deployed: {first}",
             what=source or result.name or "The BPMN file",
-            first=result.errors[0]["message"],
+            first=refusal_line(result.errors[0]),
             errors=result.errors,
         )
     return result.parsed

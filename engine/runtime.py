@@ -94,6 +94,9 @@ class UnitOfWork:
     runtime: object = None
 
 
+_POOL_LOCK = threading.Lock()
+
+
 class Runtime:
     def __init__(
         self, config: Config | None = None, *, engine: Engine | None = None, plugin_manager=None, extra_plugins=()
@@ -289,5 +292,24 @@ class Runtime:
     def read(self):
         return self.db.read()
 
+    def sandbox_pool(self):
+        """The sandbox worker processes of this node (started at the first script), or None
+        when ``sandbox_workers`` is 0 and scripts run in this process."""
+        if self.config.sandbox_workers <= 0:
+            return None
+        pool = getattr(self, "_sandbox_pool", None)
+        if pool is None:
+            from .sandbox_pool import SandboxPool
+
+            with _POOL_LOCK:
+                pool = getattr(self, "_sandbox_pool", None)
+                if pool is None:
+                    pool = self._sandbox_pool = SandboxPool(self.config.sandbox_workers, self.config.script_time_limit)
+        return pool
+
     def close(self):
+        pool = getattr(self, "_sandbox_pool", None)
+        if pool is not None:
+            pool.close()
+            self._sandbox_pool = None
         self.db.engine.dispose()

@@ -17,9 +17,10 @@ guard functions:
   A timeout the script swallows (bare ``except:``) is still reported when the script ends.
 
 Compiled code is cached by (source, mode), so re-evaluating a gateway condition costs a dict
-copy and an ``eval``.  Limits are best effort against cheap bombs: a single long C-level
-operation (``str()`` of a huge shared nested list) cannot be interrupted; run workers under
-an OS memory limit as well.
+copy and an ``eval``.  In-process, limits are best effort against cheap bombs: a single long
+C-level operation (``str()`` of a huge shared nested list) cannot be interrupted.  The engine
+therefore runs this sandbox inside worker processes under OS limits (engine/sandbox_pool.py),
+which are killed and replaced when a call overruns.
 """
 
 from __future__ import annotations

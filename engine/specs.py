@@ -155,6 +155,9 @@ def _find_form(form_key: str, form_dirs) -> Path | None:
 
 MSG_NOT_XML = N_("The file is not well-formed XML: {error}")
 MSG_NOT_BPMN = N_("The file is not a BPMN 2.0 file (no bpmn:definitions root).")
+MSG_NOT_EXECUTABLE = N_(
+    "This process is not executable (isExecutable is false): Simpul runs only an executable process."
+)
 MSG_ONE_PROCESS = N_("A file must hold exactly one executable process (found {n}).")
 
 #: The words a sandbox problem names its script by.
@@ -201,6 +204,17 @@ def _element_id(node) -> str | None:
     return None
 
 
+def _refuse_documentation_only(root, ids, what) -> None:
+    """A collaboration drawn in another tool: every pool is a documentation-only process."""
+    if not ids and root.find("bpmn:process", NS) is not None:
+        raise DeployError(
+            "{what} cannot be deployed: {first}",
+            what=what,
+            first=MSG_NOT_EXECUTABLE,
+            errors=[_problem(p.get("id"), MSG_NOT_EXECUTABLE) for p in root.iterfind("bpmn:process", NS)],
+        )
+
+
 def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, source="", helpers=()) -> ParsedProcess:
     """Parse and check one BPMN document; raise DeployError listing every problem found."""
     problems = _Problems()
@@ -243,6 +257,7 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
     try:
         parser.add_bpmn_xml(root, filename=source or None)
         ids = parser.get_process_ids()
+        _refuse_documentation_only(root, ids, what)
         if len(ids) != 1:
             raise DeployError(
                 "{what} must hold exactly one executable process (found {n}).",

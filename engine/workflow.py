@@ -26,6 +26,7 @@ from . import sandbox
 from .db import after_commit
 from .errors import NotFound
 from .models import Case, HumanTask, Job, OutboxMessage, WorkflowState, utcnow
+from .sandbox_pool import PooledSandboxEnvironment
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,18 @@ def _cache_tag(case: Case) -> tuple:
 
 
 def _script_engine(runtime, caller):
-    env = sandbox.SandboxEnvironment(
-        helpers={**runtime.expression_helpers, "setting": runtime.setting},
-        time_limit=runtime.config.script_time_limit,
-        service_caller=caller,
-    )
+    pool = runtime.sandbox_pool()
+    if pool is not None and not runtime.expression_helpers:
+        # the default: scripts run in worker processes under OS limits
+        env = PooledSandboxEnvironment(pool, lambda: runtime.config.settings, service_caller=caller)
+    else:
+        # sandbox_workers = 0, or plugins' expression helpers (trusted code that must run in this
+        # process, beside the node's database): limits hold only between Python instructions
+        env = sandbox.SandboxEnvironment(
+            helpers={**runtime.expression_helpers, "setting": runtime.setting},
+            time_limit=runtime.config.script_time_limit,
+            service_caller=caller,
+        )
     return sandbox.SandboxScriptEngine(environment=env)
 
 

@@ -12,13 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
-from simpul.engine import Config, Runtime, SimpulError
-from simpul.engine.i18n import LOCALES, TRANSLATIONS_DIR
+from simpul.engine import Config, InvalidInput, Runtime, SimpulError
+from simpul.engine.i18n import LOCALES, N_, TRANSLATIONS_DIR
+from simpul.engine.ids import MAX_ID
 from simpul.engine.keys import node_secret
 
 from . import i18n
@@ -26,11 +28,24 @@ from .extensions import babel, csrf, db
 
 log = logging.getLogger("simpul.web")
 
+MSG_NUL = N_("The request contains a NUL character, which cannot be stored. Remove it and try again.")
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+
+
+class _StrictInt(IntegerConverter):
+    """``<int:...>`` in a route: ASCII digits within 64 bits (Werkzeug's matches any Unicode
+    digit and any size); anything else is a 404."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -51,6 +66,7 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
     overrides = config if isinstance(config, dict) else {}
 
     app = Flask(__name__, instance_path=str(Path(runtime.config.instance_path).resolve()))
+    app.url_map.converters["int"] = _StrictInt
     app.config.update(
         SECRET_KEY=_secret_key(runtime),
         SQLALCHEMY_DATABASE_URI=runtime.config.database_url,
@@ -68,6 +84,12 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=";".join([str(TRANSLATIONS_DIR), *runtime.translation_dirs()]),
         JSON_SORT_KEYS=False,
     )
+    if runtime.config.behind_tls_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["HSTS"] = True
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.config.update(overrides)
     app.session_interface = _SessionInterface()
     app.extensions["simpul"] = SimpleNamespace(runtime=runtime, api=None)
@@ -96,12 +118,39 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
     return app
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul() -> None:
+    """A NUL character cannot be stored in PostgreSQL text (nor is it ever meant): a request
+    carrying one in its address, query, form fields or JSON is refused whole, before any
+    view runs, on both databases alike."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # (A multipart upload is left to its blueprint, which sets the size limit before
+        # anything reads the body; its few text fields are checked against lists there.)
+        values += [*request.form.keys(), *request.form.values()]
+    found = any(_has_nul(v) for v in values)
+    if not found and request.is_json:
+        found = _has_nul(request.get_json(silent=True))
+    if found:
+        raise InvalidInput(MSG_NUL)
+
+
 def _before_request():
     from .api import is_api_request
     from .auth import load_actor
 
     if request.endpoint in ("static", "pages.bpmn_js"):
         return None
+    _refuse_nul()
     if not is_api_request():
         load_actor()
     return None
@@ -112,6 +161,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.endpoint not in ("static", "pages.bpmn_js") and response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     return response

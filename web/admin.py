@@ -55,7 +55,9 @@ def account_password():
         )
     except ValidationFailed as err:
         return _render_account(errors=render_field_errors(err), message=render_error(err), status=422)
-    session["pwfp"] = engine_auth.session_fingerprint(rt, actor.username)
+    # Every session of the user ended with the change (a stolen cookie too); this browser,
+    # which just proved the password, gets a fresh one.
+    session["sid"] = engine_auth.open_session(rt, actor.username, request.remote_addr)
     flash(_("Your password was changed."), "success")
     return redirect(url_for("admin.account"))
 

@@ -18,12 +18,33 @@ from simpul import engine
 from simpul.engine import SimpulError
 from simpul.engine import auth as engine_auth
 from simpul.engine import inbox as engine_inbox
+from simpul.engine.ids import MAX_ID, strict_int
 from simpul.engine.models import Office
 
 from .extensions import csrf, db, runtime
 from .i18n import process_title, render_error, render_field_errors
 
 API_PREFIX = "/api/v1"
+
+
+class StrictInteger(fields.Integer):
+    """An integer of ASCII digits within 64 bits: marshmallow's Integer takes ``"٣"`` as 3
+    and numbers a database cannot hold."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            text = value.strip()
+            negative = text.startswith("-")
+            try:
+                number = strict_int(text[1:] if negative else text)
+            except ValueError:
+                raise self.make_error("invalid") from None
+            return -number if negative else number
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if abs(number) > MAX_ID:
+            raise self.make_error("invalid")
+        return number
+
 
 ERROR_CODES = {
     400: "invalid_input",
@@ -239,17 +260,17 @@ class InboxQuerySchema(Schema):
     step = fields.String(metadata={"description": "BPMN element id of the step"})
     overdue = fields.Boolean(load_default=False)
     sort = fields.String(load_default="due", validate=validate.OneOf(engine_inbox.SORTS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=engine_inbox.MAX_PER_PAGE))
+    page = StrictInteger(load_default=1, validate=validate.Range(min=1))
+    per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=engine_inbox.MAX_PER_PAGE))
 
 
 class VersionSchema(Schema):
-    version = fields.Integer(allow_none=True, metadata={"description": "the task version you saw"})
+    version = StrictInteger(allow_none=True, metadata={"description": "the task version you saw"})
 
 
 class CompleteSchema(Schema):
     data = fields.Dict(load_default=dict, metadata={"description": "the form's values"})
-    version = fields.Integer(allow_none=True, metadata={"description": "the task version you saw"})
+    version = StrictInteger(allow_none=True, metadata={"description": "the task version you saw"})
     extras = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
@@ -340,8 +361,8 @@ class CaseQuerySchema(Schema):
     procedure = fields.String()
     outcome = fields.String(validate=validate.Length(max=32))
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+    page = StrictInteger(load_default=1, validate=validate.Range(min=1))
+    per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=200))
 
 
 class CaseStartSchema(Schema):

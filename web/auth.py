@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -21,15 +22,29 @@ bp = Blueprint("auth", __name__)
 def load_actor() -> None:
     """Before every page: the signed-in user's Actor in ``g.actor`` (or None)."""
     g.actor = None
-    username = session.get("user")
-    if not username:
+    token = session.get("sid")
+    if not token:
+        if session.get("user"):  # a cookie from before server-side sessions: sign in again
+            _clear_keeping_locale()
         return
-    actor = engine_auth.active_actor(runtime(), username, session.get("pwfp"))
-    if actor is None:  # deactivated, deleted, or the password changed: sign out
-        session.clear()
+    actor = engine_auth.session_actor(runtime(), token, idle_period())
+    if actor is None:  # signed out, idle, deactivated, or the password changed: sign out
+        _clear_keeping_locale()
         return
     g.actor = actor
     _load_office(actor.office_code)
+
+
+def idle_period() -> timedelta | None:
+    minutes = runtime().config.session_idle_minutes
+    return timedelta(minutes=minutes) if minutes and minutes > 0 else None
+
+
+def _clear_keeping_locale() -> None:
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
 
 
 def _load_office(office_code: str | None) -> None:
@@ -98,7 +113,7 @@ def login():
             session.clear()  # a fresh session: nothing from before sign-in survives
             session.permanent = True
             session["user"] = actor.username
-            session["pwfp"] = engine_auth.session_fingerprint(runtime(), actor.username)
+            session["sid"] = engine_auth.open_session(runtime(), actor.username, remote_addr())
             saved = engine_auth.get_locale(runtime(), actor.username)
             if saved in LOCALES:
                 session["locale"] = saved
@@ -112,10 +127,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    engine_auth.end_session(runtime(), session.get("sid"))
+    _clear_keeping_locale()
     return redirect(url_for("auth.login"))
 
 

@@ -170,7 +170,11 @@ def render_problem(problem: dict) -> dict:
         for k, v in params.items()
     }
     template = problem.get("template") or problem.get("message") or ""
-    return {**problem, "message": translate_message(template, shown)}
+    message = translate_message(template, shown)
+    from simpul.engine.refusals import refusal_line
+
+    # one line naming the element and the reason, at most 300 characters, for lists and logs
+    return {**problem, "message": message, "line": refusal_line({**problem, "template": None, "message": message})}
 
 
 def render_problems(problems) -> list:

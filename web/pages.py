@@ -68,6 +68,15 @@ def _resolve(spec, schema):
     return schema
 
 
+def _upload_limit_mb() -> str:
+    from simpul.engine.documents import max_upload_bytes
+
+    from .extensions import runtime
+
+    mb = max_upload_bytes(runtime()) / (1024 * 1024)
+    return f"{mb:g}"
+
+
 def http_error_page(error: HTTPException):
     status = error.code or 500
     messages = {
@@ -75,7 +84,7 @@ def http_error_page(error: HTTPException):
         403: _("You are not allowed to open this page."),
         404: _("Not found. It may belong to another office, or the address is wrong."),
         405: _("This method is not allowed here."),
-        413: _("The upload is too large (at most 10 MB)."),
+        413: _("The upload is too large (at most %(mb)s MB).", mb=_upload_limit_mb()),
         429: _("Too many requests. Wait a moment and try again."),
         500: _("Something went wrong on the server. It was logged; try again."),
     }

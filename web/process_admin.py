@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect,
 from flask_babel import gettext as _
 
 from simpul.engine import SimpulError, case_migration, drafts
+from simpul.engine.ids import as_id, strict_int
 
 from .auth import role_required
 from .extensions import runtime
@@ -223,7 +224,7 @@ def migrate(key):
         from simpul.engine import NotFound
 
         raise NotFound("No process {key} is deployed.", key=key)
-    target = request.args.get("target", type=int)
+    target = request.args.get("target", type=strict_int)
     plan = case_migration.plan_migration(rt, key, target, g.actor) if target else None
     return render_template(
         "process_admin/migrate.html",
@@ -238,11 +239,11 @@ def migrate(key):
 @role_required(ROLE)
 def migrate_post(key):
     rt = runtime()
-    target = request.form.get("target", type=int)
+    target = request.form.get("target", type=strict_int)
     if request.form.get("scope") == "all":
         case_ids = None
     else:
-        case_ids = request.form.getlist("case_id", type=int)
+        case_ids = request.form.getlist("case_id", type=strict_int)
         if not case_ids:
             flash(_("Select the cases to migrate, or migrate all of them."), "error")
             return redirect(url_for("process_admin.migrate", key=key, target=target))
@@ -355,9 +356,9 @@ def api_processes():
 @bp.route("/api/<key>/migration", methods=["GET"])
 @role_required(ROLE)
 def api_plan(key):
-    target = request.args.get("target", type=int)
+    target = request.args.get("target", type=strict_int)
     ids = request.args.get("case_ids")
-    case_ids = [int(c) for c in ids.split(",") if c.strip().isdigit()] if ids else None
+    case_ids = [as_id(c) for c in ids.split(",") if as_id(c) is not None] if ids else None
     return jsonify(_shown_plan(case_migration.plan_migration(runtime(), key, target or 0, g.actor, case_ids=case_ids)))
 
 

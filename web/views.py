@@ -12,13 +12,14 @@ from flask_babel import ngettext
 from sqlalchemy import select
 
 from simpul import engine
-from simpul.engine import Conflict, NotFound, ValidationFailed
+from simpul.engine import Conflict, InvalidInput, NotFound, ValidationFailed
 from simpul.engine import cases as engine_cases
 from simpul.engine import comments as engine_comments
 from simpul.engine import documents as engine_documents
 from simpul.engine import inbox as engine_inbox
 from simpul.engine.cases import requirements_for
 from simpul.engine.forms import validate_form_data
+from simpul.engine.ids import strict_int
 from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
@@ -33,10 +34,13 @@ PER_PAGE_CHOICES = (10, 25, 50, 100)
 
 
 def _int_arg(name: str, default: int) -> int:
-    try:
-        return max(1, int(request.args.get(name, default)))
-    except (TypeError, ValueError):
+    raw = request.args.get(name)
+    if raw is None or not raw.strip():
         return default
+    try:
+        return max(1, strict_int(raw))
+    except ValueError:  # "abc", "²", a 30-digit number: a clear 400, not a guess or a 500
+        raise InvalidInput("Page {page} does not exist.", page=raw[:30]) from None
 
 
 @bp.route("/favicon.ico")
@@ -295,7 +299,7 @@ def complete(task_id):
         # Gone since the page was opened.  Submitting it anyway lets the engine say who
         # completed it and when (Conflict), or that this clerk may not see it (NotFound).
         try:
-            engine.complete_task(rt, task_id, {}, actor, expected_version=request.form.get("version", type=int))
+            engine.complete_task(rt, task_id, {}, actor, expected_version=request.form.get("version", type=strict_int))
         except Conflict as err:
             receipt = request.form.get("receipt")
             if not receipt:
@@ -316,7 +320,12 @@ def complete(task_id):
                 return _render_task(task, values=data, confirm_end=end)
     try:
         result = engine.complete_task(
-            rt, task_id, data, actor, expected_version=request.form.get("version", type=int), extras=extras or None
+            rt,
+            task_id,
+            data,
+            actor,
+            expected_version=request.form.get("version", type=strict_int),
+            extras=extras or None,
         )
     except ValidationFailed as err:
         return _render_task(

@@ -24,11 +24,19 @@ What a message gets as an answer, and why:
     and is retried with backoff until the case waits, or closes and it is discarded), the
     process is not deployed, the resident has another open case, the data is refused, or
     the node failed.  The sender keeps it pending, with the reason shown on its status page.
+
+Who may say what: the sending office is the one whose secret signed the request (two peers
+with one secret are refused, since a signature would no longer tell them apart).  Every office
+a message names must be that office (a ``start_case`` names it as the case's origin, whatever
+the payload said), and a message about a case comes only from the office that case deals
+with: the regency case's origin, or the office the kecamatan case was sent to.  Anything else
+is refused (``retry``, so nothing is written) and logged on ``simpul.security``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -48,6 +56,8 @@ log = logging.getLogger("simpul.coordination")
 security_log = logging.getLogger("simpul.security")
 
 OPEN = ("active", "incident")
+#: a correlation key that is a receipt names its office: ``640205-2026-00042``
+RECEIPT_KEY = re.compile(r"^(\d+)-\d{4}-\d+$")
 _guards: dict[int, p.ReplayGuard] = {}
 
 
@@ -155,6 +165,18 @@ def authenticate(runtime, headers, body: bytes, path: str, remote: str | None) -
         )
     if len(body) > st.max_request_bytes:
         return _refuse(runtime, 413, "too_large", f"request of {len(body)} bytes is too large", source, remote, True)
+    if _secret_shared(st, peer):
+        # With one secret for two peers a signature no longer says which office sent it, and
+        # one could act in the other's name: refuse both until each has its own secret.
+        return _refuse(
+            runtime,
+            403,
+            "shared_secret",
+            f"office {source} shares its secret with another peer; give every peer its own secret",
+            source,
+            remote,
+            True,
+        )
     if not p.verify(peer.secret, signature, timestamp, source, destination, path, body):
         return _refuse(
             runtime, 401, "bad_signature", f"bad signature on a request from office {source}", source, remote, True
@@ -193,6 +215,10 @@ def authenticate(runtime, headers, body: bytes, path: str, remote: str | None) -
     if document.get("source_office") != source or document.get("destination_office") != destination:
         return Answer.error(400, "malformed", "the body does not match its signed headers")
     return Authenticated(peer, source, destination, signature, document)
+
+
+def _secret_shared(st, peer) -> bool:
+    return any(other.secret == peer.secret for code, other in st.peers.items() if code != peer.office_code)
 
 
 def handle_request(runtime, headers, body: bytes, path: str = p.INBOX_PATH, remote: str | None = None) -> Answer:
@@ -235,6 +261,62 @@ def _counterparts(data: dict) -> set:
     return offices
 
 
+def _key_office(key) -> str | None:
+    """The office a correlation key names, when the key is a receipt (``640205-2026-00042``)."""
+    match = RECEIPT_KEY.match(str(key or ""))
+    return match.group(1) if match else None
+
+
+def _foreign(case: Case, sender: str) -> bool:
+    """True when ``case`` deals with other offices than ``sender``: the case belongs to the
+    office it came from (a regency case) or the office it was sent to (a kecamatan case),
+    and a case that never dealt with any office takes no message from one."""
+    return sender not in _counterparts(case.data or {})
+
+
+def _impersonation(runtime, kind, payload, sender, destination) -> str | None:
+    """Why a message claims to act for another office than the one that signed it, if it does.
+
+    The sender is the office whose secret signed the request: every office named in the
+    payload must be that office (or this one, as the destination), and a message about a
+    case may only come from the office the case deals with."""
+    key = payload.get("correlation_key")
+    if key is not None and not isinstance(key, str):
+        return "the correlation key must be text"
+    key_office = _key_office(key)
+    if kind == "start_case":
+        if payload.get("office") not in (None, destination):
+            return f"office {sender} may only start cases of office {destination}"
+        data = payload.get("data")
+        if data is not None and not isinstance(data, dict):
+            return "the case data must be an object"
+        if (data or {}).get("origin_office") not in (None, sender):
+            return f"office {sender} may not start a case in the name of office {data['origin_office']}"
+        if key_office not in (None, sender):
+            return f"office {sender} may not start a case for case {key} of office {key_office}"
+        with runtime.read() as s:
+            for case in s.scalars(select(Case).where(Case.correlation_key == key, Case.office_code == destination)):
+                if _foreign(case, sender):
+                    return f"office {sender} may not start a case for case {key}, which deals with another office"
+        return None
+    if key_office not in (None, sender, destination):
+        return f"office {sender} may not send messages about case {key} of office {key_office}"
+    return None
+
+
+def _seen_before(runtime, message_id, sender) -> dict | None:
+    """The answer for a message id applied before: a duplicate, or refused when the id was
+    another office's (a peer cannot learn or pre-empt another's messages)."""
+    with runtime.read() as s:
+        seen = s.get(InboxReceipt, message_id)
+    if seen is None:
+        return None
+    if seen.source_office != sender:
+        security_log.warning("office %s reused message id %s of office %s", sender, message_id, seen.source_office)
+        return _result(message_id, p.RETRY, f"message id {message_id} belongs to another office")
+    return _result(message_id, p.DUPLICATE)
+
+
 def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
     """Apply one message from ``sender`` (already authenticated) to office ``destination``."""
     if not isinstance(envelope, dict):
@@ -248,16 +330,21 @@ def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
         return _result(message_id, p.RETRY, f"the message's offices do not match the request from {sender}")
     if kind not in ("start_case", "message") or not isinstance(payload, dict):
         return _result(message_id, p.RETRY, f"unknown message kind {kind!r}")
-    if kind == "start_case" and payload.get("office") not in (None, destination):
-        return _result(message_id, p.RETRY, f"office {sender} may only start cases of office {destination}")
+    refusal = _impersonation(runtime, kind, payload, sender, destination)
+    if refusal:
+        security_log.warning("message %s refused: %s", message_id, refusal)
+        return _result(message_id, p.RETRY, refusal)
     key = payload.get("correlation_key")
-    with runtime.read() as s:
-        if s.get(InboxReceipt, message_id) is not None:
-            return _result(message_id, p.DUPLICATE)
+    seen = _seen_before(runtime, message_id, sender)
+    if seen:
+        return seen
     if kind == "message":
         refusal = _check_counterpart(runtime, sender, destination, key)
         if refusal:
             return _result(message_id, p.RETRY, refusal)
+    else:
+        # The origin office is the one that signed, whatever the payload said.
+        payload = {**payload, "data": {**(payload.get("data") or {}), "origin_office": sender}}
     clean = {
         "message_id": message_id,
         "kind": kind,
@@ -313,23 +400,20 @@ def _open_cases(session, destination, key):
 
 
 def _check_counterpart(runtime, sender, destination, key) -> str | None:
-    """A kecamatan case takes messages only from the office it sent the case to (and a
-    regency case only from its origin): another peer's message is refused and logged."""
+    """A kecamatan case takes messages only from the office it sent the case to, and a
+    regency case only from its origin: a message about a case from any other peer (or
+    about a case that deals with no office at all) is refused and logged."""
     with runtime.read() as s:
         cases = _open_cases(s, destination, key)
-        for case in cases:
-            offices = _counterparts(case.data or {})
-            if not offices or sender in offices:
-                return None
-        if cases:
-            security_log.warning(
-                "office %s sent a message for case %s, which deals only with %s",
-                sender,
-                cases[0].receipt,
-                ", ".join(sorted(_counterparts(cases[0].data or {}))),
-            )
-            return f"office {sender} may not send messages to case {cases[0].receipt}"
-    return None
+        if not cases or any(not _foreign(case, sender) for case in cases):
+            return None
+        security_log.warning(
+            "office %s sent a message for case %s, which deals only with %s",
+            sender,
+            cases[0].receipt,
+            ", ".join(sorted(_counterparts(cases[0].data or {}))) or "no other office",
+        )
+        return f"office {sender} may not send messages to case {cases[0].receipt}"
 
 
 def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict:
@@ -345,6 +429,16 @@ def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict
                 f"case {open_cases[0].receipt} is open but does not wait for message {name} now; it will be retried",
             )
     reason = f"no open case {key} of office {destination} waits for message {name}"
+    with runtime.read() as s:
+        closed = s.scalar(
+            select(Case)
+            .where(Case.correlation_key == key, Case.office_code == destination)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+        if closed is not None and _foreign(closed, sender):
+            security_log.warning("office %s sent a message for closed case %s, not its own", sender, closed.receipt)
+            return _result(message_id, p.RETRY, f"office {sender} may not send messages to case {closed.receipt}")
     try:
         with runtime.transaction() as uow:
             s = uow.session
@@ -438,6 +532,8 @@ def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> 
                 return None
             if case.correlation_key != key:
                 return _refuse_second_print(runtime, uow, case, message_id, sender, key)
+            if _foreign(case, sender):
+                return None
             s.add(
                 InboxReceipt(
                     message_id=message_id,
