@@ -55,8 +55,12 @@ def copying(condition: str, script: str) -> str:
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>to_collect</bpmn:outgoing><bpmn:outgoing>to_hand</bpmn:outgoing>
     </bpmn:exclusiveGateway>
     {tasks}
-    <bpmn:endEvent id="end1"><bpmn:incoming>e1</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="end2"><bpmn:incoming>e2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end1"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="outcome" value="completed"/></spiffworkflow:properties>
+      </bpmn:extensionElements><bpmn:incoming>e1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end2"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="outcome" value="completed"/></spiffworkflow:properties>
+      </bpmn:extensionElements><bpmn:incoming>e2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fee"/>
     <bpmn:sequenceFlow id="f2" sourceRef="fee" targetRef="gw"/>
     <bpmn:sequenceFlow id="to_collect" sourceRef="gw" targetRef="collect">
