@@ -7,6 +7,7 @@ all drive it through the functions exported here.
 from .actors import ROLES, Actor
 from .cases import (
     cancel_case,
+    case_page,
     claim_task,
     complete_task,
     deliver_message,
@@ -44,6 +45,7 @@ __all__ = [
     "SimpulError",
     "ValidationFailed",
     "cancel_case",
+    "case_page",
     "check_process",
     "claim_task",
     "complete_task",

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
@@ -774,8 +774,41 @@ def list_cases(
     process: str | None = None,
     query: str | None = None,
     limit: int = 100,
-    offset: int = 0,
+    before: int | None = None,
+    after: int | None = None,
 ) -> list[dict]:
+    """Cases of the actor's office, newest first: ``limit`` of them, ``before`` (older than)
+    or ``after`` (newer than) a case id; see :func:`case_page` for a page with its cursors."""
+    return case_page(
+        runtime,
+        actor,
+        status=status,
+        nik=nik,
+        process=process,
+        query=query,
+        limit=limit,
+        before=before,
+        after=after,
+    )["items"]
+
+
+def case_page(
+    runtime,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    nik: str | None = None,
+    process: str | None = None,
+    query: str | None = None,
+    limit: int = 25,
+    before: int | None = None,
+    after: int | None = None,
+) -> dict:
+    """One page of cases, newest first, paged by key: ``items``, and ``next_before`` /
+    ``prev_after``, the ids to pass as ``before`` / ``after`` for the older and newer page
+    (``None`` at either end).  A search goes where an index answers it (engine/search.py)."""
+    from .search import case_match, keyset, page_rows
+
     with runtime.read() as s:
         stmt = select(Case)
         if not actor.is_system:
@@ -788,10 +821,13 @@ def list_cases(
             stmt = stmt.where(Case.resident_nik == nik)
         if process:
             stmt = stmt.where(Case.process_key == process)
-        if query:
-            like = f"%{query.lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(Case.resident_name).like(like), Case.receipt.like(like), Case.resident_nik.like(like))
-            )
-        stmt = stmt.order_by(Case.id.desc()).limit(limit).offset(offset)
-        return [case_dict(c) for c in s.scalars(stmt)]
+        if query and query.strip():
+            stmt = stmt.where(case_match(s.bind.dialect.name, query))
+        where, order, reversed_ = keyset(Case.id, before=before, after=after)
+        rows = list(s.scalars(stmt.where(*where).order_by(*order).limit(limit + 1)))
+        page = page_rows(rows, limit, reversed_, before=before, after=after)
+        return {
+            "items": [case_dict(c) for c in page["rows"]],
+            "next_before": page["next_before"],
+            "prev_after": page["prev_after"],
+        }

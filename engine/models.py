@@ -93,7 +93,11 @@ class ReceiptSerial(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_office_status", "office_code", "status"),)
+    __table_args__ = (
+        Index("ix_cases_office_status", "office_code", "status"),
+        # every case list of an office, newest first, with keyset paging (engine/search.py)
+        Index("ix_cases_office_id", "office_code", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     receipt: Mapped[str] = mapped_column(String(40), unique=True)
