@@ -807,7 +807,7 @@ def case_page(
     """One page of cases, newest first, paged by key: ``items``, and ``next_before`` /
     ``prev_after``, the ids to pass as ``before`` / ``after`` for the older and newer page
     (``None`` at either end).  A search goes where an index answers it (engine/search.py)."""
-    from .search import case_match, keyset, page_rows
+    from .search import case_match, keyset, kind_of, page_rows, text_search_rows
 
     with runtime.read() as s:
         stmt = select(Case)
@@ -821,10 +821,14 @@ def case_page(
             stmt = stmt.where(Case.resident_nik == nik)
         if process:
             stmt = stmt.where(Case.process_key == process)
-        if query and query.strip():
-            stmt = stmt.where(case_match(s.bind.dialect.name, query))
         where, order, reversed_ = keyset(Case.id, before=before, after=after)
-        rows = list(s.scalars(stmt.where(*where).order_by(*order).limit(limit + 1)))
+        dialect = s.bind.dialect.name
+        if query and query.strip() and dialect == "postgresql" and after is None and kind_of(query) == "text":
+            rows = text_search_rows(s, stmt, case_match(dialect, query), where, limit + 1)
+        else:
+            if query and query.strip():
+                stmt = stmt.where(case_match(dialect, query))
+            rows = list(s.scalars(stmt.where(*where).order_by(*order).limit(limit + 1)))
         page = page_rows(rows, limit, reversed_, before=before, after=after)
         return {
             "items": [case_dict(c) for c in page["rows"]],

@@ -87,11 +87,42 @@ def case_match(dialect: str, query: str):
     if dialect == "sqlite" and len(q) >= MIN_TRIGRAM:
         return _fts("cases_search", q, "fts_phrase")
     like = f"%{_escape_like(q)}%"
+    if any(ch.isalpha() for ch in q):  # receipts and NIKs hold no letters: a name
+        return Case.resident_name.ilike(like, escape="\\")
     return or_(
         Case.resident_name.ilike(like, escape="\\"),
         Case.receipt.ilike(like, escape="\\"),
         Case.resident_nik.like(like, escape="\\"),
     )
+
+
+#: newest cases looked through in order before a text search turns to its trigram index.
+SCAN_WINDOW = 2000
+
+
+def text_search_rows(session, base, match, where, limit: int) -> list:
+    """Newest first, ``limit`` rows of ``base`` (a ``select(Case)`` with its filters) matching
+    ``match``, on PostgreSQL.
+
+    Neither plan alone serves every name: walking the office's newest cases in order finds a
+    common name at once but reads the whole office for a rare one; the trigram index finds a
+    rare name at once but fetches and sorts every match of a common one.  So the newest
+    :data:`SCAN_WINDOW` cases are looked through first, and only if they hold too few matches
+    is the trigram index asked for the older rest (``id + 0`` keeps the planner from walking
+    the primary key instead)."""
+    from sqlalchemy import func
+
+    window = base.with_only_columns(Case.id).where(*where).order_by(Case.id.desc()).limit(SCAN_WINDOW).subquery()
+    rows = list(
+        session.scalars(base.where(Case.id.in_(select(window.c.id)), match).order_by(Case.id.desc()).limit(limit))
+    )
+    if len(rows) >= limit:
+        return rows
+    oldest, seen = session.execute(select(func.min(window.c.id), func.count())).one()
+    if seen < SCAN_WINDOW or oldest is None:
+        return rows  # the window held every case there is
+    rest = base.where(*where, Case.id < oldest, match).order_by((Case.id + 0).desc()).limit(limit - len(rows))
+    return rows + list(session.scalars(rest))
 
 
 def nik_match(dialect: str, value: str):

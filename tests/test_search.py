@@ -174,3 +174,19 @@ def test_query_kinds():
     assert search.kind_of("6402-2026-0000042") == "receipt"
     assert search.kind_of("640205450700") == "text"
     assert search.kind_of("Nur Aisyah") == "text"
+
+
+def test_a_text_search_beyond_the_newest_cases_finds_older_ones_in_order(cases, monkeypatch):
+    """PostgreSQL looks through the newest cases first, then asks its trigram index for the
+    rest: the answer is the same as one query's, newest first (a tiny window makes both run)."""
+    rt, clerk, _started = cases
+    monkeypatch.setattr(search, "SCAN_WINDOW", 3)
+    assert names(engine.list_cases(rt, clerk, query="rizky")) == [
+        "Rizky Ramadhan 11",
+        "Rizky Ramadhan 6",
+        "Rizky Ramadhan 1",
+    ]
+    page = engine.case_page(rt, clerk, query="rahma", limit=2)
+    assert names(page["items"]) == ["Siti Rahma 12", "Siti Rahma 7"]
+    older = engine.case_page(rt, clerk, query="rahma", limit=2, before=page["next_before"])
+    assert names(older["items"]) == ["Siti Rahma 2"] and older["next_before"] is None
