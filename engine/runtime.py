@@ -60,7 +60,9 @@ class Runtime:
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()
-        self.workflows = WorkflowCache(self.config.workflow_cache_size)
+        self.workflows = WorkflowCache(
+            self.config.workflow_cache_size, max_bytes=int(self.config.workflow_cache_mb * 2**20)
+        )
         self.wakeup = Wakeup(self.db.engine)
 
     def _collect_operators(self) -> dict:
