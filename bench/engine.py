@@ -220,6 +220,25 @@ def script_call_cost(calls: int = 2000) -> dict:
     return costs
 
 
+def rotating_hit_rate(url: str, instance: Path, cases: int = 500, rounds: int = 2, **config) -> tuple[float, float]:
+    """A clerk's day: ``cases`` active cases, each stepped once in turn, ``rounds`` times.
+    Returns the workflow cache's hit rate over those steps and the memory it holds (MB)."""
+    loop = EngineLoop(url, instance, **config)
+    rt, cache = loop.rt, loop.rt.workflows
+    tasks = [loop.task] + [loop._new_case() for _ in range(cases - 1)]
+    hits, misses = cache.hits, cache.misses
+    for _ in range(rounds):
+        for i, task in enumerate(tasks):
+            result = engine.complete_task(
+                rt, task["id"], STEP_DATA[task["step"]], loop.clerk, expected_version=task["version"]
+            )
+            tasks[i] = result["open_tasks"][0]
+    rate = (cache.hits - hits) / max(1, cache.hits - hits + cache.misses - misses)
+    held = cache.bytes / 2**20
+    loop.close()
+    return rate, held
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--completions", type=int, default=2000)
@@ -249,11 +268,19 @@ def main():
             f"(workflow reused from the last step in {hit_share:.0%} of steps)"
         )
         print(f"  without the workflow cache:{uncached_rate:7.1f} completions/s (ratio {uncached_rate / raw_rate:.2f})")
-        kept, size = workflow_memory(raw), Config().workflow_cache_size
+        kept, budget = workflow_memory(raw), Config().workflow_cache_mb
         print(
-            f"  memory of a kept workflow: {kept / 1024:.0f} KB; the default cache of "
-            f"{size} cases holds {kept * size / 2**20:.1f} MB"
+            f"  memory of a kept workflow: {kept / 1024:.0f} KB; the default cache budget of "
+            f"{budget:.0f} MB holds about {budget * 2**20 / kept:.0f} of them"
         )
+        for label, extra in (("default cache", {}), ("old 64-entry cache", {"workflow_cache_size": 64})):
+            sub = tmp / label.replace(" ", "_")
+            sub.mkdir()
+            rate, held = rotating_hit_rate(f"sqlite:///{sub / 'simpul.db'}", sub, **extra)
+            print(f"  500 active cases worked in rotation, {label}: hit rate {rate:.0%} ({held:.0f} MB held)")
+            if not extra:
+                rotation_rate = rate
+        print(f"rotating_hit_rate={rotation_rate:.2f}")
         try:
             import sqlalchemy as sa
 

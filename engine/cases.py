@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
@@ -989,17 +989,58 @@ def list_cases(
     process: str | None = None,
     query: str | None = None,
     limit: int = 100,
-    offset: int = 0,
+    before: int | None = None,
+    after: int | None = None,
     outcome: str | None = None,
     figure: dict | None = None,
     office: str | None = None,
 ) -> list[dict]:
-    if not (0 <= offset <= MAX_ID and 0 <= limit <= MAX_ID):
-        raise InvalidInput("Page {page} does not exist.", page=offset // max(1, limit) + 1)
-    """Cases of the actor's office, newest first.  ``figure``: the cases behind a dashboard
-    figure (engine.stats.figure_filter).  ``office``: a regency lists one of its kecamatan
-    (the rows only: the case pages stay the kecamatan's)."""
+    """Cases of the actor's office, newest first: ``limit`` of them, ``before`` (older than)
+    or ``after`` (newer than) a case id; see :func:`case_page` for a page with its cursors."""
+    return case_page(
+        runtime,
+        actor,
+        status=status,
+        nik=nik,
+        process=process,
+        query=query,
+        limit=limit,
+        before=before,
+        after=after,
+        outcome=outcome,
+        figure=figure,
+        office=office,
+    )["items"]
+
+
+def case_page(
+    runtime,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    nik: str | None = None,
+    process: str | None = None,
+    query: str | None = None,
+    limit: int = 25,
+    before: int | None = None,
+    after: int | None = None,
+    outcome: str | None = None,
+    figure: dict | None = None,
+    office: str | None = None,
+) -> dict:
+    """One page of cases, newest first, paged by key: ``items``, and ``next_before`` /
+    ``prev_after``, the ids to pass as ``before`` / ``after`` for the older and newer page
+    (``None`` at either end).  A search goes where an index answers it (engine/search.py).
+    ``figure``: the cases behind a dashboard figure (engine.stats.figure_filter).  ``office``:
+    a regency lists one of its kecamatan (the rows only: the case pages stay the kecamatan's)."""
     from . import stats
+    from .search import case_match, keyset, kind_of, page_rows, text_search_rows
+
+    for cursor in (before, after):
+        if cursor is not None and not 0 <= cursor <= MAX_ID:
+            raise InvalidInput("Page {page} does not exist.", page=cursor)
+    if not 0 < limit <= MAX_ID:
+        raise InvalidInput("Page {page} does not exist.", page=limit)
 
     with runtime.read() as s:
         stmt = select(Case)
@@ -1021,10 +1062,17 @@ def list_cases(
             stmt = stmt.where(Case.resident_nik == nik)
         if process:
             stmt = stmt.where(Case.process_key == process)
-        if query:
-            like = f"%{query.lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(Case.resident_name).like(like), Case.receipt.like(like), Case.resident_nik.like(like))
-            )
-        stmt = stmt.order_by(Case.id.desc()).limit(limit).offset(offset)
-        return [case_dict(c) for c in s.scalars(stmt)]
+        where, order, reversed_ = keyset(Case.id, before=before, after=after)
+        dialect = s.bind.dialect.name
+        if query and query.strip() and dialect == "postgresql" and after is None and kind_of(query) == "text":
+            rows = text_search_rows(s, stmt, case_match(dialect, query), where, limit + 1)
+        else:
+            if query and query.strip():
+                stmt = stmt.where(case_match(dialect, query))
+            rows = list(s.scalars(stmt.where(*where).order_by(*order).limit(limit + 1)))
+        page = page_rows(rows, limit, reversed_, before=before, after=after)
+        return {
+            "items": [case_dict(c) for c in page["rows"]],
+            "next_before": page["next_before"],
+            "prev_after": page["prev_after"],
+        }

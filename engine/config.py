@@ -41,8 +41,10 @@ class Config:
     script_time_limit: float = 2.0
     #: sandbox worker processes running scripts and conditions under OS limits (0: in-process).
     sandbox_workers: int = 2
-    #: case workflows kept in memory between steps (0 turns the cache off); see WorkflowCache.
-    workflow_cache_size: int = 64
+    #: at most this many case workflows kept in memory between steps (0 turns the cache off) ...
+    workflow_cache_size: int = 100_000
+    #: ... and at most this much memory for them (MB, estimated from their states' sizes).
+    workflow_cache_mb: float = 256.0
     job_max_attempts: int = 5
     job_backoff_seconds: float = 10.0
     worker_poll_seconds: float = 5.0

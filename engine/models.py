@@ -99,6 +99,8 @@ class Case(Base):
         Index("ix_cases_office_created", "office_code", "created_at"),
         # the office's recently finished cases of a procedure, newest first (engine.step_timings).
         Index("ix_cases_office_process_ended", "office_code", "process_key", "status", "ended_at"),
+        # every case list of an office, newest first, with keyset paging (engine/search.py)
+        Index("ix_cases_office_id", "office_code", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

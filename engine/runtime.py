@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from .i18n import gettext_for
 from .plugins import make_plugin_manager
 from .resources import PROCESSES_DIR
 from .specs import StateSerializer
+from .wakeup import CHANNEL, Wakeup
 from .workflow import WorkflowCache
 
 log = logging.getLogger("simpul.engine")
@@ -113,7 +115,10 @@ class Runtime:
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()
-        self.workflows = WorkflowCache(self.config.workflow_cache_size)
+        self.workflows = WorkflowCache(
+            self.config.workflow_cache_size, max_bytes=int(self.config.workflow_cache_mb * 2**20)
+        )
+        self.wakeup = Wakeup(self.db.engine)
         for impl in reversed(self.hook.node_started.get_hookimpls()):  # registration order
             impl.function(self)
 
@@ -276,7 +281,16 @@ class Runtime:
         with self.db.write() as session:
             uow = UnitOfWork(session, runtime=self)
             after_commit(session, lambda: self._announce(uow.events))
-            yield uow
+            outer = self.wakeup.begin()
+            try:
+                yield uow
+            except BaseException:
+                self.wakeup.end(outer)
+                raise
+            if self.wakeup.end(outer):  # a job or outbox message written: wake the worker(s)
+                if self.db.dialect == "postgresql":
+                    session.execute(text(f"NOTIFY {CHANNEL}"))  # delivered on commit, to every listener
+                after_commit(session, self.wakeup.notify_local)
 
     def _announce(self, events) -> None:
         """Each plugin hears each event on its own: one that raises is logged with its name

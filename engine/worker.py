@@ -189,15 +189,50 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
     return sent, unsent
 
 
+def next_due_in(runtime) -> float:
+    """Seconds until the earliest pending job or outbox message is due (0 if one is due now),
+    at most ``worker_poll_seconds``: the worker's fallback sleep between wake-ups."""
+    poll = runtime.config.worker_poll_seconds
+    with runtime.read() as s:
+        firsts = [
+            s.scalar(select(func.min(Job.due_at)).where(Job.status == "pending")),
+            s.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")),
+        ]
+    now = utcnow()
+    waits = [(first - now).total_seconds() for first in firsts if first is not None]
+    return max(0.0, min([poll, *waits]))
+
+
 def run_forever(runtime, stop: threading.Event | None = None) -> None:
-    """Poll for due work until ``stop`` is set (the embedded worker and ``simpul worker``)."""
+    """Do due work until ``stop`` is set (the embedded worker and ``simpul worker``).
+
+    Woken as soon as a committed step wrote a job or an outbox message: in this process by
+    the runtime's wake-up event, from other processes by PostgreSQL ``NOTIFY`` (see
+    engine/wakeup.py); otherwise it sleeps until the next job is due, polling at most every
+    ``worker_poll_seconds`` as a fallback."""
+    from .wakeup import Listener
+
     stop = stop or threading.Event()
+    listener = None
+    if runtime.db.dialect == "postgresql":
+        listener = Listener(runtime.config.database_url, runtime.wakeup, stop)
+        listener.start()
+        listener.ready.wait(5.0)
+    try:
+        _loop(runtime, stop)
+    finally:
+        if listener is not None:
+            listener.join(3.0)
+
+
+def _loop(runtime, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             counts = run_due(runtime)
             busy = any(counts.values())
+            sleep = 0.0 if busy else next_due_in(runtime)
         except Exception:
             log.exception("worker pass failed")
-            busy = False
-        if not busy:
-            stop.wait(runtime.config.worker_poll_seconds)
+            sleep = runtime.config.worker_poll_seconds
+        if sleep > 0:
+            runtime.wakeup.wait(sleep, stop)

@@ -128,8 +128,14 @@ class WorkflowCache:
     workflow object is never used by two steps at once, and it is put back only after the
     step's transaction has committed: a step that fails leaves nothing half-changed here."""
 
-    def __init__(self, size: int):
+    #: memory a deserialised workflow takes per byte of its serialised state (measured by
+    #: bench/engine.py: ~3x on the bundled processes); used to keep the cache within budget.
+    MEMORY_PER_STATE_BYTE = 3.0
+
+    def __init__(self, size: int, max_bytes: int = 256 * 2**20):
         self.size = max(0, int(size))
+        self.max_bytes = max(0, int(max_bytes))
+        self.bytes = 0
         self._entries: OrderedDict[int, tuple] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -139,20 +145,32 @@ class WorkflowCache:
             return None
         with self._lock:
             entry = self._entries.pop(case_id, None)
+            if entry is not None:
+                self.bytes -= entry[2]
             if entry is not None and entry[0] == tag:
                 self.hits += 1
                 return entry[1]
             self.misses += 1
             return None
 
-    def put(self, case_id: int, tag: tuple, value) -> None:
+    def put(self, case_id: int, tag: tuple, value, state_bytes: int = 0) -> None:
+        """Keep ``value`` for the case's next step; the least recently stepped cases go first
+        when the count or the memory budget (``state_bytes`` x MEMORY_PER_STATE_BYTE) is full."""
         if not self.size:
             return
+        cost = int(state_bytes * self.MEMORY_PER_STATE_BYTE)
         with self._lock:
-            self._entries[case_id] = (tag, value)
-            self._entries.move_to_end(case_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)  # the case least recently stepped
+            old = self._entries.pop(case_id, None)
+            if old is not None:
+                self.bytes -= old[2]
+            self._entries[case_id] = (tag, value, cost)
+            self.bytes += cost
+            while self._entries and (len(self._entries) > self.size or self.bytes > self.max_bytes):
+                _gone, (_t, _v, gone_cost) = self._entries.popitem(last=False)  # least recently stepped
+                self.bytes -= gone_cost
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _cache_tag(case: Case) -> tuple:
@@ -476,7 +494,7 @@ class CaseWorkflow:
         if values["status"] == "active" and runtime.workflows.size:
             # Kept for the case's next step only once this transaction has committed.
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
-            after_commit(session, lambda: runtime.workflows.put(case.id, tag, entry))
+            after_commit(session, lambda: runtime.workflows.put(case.id, tag, entry, len(state)))
         return opened
 
     def inbox_row(self, task, now) -> dict:

@@ -89,3 +89,17 @@ def test_with_and_without_the_cache_a_case_ends_the_same(db, tmp_path, runtime):
         assert results[0] == results[1]
     finally:
         uncached.close()
+
+
+def test_the_cache_keeps_within_its_memory_budget_not_a_count():
+    from simpul.engine.workflow import WorkflowCache
+
+    per_state = 10_000
+    cost = int(per_state * WorkflowCache.MEMORY_PER_STATE_BYTE)
+    cache = WorkflowCache(100_000, max_bytes=cost * 500)
+    for case_id in range(1, 601):  # 600 cases stepped in turn; the budget holds 500
+        cache.put(case_id, ("v", case_id), f"wf{case_id}", per_state)
+    assert len(cache) == 500 and cache.bytes <= cache.max_bytes
+    assert cache.take(1, ("v", 1)) is None  # the least recently stepped went first
+    assert cache.take(600, ("v", 600)) == "wf600"
+    assert cache.bytes == cost * 499

@@ -7,7 +7,7 @@ conflict (stale or second completion, duplicate case), 422 invalid values.
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import g, jsonify, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
@@ -350,9 +350,11 @@ class CaseSchema(CaseBriefSchema):
 
 class CaseListSchema(Schema):
     items = fields.List(fields.Nested(CaseBriefSchema))
-    page = fields.Integer()
     per_page = fields.Integer()
     has_more = fields.Boolean()
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as `before` for the next page"})
+    prev_after = fields.Integer(allow_none=True, metadata={"description": "pass as `after` for the previous page"})
+    next = fields.String(allow_none=True, metadata={"description": "the next page's URL"})
 
 
 class CaseQuerySchema(Schema):
@@ -361,8 +363,9 @@ class CaseQuerySchema(Schema):
     procedure = fields.String()
     outcome = fields.String(validate=validate.Length(max=32))
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
-    page = StrictInteger(load_default=1, validate=validate.Range(min=1))
     per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=200))
+    before = StrictInteger(validate=validate.Range(min=1), metadata={"description": "cases older than this id"})
+    after = StrictInteger(validate=validate.Range(min=0), metadata={"description": "cases newer than this id"})
 
 
 class CaseStartSchema(Schema):
@@ -468,9 +471,9 @@ class Cases(MethodView):
     @cases_blp.response(200, CaseListSchema)
     @_errors(cases_blp, 401, 422)
     def get(self, args):
-        """List cases of my office (newest first)"""
-        per_page, page = args["per_page"], args["page"]
-        rows = engine.list_cases(
+        """List cases of my office (newest first), paged by key: follow `next`"""
+        per_page = args["per_page"]
+        result = engine.case_page(
             runtime(),
             g.actor,
             status=args.get("status"),
@@ -478,10 +481,17 @@ class Cases(MethodView):
             process=args.get("procedure"),
             query=args.get("q"),
             outcome=args.get("outcome"),
-            limit=per_page + 1,
-            offset=(page - 1) * per_page,
+            limit=per_page,
+            before=args.get("before"),
+            after=args.get("after"),
         )
-        return {"items": rows[:per_page], "page": page, "per_page": per_page, "has_more": len(rows) > per_page}
+        keep = {k: v for k, v in request.args.items() if k not in ("before", "after")}
+        return {
+            **result,
+            "per_page": per_page,
+            "has_more": result["next_before"] is not None,
+            "next": url_for("api_cases.Cases", before=result["next_before"], **keep) if result["next_before"] else None,
+        }
 
     @cases_blp.arguments(CaseStartSchema)
     @cases_blp.response(201, CaseSummarySchema)

@@ -33,6 +33,12 @@ bp = Blueprint("ui", __name__)
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 
 
+def _cursor_arg(name: str) -> int | None:
+    """A keyset cursor (a case id) from the query string; anything else means none."""
+    value = request.args.get(name) or ""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
 def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None or not raw.strip():
@@ -406,32 +412,38 @@ def case_start(process_key):
 @bp.route("/cases")
 @login_required
 def cases():
-    per_page = 25
-    page = _int_arg("page", 1)
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or None
     process = request.args.get("procedure") or None
     outcome = request.args.get("outcome") or None
     # the cases behind a dashboard figure (engine.stats.figure_filter)
     figure = {k: request.args[k][:100] for k in engine.stats.FIGURE_KEYS if request.args.get(k)}
-    rows = engine.list_cases(
+    result = engine.case_page(
         runtime(),
         g.actor,
         status=status,
         query=q or None,
         process=process,
-        limit=per_page + 1,
-        offset=(page - 1) * per_page,
+        limit=25,
+        before=_cursor_arg("before"),
+        after=_cursor_arg("after"),
         outcome=outcome,
         figure=figure or None,
         office=request.args.get("office") or None,
     )
     options = engine_inbox.inbox_options(runtime(), g.actor)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "before", "after") and v}
+    page = _int_arg("page", 1) if result["prev_after"] else 1  # a display number: paging is by key
     return render_template(
         "cases.html",
-        rows=rows[:per_page],
-        has_more=len(rows) > per_page,
+        rows=result["items"],
+        next_url=url_for("ui.cases", before=result["next_before"], page=page + 1, **args)
+        if result["next_before"]
+        else None,
+        prev_url=url_for("ui.cases", after=result["prev_after"], page=max(1, page - 1), **args)
+        if result["prev_after"]
+        else None,
+        first_url=url_for("ui.cases", **args) if result["prev_after"] else None,
         page=page,
         q=q,
         status=status or "",

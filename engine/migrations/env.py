@@ -8,6 +8,7 @@ metadata, handed over in ``config.attributes``.
 from alembic import context
 
 from simpul.engine.db import Base, load_all_models
+from simpul.engine.search import is_search_object
 
 load_all_models()  # every engine/models*.py, so autogenerate sees all tables
 
@@ -24,6 +25,10 @@ def run_migrations_online():
         _run(connection)
 
 
+def _include_object(obj, name, type_, reflected, compare_to):
+    return not is_search_object(name)  # one dialect's search objects, made by scale_0001_search
+
+
 def _run(connection):
     attributes = context.config.attributes
     version_table = attributes.get("version_table") or "alembic_version"
@@ -33,6 +38,7 @@ def _run(connection):
         version_table=version_table,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
