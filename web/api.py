@@ -15,7 +15,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from simpul import engine
-from simpul.engine import SimpulError
+from simpul.engine import InvalidInput, SimpulError
 from simpul.engine import auth as engine_auth
 from simpul.engine import inbox as engine_inbox
 from simpul.engine.ids import MAX_ID, strict_int
@@ -363,6 +363,9 @@ class CaseQuerySchema(Schema):
     procedure = fields.String()
     outcome = fields.String(validate=validate.Length(max=32))
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
+    page = StrictInteger(
+        validate=validate.Range(min=1), metadata={"description": "a page number to show; paging is by before/after"}
+    )
     per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=200))
     before = StrictInteger(validate=validate.Range(min=1), metadata={"description": "cases older than this id"})
     after = StrictInteger(validate=validate.Range(min=0), metadata={"description": "cases newer than this id"})
@@ -473,6 +476,9 @@ class Cases(MethodView):
     def get(self, args):
         """List cases of my office (newest first), paged by key: follow `next`"""
         per_page = args["per_page"]
+        if args.get("page", 1) > 1 and args.get("before") is None and args.get("after") is None:
+            # a page number alone names no page: pages are reached by their before/after ids
+            raise InvalidInput("Page {page} does not exist.", page=args["page"])
         result = engine.case_page(
             runtime(),
             g.actor,

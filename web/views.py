@@ -418,6 +418,9 @@ def cases():
     outcome = request.args.get("outcome") or None
     # the cases behind a dashboard figure (engine.stats.figure_filter)
     figure = {k: request.args[k][:100] for k in engine.stats.FIGURE_KEYS if request.args.get(k)}
+    if _int_arg("page", 1) > 1 and _cursor_arg("before") is None and _cursor_arg("after") is None:
+        # a page number alone names no page (an old bookmark): pages are reached by key
+        raise InvalidInput("Page {page} does not exist.", page=request.args.get("page", "")[:30])
     result = engine.case_page(
         runtime(),
         g.actor,
