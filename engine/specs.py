@@ -13,6 +13,7 @@ import json
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from lxml import etree
@@ -202,10 +203,45 @@ def _element_id(node) -> str | None:
 
 
 def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, source="") -> ParsedProcess:
-    """Parse and check one BPMN document; raise DeployError listing every problem found."""
+    """Parse and check one BPMN document; raise DeployError listing every problem found.
+
+    The steps: read the XML, refuse elements Simpul does not run, let SpiffWorkflow parse
+    the one process, then check lanes, tasks (forms, operators, scripts), form field names
+    and the diagram's expressions, collecting every problem before raising."""
     problems = _Problems()
     what = source or "The BPMN file"
     raw = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
+    root = _read_bpmn(raw, what)
+    text = raw.decode("utf-8")
+    _check_elements(root, problems)
+    problems.raise_if_any(what)
+
+    process_key, spec, subprocess_specs = _spiff_specs(root, source, what)
+    if not FIELD_NAME.match(process_key):
+        problems.add(process_key, N_("Process id {key} must be letters, digits and underscores."), key=process_key)
+    process_node = root.find(f"bpmn:process[@id='{process_key}']", NS)
+    name = (process_node.get("name") if process_node is not None else None) or process_key
+    _check_lanes(root, lane_roles, problems)
+    forms: dict[str, dict] = {}
+    for wf_spec in (spec, *subprocess_specs.values()):
+        for ts in wf_spec.task_specs.values():
+            if getattr(ts, "bpmn_id", None) is not None:
+                _check_task_spec(ts, forms, form_dirs, operators, problems)
+    _check_field_names(forms, problems)
+    _check_diagram_expressions(root, problems)
+    problems.raise_if_any(what)
+    return ParsedProcess(
+        process_key=process_key,
+        name=name,
+        bpmn_xml=text,
+        forms=forms,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+    )
+
+
+def _read_bpmn(raw: bytes, what: str):
+    """The document's root element, refused unless it is well-formed BPMN 2.0."""
     try:
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
@@ -221,9 +257,11 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             what=what,
             errors=[_problem(None, MSG_NOT_BPMN)],
         )
-    text = raw.decode("utf-8")
+    return root
 
-    # Elements Simpul does not run (diagrams imported from other modelers).
+
+def _check_elements(root, problems: _Problems) -> None:
+    """Elements Simpul does not run (diagrams imported from other modelers) and reserved ids."""
     for process in root.iterfind("bpmn:process", NS):
         for node in process.iterdescendants():
             if not isinstance(node.tag, str):
@@ -231,14 +269,15 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             qn = etree.QName(node)
             if qn.namespace == BPMN_NS and qn.localname not in SUPPORTED_ELEMENTS:
                 problems.add(_element_id(node), N_("Simpul does not run BPMN element {tag}."), tag=qn.localname)
-
     for node in root.iter():
         if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS:
             problems.add(
                 node.get("id"), N_("Element id {id} is reserved by the workflow engine; rename it."), id=node.get("id")
             )
-    problems.raise_if_any(what)
 
+
+def _spiff_specs(root, source: str, what: str) -> tuple[str, Any, dict]:
+    """SpiffWorkflow's parse of the one executable process: (process key, spec, subprocess specs)."""
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(root, filename=source or None)
@@ -251,8 +290,7 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                 errors=[_problem(None, MSG_ONE_PROCESS, n=len(ids))],
             )
         process_key = ids[0]
-        spec = parser.get_spec(process_key)
-        subprocess_specs = parser.get_subprocess_specs(process_key)
+        return process_key, parser.get_spec(process_key), parser.get_subprocess_specs(process_key)
     except ValidationException as exc:
         raise DeployError(
             "{what}: {error}",
@@ -268,11 +306,8 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             errors=[{"element": None, "message": str(exc).splitlines()[0]}],
         ) from exc
 
-    if not FIELD_NAME.match(process_key):
-        problems.add(process_key, N_("Process id {key} must be letters, digits and underscores."), key=process_key)
-    process_node = root.find(f"bpmn:process[@id='{process_key}']", NS)
-    name = (process_node.get("name") if process_node is not None else None) or process_key
 
+def _check_lanes(root, lane_roles, problems: _Problems) -> None:
     for lane in root.iterfind(".//bpmn:lane", NS):
         lane_name = lane.get("name")
         if lane_name not in lane_roles:
@@ -283,60 +318,72 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                 roles=", ".join(sorted(lane_roles)),
             )
 
-    forms: dict[str, dict] = {}
-    all_specs = [spec, *subprocess_specs.values()]
-    for wf_spec in all_specs:
-        for ts in wf_spec.task_specs.values():
-            bpmn_id = getattr(ts, "bpmn_id", None)
-            if bpmn_id is None:
-                continue
-            cls = type(ts).__name__
-            ext = getattr(ts, "extensions", {}) or {}
-            props = ext.get("properties", {}) or {}
-            form_key = props.get("formKey")
-            if cls == "UserTask":
-                if ts.lane is None:
-                    problems.add(
-                        bpmn_id,
-                        N_("User task {name} is not in a lane, so no role can do it."),
-                        name=ts.bpmn_name or bpmn_id,
-                    )
-                if not form_key:
-                    problems.add(bpmn_id, N_("User task {name} has no form (formKey)."), name=ts.bpmn_name or bpmn_id)
-            if form_key and form_key not in forms:
-                path = _find_form(form_key, form_dirs)
-                if path is None:
-                    problems.add(bpmn_id, N_("Form {form} is not found."), form=form_key)
-                else:
-                    try:
-                        forms[form_key] = load_form_file(path)
-                    except Exception as exc:  # InvalidInput from load_form_file
-                        template = getattr(exc, "template", None)
-                        params = getattr(exc, "params", None) or {}
-                        if template and "path" in params:
-                            params = {**params, "path": Path(params["path"]).name}
-                        problems.add(bpmn_id, template or str(exc), **(params if template else {}))
-            if due := props.get("dueIn"):
-                try:
-                    TimerEventDefinition.parse_iso_duration(due)
-                except Exception:
-                    problems.add(bpmn_id, N_("dueIn {value} is not an ISO 8601 duration."), value=due)
-            if cls == "ServiceTask":
-                op = getattr(ts, "operation_name", None)
-                if op not in operators:
-                    problems.add(
-                        bpmn_id,
-                        N_("Service operator {op} is not provided by any installed plugin."),
-                        op=op or N_("(none)"),
-                    )
-                for pname, param in (getattr(ts, "operation_params", None) or {}).items():
-                    _check_expression(problems, bpmn_id, param.get("value"), "eval", None, param=pname)
-            if cls == "ScriptTask":
-                _check_expression(problems, bpmn_id, ts.script, "exec", N_("Script"))
-            for attr in ("prescript", "postscript"):
-                if getattr(ts, attr, None):
-                    _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", SCRIPT_WORDS[attr])
 
+def _check_task_spec(ts, forms: dict[str, dict], form_dirs, operators, problems: _Problems) -> None:
+    """One task of the process: its lane and form, due time, service operator and scripts.
+    Forms it names are loaded into ``forms`` (each once)."""
+    bpmn_id = ts.bpmn_id
+    cls = type(ts).__name__
+    props = (getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}
+    form_key = props.get("formKey")
+    if cls == "UserTask":
+        _check_user_task(ts, form_key, problems)
+    if form_key and form_key not in forms:
+        _load_form(bpmn_id, form_key, form_dirs, forms, problems)
+    if due := props.get("dueIn"):
+        try:
+            TimerEventDefinition.parse_iso_duration(due)
+        except Exception:
+            problems.add(bpmn_id, N_("dueIn {value} is not an ISO 8601 duration."), value=due)
+    if cls == "ServiceTask":
+        _check_service_task(ts, operators, problems)
+    if cls == "ScriptTask":
+        _check_expression(problems, bpmn_id, ts.script, "exec", N_("Script"))
+    for attr in ("prescript", "postscript"):
+        if getattr(ts, attr, None):
+            _check_expression(problems, bpmn_id, getattr(ts, attr), "exec", SCRIPT_WORDS[attr])
+
+
+def _check_user_task(ts, form_key: str | None, problems: _Problems) -> None:
+    if ts.lane is None:
+        problems.add(
+            ts.bpmn_id,
+            N_("User task {name} is not in a lane, so no role can do it."),
+            name=ts.bpmn_name or ts.bpmn_id,
+        )
+    if not form_key:
+        problems.add(ts.bpmn_id, N_("User task {name} has no form (formKey)."), name=ts.bpmn_name or ts.bpmn_id)
+
+
+def _load_form(bpmn_id: str, form_key: str, form_dirs, forms: dict[str, dict], problems: _Problems) -> None:
+    path = _find_form(form_key, form_dirs)
+    if path is None:
+        problems.add(bpmn_id, N_("Form {form} is not found."), form=form_key)
+        return
+    try:
+        forms[form_key] = load_form_file(path)
+    except Exception as exc:  # InvalidInput from load_form_file
+        template = getattr(exc, "template", None)
+        params = getattr(exc, "params", None) or {}
+        if template and "path" in params:
+            params = {**params, "path": Path(params["path"]).name}
+        problems.add(bpmn_id, template or str(exc), **(params if template else {}))
+
+
+def _check_service_task(ts, operators, problems: _Problems) -> None:
+    op = getattr(ts, "operation_name", None)
+    if op not in operators:
+        problems.add(
+            ts.bpmn_id,
+            N_("Service operator {op} is not provided by any installed plugin."),
+            op=op or N_("(none)"),
+        )
+    for pname, param in (getattr(ts, "operation_params", None) or {}).items():
+        _check_expression(problems, ts.bpmn_id, param.get("value"), "eval", None, param=pname)
+
+
+def _check_field_names(forms: dict[str, dict], problems: _Problems) -> None:
+    """Form fields become script variables: refuse names that would shadow or break one."""
     for key, form in forms.items():
         for fkey in field_keys(form):
             if (
@@ -356,6 +403,9 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
                     field=fkey,
                 )
 
+
+def _check_diagram_expressions(root, problems: _Problems) -> None:
+    """Conditions, timers and message payloads written in the diagram itself."""
     for cond in root.iterfind(".//bpmn:conditionExpression", NS):
         _check_expression(problems, _element_id(cond), cond.text, "eval", N_("Condition"))
     for tag in ("timeDuration", "timeDate", "timeCycle"):
@@ -363,11 +413,6 @@ def parse_process(bpmn_xml: str | bytes, *, form_dirs, operators, lane_roles, so
             _check_timer(problems, _element_id(node), node.text)
     for node in root.iterfind(".//spiffworkflow:messagePayload", NS):
         _check_expression(problems, _element_id(node), node.text, "eval", N_("Message payload"))
-
-    problems.raise_if_any(what)
-    return ParsedProcess(
-        process_key=process_key, name=name, bpmn_xml=text, forms=forms, spec=spec, subprocess_specs=subprocess_specs
-    )
 
 
 class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
