@@ -23,9 +23,10 @@ from .config import Config
 from .db import Base
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .plugin_types import CaseView, ServiceContext
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
+from .retry import backoff
 from .runtime import Runtime
-from .workflow import CaseView, ServiceContext
 
 __all__ = [
     "Actor",
@@ -43,6 +44,7 @@ __all__ = [
     "ServiceContext",
     "SimpulError",
     "ValidationFailed",
+    "backoff",
     "cancel_case",
     "check_process",
     "claim_task",
