@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from simpul.engine.cases import requirements_for
+from simpul.engine import requirements_for
 
 from .output import emit, parse_data
 

@@ -22,8 +22,9 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
+from ._case_access import OPEN_STATUSES, lock_case
+from ._timeline import record_event
 from .actors import Actor
-from .cases import OPEN_STATUSES, lock_case, record_event
 from .drafts import require_admin
 from .errors import InvalidInput, NotFound
 from .i18n import N_

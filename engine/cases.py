@@ -7,9 +7,7 @@ another office is "not found" for a clerk, and the attempt is logged.
 
 from __future__ import annotations
 
-import logging
 import re
-from types import SimpleNamespace
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -17,96 +15,24 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import lazyload
 
+from ._case_access import OPEN_STATUSES, find_case, lock_case, visible_case
 from ._incidents import describe_incident
+from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
-from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ProcessVersion, ReceiptSerial, utcnow
+from .models import Case, CaseEvent, HumanTask, InboxReceipt, Job, Office, ReceiptSerial, Row, utcnow
 from .plugin_types import CaseView
+from .procedures import start_form_of
 from .processes import latest_version_id
+from .requirements import REQUIREMENTS_KEY, requirements_for
 from .workflow import CaseWorkflow
 
-security_log = logging.getLogger("simpul.security")
-
-OPEN_STATUSES = ("active", "incident")
 NIK_RE = re.compile(r"^[0-9]{16}$")
 
 
-_INSERT_EVENT = CaseEvent.__table__.insert()
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def record_event(
-    uow,
-    case: Case,
-    kind: str,
-    actor: Actor,
-    *,
-    task=None,
-    step=None,
-    step_name=None,
-    detail=None,
-    before=None,
-    after=None,
-) -> None:
-    values = dict(
-        case_id=case.id,
-        at=utcnow(),
-        actor=actor.username,
-        office_code=actor.office_code or case.office_code,
-        kind=kind,
-        task_id=getattr(task, "id", None) if task is not None else None,
-        step=step or getattr(task, "step", None),
-        step_name=step_name or getattr(task, "name", None),
-        detail=detail,
-        before=before,
-        after=after,
-    )
-    uow.session.connection().execute(_INSERT_EVENT, values)  # append-only: no ORM object to track
-    uow.events.append(
-        (
-            {
-                "kind": kind,
-                "actor": actor.username,
-                "at": values["at"].isoformat(),
-                "step": values["step"],
-                "detail": detail,
-                "after": after,
-            },
-            CaseView.of(case),
-        )
-    )
-
-
-def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
-    if case is None:
-        raise NotFound("{what} not found.", what=what)
-    if not actor.sees_office(case.office_code):
-        security_log.warning(
-            "office isolation: %s of office %s tried to reach case %s of office %s",
-            actor.username,
-            actor.office_code,
-            case.receipt,
-            case.office_code,
-        )
-        raise NotFound("{what} not found.", what=what)
-    return case
-
-
-def lock_case(uow, case_id: int) -> Case:
-    stmt = (
-        select(Case)
-        .where(Case.id == case_id)
-        .options(lazyload(Case.process_version))
-        .execution_options(populate_existing=True)
-    )
-    if uow.session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Case)
-    return uow.session.scalar(stmt)
 
 
 _INSERT_CASE = Case.__table__.insert().returning(Case.__table__.c.id)
@@ -142,19 +68,6 @@ def _next_receipt(session, office_code: str, year: int) -> str:
     return f"{office_code}-{year}-{serial:05d}"
 
 
-def start_form_of(version: ProcessVersion, spec) -> tuple[str | None, dict | None]:
-    for ts in spec.task_specs.values():
-        if (
-            type(ts).__name__ == "StartEvent"
-            and getattr(ts, "event_definition", None) is not None
-            and type(ts.event_definition).__name__ == "NoneEventDefinition"
-        ):
-            key = ((getattr(ts, "extensions", {}) or {}).get("properties", {}) or {}).get("formKey")
-            if key:
-                return key, version.forms.get(key)
-    return None, None
-
-
 def _combine_errors(results) -> dict:
     errors: dict[str, list] = {}
     for result in results:
@@ -168,27 +81,13 @@ def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
         record_event(uow, cw.case, "incident", actor, detail=cw.incident)
 
 
-REQUIREMENTS_KEY = "document_requirements"
 OVERRIDE_KEY = "requirements_override"
-
-
-def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
-    """The document checklist for a case, as the installed plugins compute it.
-
-    Plugins' lists are combined in registration order; a later entry with the same key
-    replaces an earlier one (a regency may reword or tighten a national requirement)."""
-    combined: dict[str, dict] = {}
-    for result in reversed(runtime.hook.document_requirements(procedure=procedure, data=dict(data))):
-        for item in result or []:
-            if isinstance(item, dict) and item.get("key"):
-                combined[item["key"]] = dict(item)
-    return list(combined.values())
 
 
 def _uses_requirements(form: dict | None) -> bool:
     from .forms import iter_fields
 
-    return bool(form) and any(c.get("valuesKey") == REQUIREMENTS_KEY for c in iter_fields(form))
+    return form is not None and any(c.get("valuesKey") == REQUIREMENTS_KEY for c in iter_fields(form))
 
 
 # -- starting ------------------------------------------------------------------------------
@@ -282,7 +181,7 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
     return _case_summary(case, opened)
 
 
-def _case_summary(case: Case, opened=()) -> dict:
+def _case_summary(case: Case | Row, opened=()) -> dict:
     return {
         "id": case.id,
         "receipt": case.receipt,
@@ -297,7 +196,7 @@ def _case_summary(case: Case, opened=()) -> dict:
 # -- tasks ---------------------------------------------------------------------------------
 
 
-def task_dict(t: HumanTask, case: Case | None = None) -> dict:
+def task_dict(t: HumanTask | Row, case: Case | Row | None = None) -> dict:
     case = case or t.case
     return {
         "id": t.id,
@@ -360,11 +259,6 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
             else []
         )
         return result
-
-
-class Row(SimpleNamespace):
-    """A table row's columns as attributes.  The step path (claim, complete) reads its task
-    and case this way and writes with Core statements: no ORM identity to build and track."""
 
 
 _CASES, _TASKS = Case.__table__, HumanTask.__table__
@@ -693,12 +587,6 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-def find_case(session, case_ref) -> Case | None:
-    if isinstance(case_ref, int) or (isinstance(case_ref, str) and case_ref.isdigit()):
-        return session.get(Case, int(case_ref))
-    return session.scalar(select(Case).where(Case.receipt == case_ref))
 
 
 def case_dict(case: Case) -> dict:

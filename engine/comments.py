@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ._case_access import find_case, visible_case
+from ._timeline import record_event
 from .actors import Actor
-from .cases import find_case, record_event, visible_case
 from .errors import ValidationFailed
 from .i18n import N_
 from .models import utcnow

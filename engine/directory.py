@@ -62,3 +62,47 @@ def actor_for(runtime, username: str) -> Actor:
             roles=frozenset(user.roles),
             display_name=user.display_name,
         )
+
+
+# -- reading (one read transaction each) ---------------------------------------------------------
+
+
+def office_dict(office: Office) -> dict:
+    return {
+        "code": office.code,
+        "name": office.name,
+        "kind": office.kind,
+        "parent_code": office.parent_code,
+        "timezone": office.timezone,
+    }
+
+
+def list_offices(runtime) -> list[dict]:
+    """Every office this node knows, by code."""
+    with runtime.read() as s:
+        return [office_dict(o) for o in s.scalars(select(Office).order_by(Office.code))]
+
+
+def get_office(runtime, code: str | None) -> dict | None:
+    """One office, or None when ``code`` is empty or unknown."""
+    if not code:
+        return None
+    with runtime.read() as s:
+        office = s.get(Office, code)
+        return office_dict(office) if office is not None else None
+
+
+def office_names(runtime) -> dict[str, str]:
+    """Office code -> name, for showing who did what in a case's timeline."""
+    with runtime.read() as s:
+        return {code: name for code, name in s.execute(select(Office.code, Office.name))}
+
+
+def display_names(runtime, usernames) -> dict[str, str]:
+    """User name -> display name for the given users (unknown ones are left out)."""
+    names = {u for u in usernames if u}
+    if not names:
+        return {}
+    with runtime.read() as s:
+        rows = s.execute(select(User.username, User.display_name).where(User.username.in_(names)))
+        return {username: display for username, display in rows}

@@ -31,11 +31,14 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, select
 
+from ._case_access import OPEN_STATUSES, find_case, visible_case
+from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, InvalidInput, NotFound, SimpulError, ValidationFailed
 from .i18n import N_
 from .models import Case, utcnow
 from .models_documents import Document
+from .requirements import requirements_for
 
 log = logging.getLogger("simpul.documents")
 security_log = logging.getLogger("simpul.security")
@@ -261,14 +264,10 @@ def _file_hash(path: Path) -> str | None:
 
 
 def _case_for(session, case_ref, actor: Actor) -> Case:
-    from .cases import find_case, visible_case
-
     return visible_case(find_case(session, case_ref), actor, "Case")
 
 
 def _requirement(runtime, case: Case, key: str) -> dict:
-    from .cases import requirements_for
-
     for item in requirements_for(runtime, case.process_key, case.data or {}):
         if item.get("key") == key:
             return item
@@ -278,8 +277,6 @@ def _requirement(runtime, case: Case, key: str) -> dict:
 
 
 def _check_open(case: Case) -> None:
-    from .cases import OPEN_STATUSES
-
     if case.status not in OPEN_STATUSES:
         raise Conflict(MSG_CASE_CLOSED, receipt=case.receipt, status=case.status)
 
@@ -309,8 +306,6 @@ def store_document(
     created = _write_blob(runtime, sha256, data)
     try:
         with runtime.transaction() as uow:
-            from .cases import record_event
-
             s = uow.session
             case = _case_for(s, case.id, actor)
             _check_open(case)

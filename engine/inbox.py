@@ -1,5 +1,7 @@
-"""Read-side queries for the clerks' screens: the task inbox (views, filters, counts,
-paging), the start forms of procedures, step names and a case's diagram state.
+"""The clerks' task inbox: views, filters, counts and paging.
+
+Procedures and their start forms are in engine.procedures, step and field labels in
+engine.labels, a case's diagram in engine.diagrams.
 
 Office isolation is part of every query here, as in engine.cases: a clerk's inbox holds
 only tasks of their own office, whatever filters the caller passes.
@@ -7,22 +9,18 @@ only tasks of their own office, whatever filters the caller passes.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
-from lxml import etree
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, or_, select
 
 from .actors import Actor
-from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
+from .labels import step_names
 from .models import Case, HumanTask, ProcessVersion, User, utcnow
-from .processes import latest_version
 
-VIEWS = ("mine", "roles", "office")
-SORTS = ("due", "-due", "waiting", "receipt", "name")
-MAX_PER_PAGE = 200
+INBOX_VIEWS = ("mine", "roles", "office")
+INBOX_SORTS = ("due", "-due", "waiting", "receipt", "name")
+INBOX_MAX_PER_PAGE = 200
 
 
 def mask_nik(nik: str | None) -> str:
@@ -36,8 +34,8 @@ def can_view(actor: Actor, view: str) -> bool:
 
 
 def _view_clause(actor: Actor, view: str):
-    if view not in VIEWS:
-        raise InvalidInput("Unknown inbox view {view}; use one of {views}.", view=view, views=", ".join(VIEWS))
+    if view not in INBOX_VIEWS:
+        raise InvalidInput("Unknown inbox view {view}; use one of {views}.", view=view, views=", ".join(INBOX_VIEWS))
     if view == "mine":
         return [HumanTask.assignee == actor.username]
     if view == "roles":
@@ -60,7 +58,7 @@ def inbox_counts(runtime, actor: Actor, session=None) -> dict:
 
     def run(s):
         counts = {}
-        for view in VIEWS:
+        for view in INBOX_VIEWS:
             if not can_view(actor, view):
                 continue
             stmt = select(func.count()).select_from(HumanTask).where(*_office_clause(actor), *_view_clause(actor, view))
@@ -73,7 +71,7 @@ def inbox_counts(runtime, actor: Actor, session=None) -> dict:
         return run(s)
 
 
-def inbox(
+def inbox_page(
     runtime,
     actor: Actor,
     *,
@@ -94,10 +92,10 @@ def inbox(
 
     Filters combine with AND; ``q`` searches NIK, name and receipt at once.  Sorted by due
     date (soonest first, tasks without a due date last) unless ``sort`` says otherwise."""
-    if sort not in SORTS:
-        raise InvalidInput("Unknown sort {sort}; use one of {sorts}.", sort=sort, sorts=", ".join(SORTS))
+    if sort not in INBOX_SORTS:
+        raise InvalidInput("Unknown sort {sort}; use one of {sorts}.", sort=sort, sorts=", ".join(INBOX_SORTS))
     page = max(1, int(page or 1))
-    per_page = min(MAX_PER_PAGE, max(1, int(per_page or 25)))
+    per_page = min(INBOX_MAX_PER_PAGE, max(1, int(per_page or 25)))
     now = now or utcnow()
     where = [*_office_clause(actor), *_view_clause(actor, view)]
     needs_case = False
@@ -266,133 +264,3 @@ def inbox_options(runtime, actor: Actor) -> dict:
                 if info["kind"] == "userTask" and bpmn_id not in steps:
                     steps[bpmn_id] = {"step": bpmn_id, "name": info["name"], "name_en": info["name_en"]}
     return {"procedures": procedures, "steps": sorted(steps.values(), key=lambda x: x["name"] or x["step"])}
-
-
-# -- procedures ----------------------------------------------------------------------------
-
-
-def start_form(runtime, process_key: str) -> dict:
-    """The latest version of a procedure with the form a clerk fills in to start it."""
-    with runtime.read() as s:
-        version = latest_version(s, process_key)
-        spec, _subs = runtime.spec_for(version)
-        key, form = start_form_of(version, spec)
-        return {
-            "process": version.process_key,
-            "name": version.name,
-            "version": version.version,
-            "form_key": key,
-            "form": form,
-        }
-
-
-def startable_processes(runtime) -> list[dict]:
-    """Procedures a clerk can start at the counter (those whose start event has a form)."""
-    result = []
-    with runtime.read() as s:
-        keys = s.scalars(select(ProcessVersion.process_key).distinct().order_by(ProcessVersion.process_key)).all()
-        for key in keys:
-            version = latest_version(s, key)
-            spec, _subs = runtime.spec_for(version)
-            form_key, form = start_form_of(version, spec)
-            if form:
-                result.append({"process": key, "name": version.name, "version": version.version, "form_key": form_key})
-    return result
-
-
-# -- steps and diagrams --------------------------------------------------------------------
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-_SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
-_names_cache: dict[str, dict] = {}
-_names_lock = threading.Lock()
-
-
-def _parse_step_names(bpmn_xml: str) -> dict:
-    root = etree.fromstring(bpmn_xml.encode("utf-8"))
-    names = {}
-    for element in root.iter():
-        if not isinstance(element.tag, str) or not element.tag.startswith(_BPMN):
-            continue
-        bpmn_id = element.get("id")
-        if not bpmn_id or element.get("name") is None:
-            continue
-        name_en = None
-        for prop in element.iter(f"{_SPIFF}property"):
-            if prop.get("name") == "name_en":
-                name_en = prop.get("value")
-                break
-        names[bpmn_id] = {"name": element.get("name"), "name_en": name_en, "kind": element.tag[len(_BPMN) :]}
-    return names
-
-
-def step_names(version: ProcessVersion) -> dict:
-    """BPMN element id -> {name, name_en, kind} for a process version (cached by content)."""
-    cached = _names_cache.get(version.content_hash)
-    if cached is None:
-        parsed = _parse_step_names(version.bpmn_xml)
-        with _names_lock:
-            cached = _names_cache.setdefault(version.content_hash, parsed)
-    return cached
-
-
-def case_diagram(runtime, case_ref, actor: Actor) -> dict:
-    """The case's BPMN diagram with the elements it has passed and where it stands now."""
-    from .workflow import CaseWorkflow  # loading a workflow needs the sandbox; import late
-
-    with runtime.read() as s:
-        case = visible_case(find_case(s, case_ref), actor, "Case")
-        version = case.process_version
-        cw = CaseWorkflow.load(runtime, s, case, cached=False)
-        completed, current = set(), set()
-        for task in cw.wf.get_tasks():
-            spec = task.task_spec
-            bpmn_id = getattr(spec, "bpmn_id", None)
-            if not bpmn_id:
-                continue
-            if task.state == TaskState.COMPLETED:
-                completed.add(bpmn_id)
-            elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
-                task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
-            ):
-                current.add(bpmn_id)
-        if case.status not in ("active", "incident"):
-            current = set()
-        return {
-            "receipt": case.receipt,
-            "process": case.process_key,
-            "version": version.version,
-            "bpmn_xml": version.bpmn_xml,
-            "completed": sorted(completed - current),
-            "current": sorted(current),
-            "names": step_names(version),
-        }
-
-
-def field_labels(runtime, process_key: str) -> dict:
-    """Field key -> {label, label_en} from every form of a procedure's latest version, so
-    the case data can be shown with the labels the clerk filled it in under."""
-    from .forms import iter_fields
-
-    with runtime.read() as s:
-        version = latest_version(s, process_key)
-        forms = dict(version.forms or {})
-    labels: dict[str, dict] = {}
-    for form in forms.values():
-        for comp in iter_fields(form or {}):
-            props = comp.get("properties") or {}
-            values_en = dict(pair.split("=", 1) for pair in (props.get("values_en") or "").split(";") if "=" in pair)
-            labels.setdefault(
-                comp["key"],
-                {
-                    "label": comp.get("label") or comp.get("dateLabel") or comp["key"],
-                    "label_en": props.get("label_en"),
-                    "type": comp.get("type"),
-                    "values_key": comp.get("valuesKey"),
-                    "values": {
-                        str(v.get("value")): {"label": v.get("label"), "label_en": values_en.get(str(v.get("value")))}
-                        for v in comp.get("values") or []
-                    },
-                },
-            )
-    return labels

@@ -5,6 +5,7 @@ tasks the inbox shows, and an append-only event log for the audit trail."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -225,3 +226,8 @@ class InboxReceipt(Base):
     source_office: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Row(SimpleNamespace):
+    """A table row's columns as attributes.  The step path (claim, complete) reads its task
+    and case this way and writes with Core statements: no ORM identity to build and track."""

@@ -10,16 +10,13 @@ from .errors import Conflict, DeployError, NotFound
 from .models import Case, ProcessVersion, utcnow
 from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
-
-MAX_BPMN_BYTES = 2 * 1024 * 1024
+from .validation import validate_process
 
 
 def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None) -> ParsedProcess:
     """Every deploy-time check (SpiffWorkflow's parse, lanes, forms, operators, sandbox,
     timers, messages), the same for the CLI, bundled processes and the browser's modeler.
     Raises DeployError listing each problem pinned to its element; stores nothing."""
-    from .drafts import validate_process
-
     result = validate_process(runtime, bpmn_xml, forms, source=source)
     if result.errors:
         raise DeployError(

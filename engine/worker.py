@@ -13,9 +13,10 @@ from datetime import timedelta
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
+from ._case_access import lock_case
 from ._incidents import describe_incident
+from ._timeline import record_event
 from .actors import Actor
-from .cases import lock_case, record_event
 from .models import Job, OutboxMessage, utcnow
 from .retry import backoff
 from .workflow import CaseWorkflow

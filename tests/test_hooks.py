@@ -16,8 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from simpul import engine
-from simpul.engine import ValidationFailed, hookimpl, hookspecs
-from simpul.engine.cases import requirements_for
+from simpul.engine import ValidationFailed, hookimpl, hookspecs, requirements_for
 from simpul.engine.models import Case, CaseEvent, OutboxMessage
 from simpul.engine.worker import dispatch_outbox
 
@@ -309,7 +308,7 @@ def test_hook_web_blueprints(db, tmp_path):
 
 
 def test_hook_bpmn_messages(db, tmp_path):
-    from simpul.engine import drafts
+    from simpul.engine import validation
     from simpul.engine.errors import PluginError
 
     xml = (
@@ -325,13 +324,13 @@ def test_hook_bpmn_messages(db, tmp_path):
             return {"kukar_sms_sent": {"correlation": "receipt", "description": "SMS gateway confirmed"}}
 
     rt = _runtime(db, tmp_path)  # built-in plugins only: the coordination plugin names the regency's answers
-    known = drafts.known_messages(rt)
+    known = validation.known_messages(rt)
     assert known["card_printed"]["correlation"] == "receipt" and "kukar_sms_sent" not in known
-    errors = drafts.validate_process(rt, xml).errors
+    errors = validation.validate_process(rt, xml).errors
     assert [e["shape"] for e in errors] == ["Boundary_suket_issued"]
     rt.close()
     rt = _runtime(db, tmp_path, Messages())
-    assert drafts.validate_process(rt, xml).errors == []
+    assert validation.validate_process(rt, xml).errors == []
     rt.close()
 
     class Clash:
@@ -341,5 +340,5 @@ def test_hook_bpmn_messages(db, tmp_path):
 
     rt = _runtime(db, tmp_path, Clash())
     with pytest.raises(PluginError, match="card_printed is correlated by"):
-        drafts.known_messages(rt)
+        validation.known_messages(rt)
     rt.close()

@@ -19,8 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from simpul.engine import Config, Runtime, SimpulError
-from simpul.engine.i18n import LOCALES, TRANSLATIONS_DIR
+from simpul.engine import LOCALES, TRANSLATIONS_DIR, Config, Runtime, SimpulError, mask_nik
 
 from . import i18n
 from .extensions import babel, csrf, db
@@ -151,8 +150,6 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from simpul.engine.inbox import mask_nik
-
     from .pages import bpmn_js_available
 
     app.jinja_env.filters.update(

@@ -16,11 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from simpul import engine
 from simpul.engine import SimpulError
-from simpul.engine import auth as engine_auth
-from simpul.engine import inbox as engine_inbox
-from simpul.engine.models import Office
 
-from .extensions import csrf, db, runtime
+from .extensions import csrf, runtime
 from .i18n import process_title, render_error, render_field_errors
 
 API_PREFIX = "/api/v1"
@@ -218,7 +215,7 @@ class InboxSchema(Schema):
 class InboxQuerySchema(Schema):
     view = fields.String(
         load_default="roles",
-        validate=validate.OneOf(engine_inbox.VIEWS),
+        validate=validate.OneOf(engine.INBOX_VIEWS),
         metadata={"description": "mine | roles (unassigned tasks of my roles) | office (supervisor)"},
     )
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
@@ -228,9 +225,9 @@ class InboxQuerySchema(Schema):
     procedure = fields.String()
     step = fields.String(metadata={"description": "BPMN element id of the step"})
     overdue = fields.Boolean(load_default=False)
-    sort = fields.String(load_default="due", validate=validate.OneOf(engine_inbox.SORTS))
+    sort = fields.String(load_default="due", validate=validate.OneOf(engine.INBOX_SORTS))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=engine_inbox.MAX_PER_PAGE))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=engine.INBOX_MAX_PER_PAGE))
 
 
 class VersionSchema(Schema):
@@ -349,10 +346,10 @@ def _authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         return error_response(401, "unauthorized", _("A valid API token is required."))
     try:
-        g.actor = engine_auth.actor_for_token(runtime(), token.strip())
+        g.actor = engine.actor_for_token(runtime(), token.strip())
     except SimpulError as err:
         return simpul_error_response(err)
-    g.user_locale = engine_auth.get_locale(runtime(), g.actor.username)  # after Accept-Language
+    g.user_locale = engine.get_locale(runtime(), g.actor.username)  # after Accept-Language
     return None
 
 
@@ -397,16 +394,14 @@ class Me(MethodView):
     def get(self):
         """Who am I: user, office, roles and inbox counts"""
         actor = g.actor
-        office = db.session.get(Office, actor.office_code) if actor.office_code else None
+        office = engine.get_office(runtime(), actor.office_code)
         return {
             "username": actor.username,
             "display_name": actor.display_name,
             "roles": sorted(actor.roles),
             "locale": g.get("user_locale"),
-            "office": {"code": office.code, "name": office.name, "kind": office.kind, "timezone": office.timezone}
-            if office
-            else None,
-            "inbox": engine_inbox.inbox_counts(runtime(), actor),
+            "office": {k: office[k] for k in ("code", "name", "kind", "timezone")} if office else None,
+            "inbox": engine.inbox_counts(runtime(), actor),
         }
 
 
@@ -416,7 +411,7 @@ class Processes(MethodView):
     @_errors(processes_blp, 401)
     def get(self):
         """List deployed procedures with their versions"""
-        startable = {p["process"] for p in engine_inbox.startable_processes(runtime())}
+        startable = {p["process"] for p in engine.startable_processes(runtime())}
         return [
             {**p, "title": process_title(p["key"], p["name"]), "startable": p["key"] in startable}
             for p in engine.list_processes(runtime())
@@ -457,10 +452,8 @@ class CaseResource(MethodView):
     @_errors(cases_blp, 401, 404)
     def get(self, case_ref):
         """A case with its open steps, jobs, timeline and comments (by receipt or id)"""
-        from simpul.engine import comments as engine_comments
-
         result = engine.get_case(runtime(), case_ref, g.actor)
-        result["comments"] = engine_comments.list_comments(runtime(), result["id"], g.actor)
+        result["comments"] = engine.list_comments(runtime(), result["id"], g.actor)
         return result
 
 
@@ -481,7 +474,7 @@ class Tasks(MethodView):
     @_errors(tasks_blp, 401, 403, 422)
     def get(self, args):
         """The inbox: one view, filtered, sorted (due date first by default) and paged"""
-        return engine_inbox.inbox(runtime(), g.actor, **args)
+        return engine.inbox_page(runtime(), g.actor, **args)
 
 
 @tasks_blp.route("/<task_id>")

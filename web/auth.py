@@ -8,9 +8,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from simpul.engine import SimpulError
+from simpul.engine import LOCALES, SimpulError
 from simpul.engine import auth as engine_auth
-from simpul.engine.i18n import LOCALES
 
 from .extensions import db, runtime
 from .i18n import render_error

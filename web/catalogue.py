@@ -6,7 +6,7 @@ A message formatted before it reaches the web app ("Must be one of: mine, roles,
 is matched against these templates by web.i18n.translate_message.
 """
 
-from simpul.engine.i18n import N_
+from simpul.engine import N_
 
 ENGINE_FIELD_MESSAGES = (
     N_("A NIK is 16 digits."),

@@ -4,7 +4,7 @@ the engine expects.  Labels: ``label`` is Indonesian, ``properties.label_en`` En
 
 from __future__ import annotations
 
-from simpul.engine.forms import CONTAINER_TYPES, INPUT_TYPES
+from simpul.engine import CONTAINER_TYPES, INPUT_TYPES
 
 from .i18n import is_english, requirement_label
 

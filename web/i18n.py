@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from flask import current_app, g, request, session
 from flask_babel import get_locale, get_translations, gettext, lazy_gettext
 
-from simpul.engine.i18n import LOCALES, N_
+from simpul.engine import LOCALES, N_
 
 LANGUAGE_NAMES = {"id": "Indonesia", "en": "English"}  # each in its own language
 

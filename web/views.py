@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from simpul import engine
 from simpul.engine import Conflict, NotFound, ValidationFailed
-from simpul.engine import comments as engine_comments
-from simpul.engine import documents as engine_documents
-from simpul.engine import inbox as engine_inbox
-from simpul.engine.cases import requirements_for
-from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
-from .extensions import db, runtime
+from .extensions import runtime
 from .formjs import build_fields, data_from_post
 from .i18n import process_title, render_error, render_field_errors, requirement_label, step_title
 
@@ -51,7 +45,7 @@ def inbox():
     rt, actor = runtime(), g.actor
     view = request.args.get("view")
     if not view:
-        counts = engine_inbox.inbox_counts(rt, actor)
+        counts = engine.inbox_counts(rt, actor)
         view = "mine" if counts.get("mine") else "roles"
     filters = {k: (request.args.get(k) or "").strip() for k in ("q", "nik", "name", "receipt", "procedure", "step")}
     overdue = request.args.get("overdue") in ("1", "on", "true")
@@ -59,7 +53,7 @@ def inbox():
     per_page = _int_arg("per_page", 25)
     if per_page not in PER_PAGE_CHOICES:
         per_page = 25
-    result = engine_inbox.inbox(
+    result = engine.inbox_page(
         rt,
         actor,
         view=view,
@@ -69,7 +63,7 @@ def inbox():
         per_page=per_page,
         **{k: v or None for k, v in filters.items()},
     )
-    options = engine_inbox.inbox_options(rt, actor)
+    options = engine.inbox_options(rt, actor)
     args = {k: v for k, v in request.args.items() if k not in ("page",) and v}
     args["view"] = view
     keep = {k: v for k, v in args.items() if k != "view"}
@@ -150,8 +144,8 @@ def _document_status(requirements, case_data, documents) -> list[dict]:
 
 def _render_task(task: dict, *, values=None, errors=None, message=None, message_kind="error", status=200):
     rt = runtime()
-    documents = engine_documents.list_documents(rt, task["case_id"], g.actor)
-    requirements = task.get("requirements") or requirements_for(rt, task["process"], task["case_data"])
+    documents = engine.list_documents(rt, task["case_id"], g.actor)
+    requirements = task.get("requirements") or engine.requirements_for(rt, task["process"], task["case_data"])
     case = engine.get_case(rt, task["case_id"], g.actor)
     form_values = dict(task["case_data"])
     if values is not None:
@@ -168,8 +162,8 @@ def _render_task(task: dict, *, values=None, errors=None, message=None, message_
         documents=documents,
         checklist=_document_status(requirements, task["case_data"], documents),
         requirement_labels={r["key"]: requirement_label(r) for r in requirements},
-        users=_display_names([task.get("assignee")]),
-        labels=engine_inbox.field_labels(rt, task["process"]),
+        users=engine.display_names(rt, [task.get("assignee")]),
+        labels=engine.field_labels(rt, task["process"]),
     ), status
 
 
@@ -217,10 +211,10 @@ def complete(task_id):
 @bp.route("/cases/new")
 @login_required
 def case_new():
-    processes = engine_inbox.startable_processes(runtime())
+    processes = engine.startable_processes(runtime())
     for p in processes:
         p["title"] = process_title(p["process"], p["name"])
-        p["requirements"] = [requirement_label(r) for r in requirements_for(runtime(), p["process"], {})]
+        p["requirements"] = [requirement_label(r) for r in engine.requirements_for(runtime(), p["process"], {})]
     return render_template("case_new.html", processes=processes)
 
 
@@ -228,7 +222,7 @@ def case_new():
 @login_required
 def case_start(process_key):
     rt = runtime()
-    info = engine_inbox.start_form(rt, process_key)
+    info = engine.start_form(rt, process_key)
     if not info["form"]:
         abort(404)
     values, errors, message, existing, status = {}, {}, None, None, 200
@@ -277,7 +271,7 @@ def cases():
         limit=per_page + 1,
         offset=(page - 1) * per_page,
     )
-    options = engine_inbox.inbox_options(runtime(), g.actor)
+    options = engine.inbox_options(runtime(), g.actor)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "cases.html",
@@ -292,27 +286,21 @@ def cases():
     )
 
 
-def _display_names(usernames) -> dict:
-    names = {u for u in usernames if u}
-    if not names:
-        return {}
-    return dict(db.session.execute(select(User.username, User.display_name).where(User.username.in_(names))).all())
-
-
 def _render_case(receipt, *, message=None, message_kind="error", status=200, form_errors=None, form_values=None):
     rt, actor = runtime(), g.actor
     case = engine.get_case(rt, receipt, actor)
-    diagram = engine_inbox.case_diagram(rt, case["id"], actor)
-    comments = engine_comments.list_comments(rt, case["id"], actor)
-    documents = engine_documents.list_documents(rt, case["id"], actor)
-    requirements = requirements_for(rt, case["process"], case["data"])
+    diagram = engine.case_diagram(rt, case["id"], actor)
+    comments = engine.list_comments(rt, case["id"], actor)
+    documents = engine.list_documents(rt, case["id"], actor)
+    requirements = engine.requirements_for(rt, case["process"], case["data"])
     names = diagram["names"]
-    offices = dict(db.session.execute(select(Office.code, Office.name)).all())
-    users = _display_names(
+    offices = engine.office_names(rt)
+    users = engine.display_names(
+        rt,
         [e["actor"] for e in case["events"]]
         + [c["author"] for c in comments]
         + [t["assignee"] for t in case["open_tasks"]]
-        + [case["created_by"]]
+        + [case["created_by"]],
     )
     for event in case["events"]:
         info = names.get(event["step"] or "")
@@ -341,7 +329,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         steps_now=steps_now,
         form_errors=form_errors or {},
         form_values=form_values or {},
-        labels=engine_inbox.field_labels(rt, case["process"]),
+        labels=engine.field_labels(rt, case["process"]),
     ), status
 
 
@@ -354,7 +342,7 @@ def case(receipt):
 @bp.route("/cases/<receipt>/diagram.json")
 @login_required
 def case_diagram(receipt):
-    diagram = engine_inbox.case_diagram(runtime(), receipt, g.actor)
+    diagram = engine.case_diagram(runtime(), receipt, g.actor)
     return {k: diagram[k] for k in ("receipt", "process", "version", "bpmn_xml", "completed", "current")}
 
 
@@ -363,7 +351,7 @@ def case_diagram(receipt):
 def case_comment(receipt):
     body = request.form.get("body") or ""
     try:
-        engine_comments.add_comment(runtime(), receipt, body, g.actor)
+        engine.add_comment(runtime(), receipt, body, g.actor)
     except ValidationFailed as err:
         return _render_case(
             receipt,

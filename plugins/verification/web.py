@@ -24,9 +24,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import NotFound, SimpulError, ValidationFailed
+from simpul.engine import NotFound, SimpulError, ValidationFailed, requirements_for
 from simpul.engine import documents as store
-from simpul.engine.cases import requirements_for
 from simpul.engine.i18n import N_
 
 from .identity import NikError, check_nik, parse_nik

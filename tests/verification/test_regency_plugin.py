@@ -26,8 +26,7 @@ from pathlib import Path
 import pytest
 
 from simpul import engine
-from simpul.engine import ValidationFailed, deploy_bundled
-from simpul.engine.cases import requirements_for
+from simpul.engine import ValidationFailed, deploy_bundled, requirements_for
 
 from ..conftest import make_runtime, seed_offices
 from ..flows import actor, open_task, resident

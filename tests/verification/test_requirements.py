@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from simpul import engine
-from simpul.engine import Forbidden, ValidationFailed, hookimpl
-from simpul.engine.cases import requirements_for
+from simpul.engine import Forbidden, ValidationFailed, hookimpl, requirements_for
 from simpul.engine.documents import store_document
 
 from ..bpmn_samples import HEAD

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 import simpul_kukar
-from simpul.engine.cases import requirements_for
+from simpul.engine import requirements_for
 from simpul.engine.i18n import load_catalogue
 from simpul.engine.plugins import make_plugin_manager
 
