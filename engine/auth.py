@@ -152,12 +152,13 @@ def authenticate(runtime, username: str, password: str, *, remote_addr: str | No
     with runtime.transaction() as uow:
         s = uow.session
         user = s.get(User, username) if username else None
+        # verified for an unknown user too (against a dummy hash): the same cost either way
         ok = verify_password(user.password_hash if user is not None else None, password or "")
-        ok = ok and user.active
-        s.add(LoginAttempt(username=key, remote_addr=remote_addr, at=utcnow(), success=ok))
-        if ok and _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        actor = _actor(user) if ok else None
+        signed_in = user if ok and user is not None and user.active else None
+        s.add(LoginAttempt(username=key, remote_addr=remote_addr, at=utcnow(), success=signed_in is not None))
+        if signed_in is not None and _hasher.check_needs_rehash(signed_in.password_hash or ""):
+            signed_in.password_hash = hash_password(password)
+        actor = _actor(signed_in) if signed_in is not None else None
     if actor is None:
         security_log.warning("sign-in failed: user %r from %s", username, remote_addr)
         raise Unauthorized("Wrong user name or password.")

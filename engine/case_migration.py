@@ -45,6 +45,8 @@ class MigrationRefused(Exception):
     def __init__(self, reason: str, **params):
         self.template = reason
         self.params = params
+        #: the case's row in the migration report, set where the refusal is raised
+        self.row: dict | None = None
         super().__init__(reason.format(**params) if params else reason)
 
 
@@ -229,7 +231,7 @@ def _open_cases(session, process_key: str, target: ProcessVersion, case_ids) -> 
     return list(session.scalars(stmt.order_by(Case.id).limit(MAX_CASES)))
 
 
-def _case_row(case: Case, version_number: int) -> dict:
+def _case_row(case: Case, version_number: int | None) -> dict:
     return {
         "case_id": case.id,
         "receipt": case.receipt,

@@ -28,6 +28,7 @@ import tempfile
 import unicodedata
 import warnings as pywarnings
 from pathlib import Path
+from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, select
 
@@ -109,7 +110,7 @@ def blob_path(runtime, sha256: str) -> Path:
 # -- checking the content ------------------------------------------------------------------
 
 
-def _refuse(message: str, **params):
+def _refuse(message: str, **params) -> NoReturn:
     raise ValidationFailed(message, errors={"file": [message.format(**params) if params else message]}, **params)
 
 
@@ -147,7 +148,7 @@ def _open_image(content: bytes, content_type: str):
     return image
 
 
-def check_content(content: bytes, max_bytes: int) -> tuple[str, object | None]:
+def check_content(content: bytes, max_bytes: int) -> tuple[str, Any]:
     """The sniffed content type and, for an image, the decoded image; or ValidationFailed."""
     if not content:
         _refuse(MSG_EMPTY)

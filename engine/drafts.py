@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -33,7 +34,7 @@ def require_admin(actor: Actor) -> None:
 
 def editor_catalogue(runtime) -> dict:
     """What the properties panel offers: lanes and their roles, forms, operators, messages."""
-    forms = {}
+    forms: dict[str, str] = {}
     for directory in runtime.form_dirs():
         for path in sorted(Path(directory).glob("*.form.json")):
             forms.setdefault(path.name[: -len(".form.json")], str(path.parent))
@@ -72,7 +73,7 @@ def bundled_form(runtime, form_key: str) -> dict | None:
 
 
 def draft_dict(d: ProcessDraft, *, with_content: bool = True) -> dict:
-    result = {
+    result: dict[str, Any] = {
         "id": d.id,
         "process_key": d.process_key,
         "name": d.name,
@@ -241,6 +242,7 @@ def deploy_draft(runtime, draft_id: int, actor: Actor, *, expected_revision: int
             errors=result.errors,
         )
     parsed = result.parsed
+    assert parsed is not None  # a valid result has its parse
     with runtime.transaction() as uow:
         s = uow.session
         row = s.scalar(runtime.db.for_update(select(ProcessDraft).where(ProcessDraft.id == draft_id)))

@@ -3,6 +3,8 @@ template (English msgid, translated through the message catalogue) with its para
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SimpulError(Exception):
     code = "error"
@@ -11,7 +13,8 @@ class SimpulError(Exception):
     def __init__(self, message: str, *, errors: dict | list | None = None, **params):
         self.template = message
         self.params = params
-        self.errors = errors
+        #: field -> messages (ValidationFailed), a list of problems (DeployError), or None
+        self.errors: Any = errors
         super().__init__(self.render())
 
     def render(self, gettext=None) -> str:

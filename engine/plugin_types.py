@@ -43,7 +43,7 @@ class CaseView:
 class ServiceContext:
     """What a service operator's handler may use: the case, its data, settings, the outbox."""
 
-    def __init__(self, runtime, session, case: Case, task_data: dict):
+    def __init__(self, runtime, session, case: Case | Row, task_data: dict):
         self.runtime = runtime
         self._session = session
         self.case = CaseView.of(case, task_data)

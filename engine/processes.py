@@ -25,6 +25,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
             first=result.errors[0]["message"],
             errors=result.errors,
         )
+    assert result.parsed is not None  # no problems: the diagram parsed
     return result.parsed
 
 
@@ -83,7 +84,7 @@ def bundled_process_files(runtime) -> list[Path]:
 
 def deploy_bundled(runtime, deployed_by: str = "system") -> list[tuple[str, ProcessVersion | None, str]]:
     """Deploy every shipped process whose content changed; returns (file, version, outcome)."""
-    results = []
+    results: list[tuple[str, ProcessVersion | None, str]] = []
     for path in bundled_process_files(runtime):
         try:
             version = deploy_process(runtime, path.read_bytes(), deployed_by=deployed_by, source=path.name)

@@ -54,7 +54,7 @@ class _ServiceCaller:
         return json.dumps(result if result is not None else {})
 
 
-def _cache_tag(case: Case) -> tuple:
+def _cache_tag(case: Case | Row) -> tuple:
     """What must match for a kept workflow to be the stored one (the version is bumped on
     every save; the rest guards against a database recreated under a running process)."""
     return case.lock_version, case.process_version_id, case.created_at
@@ -76,7 +76,7 @@ class CaseWorkflow:
         self,
         runtime,
         session,
-        case: Case,
+        case: Case | Row,
         workflow: BpmnWorkflow,
         caller: _ServiceCaller,
         stored: bool = False,
