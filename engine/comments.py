@@ -11,8 +11,7 @@ from ._timeline import record_event
 from .actors import Actor
 from .errors import ValidationFailed
 from .i18n import N_
-from .models import utcnow
-from .models_web import CaseComment
+from .models import CaseComment, utcnow
 
 MAX_COMMENT = 4000
 MSG_REQUIRED = N_("This field is required.")

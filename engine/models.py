@@ -136,7 +136,7 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_inbox", "office_code", "role", "due_at"),
-        # (office_code, assignee) lookups use ix_human_tasks_assignee_due (models_web): one index
+        # (office_code, assignee) lookups use ix_human_tasks_assignee_due (below): one index
         # fewer to write on every step.
     )
 
@@ -158,6 +158,12 @@ class HumanTask(Base):
     case: Mapped[Case] = relationship(lazy="joined")
 
 
+#: The "All in my office" inbox view sorts by due date within an office.
+Index("ix_human_tasks_office_due", HumanTask.office_code, HumanTask.due_at)
+#: "Mine" sorted by due date.
+Index("ix_human_tasks_assignee_due", HumanTask.office_code, HumanTask.assignee, HumanTask.due_at)
+
+
 class CaseEvent(Base):
     """Append-only audit log: who did what to which case, when, from which office."""
 
@@ -175,6 +181,19 @@ class CaseEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class CaseComment(Base):
+    """A note a clerk wrote on a case (shown beside its timeline)."""
+
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    office_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Job(Base):
