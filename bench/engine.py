@@ -36,8 +36,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from simpul import engine
 from simpul.engine import Config, Runtime, directory
+from simpul.engine._specs import StateSerializer
 from simpul.engine.migrate import upgrade
-from simpul.engine.specs import StateSerializer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,13 +24,13 @@ from sqlalchemy import select
 
 from ._case_access import OPEN_STATUSES, lock_case
 from ._timeline import record_event
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .drafts import require_admin
 from .errors import InvalidInput, NotFound
 from .i18n import N_
 from .models import Case, HumanTask, ProcessVersion, utcnow
 from .models_migration_runs import ProcessMigrationRun
-from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.migration")
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ._case_access import OPEN_STATUSES, find_case, lock_case, visible_case
 from ._incidents import describe_incident
 from ._timeline import record_event
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
@@ -27,7 +28,6 @@ from .plugin_types import CaseView
 from .procedures import start_form_of
 from .processes import latest_version_id
 from .requirements import REQUIREMENTS_KEY, requirements_for
-from .workflow import CaseWorkflow
 
 NIK_RE = re.compile(r"^[0-9]{16}$")
 

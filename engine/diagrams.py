@@ -5,9 +5,9 @@ from __future__ import annotations
 from SpiffWorkflow.util.task import TaskState
 
 from ._case_access import find_case, visible_case
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .labels import step_names
-from .workflow import CaseWorkflow
 
 
 def case_diagram(runtime, case_ref, actor: Actor) -> dict:

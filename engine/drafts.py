@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from .actors import ROLES, Actor
 from .errors import Conflict, DeployError, Forbidden, NotFound
 from .models import Case, ProcessVersion, utcnow
-from .models_process_admin import ProcessDraft
+from .models_drafts import ProcessDraft
 from .processes import store_version
 from .validation import FORM_KEY, known_messages, validate_process
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, func, select
 
+from ._specs import ParsedProcess
 from .errors import Conflict, DeployError, NotFound
 from .models import Case, ProcessVersion, utcnow
 from .resources import PROCESSES_DIR
-from .specs import ParsedProcess
 from .validation import validate_process
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ._specs import StateSerializer
 from ._workflow_cache import WorkflowCache
 from .config import Config
 from .db import Database, after_commit, make_engine
@@ -22,7 +23,6 @@ from .errors import PluginError
 from .i18n import gettext_for
 from .plugins import make_plugin_manager
 from .resources import PROCESSES_DIR
-from .specs import StateSerializer
 
 log = logging.getLogger("simpul.engine")
 

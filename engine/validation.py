@@ -17,10 +17,10 @@ from pathlib import Path
 
 from lxml import etree
 
+from ._specs import BPMN_NS, NS, ParsedProcess, parse_process
 from .actors import ROLES
 from .errors import DeployError, InvalidInput, PluginError
 from .i18n import N_
-from .specs import BPMN_NS, NS, ParsedProcess, parse_process
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 FORM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")

@@ -16,10 +16,10 @@ from sqlalchemy import func, select, update
 from ._case_access import lock_case
 from ._incidents import describe_incident
 from ._timeline import record_event
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .models import Job, OutboxMessage, utcnow
 from .retry import backoff
-from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.worker")
 

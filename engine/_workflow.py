@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import sandbox
+from . import _sandbox as sandbox
 from ._incidents import describe_incident
 from .db import after_commit
 from .errors import NotFound
