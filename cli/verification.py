@@ -33,8 +33,13 @@ def requirements_command(ctx, procedure, data, as_json):
     if as_json:
         emit(items, as_json=True)
         return
-    gettext = runtime.gettext()
+    from simpul.engine.i18n import render, translations_for
+
+    catalogue = translations_for(runtime.config.locale, runtime.translation_dirs())
     emit(
-        [{"key": r["key"], "label": gettext(r.get("label") or r["key"]), "source": r.get("source", "")} for r in items],
+        [
+            {"key": r["key"], "label": render(r.get("label") or r["key"], catalogue), "source": r.get("source", "")}
+            for r in items
+        ],
         ["key", "label", "source"],
     )

@@ -23,6 +23,7 @@ from .config import Config
 from .db import Base
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
+from .i18n import Message
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .workflow import CaseView, ServiceContext
@@ -36,6 +37,7 @@ __all__ = [
     "DeployError",
     "Forbidden",
     "InvalidInput",
+    "Message",
     "NotFound",
     "PluginError",
     "ROLES",

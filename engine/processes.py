@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, DeployError, NotFound
+from .i18n import Message
 from .models import Case, ProcessVersion, utcnow
 from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
@@ -25,7 +26,10 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
         raise DeployError(
             "{what} cannot be deployed: {first}",
             what=source or result.name or "The BPMN file",
-            first=result.errors[0]["message"],
+            first=Message(
+                result.errors[0].get("template") or result.errors[0]["message"],
+                **(result.errors[0].get("params") or {}),
+            ),
             errors=result.errors,
         )
     return result.parsed

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from simpul.engine import Config, Runtime, SimpulError
-from simpul.engine.i18n import LOCALES, TRANSLATIONS_DIR
+from simpul.engine.i18n import LOCALES
 
 from . import i18n
 from .extensions import babel, csrf, db
@@ -76,7 +76,6 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=runtime.config.locale if runtime.config.locale in LOCALES else "id",
         BABEL_DEFAULT_TIMEZONE=runtime.config.timezone,
-        BABEL_TRANSLATION_DIRECTORIES=";".join([str(TRANSLATIONS_DIR), *runtime.translation_dirs()]),
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)

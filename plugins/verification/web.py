@@ -27,10 +27,9 @@ from simpul import engine
 from simpul.engine import NotFound, SimpulError, ValidationFailed
 from simpul.engine import documents as store
 from simpul.engine.cases import requirements_for
-from simpul.engine.i18n import N_
+from simpul.engine.i18n import N_, render, translations_for
 
 from .identity import NikError, check_nik, parse_nik
-from .messages import translate
 
 #: the page's own words (msgids here, so the project's extraction finds them).
 TEXT = {
@@ -80,8 +79,12 @@ def _layout() -> str:
 def make_blueprint(runtime) -> Blueprint:
     bp = Blueprint("verification", __name__, url_prefix="/verification", template_folder="templates")
 
+    def catalogue():
+        """The request's catalogue: the core's with the plugins' behind it."""
+        return translations_for(_locale(runtime), runtime.translation_dirs())
+
     def gettext():
-        return runtime.gettext(_locale(runtime))
+        return catalogue().gettext
 
     def actor():
         current = g.get("actor")
@@ -102,10 +105,7 @@ def make_blueprint(runtime) -> Blueprint:
                 pass
 
     def translate_warning(w, t):
-        try:
-            return t(w["message"]).format(**(w.get("params") or {}))
-        except (KeyError, IndexError, ValueError):
-            return w.get("message", "")
+        return render(w, catalogue())
 
     def page(receipt, *, message=None, message_kind="success", errors=None, status=200):
         who = actor()
@@ -122,7 +122,7 @@ def make_blueprint(runtime) -> Blueprint:
         rows = [
             {
                 **r,
-                "label_text": translate(r.get("label") or r["key"], t),
+                "label_text": render(r.get("label") or r["key"], catalogue()),
                 "documents": by_key.get(r["key"], []),
                 "ticked": r["key"] in received,
             }
@@ -152,7 +152,7 @@ def make_blueprint(runtime) -> Blueprint:
 
     def refused(receipt, err: SimpulError, t):
         errors = (
-            {k: [translate(str(m), t) for m in v] for k, v in err.errors.items()}
+            {k: [render(m, catalogue()) for m in v] for k, v in err.errors.items()}
             if isinstance(err.errors, dict)
             else {}
         )
@@ -216,10 +216,9 @@ def make_blueprint(runtime) -> Blueprint:
     @bp.get("/nik")
     def nik_check():
         actor()
-        t = gettext()
         nik = request.args.get("nik", "")
         errors = check_nik(nik, request.args.get("birth_date"), request.args.get("sex"))
-        body = {"nik": nik, "ok": not errors, "errors": [translate(m, t) for m in errors]}
+        body = {"nik": nik, "ok": not errors, "errors": [render(m, catalogue()) for m in errors]}
         try:
             parsed = parse_nik(nik)
         except NikError:
