@@ -980,37 +980,10 @@ _CORE_KEYS = frozenset(
 )
 
 
-def list_cases(
-    runtime,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    nik: str | None = None,
-    process: str | None = None,
-    query: str | None = None,
-    limit: int = 100,
-    before: int | None = None,
-    after: int | None = None,
-    outcome: str | None = None,
-    figure: dict | None = None,
-    office: str | None = None,
-) -> list[dict]:
-    """Cases of the actor's office, newest first: ``limit`` of them, ``before`` (older than)
-    or ``after`` (newer than) a case id; see :func:`case_page` for a page with its cursors."""
-    return case_page(
-        runtime,
-        actor,
-        status=status,
-        nik=nik,
-        process=process,
-        query=query,
-        limit=limit,
-        before=before,
-        after=after,
-        outcome=outcome,
-        figure=figure,
-        office=office,
-    )["items"]
+def list_cases(runtime, actor: Actor, *, limit: int = 100, **filters) -> list[dict]:
+    """Cases of the actor's office, newest first: ``limit`` of them; ``filters`` (status, nik,
+    process, query, before, after, outcome, figure, office) as :func:`case_page` takes them."""
+    return case_page(runtime, actor, limit=limit, **filters)["items"]
 
 
 def case_page(
