@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from simpul.engine import Actor, Config, Runtime, SimpulError
+from simpul.engine import Actor, Config, Conflict, Runtime, SimpulError
 
 from .output import fail
 
@@ -63,6 +63,28 @@ def _register_plugin_commands():
     pm.hook.register_commands(cli=main)
 
 
+def node_catalogue():
+    """The node's catalogue (``SIMPUL_LOCALE``, the core's with the plugins' behind it): the CLI
+    shows messages in the node's language, as the web app shows them in the request's."""
+    from simpul.engine.i18n import translations_for
+    from simpul.engine.plugins import make_plugin_manager
+
+    config = Config.from_env()
+    dirs = [d for result in make_plugin_manager(config.plugins).hook.translation_dirs() for d in result or []]
+    return translations_for(config.locale, dirs)
+
+
+def show_error(exc: SimpulError):
+    """Print an engine error in the node's language and exit non-zero."""
+    from simpul.engine.i18n import render
+
+    catalogue = node_catalogue()
+    errors = exc.errors
+    if isinstance(errors, dict) and not isinstance(exc, Conflict):
+        errors = {k: [render(m, catalogue) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
+    fail(exc.render(catalogue=catalogue), 1, errors)
+
+
 def run():
     """Console entry point: engine errors become one clear line and a non-zero exit."""
     try:
@@ -74,7 +96,7 @@ def run():
         exc.show()
         sys.exit(exc.exit_code)
     except SimpulError as exc:
-        fail(exc.render(), 1, exc.errors)
+        show_error(exc)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # no tracebacks for operators; -v logs them

@@ -29,7 +29,7 @@ from .decisions import task_outcome
 from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
-from .i18n import N_
+from .i18n import N_, Message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
 from .models import UTCDateTime
@@ -49,6 +49,7 @@ __all__ = [
     "DeployError",
     "Forbidden",
     "InvalidInput",
+    "Message",
     "NotFound",
     "PluginError",
     "ROLES",

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, select
 
 from .actors import Actor
 from .errors import Conflict, InvalidInput, NotFound, SimpulError, ValidationFailed
-from .i18n import N_
+from .i18n import N_, Message
 from .models import Case, utcnow
 from .models_documents import Document
 
@@ -417,11 +417,11 @@ def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:
     try:
         document_id = int(document_id)
     except (TypeError, ValueError):
-        raise NotFound("{what} not found.", what="Document") from None
+        raise NotFound("{what} not found.", what=Message("Document")) from None
     with runtime.read() as s:
         doc = s.get(Document, document_id)
         if doc is None:
-            raise NotFound("{what} not found.", what="Document")
+            raise NotFound("{what} not found.", what=Message("Document"))
         if not actor.sees_office(doc.office_code):
             security_log.warning(
                 "office isolation: %s of office %s tried to reach document %s of office %s",
@@ -430,7 +430,7 @@ def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:
                 doc.id,
                 doc.office_code,
             )
-            raise NotFound("{what} not found.", what="Document")
+            raise NotFound("{what} not found.", what=Message("Document"))
         meta = document_dict(doc)
     path = blob_path(runtime, meta["sha256"])
     if _file_hash(path) != meta["sha256"]:

@@ -14,10 +14,23 @@ class SimpulError(Exception):
         self.errors = errors
         super().__init__(self.render())
 
-    def render(self, gettext=None) -> str:
+    def render(self, gettext=None, *, catalogue=None) -> str:
+        """The message; with ``gettext`` (or a ``catalogue``, a translations object, which also
+        chooses plural forms), translated, and so are parameters that are a ``Message`` (a
+        word of the catalogue or a problem's own message, not a name or a number)."""
+        from .i18n import Message, render
+
+        if catalogue is not None:
+            gettext = catalogue.gettext
         template = gettext(self.template) if gettext else self.template
+        params = dict(self.params)
+        for key, value in params.items():
+            if isinstance(value, Message) and catalogue is not None:
+                params[key] = render(value, catalogue)
+            elif isinstance(value, Message) and gettext:
+                params[key] = value.format_with(gettext)
         try:
-            return template.format(**self.params)
+            return template.format(**params)
         except (KeyError, IndexError, ValueError):
             return template
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from . import validators as validators_
 from .errors import InvalidInput, ValidationFailed
 from .i18n import N_
 
@@ -199,7 +200,7 @@ def _field_for(comp: dict) -> fields.Field:
             message = MSG_SIXTEEN_DIGITS if rules["pattern"] == "^[0-9]{16}$" else MSG_PATTERN
             validators.append(validate.Regexp(rules["pattern"], error=message))
         if rules.get("minLength") or rules.get("maxLength"):
-            validators.append(validate.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
+            validators.append(validators_.Length(min=rules.get("minLength"), max=rules.get("maxLength")))
         if required:
             validators.append(validate.Length(min=1, error=MSG_REQUIRED))
         return fields.String(
@@ -209,7 +210,7 @@ def _field_for(comp: dict) -> fields.Field:
         )
     if kind == "number":
         if rules.get("min") is not None or rules.get("max") is not None:
-            validators.append(validate.Range(min=rules.get("min"), max=rules.get("max")))
+            validators.append(validators_.Range(min=rules.get("min"), max=rules.get("max")))
         cls = fields.Integer if comp.get("decimalDigits") == 0 else fields.Float
         return cls(
             validate=validators,

@@ -49,8 +49,11 @@ def document_requirements(runtime, procedure, data):
     ``engine.Runtime`` (for ``runtime.plugin_settings``), ``procedure`` the process key (e.g.
     ``ektp_replacement``), ``data`` the case's task data.  Return a list of dicts
     ``{"key": str, "label": str, "label_en": str, "source": str}``; return ``[]`` when the plugin
-    has no requirement for this case.  Results of all plugins are combined; a later plugin's
-    entry with the same key replaces an earlier one."""
+    has no requirement for this case.  ``label`` is an English msgid (never text already
+    translated), translated where the checklist is shown through the core catalogue and the
+    plugins' (``translation_dirs``); ``label_en``, optional, is shown instead in English.
+    Results of all plugins are combined; a later plugin's entry with the same key replaces an
+    earlier one."""
 
 
 @hookspec
@@ -62,16 +65,22 @@ def validate_task_data(case, step, form_key, data, extras, actor):
     completing it (take only the arguments you need).  Raise ``engine.Forbidden`` when the
     actor may not give such an input at all.  Return a dict
     ``{field: [message, ...]}`` (use ``"_"`` for errors not tied to a field) or ``None``.
-    Messages are English msgids, translated where shown.  Results are combined; any error
-    refuses the completion."""
+    Each message follows the message contract of ``simpul.engine.i18n``: a plain msgid, or a
+    ``simpul.engine.Message`` -- the msgid template and its parameters,
+    ``Message("Required document missing: {label}", label=Message(label_msgid))``, and
+    ``Message.plural(singular, plural, n, ...)`` where a count is involved -- never English
+    text already formatted.  It is translated where it is shown (the web app: the request's
+    locale; the CLI: the node's), a ``Message`` parameter with it.  Results are combined; any
+    error refuses the completion."""
 
 
 @hookspec
 def validate_case_start(procedure, office_code, data):
     """Called before a case is started, after the start form's validation passed.
     ``procedure`` is the process key, ``office_code`` the office that starts it, ``data`` the
-    start data.  Return ``{field: [message, ...]}`` or ``None``, as ``validate_task_data``;
-    results are combined and any error refuses the start with nothing written."""
+    start data.  Return ``{field: [message, ...]}`` or ``None``, messages as for
+    ``validate_task_data``; results are combined and any error refuses the start with nothing
+    written."""
 
 
 @hookspec
@@ -112,7 +121,10 @@ def deliver_outbox_message(runtime, message):
 @hookspec
 def translation_dirs():
     """Called when message catalogues are loaded.  Return a list of directories laid out as
-    ``<locale>/LC_MESSAGES/messages.mo`` with the plugin's own translations.  Combined."""
+    ``<locale>/LC_MESSAGES/messages.mo`` (or only ``messages.po``, compiled when loaded) with
+    the plugin's own translations, plural forms under the catalogue's own ``Plural-Forms``.
+    Combined: each plugin catalogue is a fallback behind the core one, so it adds msgids and
+    never changes how a core msgid is translated."""
 
 
 @hookspec

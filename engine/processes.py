@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, DeployError, NotFound
 from .models import Case, ProcessVersion, utcnow
-from .refusals import refusal_line
+from .refusals import refusal_message
 from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
 
@@ -26,7 +26,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
         raise DeployError(
             "{what} cannot be deployed: {first}",
             what=source or result.name or "The BPMN file",
-            first=refusal_line(result.errors[0]),
+            first=refusal_message(result.errors[0]),
             errors=result.errors,
         )
     return result.parsed

@@ -19,6 +19,29 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _label(problem: dict) -> str:
+    element, name = problem.get("element"), _one_line(problem.get("element_name") or "")
+    if not element:
+        return ""
+    return _cut(str(element), 60) + (f' "{_cut(name, 60)}"' if name and name != element else "")
+
+
+def refusal_message(problem: dict):
+    """``problem`` as a :class:`~simpul.engine.i18n.Message` (element label and reason), so an
+    error raised by the engine is translated where it is shown, in the reader's language."""
+    from .i18n import Message
+
+    if problem.get("template"):
+        params = {
+            k: _cut(_one_line(v), 160) if isinstance(v, str) else v for k, v in (problem.get("params") or {}).items()
+        }
+        reason = Message(problem["template"], **params)
+    else:
+        reason = Message(_one_line(problem.get("message") or ""))
+    label = _label(problem)
+    return Message("{element}: {reason}", element=label, reason=reason) if label else reason
+
+
 def refusal_line(problem: dict, translate=None) -> str:
     """``problem`` (``{element, element_name, template, params, message}``) as one line.
 
@@ -32,9 +55,6 @@ def refusal_line(problem: dict, translate=None) -> str:
     else:
         reason = problem.get("message") or ""
     reason = _one_line(reason)
-    element, name = problem.get("element"), _one_line(problem.get("element_name") or "")
-    label = ""
-    if element:
-        label = _cut(str(element), 60) + (f' "{_cut(name, 60)}"' if name and name != element else "")
+    label = _label(problem)
     line = f"{label}: {reason}" if label else reason
     return _cut(line, MAX_LINE)

@@ -29,7 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import sandbox
 from .errors import DeployError
 from .forms import FIELD_NAME, field_keys, load_form_file
-from .i18n import N_
+from .i18n import N_, Message
 
 READY = TaskState.READY
 
@@ -141,7 +141,10 @@ class _Problems:
     def raise_if_any(self, what):
         if self.items:
             raise DeployError(
-                "{what} cannot be deployed: {first}", what=what, first=self.items[0]["message"], errors=self.items
+                "{what} cannot be deployed: {first}",
+                what=what,
+                first=Message(self.items[0]["template"], **self.items[0]["params"]),
+                errors=self.items,
             )
 
 

@@ -148,11 +148,12 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["cases", "start", "ektp_new_card", "--data", "[1, 2]"], "--data must be a JSON object"),
-        (["cases", "start", "ektp_new_card", "--data", "{nope"], "--data is not valid JSON"),
-        (["cases", "start", "no_such_process", "--data", "{}"], "No process no_such_process is deployed"),
-        (["tasks", "complete", "00000000-0000-0000-0000-000000000000", "--as", "operator"], "not found"),
-        (["tasks", "list", "--as", "nobody"], "Unknown user nobody"),
+        # in the node's language (SIMPUL_LOCALE, Indonesian by default), as the pages are
+        (["cases", "start", "ektp_new_card", "--data", "[1, 2]"], "--data harus berupa objek JSON"),
+        (["cases", "start", "ektp_new_card", "--data", "{nope"], "--data bukan JSON yang sah"),
+        (["cases", "start", "no_such_process", "--data", "{}"], "Proses no_such_process belum dipasang"),
+        (["tasks", "complete", "00000000-0000-0000-0000-000000000000", "--as", "operator"], "tidak ditemukan"),
+        (["tasks", "list", "--as", "nobody"], "Pengguna nobody tidak dikenal"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(node, args, message):
@@ -163,13 +164,25 @@ def test_errors_are_one_line_and_non_zero(node, args, message):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_plugin_refusal_is_shown_in_the_node_language(node, tmp_path):
+    """The verification plugin's NIK check reaches the operator with its values, in Indonesian."""
+    from .flows import resident
+
+    data = tmp_path / "bad_nik.json"
+    data.write_text(json.dumps(resident(nik="6402054513000001")))
+    proc = node("cases", "start", "ektp_new_card", "--data", f"@{data}", "--as", "operator", ok=False)
+    assert proc.returncode == 1
+    assert "nik: Digit 9\u201310 (13) bukan bulan lahir (01\u201312)." in proc.stderr, proc.stderr
+    assert "month of birth" not in proc.stderr
+
+
 def test_deploying_a_bad_file_fails_cleanly(node, tmp_path):
     bad = tmp_path / "bad.bpmn"
     bad.write_text("<definitions>not bpmn</definitions>")
     proc = node("processes", "deploy", str(bad), ok=False)
-    assert proc.returncode == 1 and "not a BPMN 2.0 file" in proc.stderr
+    assert proc.returncode == 1 and "bukan berkas BPMN 2.0" in proc.stderr
     same = node("processes", "deploy", str(Path("processes/ektp_new_card.bpmn").resolve()), ok=False)
-    assert same.returncode == 1 and "already deployed as ektp_new_card version 1" in same.stderr
+    assert same.returncode == 1 and "sudah dipasang sebagai ektp_new_card versi 1" in same.stderr
     listing = node("processes", "list", "--json")
     assert {p["key"]: p["latest"] for p in listing}["ektp_new_card"] == 1
 
@@ -242,11 +255,11 @@ def test_the_camat_overrides_a_missing_document_with_a_reason(node):
         json.dumps({"documents_complete": True, "documents_received": []}),
     ]
     clerk = simpul(*args, "--as", "operator", "--override-reason", "KK hilang", ok=False)
-    assert clerk.returncode == 1 and "Only a supervisor may override" in clerk.stderr
+    assert clerk.returncode == 1 and "Hanya pengawas (camat) yang boleh mengesampingkan" in clerk.stderr
     blank = simpul(*args, "--as", "camat", "--override-reason", " ", ok=False)
     assert blank.returncode == 1 and "override_reason" in blank.stderr
     refused = simpul(*args, "--as", "camat", ok=False)  # the rule holds for the camat without a reason
-    assert refused.returncode == 1 and "Required document missing" in refused.stderr
+    assert refused.returncode == 1 and "Berkas persyaratan belum ada" in refused.stderr
     done = simpul(*args, "--as", "camat", "--override-reason", "KK terbakar, salinan menyusul", "--json")
     assert done["open_tasks"][0]["role"] == "verifier"
     events = simpul("cases", "show", receipt, "--as", "camat", "--json")["events"]

@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from simpul.engine import Config, InvalidInput, Runtime, SimpulError
-from simpul.engine.i18n import LOCALES, N_, TRANSLATIONS_DIR
+from simpul.engine.i18n import LOCALES, N_
 from simpul.engine.ids import MAX_ID
 from simpul.engine.keys import node_secret
 
@@ -81,7 +81,6 @@ def create_app(config=None, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=runtime.config.locale if runtime.config.locale in LOCALES else "id",
         BABEL_DEFAULT_TIMEZONE=runtime.config.timezone,
-        BABEL_TRANSLATION_DIRECTORIES=";".join([str(TRANSLATIONS_DIR), *runtime.translation_dirs()]),
         JSON_SORT_KEYS=False,
     )
     if runtime.config.behind_tls_proxy:

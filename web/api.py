@@ -11,13 +11,14 @@ from flask import g, jsonify, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from simpul import engine
 from simpul.engine import InvalidInput, SimpulError
 from simpul.engine import auth as engine_auth
 from simpul.engine import inbox as engine_inbox
+from simpul.engine import validators as validate  # messages that keep their msgid
 from simpul.engine.ids import MAX_ID, strict_int
 from simpul.engine.models import Office
 
@@ -98,13 +99,13 @@ def http_error_response(error: HTTPException):
 
 
 def _translate_webargs(errors):
-    from .i18n import translate_message
+    from .i18n import show_message
 
     if isinstance(errors, dict):
         return {k: _translate_webargs(v) for k, v in errors.items()}
     if isinstance(errors, list):
         return [_translate_webargs(v) for v in errors]
-    return translate_message(str(errors)) if errors is not None else None
+    return show_message(errors) if errors is not None else None
 
 
 def _http_message(status: int) -> str:

@@ -2,8 +2,9 @@
 per-field messages written inline, and marshmallow's defaults in API validation errors.
 Listed here with N_() so that extraction puts them in the catalogue (translations/).
 
-A message formatted before it reaches the web app ("Must be one of: mine, roles, office.")
-is matched against these templates by web.i18n.translate_message.
+marshmallow formats its validators' messages itself; Simpul's validators
+(``simpul.engine.validators``) hand it ``Message`` templates, so those arrive with their msgid
+and parameters like every other message (nothing is matched back from English text).
 """
 
 from simpul.engine.i18n import N_

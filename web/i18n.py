@@ -4,16 +4,15 @@ labels of roles, statuses and events, and dates in the office's time zone."""
 from __future__ import annotations
 
 import re
-import string
 from datetime import date, datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import current_app, g, request, session
 from flask_babel import get_locale, get_translations, gettext, lazy_gettext
 
-from simpul.engine.i18n import LOCALES, N_
+from simpul.engine.i18n import LOCALES, N_, Message
+from simpul.engine.i18n import render as render_message
 
 LANGUAGE_NAMES = {"id": "Indonesia", "en": "English"}  # each in its own language
 
@@ -80,8 +79,6 @@ def is_english() -> bool:
 
 # -- engine and plugin messages ------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 
 def _format(template: str, params: dict | None) -> str:
     if not params:
@@ -92,47 +89,24 @@ def _format(template: str, params: dict | None) -> str:
         return template
 
 
-@lru_cache(maxsize=8)
-def _patterns(locale: str, catalogue_id: int, msgids: tuple) -> list:
-    patterns = []
-    for msgid in msgids:
-        names = _PLACEHOLDER.findall(msgid)
-        if not names or len(set(names)) != len(names):
-            continue
-        parts = []
-        for literal, field, _spec, _conv in string.Formatter().parse(msgid):
-            parts.append(re.escape(literal))
-            if field:
-                parts.append(f"(?P<{field}>.+?)")
-        patterns.append((re.compile("^" + "".join(parts) + "$", re.S), msgid))
-    return patterns
+def show_message(message) -> str:
+    """A message of the engine or a plugin (a ``Message``, or a plain msgid) in the request's
+    language: the message contract of ``simpul.engine.i18n``."""
+    return render_message(message, get_translations())
 
 
-def translate_message(message: str, params: dict | None = None) -> str:
-    """Translate an English message from the engine or a plugin.
-
-    Templates with ``{name}`` are usually handed over with their parameters; a plugin may
-    also hand over a message it already formatted ("Required document missing: Family
-    card"): it is then matched against the catalogue's templates, and the template and its
-    values are translated apart."""
-    if not isinstance(message, str):
-        return str(message)
-    translated = _gettext_raw(message)
-    if translated != message or not current_locale().startswith("id"):
-        return _format(translated, params)
-    catalogue = getattr(get_translations(), "_catalog", None) or {}
-    msgids = tuple(sorted(k for k in catalogue if isinstance(k, str) and "{" in k))
-    for pattern, msgid in _patterns(current_locale(), id(catalogue), msgids):
-        match = pattern.match(message)
-        if match:
-            values = {k: _gettext_raw(v) for k, v in match.groupdict().items()}
-            return _format(_gettext_raw(msgid), values)
-    return _format(message, params)
+def translate_message(message, params: dict | None = None) -> str:
+    """A msgid template with its parameters (``reason_template``/``reason_params``, an
+    engine error's ``template``/``params``) in the request's language; a ``Message`` carries
+    its own parameters."""
+    if isinstance(message, Message) or not isinstance(message, str):
+        return show_message(message)
+    return _format(_gettext_raw(message), params)
 
 
 def _gettext_raw(message: str) -> str:
     """gettext without Flask-Babel's %-formatting (messages may contain a literal %)."""
-    return get_translations().ugettext(message)
+    return get_translations().gettext(message)
 
 
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
@@ -142,7 +116,9 @@ def _display_params(params: dict | None) -> dict:
     """Parameters as a clerk reads them: timestamps in the office's time zone."""
     shown = {}
     for key, value in (params or {}).items():
-        if isinstance(value, str) and _ISO_DATETIME.match(value):
+        if isinstance(value, Message):
+            value = show_message(value)
+        elif isinstance(value, str) and _ISO_DATETIME.match(value):
             value = format_dt(value)
         elif isinstance(value, str) and value:
             value = _gettext_raw(value)  # a word the engine passes ("Case" in "{what} not found.")
@@ -197,7 +173,7 @@ def render_field_errors(err) -> dict:
             messages = [m for sub in messages.values() for m in (sub if isinstance(sub, list) else [sub])]
         elif not isinstance(messages, list):
             messages = [messages]
-        result[field] = [translate_message(str(m), err.params) for m in messages]
+        result[field] = [show_message(m) for m in messages]
     return result
 
 
@@ -250,7 +226,7 @@ def step_title(name: str | None, name_en: str | None) -> str:
 def requirement_label(req: dict) -> str:
     if is_english() and req.get("label_en"):
         return req["label_en"]
-    return translate_message(req.get("label") or req.get("key", ""))
+    return show_message(req.get("label") or req.get("key", ""))
 
 
 # -- dates ---------------------------------------------------------------------------------
@@ -308,6 +284,7 @@ __all__ = [
     "render_problems",
     "render_reason",
     "select_locale",
+    "show_message",
     "translate_message",
 ]
 

@@ -12,6 +12,7 @@ import json
 import click
 
 from simpul.engine import InvalidInput, requirements_for
+from simpul.engine.i18n import render
 
 COLUMNS = ("key", "label", "source")
 
@@ -33,9 +34,10 @@ def requirements_command(ctx, procedure, data, as_json):
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
-    gettext = runtime.gettext()
+    catalogue = runtime.translations()
     rows = [
-        {"key": r["key"], "label": gettext(r.get("label") or r["key"]), "source": r.get("source", "")} for r in items
+        {"key": r["key"], "label": render(r.get("label") or r["key"], catalogue), "source": r.get("source", "")}
+        for r in items
     ]
     if not rows:
         click.echo("(none)")

@@ -9,8 +9,9 @@ hard way:
 * the region part is where the NIK was first issued, and it never changes when a resident
   moves: it is checked for plausibility, never against the office handling the case.
 
-Every function returns English msgids (formatted where they carry a value); the web layer
-and ``simpul`` translate them through the catalogue.
+Every function returns messages as the hook contract asks (``simpul.engine.i18n``): a msgid,
+or a ``Message`` carrying the msgid and its values; the web layer and ``simpul`` translate
+them where they are shown.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from simpul.engine import N_
+from simpul.engine import N_, Message
 
 #: Kemendagri province codes (incl. the Papua provinces created in 2022).
 PROVINCE_CODES = frozenset(
@@ -133,20 +134,20 @@ class Nik:
 def _length_and_digits(number: str, msg_chars: str, msg_length: str) -> list[str]:
     bad = next((c for c in number if not "0" <= c <= "9"), None)
     if bad is not None:
-        return [msg_chars.format(char=bad)]
+        return [Message(msg_chars, char=bad)]
     if len(number) != 16:
-        return [msg_length.format(count=len(number))]
+        return [Message(msg_length, count=len(number))]
     return []
 
 
 def _region_errors(number: str) -> list[str]:
     errors = []
     if number[0:2] not in PROVINCE_CODES:
-        errors.append(MSG_PROVINCE.format(code=number[0:2]))
+        errors.append(Message(MSG_PROVINCE, code=number[0:2]))
     if not 1 <= int(number[2:4]) <= 79:
-        errors.append(MSG_REGENCY.format(code=number[2:4]))
+        errors.append(Message(MSG_REGENCY, code=number[2:4]))
     if not 1 <= int(number[4:6]) <= 99:
-        errors.append(MSG_DISTRICT.format(code=number[4:6]))
+        errors.append(Message(MSG_DISTRICT, code=number[4:6]))
     return errors
 
 
@@ -167,14 +168,14 @@ def parse_nik(value) -> Nik:
         day, sex = raw_day - WOMAN_DAY_OFFSET, "P"
     else:
         day, sex = None, None
-        errors.append(MSG_DAY.format(code=number[6:8]))
+        errors.append(Message(MSG_DAY, code=number[6:8]))
     if not 1 <= month <= 12:
-        errors.append(MSG_MONTH.format(code=number[8:10]))
+        errors.append(Message(MSG_MONTH, code=number[8:10]))
     elif day is not None:
         # Years ending in 00 are leap in 2000, so "00" keeps 29 February possible.
         leap_possible = year2 % 4 == 0
         if day > calendar.monthrange(2000 if leap_possible else 2001, month)[1]:
-            errors.append(MSG_NO_SUCH_DATE.format(code=number[6:12]))
+            errors.append(Message(MSG_NO_SUCH_DATE, code=number[6:12]))
     if number[12:16] == "0000":
         errors.append(MSG_SERIAL)
     if errors:
@@ -220,10 +221,10 @@ def check_nik(nik, birth_date=None, sex=None) -> list[str]:
         try:
             from_nik = parsed.birth_date(century_from=entered)
         except ValueError:  # 29 February in a year of that century that is not leap
-            errors.append(MSG_NO_SUCH_DATE.format(code=parsed.number[6:12]))
+            errors.append(Message(MSG_NO_SUCH_DATE, code=parsed.number[6:12]))
         else:
             if from_nik != entered:
-                errors.append(MSG_DATE_MISMATCH.format(nik_date=from_nik.isoformat(), entered=entered.isoformat()))
+                errors.append(Message(MSG_DATE_MISMATCH, nik_date=from_nik.isoformat(), entered=entered.isoformat()))
     if sex in ("L", "P") and sex != parsed.sex:
         errors.append(MSG_NIK_SAYS_WOMAN if parsed.sex == "P" else MSG_NIK_SAYS_MAN)
     return errors
@@ -256,7 +257,7 @@ def check_eligibility(birth_date, marital_status, today: date | None = None) -> 
     age = age_on(birth, today)
     if age >= ELIGIBLE_AGE or marital_status in EVER_MARRIED:
         return []
-    return [MSG_NOT_ELIGIBLE.format(age=age)]
+    return [Message(MSG_NOT_ELIGIBLE, age=age)]
 
 
 def check_applicant(data: dict, today: date | None = None) -> dict[str, list[str]]:

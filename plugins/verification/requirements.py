@@ -15,7 +15,7 @@ top of that, so it counts on its own and the clerk need not tick it again.
 
 from __future__ import annotations
 
-from simpul.engine import N_, Forbidden
+from simpul.engine import N_, Forbidden, Message
 
 #: the keys the engine puts into the data the ``validate_task_data`` hook sees.
 REQUIREMENTS_KEY = "document_requirements"
@@ -92,9 +92,9 @@ def check_document_step(data: dict, extras: dict | None = None, actor=None) -> d
     if REQUIREMENTS_KEY not in data:
         return None
     known = {r.get("key") for r in data.get(REQUIREMENTS_KEY) or []}
-    errors = [MSG_NOT_A_REQUIREMENT.format(key=k) for k in data.get(RECEIVED_FIELD) or [] if k not in known]
+    errors = [Message(MSG_NOT_A_REQUIREMENT, key=k) for k in data.get(RECEIVED_FIELD) or [] if k not in known]
     if data.get("documents_complete") and not reason:
-        errors += [MSG_MISSING.format(label=r.get("label") or r.get("key")) for r in missing_documents(data)]
+        errors += [Message(MSG_MISSING, label=Message(r.get("label") or r.get("key"))) for r in missing_documents(data)]
     return {RECEIVED_FIELD: errors} if errors else None
 
 

@@ -26,9 +26,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from simpul import engine
 from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, requirements_for
 from simpul.engine import documents as store
+from simpul.engine.i18n import render
 
 from .identity import NikError, check_nik, parse_nik
-from .messages import translate
 
 #: the page's own words (msgids here, so the project's extraction finds them).
 TEXT = {
@@ -75,14 +75,7 @@ def _layout() -> str:
         return "verification/layout.html"
 
 
-def _translate_warning(w, t):
-    try:
-        return t(w["message"]).format(**(w.get("params") or {}))
-    except (KeyError, IndexError, ValueError):
-        return w.get("message", "")
-
-
-def _checklist_rows(requirements, docs, case, t) -> list[dict]:
+def _checklist_rows(requirements, docs, case, catalogue) -> list[dict]:
     by_key: dict = {}
     for d in docs:
         by_key.setdefault(d["requirement"], []).append(d)
@@ -90,7 +83,7 @@ def _checklist_rows(requirements, docs, case, t) -> list[dict]:
     return [
         {
             **r,
-            "label_text": translate(r.get("label") or r["key"], t),
+            "label_text": render(r.get("label") or r["key"], catalogue),
             "documents": by_key.get(r["key"], []),
             "ticked": r["key"] in received,
         }
@@ -120,7 +113,11 @@ class Pages:
         self.runtime = runtime
 
     def gettext(self):
-        return self.runtime.gettext(_locale(self.runtime))
+        return self.catalogue().gettext
+
+    def catalogue(self):
+        """The request's catalogue: the core's with each plugin's behind it."""
+        return self.runtime.translations(_locale(self.runtime))
 
     @staticmethod
     def actor():
@@ -145,8 +142,8 @@ class Pages:
         case = engine.get_case(runtime, receipt, who)
         docs = store.list_documents(runtime, case["id"], who)
         for d in docs:
-            d["warning_texts"] = [_translate_warning(w, t) for w in d["warnings"]]
-        rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, t)
+            d["warning_texts"] = [render(w, self.catalogue()) for w in d["warnings"]]
+        rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, self.catalogue())
         if _wants_json():
             body = {"case": case["receipt"], "requirements": rows, "documents": docs}
             if message:
@@ -171,7 +168,7 @@ class Pages:
 
     def refused(self, receipt, err: SimpulError, t):
         errors = (
-            {k: [translate(str(m), t) for m in v] for k, v in err.errors.items()}
+            {k: [render(m, self.catalogue()) for m in v] for k, v in err.errors.items()}
             if isinstance(err.errors, dict)
             else {}
         )
@@ -219,7 +216,7 @@ class Pages:
         message = t(MSG_ALREADY if result["duplicate"] else MSG_UPLOADED)
         status = 200 if result["duplicate"] else 201
         if _wants_json():
-            result["warning_texts"] = [_translate_warning(w, t) for w in result["warnings"]]
+            result["warning_texts"] = [render(w, self.catalogue()) for w in result["warnings"]]
             return jsonify({**result, "message": message}), status
         return self.page(receipt, message=message, status=status)
 
@@ -229,10 +226,9 @@ class Pages:
 
     def nik_check(self):
         self.actor()
-        t = self.gettext()
         nik = request.args.get("nik", "")
         errors = check_nik(nik, request.args.get("birth_date"), request.args.get("sex"))
-        body = {"nik": nik, "ok": not errors, "errors": [translate(m, t) for m in errors]}
+        body = {"nik": nik, "ok": not errors, "errors": [render(m, self.catalogue()) for m in errors]}
         try:
             parsed = parse_nik(nik)
         except NikError:

@@ -221,3 +221,60 @@ def test_the_example_plugin_own_tests_pass():
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_with_the_plugin_installed_pages_and_cli_stay_indonesian(kukar, db, tmp_path):
+    """Issue 14 item 3: installing the regency plugin once turned the checklist labels English
+    on the pages (the CLI showed Indonesian) and every plural English ("4 documents are still
+    missing.", "7 tasks").  Its catalogue is a .po with its own Plural-Forms: it joins the core
+    catalogue without changing how a core string is translated."""
+    from argon2 import PasswordHasher
+
+    from simpul.web import create_app
+
+    from ..web.conftest import set_passwords
+    from ..web.web_helpers import PASSWORD, Browser, page_text
+
+    kukar.install()
+    rt = node(db, tmp_path, "pages")
+    try:
+        set_passwords(rt, PasswordHasher().hash(PASSWORD))
+        operator = actor(rt, "operator")
+        receipts = [
+            engine.start_case(rt, "ektp_replacement", resident(n, reason="lost"), operator)["receipt"]
+            for n in range(1, 8)
+        ]
+        browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
+        browser.login("operator")
+        inbox = page_text(browser.get("/inbox"))
+        assert "7 tugas" in inbox and "7 tasks" not in inbox
+
+        task = open_task(rt, receipts[0], "operator")
+        page = browser.get(f"/tasks/{task['id']}")
+        text = page_text(page)
+        # the plugin's labels, from its catalogue; the core's own label of the same msgid unchanged
+        assert "Surat keterangan kehilangan dari Kepolisian — belum ada" in text
+        assert "Surat pengantar RT/RW" in text and "Pas foto 3×4 cm tiga lembar, latar putih" in text
+        assert "Kartu Keluarga (KK)" in text and "Family card" not in text
+        assert "4 berkas masih kurang." in text and "documents are still missing" not in text
+
+        refused = browser.post(
+            f"/tasks/{task['id']}",
+            {
+                "version": str(task["version"]),
+                "documents_complete": "on",
+                "documents_received": ["rt_rw_letter", "photos", "family_card"],
+            },
+        )
+        assert refused.status_code == 422
+        assert "Berkas persyaratan belum ada: Surat keterangan kehilangan dari Kepolisian" in page_text(refused)
+
+        browser.language("en")
+        text = page_text(browser.get(f"/tasks/{task['id']}"))
+        assert "4 documents are still missing." in text
+        assert "Police report of the lost card (surat keterangan kehilangan) — missing" in text
+    finally:
+        rt.close()
+
+    table = simpul(kukar, tmp_path, "requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout
+    assert "Surat pengantar RT/RW" in table and "Kartu Keluarga (KK)" in table and "Family card" not in table

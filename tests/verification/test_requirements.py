@@ -211,4 +211,4 @@ def test_simpul_requirements_prints_the_checklist(tmp_path):
     ]
     assert run("requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout.strip() == "(none)"
     bad = run("requirements", "ektp_new_card", "--data", "[1]")
-    assert bad.returncode == 1 and bad.stderr.strip().startswith("Error: --data must be a JSON object")
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("Error: --data harus berupa objek JSON")

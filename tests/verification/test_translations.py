@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from simpul.engine.i18n import TRANSLATIONS_DIR, gettext_for
-from simpul.plugins.verification.identity import check_nik
-from simpul.plugins.verification.messages import translate
+from simpul.engine.i18n import TRANSLATIONS_DIR, Message, gettext_for, render, translations_for
+from simpul.plugins.verification.identity import MSG_DATE_MISMATCH, check_nik
+from simpul.plugins.verification.requirements import MSG_MISSING, check_document_step
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
@@ -51,26 +51,36 @@ def test_templates_use_no_untranslated_words():
         assert 't("' not in template.read_text(encoding="utf-8"), template
 
 
-def test_formatted_messages_are_translated_with_their_values():
-    gettext = gettext_for("id")
-    missing = "Required document missing: Family card (Kartu Keluarga)"
-    assert translate(missing, gettext) == gettext("Required document missing: {label}").format(
-        label=gettext("Family card (Kartu Keluarga)")
-    )
+def test_messages_carry_their_msgid_and_values_and_are_translated_where_shown():
+    indonesian, english = translations_for("id"), translations_for("en")
+    data = {
+        "document_requirements": [{"key": "family_card", "label": "Family card (Kartu Keluarga)"}],
+        "documents_complete": True,
+    }
+    [missing] = check_document_step(data)["documents_received"]
+    assert isinstance(missing, Message) and missing.msgid == MSG_MISSING
+    assert render(missing, indonesian) == "Berkas persyaratan belum ada: Kartu Keluarga (KK)"
+    assert render(missing, english) == "Required document missing: Family card (Kartu Keluarga)" == missing
     [message] = check_nik("6402054507000001", "2000-07-06", "P")
-    expected = gettext("The NIK gives the date of birth {nik_date}, but {entered} was entered.").format(
-        nik_date="2000-07-05", entered="2000-07-06"
-    )
-    assert translate(message, gettext) == expected != message
-    assert translate(message, gettext_for("en")) == message
+    assert message.msgid == MSG_DATE_MISMATCH
+    assert message.params == {"nik_date": "2000-07-05", "entered": "2000-07-06"}
+    expected = gettext_for("id")(MSG_DATE_MISMATCH).format(nik_date="2000-07-05", entered="2000-07-06")
+    assert render(message, indonesian) == expected != message
+    assert render(message, english) == message
+
+
+def test_plural_messages_follow_the_catalogue_plural_rule():
+    """A message with a count: Indonesian has one form, English two."""
+    task = Message.plural("%(num)d task", "%(num)d tasks", 7)
+    assert render(task, translations_for("en")) == "%(num)d tasks"
+    assert render(task, translations_for("id")) == "%(num)d tugas"
 
 
 @pytest.mark.parametrize(
     "nik", ["640205450700001", "64020545O7000001", "6402053207000001", "6402054513000001", "0002054507000001"]
 )
 def test_nik_messages_reach_the_clerk_in_indonesian(nik):
-    gettext = gettext_for("id")
     messages = check_nik(nik)
     assert messages
     for message in messages:
-        assert translate(message, gettext) != message
+        assert render(message, translations_for("id")) != message

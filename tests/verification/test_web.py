@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 
 from simpul.engine import deploy_bundled, directory
 from simpul.engine import documents as store
-from simpul.engine.i18n import gettext_for
+from simpul.engine.i18n import gettext_for, render, translations_for
 from simpul.engine.models_documents import Document
 from simpul.plugins.verification.identity import check_nik
-from simpul.plugins.verification.messages import translate
 from simpul.plugins.verification.web import MSG_CHOOSE_FILE, MSG_UPLOADED, TEXT
 
 from ..conftest import make_runtime, seed_offices
@@ -193,7 +192,8 @@ def test_nik_check_for_the_form(client, runtime):
     assert bad["ok"] is False
     [english] = check_nik("6402054513000001")
     assert "month of birth" in english
-    assert bad["errors"] == [translate(english, gettext_for("id"))] and bad["errors"] != [english]
+    assert bad["errors"] == [render(english, translations_for("id"))] and bad["errors"] != [english]
+    assert bad["errors"] == ["Digit 9\u201310 (13) bukan bulan lahir (01\u201312)."]
 
 
 def test_in_the_web_app_the_page_uses_its_layout_and_uploads_need_a_csrf_token(runtime):

@@ -118,16 +118,24 @@ def test_dates_are_shown_in_the_office_time_zone_the_indonesian_way(app):
         assert format_dt(moment) == "28 Nov 2026 15.05 WIB"
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_already_formatted_plugin_messages_are_translated_part_by_part(app):
-    from simpul.web.i18n import translate_message
+def test_api_validation_messages_keep_their_values_in_each_language(app, token_for):
+    """marshmallow's formatted messages arrive as msgid + values (no English is parsed back)."""
+    api, op = app.test_client(), token_for("operator")
+    indonesian = api.get("/api/v1/tasks?view=nope&per_page=0", headers={**op, "Accept-Language": "id"}).get_json()
+    assert indonesian["errors"]["view"] == ["Harus salah satu dari: mine, roles, office."]
+    assert indonesian["errors"]["per_page"] == ["Harus paling kecil 1 dan paling besar 200."]
+    english = api.get("/api/v1/tasks?view=nope", headers={**op, "Accept-Language": "en"}).get_json()
+    assert english["errors"]["view"] == ["Must be one of: mine, roles, office."]
 
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_plugin_messages_are_translated_with_their_parameters_where_shown(app):
+    from simpul.engine import Message
+    from simpul.web.i18n import show_message
+
+    missing = Message("Required document missing: {label}", label=Message("Family card (Kartu Keluarga)"))
     with app.test_request_context("/"):
-        assert (
-            translate_message("Required document missing: Family card (Kartu Keluarga)")
-            == "Berkas persyaratan belum ada: Kartu Keluarga (KK)"
-        )
-        assert (
-            translate_message("Must be one of: mine, roles, office.") == "Harus salah satu dari: mine, roles, office."
-        )
-        assert translate_message("Something nobody translated.") == "Something nobody translated."
+        assert show_message(missing) == "Berkas persyaratan belum ada: Kartu Keluarga (KK)"
+        assert show_message("Something nobody translated.") == "Something nobody translated."
+        # text already formatted is not a msgid: nothing turns it back into a template
+        assert show_message(str(missing)) == "Required document missing: Family card (Kartu Keluarga)"
