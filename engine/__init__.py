@@ -30,6 +30,7 @@ from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
 from .i18n import N_, Message
+from .i18n import render as render_message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
 from .models import UTCDateTime
@@ -50,6 +51,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "Message",
+    "render_message",
     "NotFound",
     "PluginError",
     "ROLES",

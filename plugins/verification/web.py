@@ -24,9 +24,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, requirements_for
+from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, render_message, requirements_for
 from simpul.engine import documents as store
-from simpul.engine.i18n import render
 
 from .identity import NikError, check_nik, parse_nik
 
@@ -83,7 +82,7 @@ def _checklist_rows(requirements, docs, case, catalogue) -> list[dict]:
     return [
         {
             **r,
-            "label_text": render(r.get("label") or r["key"], catalogue),
+            "label_text": render_message(r.get("label") or r["key"], catalogue),
             "documents": by_key.get(r["key"], []),
             "ticked": r["key"] in received,
         }
@@ -142,7 +141,7 @@ class Pages:
         case = engine.get_case(runtime, receipt, who)
         docs = store.list_documents(runtime, case["id"], who)
         for d in docs:
-            d["warning_texts"] = [render(w, self.catalogue()) for w in d["warnings"]]
+            d["warning_texts"] = [render_message(w, self.catalogue()) for w in d["warnings"]]
         rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, self.catalogue())
         if _wants_json():
             body = {"case": case["receipt"], "requirements": rows, "documents": docs}
@@ -168,7 +167,7 @@ class Pages:
 
     def refused(self, receipt, err: SimpulError, t):
         errors = (
-            {k: [render(m, self.catalogue()) for m in v] for k, v in err.errors.items()}
+            {k: [render_message(m, self.catalogue()) for m in v] for k, v in err.errors.items()}
             if isinstance(err.errors, dict)
             else {}
         )
@@ -216,7 +215,7 @@ class Pages:
         message = t(MSG_ALREADY if result["duplicate"] else MSG_UPLOADED)
         status = 200 if result["duplicate"] else 201
         if _wants_json():
-            result["warning_texts"] = [render(w, self.catalogue()) for w in result["warnings"]]
+            result["warning_texts"] = [render_message(w, self.catalogue()) for w in result["warnings"]]
             return jsonify({**result, "message": message}), status
         return self.page(receipt, message=message, status=status)
 
@@ -228,7 +227,7 @@ class Pages:
         self.actor()
         nik = request.args.get("nik", "")
         errors = check_nik(nik, request.args.get("birth_date"), request.args.get("sex"))
-        body = {"nik": nik, "ok": not errors, "errors": [render(m, self.catalogue()) for m in errors]}
+        body = {"nik": nik, "ok": not errors, "errors": [render_message(m, self.catalogue()) for m in errors]}
         try:
             parsed = parse_nik(nik)
         except NikError:
