@@ -93,7 +93,7 @@ def case_event(event, case):
 
 
 @hookspec
-def case_event_recorded(runtime, event, case, queue):
+def case_event_recorded(runtime, event, case, queue, note):
     """Called inside the transaction that records an event, right after the event is written
     and before anything is committed: what a plugin queues here is committed with the event, or
     rolled back with it (a notification for a step that never happened is never sent).
@@ -103,8 +103,12 @@ def case_event_recorded(runtime, event, case, queue):
     (an office code, or a plugin's own address such as ``"resident"``), ``payload`` is JSON,
     ``key`` makes it idempotent (the same key queued twice is one message).  The worker hands
     it to ``deliver_outbox_message``, with retries and backoff, in queue order; it is not held
-    behind the case's messages to other offices.  The return value is ignored.  An exception
-    is logged and drops only that plugin's messages for this event: the event is recorded."""
+    behind the case's messages to other offices.  ``note(kind, detail=None, after=None)``
+    records an event of the plugin's own ``kind`` on the case's timeline in that transaction
+    (e.g. ``notification_queued``; the engine's own kinds are refused); ``after`` may hold
+    ``{"msgid", "params"}``, which the timeline shows translated.  Take only the arguments you
+    need.  The return value is ignored.  An exception is logged and drops only that plugin's
+    messages and notes for this event: the event is recorded."""
 
 
 @hookspec(firstresult=True)
