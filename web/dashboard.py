@@ -46,7 +46,7 @@ MILESTONE_LABELS = {
     "handed_over": N_("Handed over"),
     "rejected": N_("Rejected"),
     "suket": N_("Suket issued"),
-    "breaches": N_("Done late (SLA)"),
+    "breaches": N_("SLA breaches (done late or escalated)"),
     "applications": N_("Applications"),
     "open_at_end": N_("Open at month end"),
 }
