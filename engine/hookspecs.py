@@ -275,3 +275,13 @@ def live_checks(runtime, process_key):
     arguments to the endpoint (GET, JSON) and shows its answer ``{"ok": bool, "errors":
     [text]}`` beside the field.  Advisory only: the start is checked again by
     ``validate_case_start``.  Results are combined in registration order."""
+
+
+@hookspec
+def office_summaries(runtime, actor):
+    """Called by the web dashboard for each viewer.  Return a list of the figures of offices
+    that run their own node (and so are not in this node's database), as their node last sent
+    them: ``{"office", "name", "as_of" (ISO time), "weeks": [{"week", "started", "recorded",
+    "sent", "printed", "handed_over", "rejected", "breaches"}], "open_by_step": [{"step",
+    "name", "name_en", "open", "overdue"}], "open_total", "overdue_total", "incidents"}``; only
+    offices ``actor`` may see.  ``[]``/``None`` for none.  Results are combined."""
