@@ -17,8 +17,8 @@ def _kept(reg):
     return summaries.office_summaries(reg, actor(reg, "disdukcapil"))
 
 
-def test_the_kecamatan_summary_reaches_the_regency_over_the_link(sqlite_nodes):
-    kec, reg = sqlite_nodes.kecamatan.runtime, sqlite_nodes.regency.runtime
+def test_the_kecamatan_summary_reaches_the_regency_over_the_link(nodes):
+    kec, reg = nodes.kecamatan.runtime, nodes.regency.runtime
     record_case(kec, 1)
     record_case(kec, 2)
     work(kec)  # both sent to the regency
@@ -89,3 +89,33 @@ def test_the_regency_dashboard_shows_them_with_as_of(sqlite_nodes):
     assert "Per " in text and "sebagaimana terakhir dikirim" in text
     html = response.get_data(as_text=True)
     assert 'id="remote-640205"' in html and 'id="flow-640205"' in html
+
+
+def test_simpul_coordination_summary_queues_it_from_the_command_line(sqlite_nodes, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kec, reg = sqlite_nodes.kecamatan.runtime, sqlite_nodes.regency.runtime
+    record_case(kec, 1)
+    work(kec)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
+    env.update(
+        SIMPUL_DATABASE_URL=kec.config.database_url,
+        SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
+        SIMPUL_OFFICE_CODE="640205",
+        SIMPUL_OFFICE_KIND="kecamatan",
+        SIMPUL_REGENCY_CODE="6402",
+        SIMPUL_SETTINGS=json.dumps({"coordination": kec.config.settings["coordination"]}),
+    )
+    simpul = str(Path(sys.executable).with_name("simpul"))
+    proc = subprocess.run([simpul, "coordination", "summary"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "summary queued for office 6402" in proc.stdout
+    work(kec)
+    assert [k["office"] for k in _kept(reg)] == ["640205"]
+    env.update(SIMPUL_OFFICE_KIND="regency", SIMPUL_OFFICE_CODE="6402")
+    refused = subprocess.run([simpul, "coordination", "summary"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "not a kecamatan node" in refused.stderr
