@@ -257,3 +257,27 @@ def test_ready_follows_the_card_arrival_not_the_printed_message(runtime, app, ga
     assert len(gateway.received) == 1 and "sudah jadi" in gateway.received[0]["message"]
     complete(runtime, receipt, "operator", HANDOVER, step="Task_handover")
     assert stage() == "handed_over"
+
+
+class Refusing:
+    """An SMTP server that refuses the recipient, quoting the address back (as servers do)."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        return f"550 5.1.1 <{address}>: Recipient address rejected"
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_refusal_that_quotes_the_address_is_shown_masked(runtime, gateway):
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        _configure(runtime, controller.port, gateway.port)
+        receipt = _start(runtime)
+        run_due(runtime)
+    finally:
+        controller.stop()
+    (failed,) = [e for e in _fates(runtime, receipt) if e["kind"] == "notification_failed"]
+    assert "550" in failed["detail"] and "w•••@example.id" in failed["detail"]
+    assert EMAIL not in json.dumps(failed)
