@@ -83,6 +83,7 @@ def record_event(
     detail=None,
     before=None,
     after=None,
+    noted: bool = False,
 ) -> None:
     values = dict(
         case_id=case.id,
@@ -113,7 +114,7 @@ def record_event(
         CaseView.of(case),
     )
     uow.events.append(announced)
-    if uow.runtime is not None:
+    if uow.runtime is not None and not noted:  # a plugin's own note is not handed back to the plugins
         _queue_for_plugins(uow, case, *announced)
 
 
@@ -167,7 +168,7 @@ def _queue_for_plugins(uow, case: Case, event: dict, view: CaseView) -> None:
             if exists is None:
                 conn.execute(_OUTBOX.insert(), row)
         for kind, who, detail, after in noted:
-            record_event(uow, case, kind, who, detail=detail, after=after)
+            record_event(uow, case, kind, who, detail=detail, after=after, noted=True)
 
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:

@@ -789,10 +789,16 @@ def test_hook_case_event_recorded_note(db, tmp_path):
             if event["kind"] == "case_started":
                 note("probe_noted", "kept", {"n": 2})
 
-    rt = _runtime(db, tmp_path, Notes(), Notes2())
+    class EveryEvent:
+        @hookimpl
+        def case_event_recorded(self, note):
+            note("probe_every")  # also for the notes: never handed back, so no loop
+
+    rt = _runtime(db, tmp_path, Notes(), Notes2(), EveryEvent())
     engine.deploy_bundled(rt)
     receipt = start_new_card(rt)["receipt"]
     events = engine.get_case(rt, receipt, actor(rt, "operator"))["events"]
+    assert [e["kind"] for e in events].count("probe_every") == 1  # one for case_started, none for the notes
     noted = [(e["kind"], e["detail"], e["actor"]) for e in events if e["kind"] == "probe_noted"]
     assert len(noted) == 1 and noted[0][1] == "kept"
     assert [e["kind"] for e in events].count("task_completed") == 0
@@ -801,6 +807,7 @@ def test_hook_case_event_recorded_note(db, tmp_path):
         engine.record_case_event(rt, receipt, "case_cancelled", detail="forged")
     kinds = [e["kind"] for e in engine.get_case(rt, receipt, actor(rt, "operator"))["events"]]
     assert kinds.count("probe_noted") == 2 and "case_cancelled" not in kinds
+    assert kinds.count("probe_every") == 2  # record_case_event's event is heard like any other
     rt.close()
 
 
