@@ -34,6 +34,7 @@ from .i18n import render as render_message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
 from .models import UTCDateTime
+from .plugin_events import queue_office_message, record_case_event
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .step_timings import step_timings
@@ -79,7 +80,9 @@ __all__ = [
     "mask_nik",
     "node_secret",
     "open_document",
+    "queue_office_message",
     "receive_message",
+    "record_case_event",
     "requirements_for",
     "recap",
     "stats",

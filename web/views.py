@@ -25,7 +25,7 @@ from simpul.engine.models import Office, User
 from .auth import login_required, safe_next
 from .extensions import db, runtime
 from .formjs import build_fields, data_from_post
-from .i18n import process_title, render_error, render_field_errors, requirement_label, step_title
+from .i18n import event_detail, process_title, render_error, render_field_errors, requirement_label, step_title
 from .plugin_ui import case_actions, live_checks, task_input_fields, task_input_values
 
 bp = Blueprint("ui", __name__)
@@ -483,6 +483,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
     for event in case["events"]:
         info = names.get(event["step"] or "")
         event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
+        event["detail"] = event_detail(event)
     steps_done = [
         step_title(names[s]["name"], names[s]["name_en"])
         for s in diagram["completed"]
