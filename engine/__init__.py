@@ -33,10 +33,11 @@ from .i18n import N_, Message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
 from .models import UTCDateTime
+from .plugin_types import CaseView, ServiceContext
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
+from .retry import backoff
 from .runtime import Runtime
 from .step_timings import step_timings
-from .workflow import CaseView, ServiceContext
 
 __all__ = [
     "Actor",
@@ -57,6 +58,7 @@ __all__ = [
     "ServiceContext",
     "SimpulError",
     "ValidationFailed",
+    "backoff",
     "cancel_case",
     "case_page",
     "check_process",

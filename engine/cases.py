@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
 
+from ._incidents import describe_incident
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
@@ -38,8 +39,9 @@ from .models import (
     ReceiptSerial,
     utcnow,
 )
+from .plugin_types import CaseView
 from .processes import latest_version_id
-from .workflow import CaseView, CaseWorkflow
+from .workflow import CaseWorkflow
 
 security_log = logging.getLogger("simpul.security")
 log = logging.getLogger("simpul.engine")
@@ -721,9 +723,7 @@ def complete_task(
         try:
             spiff_task.run()
         except Exception as exc:  # a failing postscript: the case needs an administrator
-            from .workflow import _describe
-
-            cw.incident = _describe(exc)
+            cw.incident = describe_incident(exc)
         else:
             cw.advance()
         record_event(

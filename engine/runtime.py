@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ._workflow_cache import WorkflowCache
 from .config import Config
 from .db import Database, after_commit, make_engine
 from .errors import PluginError
@@ -26,7 +27,6 @@ from .plugins import make_plugin_manager
 from .resources import PROCESSES_DIR
 from .specs import StateSerializer
 from .wakeup import CHANNEL, Wakeup
-from .workflow import WorkflowCache
 
 log = logging.getLogger("simpul.engine")
 
