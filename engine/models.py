@@ -5,6 +5,7 @@ tasks the inbox shows, and an append-only event log for the audit trail."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,6 +15,7 @@ from .db import Base
 
 
 def utcnow() -> datetime:
+    """Now, as an aware UTC datetime (what every stored timestamp is)."""
     return datetime.now(UTC)
 
 
@@ -235,3 +237,9 @@ class InboxReceipt(Base):
     source_office: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Row(SimpleNamespace):
+    """A table row's columns as attributes.  The step path (claim, complete) reads its task
+    and case this way and writes with Core statements: no ORM identity to build and track.
+    Functions that take a ``Case`` or ``HumanTask`` on that path accept a Row too."""

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from uuid import uuid4
 
-from .models import Case, OutboxMessage
+from .models import Case, OutboxMessage, Row
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class CaseView:
     data: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, case: Case, data: dict | None = None) -> CaseView:
+    def of(cls, case: Case | Row, data: dict | None = None) -> CaseView:
         return cls(
             id=case.id,
             receipt=case.receipt,
@@ -43,7 +43,7 @@ class CaseView:
 class ServiceContext:
     """What a service operator's handler may use: the case, its data, settings, the outbox."""
 
-    def __init__(self, runtime, session, case: Case, task_data: dict):
+    def __init__(self, runtime, session, case: Case | Row, task_data: dict):
         self.runtime = runtime
         self._session = session
         self.case = CaseView.of(case, task_data)

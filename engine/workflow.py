@@ -22,7 +22,7 @@ from . import sandbox
 from ._incidents import describe_incident
 from .db import after_commit
 from .errors import NotFound
-from .models import Case, HumanTask, Job, WorkflowState, utcnow
+from .models import Case, HumanTask, Job, Row, WorkflowState, utcnow
 from .plugin_types import ServiceContext
 from .retry import backoff  # noqa: F401  (kept importable here for plugins not yet converted)
 from .sandbox_pool import PooledSandboxEnvironment
@@ -53,7 +53,7 @@ class _ServiceCaller:
         return json.dumps(result if result is not None else {})
 
 
-def _cache_tag(case: Case) -> tuple:
+def _cache_tag(case: Case | Row) -> tuple:
     """What must match for a kept workflow to be the stored one (the version is bumped on
     every save; the rest guards against a database recreated under a running process)."""
     return case.lock_version, case.process_version_id, case.created_at
@@ -82,7 +82,7 @@ class CaseWorkflow:
         self,
         runtime,
         session,
-        case: Case,
+        case: Case | Row,
         workflow: BpmnWorkflow,
         caller: _ServiceCaller,
         stored: bool = False,
@@ -119,7 +119,7 @@ class CaseWorkflow:
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
-    def new(cls, runtime, session, case: Case, version, data: dict) -> CaseWorkflow:
+    def new(cls, runtime, session, case: Case | Row, version, data: dict) -> CaseWorkflow:
         spec, subs = runtime.spec_for(version)
         caller = _ServiceCaller(runtime)
         wf = BpmnWorkflow(spec, subs, script_engine=_script_engine(runtime, caller))
@@ -130,7 +130,7 @@ class CaseWorkflow:
         return cls(runtime, session, case, wf, caller)
 
     @classmethod
-    def load(cls, runtime, session, case: Case, *, cached: bool = True) -> CaseWorkflow:
+    def load(cls, runtime, session, case: Case | Row, *, cached: bool = True) -> CaseWorkflow:
         """The case's workflow as last committed.  ``cached=False`` for a look that will not
         be saved (a diagram, a dry run): it leaves the hot copy for the next step."""
         if cached:
@@ -175,7 +175,7 @@ class CaseWorkflow:
             if sub.parent_task_id is not None:
                 parent = self.wf.get_task_from_id(sub.parent_task_id)
                 parent.task_spec._update(parent)
-        waiting = [] if not active else None
+        waiting: list | None = [] if not active else None
         ran = run_ready(self.wf, waiting)
         more = ran > 0 or len(self.wf.get_active_subprocesses()) > len(active)
         if not more and waiting is not None:
@@ -292,10 +292,11 @@ class CaseWorkflow:
         gone = before_tasks - set(ready)
         if gone:
             conn.execute(_DELETE_TASK, [{"tid": task_id} for task_id in gone])
-        opened = [self.inbox_row(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
-        if opened:
-            conn.execute(_INSERT_TASK, opened)
-            opened = [SimpleNamespace(**row) for row in opened]
+        new_rows = [self.inbox_row(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
+        opened: list[SimpleNamespace] = []
+        if new_rows:
+            conn.execute(_INSERT_TASK, new_rows)
+            opened = [SimpleNamespace(**row) for row in new_rows]
 
         # Service tasks wait for the worker as jobs.
         stale = before_services - set(services)
