@@ -28,7 +28,7 @@ from .drafts import require_admin
 from .errors import InvalidInput, NotFound
 from .i18n import N_
 from .models import Case, HumanTask, ProcessVersion, utcnow
-from .models_process_admin import ProcessMigrationRun
+from .models_migration_runs import ProcessMigrationRun
 from .specs import bpmn_specs, spec_label
 from .workflow import CaseWorkflow
 

@@ -10,8 +10,7 @@ from .actors import Actor
 from .cases import find_case, record_event, visible_case
 from .errors import ValidationFailed
 from .i18n import N_
-from .models import utcnow
-from .models_web import CaseComment
+from .models import CaseComment, utcnow
 
 MAX_COMMENT = 4000
 MSG_REQUIRED = N_("This field is required.")
