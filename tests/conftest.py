@@ -6,6 +6,7 @@ newcomer's machine without it those tests are skipped with the reason.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import uuid
@@ -144,6 +145,12 @@ def sqlite_db(tmp_path, sqlite_template):
     path = tmp_path / "simpul.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+#: ``SIMPUL_PLUGINS`` blocking every installed (entry-point) plugin, e.g. a regency's one: for
+#: tests of the national baseline, which such a plugin changes on purpose (scripts/test-with-kukar
+#: runs the suite with one installed).  Empty when none is installed.
+INSTALLED_PLUGINS_BLOCKED = ",".join(sorted(f"-{ep.name}" for ep in importlib.metadata.entry_points(group="simpul")))
 
 
 def make_runtime(url, tmp_path, extra_plugins=(), **overrides) -> Runtime:
