@@ -182,11 +182,13 @@ def seed_offices(rt):
 
 
 @pytest.fixture
-def runtime(db, tmp_path):
-    """A node with the offices and users seeded and the bundled processes deployed."""
+def runtime(db, tmp_path, request):
+    """A node with the offices and users seeded and the bundled processes deployed.  A test
+    marked ``national_checklist`` gets it without installed (regency) plugins."""
     from simpul.engine import deploy_bundled
 
-    rt = make_runtime(db, tmp_path)
+    national = request.node.get_closest_marker("national_checklist") is not None
+    rt = make_runtime(db, tmp_path, **({"plugins": INSTALLED_PLUGINS_BLOCKED} if national else {}))
     seed_offices(rt)
     deploy_bundled(rt, deployed_by="test")
     yield rt

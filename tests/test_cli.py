@@ -113,7 +113,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
         "operator",
         "--json",
     )["receipt"]
-    _do(simpul, rep, "operator", {"documents_complete": True})
+    _do(simpul, rep, "operator", _all_documents(simpul, "ektp_replacement", {"reason": "lost"}))
     _do(simpul, rep, "operator", {"identity_matched": True})
     simpul("worker", "--once", "--json")
     simpul(
