@@ -46,7 +46,7 @@ def list_offices(runtime) -> list[OfficeInfo]:
 def office_names(runtime) -> dict[str, str]:
     """Office code -> name, for every office this node knows (a few hundred at most)."""
     with runtime.read() as s:
-        return dict(s.execute(select(Office.code, Office.name)).tuples().all())
+        return {code: name for code, name in s.execute(select(Office.code, Office.name))}
 
 
 def display_names(runtime, usernames) -> dict[str, str]:
@@ -56,7 +56,7 @@ def display_names(runtime, usernames) -> dict[str, str]:
         return {}
     with runtime.read() as s:
         rows = s.execute(select(User.username, User.display_name).where(User.username.in_(names)))
-        return dict(rows.tuples().all())
+        return {username: name for username, name in rows}
 
 
 def office_colleagues(runtime, office_code: str) -> list[dict]:
