@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .actors import Actor
 from .errors import NotFound
+from .i18n import Message
 from .ids import as_id
 from .models import Case, Row
 
@@ -23,7 +24,7 @@ _C = TypeVar("_C", Case, Row)
 
 def visible_case(case: _C | None, actor: Actor, what: str) -> _C:
     if case is None:
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     if not actor.sees_office(case.office_code):
         security_log.warning(
             "office isolation: %s of office %s tried to reach case %s of office %s",
@@ -32,7 +33,7 @@ def visible_case(case: _C | None, actor: Actor, what: str) -> _C:
             case.receipt,
             case.office_code,
         )
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     return case
 
 
