@@ -31,7 +31,7 @@ class State:
     def actor(self, username: str | None) -> Actor:
         if not username:
             return Actor(username="cli", office_code=None, roles=Actor.system().roles, display_name="cli")
-        from simpul.engine.directory import actor_for
+        from simpul.engine import actor_for
 
         return actor_for(self.runtime, username)
 
@@ -56,7 +56,7 @@ from . import commands, supervision, users  # noqa: E402,F401  (registers the su
 def _register_plugin_commands():
     """Plugins add subcommands through the ``register_commands`` hook, and options to
     ``simpul tasks complete`` through ``task_inputs``; the runtime is ``ctx.obj.runtime``."""
-    from simpul.engine.plugins import make_plugin_manager
+    from simpul.engine import make_plugin_manager
 
     pm = make_plugin_manager(Config.from_env().plugins)
     commands.add_task_input_options(pm.hook)
@@ -66,8 +66,8 @@ def _register_plugin_commands():
 def node_catalogue():
     """The node's catalogue (``SIMPUL_LOCALE``, the core's with the plugins' behind it): the CLI
     shows messages in the node's language, as the web app shows them in the request's."""
+    from simpul.engine import make_plugin_manager
     from simpul.engine.i18n import translations_for
-    from simpul.engine.plugins import make_plugin_manager
 
     config = Config.from_env()
     dirs = [d for result in make_plugin_manager(config.plugins).hook.translation_dirs() for d in result or []]

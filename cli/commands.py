@@ -7,8 +7,7 @@ import threading
 import click
 
 from simpul import engine
-from simpul.engine import directory, worker
-from simpul.engine.plugins import plugin_info
+from simpul.engine import plugin_info
 
 from . import main, pass_state
 from .output import emit, parse_data
@@ -18,17 +17,17 @@ CASE_COLUMNS = ["receipt", "process", "resident_name", "nik", "status", "outcome
 
 
 def _setup(state, demo: bool):
-    from simpul.engine.migrate import upgrade
+    from simpul.engine import upgrade_database as upgrade
 
     rt = state.runtime
     upgrade(rt)
     cfg = rt.config
     with rt.transaction() as uow:
         if cfg.office_kind != "regency":
-            directory.ensure_office(
+            engine.ensure_office(
                 uow.session, cfg.regency_code, f"Disdukcapil {cfg.regency_code}", "regency", timezone=cfg.timezone
             )
-        directory.ensure_office(
+        engine.ensure_office(
             uow.session,
             cfg.office_code,
             cfg.office_name,
@@ -72,7 +71,7 @@ def run(state, host, port, no_worker):
     app = create_app(runtime=state.runtime)
     stop = threading.Event()
     if not no_worker:
-        threading.Thread(target=worker.run_forever, args=(state.runtime, stop), daemon=True, name="worker").start()
+        threading.Thread(target=engine.run_forever, args=(state.runtime, stop), daemon=True, name="worker").start()
     click.echo(f"Simpul on http://{host}:{port}/ (office {state.config.office_code})")
     try:
         serve(app, host=host, port=port, threads=8, ident="Simpul")
@@ -87,10 +86,10 @@ def run(state, host, port, no_worker):
 def worker_cmd(state, once, as_json):
     """Run service tasks, due timers and the outbox."""
     if once:
-        emit(worker.run_due(state.runtime), as_json=as_json)
+        emit(engine.run_due(state.runtime), as_json=as_json)
         return
     click.echo("worker running; Ctrl-C stops it")
-    worker.run_forever(state.runtime)
+    engine.run_forever(state.runtime)
 
 
 # -- processes -----------------------------------------------------------------------------
@@ -308,7 +307,7 @@ def tasks_complete(state, task_id, username, data, expected_version, as_json, **
 
 def add_task_input_options(hook) -> None:
     """``--<name>`` on ``simpul tasks complete`` for each input a plugin declares."""
-    from simpul.engine.runtime import collect_task_inputs
+    from simpul.engine import collect_task_inputs
 
     present = {p.name for p in tasks_complete.params}
     for name, decl in collect_task_inputs(hook).items():

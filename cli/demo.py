@@ -3,11 +3,8 @@ office, one user per role, and a few cases at different steps."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from simpul import engine
-from simpul.engine import Conflict, directory
-from simpul.engine.models import Case
+from simpul.engine import Conflict
 
 KELURAHAN = [("6402051001", "Kelurahan Sangasanga Dalam"), ("6402051002", "Kelurahan Sangasanga Muara")]
 
@@ -89,15 +86,14 @@ def load_demo(runtime) -> None:
     password_hash = _hash(DEMO_PASSWORD)
     with runtime.transaction() as uow:
         for code, name in KELURAHAN:
-            directory.ensure_office(uow.session, code, name, "kelurahan", parent_code=cfg.office_code)
+            engine.ensure_office(uow.session, code, name, "kelurahan", parent_code=cfg.office_code)
         for username, display, roles, office in DEMO_USERS:
             code = cfg.regency_code if office == "regency" else cfg.office_code
-            if uow.session.get(engine.models.User, username) is None:
-                directory.create_user(uow.session, username, display, code, roles, password_hash)
-    with runtime.read() as s:
-        if s.scalar(select(Case).limit(1)) is not None:
-            return  # demo cases exist already
-    clerk = directory.actor_for(runtime, "operator")
+            if not engine.user_exists(uow.session, username):
+                engine.create_user(uow.session, username, display, code, roles, password_hash)
+    if engine.has_cases(runtime):
+        return  # demo cases exist already
+    clerk = engine.actor_for(runtime, "operator")
     for process, data in RESIDENTS:
         try:
             engine.start_case(runtime, process, data, clerk)

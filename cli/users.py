@@ -6,8 +6,8 @@ import sys
 
 import click
 
+from simpul import engine
 from simpul.engine import InvalidInput, NotFound
-from simpul.engine import auth as engine_auth
 
 from . import main, pass_state
 from .output import emit
@@ -44,13 +44,13 @@ def users_create(state, username, display_name, office, roles, password, passwor
     actor = state.actor(None)
     exists = True
     try:
-        engine_auth.get_user(rt, username, actor)
+        engine.get_user(rt, username, actor)
     except NotFound:
         exists = False
     if not exists and not password:
         raise InvalidInput("A new user needs a password: give --password or --password-stdin.")
     roles = [r.strip() for value in roles for r in value.split(",") if r.strip()]
-    user = engine_auth.save_user(
+    user = engine.save_user(
         rt,
         actor,
         username,
@@ -73,7 +73,7 @@ def users_create(state, username, display_name, office, roles, password, passwor
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def users_list(state, as_json):
-    rows = engine_auth.list_users(state.runtime, state.actor(None))
+    rows = engine.list_users(state.runtime, state.actor(None))
     if as_json:
         emit(rows, as_json=True)
     else:
@@ -87,7 +87,7 @@ def users_list(state, as_json):
 @pass_state
 def users_token(state, username, name, as_json):
     """Create an API bearer token for USERNAME; it is printed once and stored only as a hash."""
-    token, row = engine_auth.create_token(state.runtime, username, name, state.actor(None))
+    token, row = engine.create_token(state.runtime, username, name, state.actor(None))
     if as_json:
         emit({**row, "token": token}, as_json=True)
     else:

@@ -1,11 +1,44 @@
 """Simpul's engine: models, persistence, running cases, hooks and the plugin manager.
 
-It imports no web framework and no plugin: the CLI, the worker, the web app and the tests
-all drive it through the functions exported here.
+It imports no web framework and no plugin.  What is exported here (``__all__``) is the
+engine's API: the CLI, the worker, the web app and plugins call these names, and only these
+(``tests/test_engine_api.py`` holds them to it).  Every function taking a ``runtime`` runs in
+its own transaction, with office isolation inside its queries.
+
+Public submodules, for what is better read with its module's name in front (also in
+``__all__``, as modules):
+
+* ``i18n`` -- the message contract: ``N_``, ``Message``, ``render``, ``LOCALES``,
+  ``translations_for``, ``load_catalogue``;
+* ``validators`` -- marshmallow validators whose messages keep their msgid;
+* ``documents`` -- scans of a case's documents and the upload limits;
+* ``stats`` -- the camat's dashboard figures;
+* ``recap`` -- the monthly recap (PDF, spreadsheet);
+* ``supervision`` -- the supervisor's hands (reassign, release, move back, reopen).
+
+Every other module is where an exported name is defined and is not imported from outside
+the engine; modules whose names start with ``_`` are the engine's own business.
 """
 
-from . import documents, recap, stats, supervision
+from . import documents, i18n, recap, stats, supervision, validators
 from .actors import ROLES, Actor
+from .auth import (
+    actor_for_token,
+    authenticate,
+    change_own_password,
+    create_token,
+    end_session,
+    get_locale,
+    get_user,
+    list_tokens,
+    list_users,
+    open_session,
+    revoke_token,
+    save_user,
+    session_actor,
+    set_locale,
+)
+from .case_migration import migrate_cases, migration_runs, plan_migration
 from .cases import (
     cancel_case,
     case_page,
@@ -14,39 +47,87 @@ from .cases import (
     deliver_message,
     get_case,
     get_task,
+    has_cases,
     list_cases,
     list_tasks,
     receive_message,
-    requirements_for,
     retry_incident,
     start_case,
+    task_completion,
     task_inputs,
     unclaim_task,
 )
+from .comments import add_comment, list_comments
 from .config import Config
 from .db import Base
 from .decisions import task_outcome
+from .directory import (
+    OfficeInfo,
+    actor_for,
+    create_user,
+    display_names,
+    ensure_office,
+    get_office,
+    list_offices,
+    office_colleagues,
+    office_names,
+    user_exists,
+)
 from .documents import list_documents, open_document, store_document
+from .drafts import (
+    bundled_form,
+    deploy_draft,
+    deploy_preview,
+    editor_catalogue,
+    get_draft,
+    open_process,
+    process_overview,
+    save_draft,
+    version_xml,
+)
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
+from .forms import CONTAINER_TYPES, INPUT_TYPES, validate_form_data
 from .hookspecs import hookimpl
-from .i18n import N_, Message
+from .i18n import LOCALES, N_, Message
 from .i18n import render as render_message
-from .inbox import mask_nik
+from .ids import MAX_ID, as_id, strict_int
+from .inbox import MAX_PER_PAGE as INBOX_MAX_PER_PAGE
+from .inbox import SORTS as INBOX_SORTS
+from .inbox import VIEWS as INBOX_VIEWS
+from .inbox import case_diagram, field_labels, inbox_counts, inbox_options, mask_nik, start_form, startable_processes
+from .inbox import inbox as inbox_page
 from .keys import derived_key, node_secret
-from .models import UTCDateTime
+from .migrate import upgrade as upgrade_database
+from .models import UTCDateTime, utcnow
+from .outcomes import OUTCOMES
 from .plugin_events import queue_office_message, record_case_event
+from .plugin_types import CaseView, ServiceContext
+from .plugins import make_plugin_manager, plugin_info
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
-from .runtime import Runtime
+from .refusals import refusal_line
+from .requirements import requirements_for
+from .retry import backoff
+from .runtime import Runtime, collect_task_inputs
 from .step_timings import step_timings
-from .workflow import CaseView, ServiceContext
+from .validation import validate_process
+from .worker import run_due, run_forever
 
 __all__ = [
+    # public submodules (see above)
+    "documents",
+    "i18n",
+    "recap",
+    "stats",
+    "supervision",
+    "validators",
+    # actors, configuration, the runtime, the database
     "Actor",
-    "Base",
-    "N_",
-    "UTCDateTime",
-    "CaseView",
     "Config",
+    "ROLES",
+    "Runtime",
+    "upgrade_database",
+    "utcnow",
+    # errors (each carries a message template and its parameters)
     "Conflict",
     "DeployError",
     "Forbidden",
@@ -55,43 +136,117 @@ __all__ = [
     "render_message",
     "NotFound",
     "PluginError",
-    "ROLES",
-    "Runtime",
-    "ServiceContext",
     "SimpulError",
     "ValidationFailed",
+    "refusal_line",
+    # identifiers in URLs and forms
+    "MAX_ID",
+    "as_id",
+    "strict_int",
+    # cases and tasks
     "cancel_case",
     "case_page",
-    "check_process",
     "claim_task",
     "complete_task",
     "deliver_message",
-    "deploy_bundled",
-    "deploy_process",
-    "derived_key",
-    "documents",
     "get_case",
     "get_task",
-    "hookimpl",
+    "has_cases",
     "list_cases",
-    "list_documents",
-    "list_processes",
     "list_tasks",
-    "mask_nik",
-    "node_secret",
-    "open_document",
-    "queue_office_message",
     "receive_message",
+    "queue_office_message",
     "record_case_event",
-    "requirements_for",
-    "recap",
-    "stats",
-    "supervision",
     "retry_incident",
     "start_case",
-    "step_timings",
-    "store_document",
+    "task_completion",
     "task_inputs",
     "task_outcome",
     "unclaim_task",
+    "add_comment",
+    "list_comments",
+    "requirements_for",
+    "step_timings",
+    "OUTCOMES",
+    # the clerks' inbox, the diagrams and labels they see, the procedures they start
+    "INBOX_MAX_PER_PAGE",
+    "INBOX_SORTS",
+    "INBOX_VIEWS",
+    "case_diagram",
+    "field_labels",
+    "inbox_counts",
+    "inbox_options",
+    "inbox_page",
+    "mask_nik",
+    "start_form",
+    "startable_processes",
+    # documents
+    "list_documents",
+    "open_document",
+    "store_document",
+    # forms
+    "CONTAINER_TYPES",
+    "INPUT_TYPES",
+    "validate_form_data",
+    # processes: deploying, editing, migrating cases between versions
+    "bundled_form",
+    "check_process",
+    "deploy_bundled",
+    "deploy_draft",
+    "deploy_preview",
+    "deploy_process",
+    "editor_catalogue",
+    "get_draft",
+    "list_processes",
+    "migrate_cases",
+    "migration_runs",
+    "open_process",
+    "plan_migration",
+    "process_overview",
+    "save_draft",
+    "validate_process",
+    "version_xml",
+    # offices, users, sign-in, sessions
+    "OfficeInfo",
+    "actor_for",
+    "actor_for_token",
+    "authenticate",
+    "change_own_password",
+    "create_token",
+    "create_user",
+    "display_names",
+    "end_session",
+    "ensure_office",
+    "get_locale",
+    "get_office",
+    "get_user",
+    "list_offices",
+    "list_tokens",
+    "list_users",
+    "office_colleagues",
+    "office_names",
+    "open_session",
+    "revoke_token",
+    "save_user",
+    "session_actor",
+    "set_locale",
+    "user_exists",
+    "derived_key",
+    "node_secret",
+    # the worker
+    "run_due",
+    "run_forever",
+    # plugins: the manager, hooks, the types they are handed, their own tables and messages
+    "Base",
+    "CaseView",
+    "LOCALES",
+    "Message",
+    "N_",
+    "ServiceContext",
+    "UTCDateTime",
+    "backoff",
+    "collect_task_inputs",
+    "hookimpl",
+    "make_plugin_manager",
+    "plugin_info",
 ]

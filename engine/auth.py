@@ -359,6 +359,7 @@ def create_token(runtime, username: str, name: str, actor: Actor) -> tuple[str, 
 
 
 def list_tokens(runtime, username: str, actor: Actor) -> list[dict]:
+    """A user's API tokens (never their secret), for themselves or a system administrator."""
     if not _may_manage(actor, username):
         raise Forbidden("Only a system administrator manages other users' tokens.")
     with runtime.read() as s:
@@ -369,6 +370,7 @@ def list_tokens(runtime, username: str, actor: Actor) -> list[dict]:
 
 
 def revoke_token(runtime, token_id: int, actor: Actor) -> dict:
+    """Revoke an API token; its next request is refused.  Revoking twice is harmless."""
     with runtime.transaction() as uow:
         row = uow.session.get(ApiToken, token_id)
         if row is None or not _may_manage(actor, row.username):
@@ -423,6 +425,7 @@ def _require_admin(actor: Actor) -> None:
 
 
 def list_users(runtime, actor: Actor) -> list[dict]:
+    """Every user with their office, by user name (system administrators)."""
     _require_admin(actor)
     with runtime.read() as s:
         offices = {o.code: o for o in s.scalars(select(Office))}
@@ -430,6 +433,7 @@ def list_users(runtime, actor: Actor) -> list[dict]:
 
 
 def get_user(runtime, username: str, actor: Actor) -> dict:
+    """A user's account (one's own, or anyone's for a system administrator)."""
     if actor.username != username:
         _require_admin(actor)
     with runtime.read() as s:
@@ -511,6 +515,7 @@ def set_password(runtime, username: str, password: str) -> None:
 
 
 def change_own_password(runtime, actor: Actor, current: str, new: str) -> None:
+    """Change the actor's own password, after checking the current one and the password rules."""
     with runtime.read() as s:
         user = s.get(User, actor.username)
         ok = user is not None and verify_password(user.password_hash, current or "")
@@ -530,12 +535,14 @@ def change_own_password(runtime, actor: Actor, current: str, new: str) -> None:
 
 
 def get_locale(runtime, username: str) -> str | None:
+    """The language a user chose for the pages, or None when they never chose."""
     with runtime.read() as s:
         row = s.get(UserSetting, username)
         return row.locale if row else None
 
 
 def set_locale(runtime, username: str, locale: str) -> None:
+    """Remember the language a user chose for the pages (one of LOCALES)."""
     if locale not in LOCALES:
         raise ValidationFailed("Some fields need attention.", errors={"locale": [MSG_CHOICE]})
     with runtime.transaction() as uow:

@@ -28,7 +28,8 @@ from .drafts import require_admin
 from .errors import InvalidInput, NotFound
 from .i18n import N_
 from .models import Case, HumanTask, ProcessVersion, utcnow
-from .models_process_admin import ProcessMigrationRun
+from .models_migration_runs import ProcessMigrationRun
+from .specs import bpmn_specs, spec_label
 from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.migration")
@@ -44,22 +45,9 @@ class MigrationRefused(Exception):
     def __init__(self, reason: str, **params):
         self.template = reason
         self.params = params
+        #: the case's row in the migration report, set where the refusal is raised
+        self.row: dict | None = None
         super().__init__(reason.format(**params) if params else reason)
-
-
-def _spec_label(ts) -> dict:
-    props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
-    return {
-        "id": ts.bpmn_id,
-        "name": ts.bpmn_name or ts.bpmn_id,
-        "name_en": props.get("name_en"),
-        "type": type(ts).__name__,
-    }
-
-
-def _visible(specs) -> list:
-    """Only BPMN elements: SpiffWorkflow's own helper specs (Start, End, boundary splits) have no bpmn_id."""
-    return [ts for ts in specs if getattr(ts, "bpmn_id", None)]
 
 
 def _target(session, process_key: str, target_version: int) -> ProcessVersion:
@@ -97,10 +85,10 @@ class _Planner:
     def summary(self, session, source_version_id: int) -> dict:
         diff = self.spec_diff(session, source_version_id)
         return {
-            "added": [_spec_label(ts) for ts in _visible(diff.added)],
-            "removed": [_spec_label(ts) for ts in _visible(diff.removed)],
+            "added": [spec_label(ts) for ts in bpmn_specs(diff.added)],
+            "removed": [spec_label(ts) for ts in bpmn_specs(diff.removed)],
             "changed": [
-                {**_spec_label(ts), "attributes": sorted(changes)}
+                {**spec_label(ts), "attributes": sorted(changes)}
                 for ts, changes in diff.changed.items()
                 if getattr(ts, "bpmn_id", None)
             ],
@@ -212,7 +200,7 @@ def _where(wf) -> list[dict]:
         if ts is None or not ts.bpmn_id or ts.bpmn_id in seen:
             continue
         seen.add(ts.bpmn_id)
-        result.append({**_spec_label(ts), "state": TaskState.get_name(t.state)})
+        result.append({**spec_label(ts), "state": TaskState.get_name(t.state)})
     return result
 
 
@@ -228,7 +216,7 @@ def _open_cases(session, process_key: str, target: ProcessVersion, case_ids) -> 
     return list(session.scalars(stmt.order_by(Case.id).limit(MAX_CASES)))
 
 
-def _case_row(case: Case, version_number: int) -> dict:
+def _case_row(case: Case, version_number: int | None) -> dict:
     return {
         "case_id": case.id,
         "receipt": case.receipt,
@@ -442,6 +430,7 @@ def _refresh_inbox_rows(session, cw: CaseWorkflow) -> None:
 
 
 def migration_runs(runtime, actor: Actor, process_key: str | None = None, limit: int = 50) -> list[dict]:
+    """The latest bulk migrations of cases between versions, newest first (process admins)."""
     require_admin(actor)
     with runtime.read() as s:
         stmt = select(ProcessMigrationRun, ProcessVersion.version).join(

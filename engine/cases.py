@@ -7,11 +7,8 @@ another office is "not found" for a clerk, and the attempt is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import uuid
-from types import SimpleNamespace
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -21,11 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
 
+from ._case_access import OPEN_STATUSES, find_case, visible_case
+from ._incidents import describe_incident
+from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
-from .i18n import N_, Message
-from .ids import MAX_ID, as_id
+from .i18n import N_
+from .ids import MAX_ID
 from .models import (
     Case,
     CaseEvent,
@@ -33,157 +33,22 @@ from .models import (
     InboxReceipt,
     Job,
     Office,
-    OutboxMessage,
     ProcessVersion,
     ReceiptSerial,
+    Row,
     utcnow,
 )
+from .plugin_types import CaseView
 from .processes import latest_version_id
-from .workflow import CaseView, CaseWorkflow
+from .requirements import REQUIREMENTS_KEY, UPLOADED_KEY, requirements_for, uploaded_requirement_keys
+from .workflow import CaseWorkflow
 
-security_log = logging.getLogger("simpul.security")
 log = logging.getLogger("simpul.engine")
 
-OPEN_STATUSES = ("active", "incident")
 NIK_RE = re.compile(r"^[0-9]{16}$")
 
 
-_INSERT_EVENT = CaseEvent.__table__.insert()
-
-#: event kinds only the engine records (they move a case or its figures): a plugin notes its
-#: own kinds (``note`` of ``case_event_recorded``, ``engine.record_case_event``).
-ENGINE_EVENT_KINDS = frozenset(
-    (
-        "case_started",
-        "task_completed",
-        "service_completed",
-        "message_received",
-        "timer_fired",
-        "case_cancelled",
-        "case_reopened",
-        "case_moved_back",
-        "incident",
-        "incident_retried",
-    )
-)
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def record_event(
-    uow,
-    case: Case,
-    kind: str,
-    actor: Actor,
-    *,
-    task=None,
-    step=None,
-    step_name=None,
-    detail=None,
-    before=None,
-    after=None,
-    noted: bool = False,
-) -> None:
-    values = dict(
-        case_id=case.id,
-        at=utcnow(),
-        actor=actor.username,
-        office_code=actor.office_code or case.office_code,
-        kind=kind,
-        task_id=getattr(task, "id", None) if task is not None else None,
-        step=step or getattr(task, "step", None),
-        step_name=step_name or getattr(task, "name", None),
-        detail=detail,
-        before=before,
-        after=after,
-    )
-    uow.session.connection().execute(_INSERT_EVENT, values)  # append-only: no ORM object to track
-    from .stats import note_event
-
-    note_event(uow, case, kind, values, task)
-    announced = (
-        {
-            "kind": kind,
-            "actor": actor.username,
-            "at": values["at"].isoformat(),
-            "step": values["step"],
-            "detail": detail,
-            "after": after,
-        },
-        CaseView.of(case),
-    )
-    uow.events.append(announced)
-    if uow.runtime is not None and not noted:  # a plugin's own note is not handed back to the plugins
-        _queue_for_plugins(uow, case, *announced)
-
-
-_OUTBOX = OutboxMessage.__table__
-_QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
-
-
-def _queue_for_plugins(uow, case: Case, event: dict, view: CaseView) -> None:
-    """The ``case_event_recorded`` hook: each plugin's messages (and the events it notes on
-    the timeline) go into this transaction, or none of them when the plugin fails (so a
-    plugin's bug never blocks the counter)."""
-    conn = uow.session.connection()
-    for impl in uow.runtime.hook.case_event_recorded.get_hookimpls():
-        queued: list[dict] = []
-        noted: list[tuple] = []
-
-        def note(kind: str, detail: str | None = None, after: dict | None = None, _noted=noted, _by=impl.plugin_name):
-            kind = str(kind)
-            if kind in ENGINE_EVENT_KINDS:
-                raise InvalidInput("A plugin cannot record the engine's own event {kind}.", kind=kind)
-            json.dumps(after)  # JSON only
-            _noted.append((kind[:40], Actor.system(_by), detail, after))
-
-        def queue(destination: str, kind: str, payload: dict, key: str, _queued=queued, _plugin=impl.plugin_name):
-            json.dumps(payload)  # JSON only, refused here rather than in the worker
-            message_id = str(uuid.uuid5(_QUEUE_NAMESPACE, f"{_plugin}:{key}"))
-            _queued.append(
-                dict(
-                    message_id=message_id,
-                    case_id=None,  # not ordered behind the case's messages to other offices
-                    source_office=view.office_code,
-                    destination_office=str(destination)[:16],
-                    kind=str(kind)[:32],
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=utcnow(),
-                    created_at=utcnow(),
-                )
-            )
-            return message_id
-
-        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue, "note": note}
-        try:
-            impl.function(*(arguments[name] for name in impl.argnames))  # an impl may take fewer
-        except Exception:
-            log.exception("case_event_recorded of %s failed for %s", impl.plugin_name, event.get("kind"))
-            continue
-        for row in queued:
-            exists = conn.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.message_id == row["message_id"])).first()
-            if exists is None:
-                conn.execute(_OUTBOX.insert(), row)
-        for kind, who, detail, after in noted:
-            record_event(uow, case, kind, who, detail=detail, after=after, noted=True)
-
-
-def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
-    if case is None:
-        raise NotFound("{what} not found.", what=Message(what))
-    if not actor.sees_office(case.office_code):
-        security_log.warning(
-            "office isolation: %s of office %s tried to reach case %s of office %s",
-            actor.username,
-            actor.office_code,
-            case.receipt,
-            case.office_code,
-        )
-        raise NotFound("{what} not found.", what=Message(what))
-    return case
 
 
 def lock_case(uow, case_id: int) -> Case:
@@ -271,26 +136,10 @@ def _incident_event(uow, cw: CaseWorkflow, actor: Actor):
         record_event(uow, cw.case, "incident", actor, detail=cw.incident)
 
 
-REQUIREMENTS_KEY = "document_requirements"
-
-
-def requirements_for(runtime, procedure: str, data: dict) -> list[dict]:
-    """The document checklist for a case, as the installed plugins compute it.
-
-    Plugins' lists are combined in registration order; a later entry with the same key
-    replaces an earlier one (a regency may reword or tighten a national requirement)."""
-    combined: dict[str, dict] = {}
-    for result in reversed(runtime.hook.document_requirements(runtime=runtime, procedure=procedure, data=dict(data))):
-        for item in result or []:
-            if isinstance(item, dict) and item.get("key"):
-                combined[item["key"]] = dict(item)
-    return list(combined.values())
-
-
 def _uses_requirements(form: dict | None) -> bool:
     from .forms import iter_fields
 
-    return bool(form) and any(c.get("valuesKey") == REQUIREMENTS_KEY for c in iter_fields(form))
+    return form is not None and any(c.get("valuesKey") == REQUIREMENTS_KEY for c in iter_fields(form))
 
 
 # -- starting ------------------------------------------------------------------------------
@@ -409,7 +258,7 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
     return _case_summary(case, opened)
 
 
-def _case_summary(case: Case, opened=()) -> dict:
+def _case_summary(case: Case | Row, opened=()) -> dict:
     return {
         "id": case.id,
         "receipt": case.receipt,
@@ -424,7 +273,7 @@ def _case_summary(case: Case, opened=()) -> dict:
 # -- tasks ---------------------------------------------------------------------------------
 
 
-def task_dict(t: HumanTask, case: Case | None = None) -> dict:
+def task_dict(t: HumanTask | Row, case: Case | Row | None = None) -> dict:
     case = case or t.case
     return {
         "id": t.id,
@@ -473,6 +322,7 @@ def list_tasks(
 
 
 def get_task(runtime, task_id: str, actor: Actor) -> dict:
+    """A step with its form, the case's data and who holds it, if the actor's office may see it."""
     with runtime.read() as s:
         task = s.get(HumanTask, task_id)
         if task is None:
@@ -491,11 +341,6 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
             else []
         )
         return result
-
-
-class Row(SimpleNamespace):
-    """A table row's columns as attributes.  The step path (claim, complete) reads its task
-    and case this way and writes with Core statements: no ORM identity to build and track."""
 
 
 _CASES, _TASKS = Case.__table__, HumanTask.__table__
@@ -629,6 +474,7 @@ def _set_assignee(uow, task: Row, username: str | None) -> None:
 
 
 def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | None = None) -> dict:
+    """Take a step for oneself; refused (Conflict) when someone else holds it or it changed."""
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
@@ -645,6 +491,7 @@ def claim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | N
 
 
 def unclaim_task(runtime, task_id: str, actor: Actor, *, expected_version: int | None = None) -> dict:
+    """Give a claimed step back to the lane (its holder, or a supervisor for anyone)."""
     with runtime.transaction() as uow:
         case, task = _task_for_change(uow, task_id, actor)
         if expected_version is not None and task.version != expected_version:
@@ -732,8 +579,6 @@ def complete_task(
             raise Conflict("This step is no longer open.")
         merged = {**spiff_task.data, **cleaned}
         if _uses_requirements(form):
-            from .documents import UPLOADED_KEY, uploaded_requirement_keys
-
             merged[REQUIREMENTS_KEY] = requirements_for(runtime, case.process_key, merged)
             merged[UPLOADED_KEY] = uploaded_requirement_keys(s, case.id)  # an uploaded scan counts as received
         view = CaseView.of(case, merged)
@@ -750,9 +595,7 @@ def complete_task(
         try:
             spiff_task.run()
         except Exception as exc:  # a failing postscript: the case needs an administrator
-            from .workflow import _describe
-
-            cw.incident = _describe(exc)
+            cw.incident = describe_incident(exc)
         else:
             cw.advance()
         opened = cw.save()  # first: the event's plugins see how the step left the case (ended, rejected)
@@ -863,6 +706,7 @@ def receive_message(runtime, envelope: dict, actor: Actor | None = None) -> dict
 
 
 def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
+    """Cancel an open case with a reason (recorded on its timeline); its open steps end."""
     if not reason or not str(reason).strip():
         raise ValidationFailed("A reason is required to cancel a case.", errors={"reason": ["This field is required."]})
     with runtime.transaction() as uow:
@@ -914,19 +758,6 @@ def retry_incident(runtime, case_ref, actor: Actor) -> dict:
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-def find_case(session, case_ref) -> Case | None:
-    """A case by id (ASCII digits within 64 bits) or by receipt; None when there is none."""
-    if isinstance(case_ref, int):
-        case_id = as_id(case_ref)
-        return session.get(Case, case_id) if case_id is not None else None
-    if not isinstance(case_ref, str) or not case_ref or len(case_ref) > 64 or "\x00" in case_ref:
-        return None
-    if case_ref.isdigit():  # any Unicode digit: only ASCII ones make an id ("٣" is no case 3)
-        case_id = as_id(case_ref)
-        return session.get(Case, case_id) if case_id is not None else None
-    return session.scalar(select(Case).where(Case.receipt == case_ref))
 
 
 def case_dict(case: Case) -> dict:
@@ -1007,6 +838,12 @@ _CORE_KEYS = frozenset(
         *"end_reason correlation_key data created_by created_at updated_at ended_at open_tasks jobs events".split(),
     )
 )
+
+
+def has_cases(runtime) -> bool:
+    """Whether this node holds any case at all (e.g. the demo data was loaded already)."""
+    with runtime.read() as s:
+        return s.scalar(select(Case.id).limit(1)) is not None
 
 
 def list_cases(runtime, actor: Actor, *, limit: int = 100, **filters) -> list[dict]:

@@ -10,8 +10,7 @@ from .actors import Actor
 from .cases import find_case, record_event, visible_case
 from .errors import ValidationFailed
 from .i18n import N_, Message
-from .models import utcnow
-from .models_web import CaseComment
+from .models import CaseComment, utcnow
 
 MAX_COMMENT = 4000
 MSG_REQUIRED = N_("This field is required.")
@@ -29,6 +28,7 @@ def _comment_dict(c: CaseComment) -> dict:
 
 
 def add_comment(runtime, case_ref, body: str, actor: Actor) -> dict:
+    """Add a comment to a case of the actor's office (required, at most MAX_COMMENT characters)."""
     body = (body or "").strip()
     if not body:
         raise ValidationFailed("Some fields need attention.", errors={"body": [MSG_REQUIRED]})
@@ -53,6 +53,7 @@ def add_comment(runtime, case_ref, body: str, actor: Actor) -> dict:
 
 
 def list_comments(runtime, case_ref, actor: Actor) -> list[dict]:
+    """The comments of a case of the actor's office, oldest first."""
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
         return [

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -20,6 +21,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 class Base(DeclarativeBase):
     """The declarative base of every Simpul table (web wraps it with Flask-SQLAlchemy)."""
+
+    #: every Simpul model maps one Table (SQLAlchemy declares the wider FromClause), so Core
+    #: statements built from ``Model.__table__`` type-check.
+    __table__: ClassVar[Table]
 
 
 def load_all_models() -> None:
@@ -54,7 +59,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         mode = conn.get_execution_options().get("simpul_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
-    engine._simpul_pragmas = True
+    engine._simpul_pragmas = True  # type: ignore[attr-defined]  # marks an engine already set up
 
 
 def make_engine(url: str, **kwargs) -> Engine:

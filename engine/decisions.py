@@ -18,8 +18,8 @@ from __future__ import annotations
 from lxml import etree
 
 from . import sandbox
+from ._case_access import visible_case
 from .actors import Actor
-from .cases import visible_case
 from .errors import NotFound
 from .forms import iter_fields
 from .i18n import N_
@@ -133,7 +133,7 @@ def checkbox_end_warnings(bpmn_xml: str, forms: dict) -> list[dict]:
     except (etree.XMLSyntaxError, ValueError):
         return []
     env = _environment()
-    warnings = []
+    warnings: list[dict] = []
     for prop in diagram_form_keys(diagram):
         element_id, form_key = prop
         form = forms.get(form_key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from .actors import ROLES, Actor
@@ -11,9 +13,70 @@ from .models import Office, User
 OFFICE_KINDS = ("kelurahan", "kecamatan", "regency")
 
 
+@dataclass(frozen=True)
+class OfficeInfo:
+    """An office as pages and commands show it (a plain value: no database session behind it)."""
+
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    timezone: str | None
+
+    @classmethod
+    def of(cls, office: Office) -> OfficeInfo:
+        return cls(office.code, office.name, office.kind, office.parent_code, office.timezone)
+
+
+def get_office(runtime, code: str | None) -> OfficeInfo | None:
+    """The office with this code, or None (also for no code at all)."""
+    if not code or not isinstance(code, str):
+        return None
+    with runtime.read() as s:
+        office = s.get(Office, code)
+        return OfficeInfo.of(office) if office is not None else None
+
+
+def list_offices(runtime) -> list[OfficeInfo]:
+    """Every office this node knows, by code."""
+    with runtime.read() as s:
+        return [OfficeInfo.of(o) for o in s.scalars(select(Office).order_by(Office.code))]
+
+
+def office_names(runtime) -> dict[str, str]:
+    """Office code -> name, for every office this node knows (a few hundred at most)."""
+    with runtime.read() as s:
+        return {code: name for code, name in s.execute(select(Office.code, Office.name))}
+
+
+def display_names(runtime, usernames) -> dict[str, str]:
+    """User name -> display name for the given user names (unknown ones are left out)."""
+    names = {u for u in usernames if u and isinstance(u, str)}
+    if not names:
+        return {}
+    with runtime.read() as s:
+        rows = s.execute(select(User.username, User.display_name).where(User.username.in_(names)))
+        return {username: name for username, name in rows}
+
+
+def office_colleagues(runtime, office_code: str) -> list[dict]:
+    """The active users of an office, by user name: ``{username, name, roles}``."""
+    with runtime.read() as s:
+        users = s.scalars(
+            select(User).where(User.office_code == office_code, User.active.is_(True)).order_by(User.username)
+        )
+        return [{"username": u.username, "name": u.display_name, "roles": list(u.roles or [])} for u in users]
+
+
+def user_exists(session, username: str) -> bool:
+    """Whether a user of this name exists (active or not), inside the caller's transaction."""
+    return session.get(User, username) is not None
+
+
 def ensure_office(
     session, code: str, name: str, kind: str, parent_code: str | None = None, timezone: str = "Asia/Makassar"
 ) -> Office:
+    """Create or update an office (kelurahan, kecamatan or regency), in the caller's transaction."""
     if kind not in OFFICE_KINDS:
         raise InvalidInput("Office kind must be one of {kinds}.", kinds=", ".join(OFFICE_KINDS))
     office = session.get(Office, code)
@@ -26,6 +89,7 @@ def ensure_office(
 
 
 def create_user(session, username: str, display_name: str, office_code: str, roles, password_hash=None) -> User:
+    """Create or update a user of a known office with known roles, in the caller's transaction."""
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise InvalidInput(

@@ -28,14 +28,18 @@ import tempfile
 import unicodedata
 import warnings as pywarnings
 from pathlib import Path
+from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
+from ._case_access import OPEN_STATUSES, find_case, visible_case
+from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, InvalidInput, NotFound, SimpulError, ValidationFailed
 from .i18n import N_, Message
 from .models import Case, utcnow
 from .models_documents import Document
+from .requirements import requirements_for
 
 log = logging.getLogger("simpul.documents")
 security_log = logging.getLogger("simpul.security")
@@ -46,7 +50,6 @@ MEGABYTE = 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 STORE_DIR = "documents"
 #: the engine hands uploaded requirement keys to the ``validate_task_data`` hook under this key.
-UPLOADED_KEY = "documents_uploaded"
 
 PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
 EXTENSIONS = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
@@ -106,7 +109,7 @@ def blob_path(runtime, sha256: str) -> Path:
 # -- checking the content ------------------------------------------------------------------
 
 
-def _refuse(message: str, **params):
+def _refuse(message: str, **params) -> NoReturn:
     raise ValidationFailed(message, errors={"file": [Message(message, **params)]}, **params)
 
 
@@ -144,7 +147,7 @@ def _open_image(content: bytes, content_type: str):
     return image
 
 
-def check_content(content: bytes, max_bytes: int) -> tuple[str, object | None]:
+def check_content(content: bytes, max_bytes: int) -> tuple[str, Any]:
     """The sniffed content type and, for an image, the decoded image; or ValidationFailed."""
     if not content:
         _refuse(MSG_EMPTY)
@@ -261,14 +264,10 @@ def _file_hash(path: Path) -> str | None:
 
 
 def _case_for(session, case_ref, actor: Actor) -> Case:
-    from .cases import find_case, visible_case
-
     return visible_case(find_case(session, case_ref), actor, "Case")
 
 
 def _requirement(runtime, case: Case, key: str) -> dict:
-    from .cases import requirements_for
-
     for item in requirements_for(runtime, case.process_key, case.data or {}):
         if item.get("key") == key:
             return item
@@ -278,8 +277,6 @@ def _requirement(runtime, case: Case, key: str) -> dict:
 
 
 def _check_open(case: Case) -> None:
-    from .cases import OPEN_STATUSES
-
     if case.status not in OPEN_STATUSES:
         raise Conflict(MSG_CASE_CLOSED, receipt=case.receipt, status=case.status)
 
@@ -309,8 +306,6 @@ def store_document(
     created = _write_blob(runtime, sha256, data)
     try:
         with runtime.transaction() as uow:
-            from .cases import record_event
-
             s = uow.session
             case = _case_for(s, case.id, actor)
             _check_open(case)
@@ -397,16 +392,6 @@ def list_documents(runtime, case_ref, actor: Actor) -> list[dict]:
         case = _case_for(s, case_ref, actor)
         rows = s.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
         return [document_dict(d) for d in rows]
-
-
-_UPLOADED_KEYS = (
-    select(Document.__table__.c.requirement_key).where(Document.__table__.c.case_id == bindparam("cid")).distinct()
-)
-
-
-def uploaded_requirement_keys(session, case_id: int) -> list[str]:
-    """Requirement keys with at least one uploaded document (for the document-check rule)."""
-    return sorted(session.connection().execute(_UPLOADED_KEYS, {"cid": case_id}).scalars())
 
 
 def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:

@@ -47,6 +47,7 @@ class ValidationFailed(SimpulError):
 
     code = "validation_failed"
     status = 422
+    errors: dict
 
 
 class NotFound(SimpulError):

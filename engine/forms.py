@@ -11,6 +11,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -192,8 +193,8 @@ def _field_for(comp: dict) -> fields.Field:
     rules = comp.get("validate") or {}
     required = bool(rules.get("required"))
     kind = comp["type"]
-    common = {"required": required, "error_messages": {"required": MSG_REQUIRED, "null": MSG_REQUIRED}}
-    validators = []
+    common: dict[str, Any] = {"required": required, "error_messages": {"required": MSG_REQUIRED, "null": MSG_REQUIRED}}
+    validators: list[validate.Validator] = []
     if kind in ("textfield", "textarea"):
         if rules.get("pattern"):
             # a NIK or KK number: say what is expected, not just "the format"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from babel.support import NullTranslations, Translations
 
@@ -110,7 +111,7 @@ class Message(str):
 
     def to_dict(self) -> dict:
         """The JSON form (``{"msgid", "params"}`` and, with a count, ``"msgid_plural"``, ``"n"``)."""
-        out = {
+        out: dict[str, Any] = {
             "msgid": self.msgid,
             "params": {k: v.to_dict() if isinstance(v, Message) else v for k, v in self.params.items()},
         }

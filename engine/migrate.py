@@ -10,6 +10,7 @@ the one ``env.py`` of engine/migrations, on the runtime's connection.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def schema_differences(runtime) -> dict[str, list]:
     result = {}
     with runtime.db.engine.connect() as connection:
         for name, metadata in histories:
+            keep: Callable[..., bool]
             if name == "engine":
                 keep = lambda table: table not in plugin_tables  # noqa: E731
             else:

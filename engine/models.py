@@ -5,6 +5,7 @@ tasks the inbox shows, and an append-only event log for the audit trail."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,6 +15,7 @@ from .db import Base
 
 
 def utcnow() -> datetime:
+    """Now, as an aware UTC datetime (what every stored timestamp is)."""
     return datetime.now(UTC)
 
 
@@ -235,3 +237,26 @@ class InboxReceipt(Base):
     source_office: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class CaseComment(Base):
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    office_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+#: The "All in my office" inbox view sorts by due date within an office.
+Index("ix_human_tasks_office_due", HumanTask.office_code, HumanTask.due_at)
+#: "Mine" sorted by due date.
+Index("ix_human_tasks_assignee_due", HumanTask.office_code, HumanTask.assignee, HumanTask.due_at)
+
+
+class Row(SimpleNamespace):
+    """A table row's columns as attributes.  The step path (claim, complete) reads its task
+    and case this way and writes with Core statements: no ORM identity to build and track.
+    Functions that take a ``Case`` or ``HumanTask`` on that path accept a Row too."""

@@ -1,6 +1,5 @@
-"""Tables of process administration: diagrams being edited (drafts, which may be invalid and
-are never run) and the record of each bulk migration of running cases to another version.
-Same declarative base as engine.models."""
+"""Diagrams being edited (drafts, which may be invalid and are never run).  Same declarative
+base as engine.models."""
 
 from __future__ import annotations
 
@@ -41,22 +40,3 @@ class ProcessDraft(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: bumped on every save; a save based on an older one is refused (two admins editing).
     revision: Mapped[int] = mapped_column(Integer, default=1)
-
-
-class ProcessMigrationRun(Base):
-    """One bulk migration: who moved which cases to which version, and what was refused.
-    Each migrated case also has a ``case_migrated`` event in its own timeline."""
-
-    __tablename__ = "process_migration_runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    process_key: Mapped[str] = mapped_column(String(100), index=True)
-    target_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
-    actor: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    requested: Mapped[int] = mapped_column(Integer, default=0)
-    migrated: Mapped[int] = mapped_column(Integer, default=0)
-    refused: Mapped[int] = mapped_column(Integer, default=0)
-    #: [{case_id, receipt, from_version, outcome, reason}]
-    results: Mapped[list] = mapped_column(JSON, default=list)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)

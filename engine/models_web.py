@@ -1,15 +1,15 @@
-"""Tables of the clerks' web app and API: sign-in attempts, API tokens, per-user settings and
-comments on a case.  Same declarative base as engine.models."""
+"""Tables of user accounts: sign-in attempts, API tokens, per-user settings and web sessions.
+Same declarative base as engine.models."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
-from .models import HumanTask, UTCDateTime, utcnow
+from .models import UTCDateTime, utcnow
 
 
 class LoginAttempt(Base):
@@ -69,20 +69,3 @@ class WebSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: signed_out | password_changed | idle | expired | deactivated
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
-
-
-class CaseComment(Base):
-    __tablename__ = "case_comments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    author: Mapped[str] = mapped_column(String(64))
-    office_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-#: The "All in my office" inbox view sorts by due date within an office.
-Index("ix_human_tasks_office_due", HumanTask.office_code, HumanTask.due_at)
-#: "Mine" sorted by due date.
-Index("ix_human_tasks_assignee_due", HumanTask.office_code, HumanTask.assignee, HumanTask.due_at)

@@ -14,8 +14,10 @@ import uuid
 
 from sqlalchemy import select
 
+from ._case_access import find_case
+from ._timeline import ENGINE_EVENT_KINDS, record_event
 from .actors import Actor
-from .cases import ENGINE_EVENT_KINDS, find_case, lock_case, record_event
+from .cases import lock_case
 from .errors import InvalidInput, NotFound
 from .models import OutboxMessage
 

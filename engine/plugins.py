@@ -73,20 +73,20 @@ def make_plugin_manager(plugin_setting: str = "", extra_plugins=()) -> pluggy.Pl
 
 def plugin_info(pm: pluggy.PluginManager) -> list[dict]:
     """Name, version and hooks of every registered plugin (for ``simpul plugins``)."""
-    dists = {}
-    for dist, ep_name in (
+    dists: dict[str, importlib.metadata.Distribution] = {}
+    for found, ep_name in (
         (d, ep.name)
         for d in importlib.metadata.distributions()
         for ep in d.entry_points
         if ep.group == ENTRY_POINT_GROUP
     ):
-        dists[ep_name] = dist
+        dists[ep_name] = found
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        dist = dists.get(name)
+        dist: importlib.metadata.Distribution | None = dists.get(name)
         module = getattr(plugin, "__name__", type(plugin).__name__)
         builtin = module in DEFAULT_PLUGINS
         if builtin:  # the built-in plugins ship in (and are versioned with) the simpul distribution

@@ -12,16 +12,13 @@ from .models import Case, ProcessVersion, utcnow
 from .refusals import refusal_message
 from .resources import PROCESSES_DIR
 from .specs import ParsedProcess
-
-MAX_BPMN_BYTES = 2 * 1024 * 1024
+from .validation import validate_process
 
 
 def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None) -> ParsedProcess:
     """Every deploy-time check (SpiffWorkflow's parse, lanes, forms, operators, sandbox,
     timers, messages), the same for the CLI, bundled processes and the browser's modeler.
     Raises DeployError listing each problem pinned to its element; stores nothing."""
-    from .drafts import validate_process
-
     result = validate_process(runtime, bpmn_xml, forms, source=source)
     if result.errors:
         raise DeployError(
@@ -30,6 +27,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
             first=refusal_message(result.errors[0]),
             errors=result.errors,
         )
+    assert result.parsed is not None  # no errors: parsed
     return result.parsed
 
 
@@ -88,7 +86,7 @@ def bundled_process_files(runtime) -> list[Path]:
 
 def deploy_bundled(runtime, deployed_by: str = "system") -> list[tuple[str, ProcessVersion | None, str]]:
     """Deploy every shipped process whose content changed; returns (file, version, outcome)."""
-    results = []
+    results: list[tuple[str, ProcessVersion | None, str]] = []
     for path in bundled_process_files(runtime):
         try:
             version = deploy_process(runtime, path.read_bytes(), deployed_by=deployed_by, source=path.name)

@@ -54,7 +54,8 @@ def monthly_recap(runtime, actor, month: str, *, office: str | None = None) -> d
 def _recap(s, office: Office, month: str) -> dict:
     start, end = month_bounds(month, office.timezone)
     m = StepMark.__table__
-    total, by_kel = _blank(), defaultdict(_blank)
+    total = _blank()
+    by_kel: defaultdict[str, dict] = defaultdict(_blank)
     by_procedure: dict = defaultdict(int)
     reasons: dict = defaultdict(int)
     for kelurahan, milestone, process_key, step_name, n in s.execute(

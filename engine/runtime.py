@@ -13,11 +13,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ._workflow_cache import WorkflowCache
 from .config import Config
 from .db import Database, after_commit, make_engine
 from .errors import PluginError
@@ -26,7 +28,9 @@ from .plugins import make_plugin_manager
 from .resources import PROCESSES_DIR
 from .specs import StateSerializer
 from .wakeup import CHANNEL, Wakeup
-from .workflow import WorkflowCache
+
+if TYPE_CHECKING:
+    from .sandbox_pool import SandboxPool
 
 log = logging.getLogger("simpul.engine")
 
@@ -93,13 +97,19 @@ class UnitOfWork:
     session: Session
     events: list = field(default_factory=list)
     #: the runtime whose transaction this is (the ``case_event_recorded`` hook needs its plugins).
-    runtime: object = None
+    runtime: Runtime | None = None
 
 
 _POOL_LOCK = threading.Lock()
 
 
 class Runtime:
+    """A node's engine at run time: configuration, database, plugins and their hooks, the
+    workflow cache; ``transaction()`` and ``read()`` open the unit of work every call runs in."""
+
+    #: started at the first script (see ``sandbox_pool``)
+    _sandbox_pool: SandboxPool | None = None
+
     def __init__(
         self, config: Config | None = None, *, engine: Engine | None = None, plugin_manager=None, extra_plugins=()
     ):
@@ -112,7 +122,7 @@ class Runtime:
         self._settings_declared = self._collect_settings()
         self.expression_helpers = self._collect_expression_helpers()
         self.task_inputs = collect_task_inputs(self.hook)
-        self._specs: dict[int, tuple] = {}
+        self._specs: dict[int, VersionInfo] = {}
         self._specs_lock = threading.Lock()
         self._local = threading.local()
         self.workflows = WorkflowCache(
@@ -125,7 +135,7 @@ class Runtime:
     def _collect_operators(self) -> dict:
         operators: dict = {}
         for impl in self.hook.service_operators.get_hookimpls():
-            provided = impl.function() or {}
+            provided: Any = impl.function() or {}  # hook results are untyped: a dict by the spec
             for name, handler in provided.items():
                 if name in operators:
                     raise PluginError(
@@ -144,7 +154,7 @@ class Runtime:
             if not decl:
                 continue
             namespace = decl.get("namespace") if isinstance(decl, dict) else None
-            if not namespace or not isinstance(decl.get("defaults", {}), dict):
+            if not isinstance(decl, dict) or not namespace or not isinstance(decl.get("defaults", {}), dict):
                 raise PluginError("Plugin {plugin} declares its settings without a namespace.", plugin=impl.plugin_name)
             if namespace in declared:
                 raise PluginError(
@@ -162,7 +172,8 @@ class Runtime:
 
         helpers: dict = {}
         for impl in self.hook.expression_helpers.get_hookimpls():
-            for name, function in (impl.function(self) or {}).items():
+            offered: Any = impl.function(self) or {}  # hook results are untyped: a dict by the spec
+            for name, function in offered.items():
                 plain = isinstance(name, str) and name.isidentifier() and not name.startswith("_")
                 if not plain or name in RESERVED_NAMES or name in SCRIPT_HELPERS or not callable(function):
                     raise PluginError(

@@ -40,7 +40,7 @@ import threading
 import time
 import types
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
@@ -106,7 +106,7 @@ class _Abort(_Violation):
     """Raised by the tick (time/memory limit); remembered by the run, so swallowing it is useless."""
 
 
-def _forbid(message: str):
+def _forbid(message: str) -> NoReturn:
     raise _Violation(message, "forbidden")
 
 
@@ -346,29 +346,31 @@ _CHECKED_METHOD_NAMES = frozenset(n for table in _METHOD_CHECKS.values() for n i
 def _size_checked(obj, name, method):
     if isinstance(obj, type):
         owner = next((t for t in obj.__mro__ if t in _METHOD_CHECKS), None)
-        checker = _METHOD_CHECKS.get(owner, {}).get(name)
-        if checker is None:
+        checker = _METHOD_CHECKS[owner].get(name) if owner is not None else None
+        if owner is None or checker is None:
             return method
+        kind, check = owner, checker
 
         def unbound(*args, **kwargs):
-            if args and isinstance(args[0], owner):
-                return method(args[0], *checker(args[0], args[1:], kwargs), **kwargs)
+            if args and isinstance(args[0], kind):
+                return method(args[0], *check(args[0], args[1:], kwargs), **kwargs)
             return method(*args, **kwargs)
 
         return unbound
     owner = next((t for t in type(obj).__mro__ if t in _METHOD_CHECKS), None)
-    checker = _METHOD_CHECKS.get(owner, {}).get(name)
-    if checker is None:
+    found = _METHOD_CHECKS[owner].get(name) if owner is not None else None
+    if found is None:
         return method
+    check_bound = found
 
     def bound(*args, **kwargs):
-        return method(*checker(obj, args, kwargs), **kwargs)
+        return method(*check_bound(obj, args, kwargs), **kwargs)
 
     return bound
 
 
 # Attribute access is default-deny: only these kinds of objects have readable attributes.
-_DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_DICT_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 _ATTR_INSTANCE_TYPES = (
     str,
     bytes,
@@ -763,7 +765,7 @@ def _syntax_problem(err: SyntaxError) -> _Problem:
     return _Problem(f"{label}: {msg}", line, "syntax")
 
 
-def _parse(source: str, mode: str) -> ast.AST:
+def _parse(source: str, mode: str) -> ast.Module | ast.Expression:
     if mode == "eval":
         return ast.parse(source.strip(), FILENAME, "eval")
     try:
@@ -908,7 +910,7 @@ def _new_budget() -> list[int]:
     return [MAX_DATA_ITEMS, MAX_DATA_CHARS]
 
 
-_statm = {"pid": None, "fd": None}
+_statm: dict[str, Any] = {"pid": None, "fd": None}
 _statm_lock = threading.Lock()
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -973,8 +975,8 @@ class _RunState:
             self.next_memory_check = float("inf")
         elif self.memory_base is None:
             self.memory_base = rss
-        elif rss - self.memory_base > self.memory_limit:
-            self.abort = _Abort(f"{self.what} used more than {self.memory_limit // 2**20} MB of memory", "forbidden")
+        elif rss - self.memory_base > (limit := self.memory_limit or 0):  # checked only with a limit
+            self.abort = _Abort(f"{self.what} used more than {limit // 2**20} MB of memory", "forbidden")
             raise self.abort
 
 
@@ -1141,6 +1143,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             state = _RunState(what, self.time_limit, self.memory_limit)
             scope[_TICK] = state.tick
         try:
+            if compiled.code is None:  # callers run only what compiled; eval(None) would fail alike
+                raise TypeError("nothing was compiled")
             result = eval(compiled.code, scope)  # noqa: S307 - restricted code, guarded globals
         except BaseException as err:  # noqa: BLE001 - everything from the script is converted
             if isinstance(err, (KeyboardInterrupt, SystemExit)) and not isinstance(err, _Violation):

@@ -494,3 +494,19 @@ class StateSerializer:
                 (tid, spec.task_specs.get(t["task_spec"])) for tid, t in dct["tasks"].items() if t["state"] == READY
             ]
         return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs), ready
+
+
+def spec_label(ts) -> dict:
+    """How a task spec is named in a version diff: its BPMN id, name (and English name), type."""
+    props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
+    return {
+        "id": ts.bpmn_id,
+        "name": ts.bpmn_name or ts.bpmn_id,
+        "name_en": props.get("name_en"),
+        "type": type(ts).__name__,
+    }
+
+
+def bpmn_specs(specs) -> list:
+    """Only BPMN elements: SpiffWorkflow's own helper specs (Start, End, boundary splits) have no bpmn_id."""
+    return [ts for ts in specs if getattr(ts, "bpmn_id", None)]

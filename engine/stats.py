@@ -246,6 +246,12 @@ def dashboard_offices(session, actor) -> list[Office]:
     return [own]
 
 
+def viewer_offices(runtime, actor) -> list[tuple[str, str]]:
+    """(code, name) of the offices a viewer's dashboard shows (see ``dashboard_offices``)."""
+    with runtime.read() as s:
+        return [(o.code, o.name) for o in dashboard_offices(s, actor)]
+
+
 def may_see_figures_of(session, actor, office_code: str) -> bool:
     """A camat sees the own office; a regency officer (or supervisor) its kecamatan."""
     return any(o.code == office_code for o in dashboard_offices(session, actor))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from statistics import median
+from typing import Any
 
 from sqlalchemy import select
 
@@ -88,7 +89,7 @@ def step_timings(
             offsets.setdefault(step, []).append(max(0.0, (at - start).total_seconds()))
             previous = at
         totals.append(max(0.0, (previous - start).total_seconds()))
-    steps = [
+    steps: list[dict[str, Any]] = [
         {
             "step": step,
             "median_seconds": median(values),

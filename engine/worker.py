@@ -13,10 +13,12 @@ from datetime import timedelta
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
+from ._incidents import describe_incident
 from .actors import Actor
 from .cases import lock_case, record_event
 from .models import Job, OutboxMessage, utcnow
-from .workflow import CaseWorkflow, _describe, backoff
+from .retry import backoff
+from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.worker")
 
@@ -89,7 +91,7 @@ def run_job(runtime, job_id: int) -> str:
             return "done"
     except Exception as exc:  # the job's transaction is rolled back; note the attempt
         log.warning("job %s failed: %s", job_id, exc)
-        return _job_failed(runtime, job_id, _describe(exc))
+        return _job_failed(runtime, job_id, describe_incident(exc))
 
 
 def _job_failed(runtime, job_id: int, message: str) -> str:

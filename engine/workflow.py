@@ -4,11 +4,7 @@ and the case row in step with it -- all inside the caller's transaction."""
 from __future__ import annotations
 
 import json
-import random
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from uuid import UUID
 
@@ -23,79 +19,13 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import sandbox
+from ._incidents import describe_incident
 from .db import after_commit
 from .errors import NotFound
-from .models import Case, HumanTask, Job, OutboxMessage, WorkflowState, utcnow
+from .models import Case, HumanTask, Job, Row, WorkflowState, utcnow
+from .plugin_types import ServiceContext
+from .retry import backoff  # noqa: F401  (kept importable here for plugins not yet converted)
 from .sandbox_pool import PooledSandboxEnvironment
-
-
-@dataclass(frozen=True)
-class CaseView:
-    """A read-only picture of a case, handed to plugins."""
-
-    id: int
-    receipt: str
-    process_key: str
-    office_code: str
-    nik: str
-    resident_name: str
-    status: str
-    correlation_key: str
-    data: dict = field(default_factory=dict)
-    #: how the case ended (``engine.outcomes``), once it has: ``rejected``, ``handed_over``, ...
-    outcome: str | None = None
-    #: the end event's name (for a rejection, the reason why) or a cancellation's reason
-    end_reason: str | None = None
-
-    @classmethod
-    def of(cls, case: Case, data: dict | None = None) -> CaseView:
-        return cls(
-            outcome=getattr(case, "outcome", None),
-            end_reason=getattr(case, "end_reason", None),
-            id=case.id,
-            receipt=case.receipt,
-            process_key=case.process_key,
-            office_code=case.office_code,
-            nik=case.resident_nik,
-            resident_name=case.resident_name,
-            status=case.status,
-            correlation_key=case.correlation_key,
-            data=dict(case.data if data is None else data),
-        )
-
-
-class ServiceContext:
-    """What a service operator's handler may use: the case, its data, settings, the outbox."""
-
-    def __init__(self, runtime, session, case: Case, task_data: dict):
-        self.runtime = runtime
-        self._session = session
-        self.case = CaseView.of(case, task_data)
-        self.data = dict(task_data)
-        self.config = runtime.config
-
-    @property
-    def office_code(self) -> str:
-        return self.case.office_code
-
-    def setting(self, name, default=None):
-        return self.runtime.setting(name, default)
-
-    def send(self, destination_office: str, kind: str, payload: dict) -> str:
-        """Queue a message for another office, in the same transaction as this step."""
-        from uuid import uuid4
-
-        json.dumps(payload)  # refuse non-JSON payloads here, not in the worker
-        message = OutboxMessage(
-            message_id=str(uuid4()),
-            case_id=self.case.id,
-            source_office=self.case.office_code,
-            destination_office=destination_office,
-            kind=kind,
-            payload=payload,
-        )
-        self._session.add(message)
-        return message.message_id
 
 
 class _ServiceCaller:
@@ -123,63 +53,7 @@ class _ServiceCaller:
         return json.dumps(result if result is not None else {})
 
 
-class WorkflowCache:
-    """Workflows kept in memory after the step that saved them, so the next step of the same
-    case skips deserialising (like Temporal's sticky workflow cache).
-
-    An entry is the exact object whose state was just committed, tagged with the case's
-    ``lock_version`` after that commit (see ``_cache_tag``).  Every write of a workflow state
-    bumps the version, so after a step done by another process or thread the tag no longer
-    matches and the state is read from the database.  ``take`` removes the entry, so one
-    workflow object is never used by two steps at once, and it is put back only after the
-    step's transaction has committed: a step that fails leaves nothing half-changed here."""
-
-    #: memory a deserialised workflow takes per byte of its serialised state (measured by
-    #: bench/engine.py: ~3x on the bundled processes); used to keep the cache within budget.
-    MEMORY_PER_STATE_BYTE = 3.0
-
-    def __init__(self, size: int, max_bytes: int = 256 * 2**20):
-        self.size = max(0, int(size))
-        self.max_bytes = max(0, int(max_bytes))
-        self.bytes = 0
-        self._entries: OrderedDict[int, tuple] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def take(self, case_id: int, tag: tuple):
-        if not self.size:
-            return None
-        with self._lock:
-            entry = self._entries.pop(case_id, None)
-            if entry is not None:
-                self.bytes -= entry[2]
-            if entry is not None and entry[0] == tag:
-                self.hits += 1
-                return entry[1]
-            self.misses += 1
-            return None
-
-    def put(self, case_id: int, tag: tuple, value, state_bytes: int = 0) -> None:
-        """Keep ``value`` for the case's next step; the least recently stepped cases go first
-        when the count or the memory budget (``state_bytes`` x MEMORY_PER_STATE_BYTE) is full."""
-        if not self.size:
-            return
-        cost = int(state_bytes * self.MEMORY_PER_STATE_BYTE)
-        with self._lock:
-            old = self._entries.pop(case_id, None)
-            if old is not None:
-                self.bytes -= old[2]
-            self._entries[case_id] = (tag, value, cost)
-            self.bytes += cost
-            while self._entries and (len(self._entries) > self.size or self.bytes > self.max_bytes):
-                _gone, (_t, _v, gone_cost) = self._entries.popitem(last=False)  # least recently stepped
-                self.bytes -= gone_cost
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def _cache_tag(case: Case) -> tuple:
+def _cache_tag(case: Case | Row) -> tuple:
     """What must match for a kept workflow to be the stored one (the version is bumped on
     every save; the rest guards against a database recreated under a running process)."""
     return case.lock_version, case.process_version_id, case.created_at
@@ -208,7 +82,7 @@ class CaseWorkflow:
         self,
         runtime,
         session,
-        case: Case,
+        case: Case | Row,
         workflow: BpmnWorkflow,
         caller: _ServiceCaller,
         stored: bool = False,
@@ -245,7 +119,7 @@ class CaseWorkflow:
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
-    def new(cls, runtime, session, case: Case, version, data: dict) -> CaseWorkflow:
+    def new(cls, runtime, session, case: Case | Row, version, data: dict) -> CaseWorkflow:
         spec, subs = runtime.spec_for(version)
         caller = _ServiceCaller(runtime)
         wf = BpmnWorkflow(spec, subs, script_engine=_script_engine(runtime, caller))
@@ -256,7 +130,7 @@ class CaseWorkflow:
         return cls(runtime, session, case, wf, caller)
 
     @classmethod
-    def load(cls, runtime, session, case: Case, *, cached: bool = True) -> CaseWorkflow:
+    def load(cls, runtime, session, case: Case | Row, *, cached: bool = True) -> CaseWorkflow:
         """The case's workflow as last committed.  ``cached=False`` for a look that will not
         be saved (a diagram, a dry run): it leaves the hot copy for the next step."""
         if cached:
@@ -301,7 +175,7 @@ class CaseWorkflow:
             if sub.parent_task_id is not None:
                 parent = self.wf.get_task_from_id(sub.parent_task_id)
                 parent.task_spec._update(parent)
-        waiting = [] if not active else None
+        waiting: list | None = [] if not active else None
         ran = run_ready(self.wf, waiting)
         more = ran > 0 or len(self.wf.get_active_subprocesses()) > len(active)
         if not more and waiting is not None:
@@ -333,7 +207,7 @@ class CaseWorkflow:
                     pass
         except (SpiffWorkflowException, sandbox.ScriptError) as exc:
             self._settled = None
-            self.incident = _describe(exc)
+            self.incident = describe_incident(exc)
 
     def run_service_task(self, task) -> None:
         """Run one service task through its plugin handler (the worker's job)."""
@@ -418,10 +292,11 @@ class CaseWorkflow:
         gone = before_tasks - set(ready)
         if gone:
             conn.execute(_DELETE_TASK, [{"tid": task_id} for task_id in gone])
-        opened = [self.inbox_row(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
-        if opened:
-            conn.execute(_INSERT_TASK, opened)
-            opened = [SimpleNamespace(**row) for row in opened]
+        new_rows = [self.inbox_row(task, now) for task_id, task in ready.items() if task_id not in before_tasks]
+        opened: list[SimpleNamespace] = []
+        if new_rows:
+            conn.execute(_INSERT_TASK, new_rows)
+            opened = [SimpleNamespace(**row) for row in new_rows]
 
         # Service tasks wait for the worker as jobs.
         stale = before_services - set(services)
@@ -576,25 +451,3 @@ _DELETE_SERVICE_JOB = Job.__table__.delete().where(
 
 def _json_safe(data: dict) -> dict:
     return json.loads(json.dumps(data, default=str))
-
-
-def _describe(exc: Exception) -> str:
-    inner = getattr(exc, "error", None) or getattr(exc, "exception", None) or exc
-    if isinstance(inner, sandbox.ScriptError):
-        message = inner.message
-    elif isinstance(exc, sandbox.ScriptError):
-        message = exc.message
-    else:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    task = getattr(exc, "task", None)
-    where = getattr(getattr(task, "task_spec", None), "bpmn_name", None) or getattr(
-        getattr(task, "task_spec", None), "bpmn_id", None
-    )
-    return f"{where}: {message}" if where else message
-
-
-def backoff(base_seconds: float, attempts: int) -> timedelta:
-    """Exponential backoff with full jitter, so retries of many jobs do not march in step."""
-    # The exponent is capped: outbox messages retry without limit, and 2**1024 overflows a float.
-    ceiling = base_seconds * (2 ** min(max(0, attempts - 1), 32))
-    return timedelta(seconds=min(ceiling, 3600) * (0.5 + random.random() / 2))

@@ -6,6 +6,7 @@ newcomer's machine without it those tests are skipped with the reason.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import uuid
@@ -146,6 +147,12 @@ def sqlite_db(tmp_path, sqlite_template):
     return f"sqlite:///{path}"
 
 
+#: ``SIMPUL_PLUGINS`` blocking every installed (entry-point) plugin, e.g. a regency's one: for
+#: tests of the national baseline, which such a plugin changes on purpose (scripts/test-with-kukar
+#: runs the suite with one installed).  Empty when none is installed.
+INSTALLED_PLUGINS_BLOCKED = ",".join(sorted(f"-{ep.name}" for ep in importlib.metadata.entry_points(group="simpul")))
+
+
 def make_runtime(url, tmp_path, extra_plugins=(), **overrides) -> Runtime:
     settings = dict(
         instance_path=tmp_path / "instance",
@@ -175,11 +182,13 @@ def seed_offices(rt):
 
 
 @pytest.fixture
-def runtime(db, tmp_path):
-    """A node with the offices and users seeded and the bundled processes deployed."""
+def runtime(db, tmp_path, request):
+    """A node with the offices and users seeded and the bundled processes deployed.  A test
+    marked ``national_checklist`` gets it without installed (regency) plugins."""
     from simpul.engine import deploy_bundled
 
-    rt = make_runtime(db, tmp_path)
+    national = request.node.get_closest_marker("national_checklist") is not None
+    rt = make_runtime(db, tmp_path, **({"plugins": INSTALLED_PLUGINS_BLOCKED} if national else {}))
     seed_offices(rt)
     deploy_bundled(rt, deployed_by="test")
     yield rt

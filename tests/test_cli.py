@@ -43,6 +43,17 @@ def _task(simpul, receipt, user):
     return tasks[0]
 
 
+def _checklist(simpul, procedure, data=None) -> list[str]:
+    """The keys of a procedure's document checklist, as the installed plugins make it."""
+    extra = ["--data", json.dumps(data)] if data else []
+    return [item["key"] for item in simpul("requirements", procedure, *extra, "--json")]
+
+
+def _all_documents(simpul, procedure, data=None) -> dict:
+    """The document check with every document of the checklist received."""
+    return {"documents_complete": True, "documents_received": _checklist(simpul, procedure, data)}
+
+
 def _do(simpul, receipt, user, data):
     task = _task(simpul, receipt, user)
     simpul("tasks", "claim", task["id"], "--as", user, "--json")
@@ -67,7 +78,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     data_file.write_text(json.dumps(resident(11)))
     new = simpul("cases", "start", "ektp_new_card", "--data", f"@{data_file}", "--as", "operator", "--json")
     receipt = new["receipt"]
-    _do(simpul, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(simpul, receipt, "operator", _all_documents(simpul, "ektp_new_card"))
     _do(simpul, receipt, "verifier", VERIFIED)
     _do(simpul, receipt, "operator", BIOMETRICS)
     simpul("worker", "--once", "--json")
@@ -102,7 +113,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
         "operator",
         "--json",
     )["receipt"]
-    _do(simpul, rep, "operator", {"documents_complete": True})
+    _do(simpul, rep, "operator", _all_documents(simpul, "ektp_replacement", {"reason": "lost"}))
     _do(simpul, rep, "operator", {"identity_matched": True})
     simpul("worker", "--once", "--json")
     simpul(
@@ -131,7 +142,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
         "operator",
         "--json",
     )["receipt"]
-    _do(simpul, ren, "operator", {"documents_complete": True, "documents_received": ["old_card", "change_evidence"]})
+    _do(simpul, ren, "operator", _all_documents(simpul, "ektp_renewal", {"request_type": "data_change"}))
     _do(simpul, ren, "verifier", {"change_verified": True})
     _do(simpul, ren, "operator", BIOMETRICS)
     simpul("worker", "--once", "--json")
@@ -213,7 +224,7 @@ def test_run_serves_the_web_app_with_its_worker(node, tmp_path, db):
     receipt = node("cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator", "--json")[
         "receipt"
     ]
-    _do(node, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(node, receipt, "operator", _all_documents(node, "ektp_new_card"))
     _do(node, receipt, "verifier", VERIFIED)
     _do(node, receipt, "operator", BIOMETRICS)  # now a service job waits for a worker
     server = subprocess.Popen(
@@ -265,7 +276,7 @@ def test_the_camat_overrides_a_missing_document_with_a_reason(node):
     events = simpul("cases", "show", receipt, "--as", "camat", "--json")["events"]
     override = next(e for e in events if e["kind"] == "requirements_overridden")
     assert override["actor"] == "camat" and override["detail"] == "KK terbakar, salinan menyusul"
-    assert override["after"] == {"missing": ["family_card"]}
+    assert override["after"] == {"missing": _checklist(simpul, "ektp_new_card")}  # the family card, nationally
 
 
 def test_a_rejection_needs_its_reason_on_the_command_line_too(node):
@@ -275,7 +286,7 @@ def test_a_rejection_needs_its_reason_on_the_command_line_too(node):
     receipt = simpul(
         "cases", "start", "ektp_new_card", "--data", json.dumps(resident(21)), "--as", "operator", "--json"
     )["receipt"]
-    _do(simpul, receipt, "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(simpul, receipt, "operator", _all_documents(simpul, "ektp_new_card"))
     task = _task(simpul, receipt, "verifier")
     refused = simpul(
         "tasks",

@@ -92,7 +92,7 @@ def test_with_and_without_the_cache_a_case_ends_the_same(db, tmp_path, runtime):
 
 
 def test_the_cache_keeps_within_its_memory_budget_not_a_count():
-    from simpul.engine.workflow import WorkflowCache
+    from simpul.engine._workflow_cache import WorkflowCache
 
     per_state = 10_000
     cost = int(per_state * WorkflowCache.MEMORY_PER_STATE_BYTE)

@@ -18,10 +18,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
-from simpul.engine import Config, InvalidInput, Runtime, SimpulError
+from simpul.engine import MAX_ID, Config, InvalidInput, Runtime, SimpulError, node_secret
 from simpul.engine.i18n import LOCALES, N_
-from simpul.engine.ids import MAX_ID
-from simpul.engine.keys import node_secret
 
 from . import i18n
 from .extensions import babel, csrf, db
@@ -206,7 +204,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from simpul.engine.inbox import mask_nik
+    from simpul.engine import mask_nik
 
     from .pages import bpmn_js_available
 

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
+from simpul import engine
 from simpul.engine import ROLES, SimpulError, ValidationFailed
-from simpul.engine import auth as engine_auth
-from simpul.engine.models import Office
 
 from .auth import login_required, role_required
-from .extensions import db, runtime
+from .extensions import runtime
 from .i18n import render_error, render_field_errors
 
 bp = Blueprint("admin", __name__)
 
 
 def _offices():
-    return db.session.scalars(select(Office).order_by(Office.code)).all()
+    return engine.list_offices(runtime())
 
 
 @bp.route("/account")
@@ -31,8 +29,8 @@ def _render_account(*, new_token=None, errors=None, message=None, status=200):
     rt, actor = runtime(), g.actor
     return render_template(
         "account.html",
-        user=engine_auth.get_user(rt, actor.username, actor),
-        tokens=engine_auth.list_tokens(rt, actor.username, actor),
+        user=engine.get_user(rt, actor.username, actor),
+        tokens=engine.list_tokens(rt, actor.username, actor),
         new_token=new_token,
         errors=errors or {},
         message=message,
@@ -50,14 +48,14 @@ def account_password():
             status=422,
         )
     try:
-        engine_auth.change_own_password(
+        engine.change_own_password(
             rt, actor, request.form.get("current_password") or "", request.form.get("new_password") or ""
         )
     except ValidationFailed as err:
         return _render_account(errors=render_field_errors(err), message=render_error(err), status=422)
     # Every session of the user ended with the change (a stolen cookie too); this browser,
     # which just proved the password, gets a fresh one.
-    session["sid"] = engine_auth.open_session(rt, actor.username, request.remote_addr)
+    session["sid"] = engine.open_session(rt, actor.username, request.remote_addr)
     flash(_("Your password was changed."), "success")
     return redirect(url_for("admin.account"))
 
@@ -66,7 +64,7 @@ def account_password():
 @login_required
 def account_token_create():
     try:
-        token, _row = engine_auth.create_token(runtime(), g.actor.username, request.form.get("name") or "", g.actor)
+        token, _row = engine.create_token(runtime(), g.actor.username, request.form.get("name") or "", g.actor)
     except ValidationFailed as err:
         return _render_account(
             errors={"token_" + k: v for k, v in render_field_errors(err).items()}, message=render_error(err), status=422
@@ -77,7 +75,7 @@ def account_token_create():
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def account_token_revoke(token_id):
-    engine_auth.revoke_token(runtime(), token_id, g.actor)
+    engine.revoke_token(runtime(), token_id, g.actor)
     flash(_("The token was revoked."), "success")
     return redirect(url_for("admin.account"))
 
@@ -88,7 +86,7 @@ def account_token_revoke(token_id):
 @bp.route("/admin/users")
 @role_required("system_admin")
 def users():
-    return render_template("admin_users.html", users=engine_auth.list_users(runtime(), g.actor))
+    return render_template("admin_users.html", users=engine.list_users(runtime(), g.actor))
 
 
 def _user_form(user, *, create, errors=None, message=None, status=200):
@@ -122,7 +120,7 @@ def _save_user(username):
         user = (
             {"username": "", "display_name": "", "office": actor.office_code, "roles": [], "active": True}
             if create
-            else engine_auth.get_user(rt, username, actor)
+            else engine.get_user(rt, username, actor)
         )
         return _user_form(user, create=create)
     form = {
@@ -133,7 +131,7 @@ def _save_user(username):
         "active": request.form.get("active") == "on",
     }
     try:
-        engine_auth.save_user(
+        engine.save_user(
             rt,
             actor,
             form["username"],

@@ -15,14 +15,10 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from simpul import engine
-from simpul.engine import InvalidInput, SimpulError
-from simpul.engine import auth as engine_auth
-from simpul.engine import inbox as engine_inbox
-from simpul.engine import validators as validate  # messages that keep their msgid
-from simpul.engine.ids import MAX_ID, strict_int
-from simpul.engine.models import Office
+from simpul.engine import MAX_ID, InvalidInput, SimpulError, strict_int
+from simpul.engine import validators as validate
 
-from .extensions import csrf, db, runtime
+from .extensions import csrf, runtime
 from .i18n import process_title, render_error, render_field_errors
 
 API_PREFIX = "/api/v1"
@@ -250,7 +246,7 @@ class InboxSchema(Schema):
 class InboxQuerySchema(Schema):
     view = fields.String(
         load_default="roles",
-        validate=validate.OneOf(engine_inbox.VIEWS),
+        validate=validate.OneOf(engine.INBOX_VIEWS),
         metadata={"description": "mine | roles (unassigned tasks of my roles) | office (supervisor)"},
     )
     q = fields.String(metadata={"description": "search NIK, name and receipt"})
@@ -260,9 +256,9 @@ class InboxQuerySchema(Schema):
     procedure = fields.String()
     step = fields.String(metadata={"description": "BPMN element id of the step"})
     overdue = fields.Boolean(load_default=False)
-    sort = fields.String(load_default="due", validate=validate.OneOf(engine_inbox.SORTS))
+    sort = fields.String(load_default="due", validate=validate.OneOf(engine.INBOX_SORTS))
     page = StrictInteger(load_default=1, validate=validate.Range(min=1))
-    per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=engine_inbox.MAX_PER_PAGE))
+    per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=engine.INBOX_MAX_PER_PAGE))
 
 
 class VersionSchema(Schema):
@@ -395,10 +391,10 @@ def _authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         return error_response(401, "unauthorized", _("A valid API token is required."))
     try:
-        g.actor = engine_auth.actor_for_token(runtime(), token.strip())
+        g.actor = engine.actor_for_token(runtime(), token.strip())
     except SimpulError as err:
         return simpul_error_response(err)
-    g.user_locale = engine_auth.get_locale(runtime(), g.actor.username)  # after Accept-Language
+    g.user_locale = engine.get_locale(runtime(), g.actor.username)  # after Accept-Language
     return None
 
 
@@ -443,7 +439,7 @@ class Me(MethodView):
     def get(self):
         """Who am I: user, office, roles and inbox counts"""
         actor = g.actor
-        office = db.session.get(Office, actor.office_code) if actor.office_code else None
+        office = engine.get_office(runtime(), actor.office_code)
         return {
             "username": actor.username,
             "display_name": actor.display_name,
@@ -452,7 +448,7 @@ class Me(MethodView):
             "office": {"code": office.code, "name": office.name, "kind": office.kind, "timezone": office.timezone}
             if office
             else None,
-            "inbox": engine_inbox.inbox_counts(runtime(), actor),
+            "inbox": engine.inbox_counts(runtime(), actor),
         }
 
 
@@ -462,7 +458,7 @@ class Processes(MethodView):
     @_errors(processes_blp, 401)
     def get(self):
         """List deployed procedures with their versions"""
-        startable = {p["process"] for p in engine_inbox.startable_processes(runtime())}
+        startable = {p["process"] for p in engine.startable_processes(runtime())}
         return [
             {**p, "title": process_title(p["key"], p["name"]), "startable": p["key"] in startable}
             for p in engine.list_processes(runtime())
@@ -514,10 +510,10 @@ class CaseResource(MethodView):
     @_errors(cases_blp, 401, 404)
     def get(self, case_ref):
         """A case with its open steps, jobs, timeline and comments (by receipt or id)"""
-        from simpul.engine import comments as engine_comments
+        from simpul import engine
 
         result = engine.get_case(runtime(), case_ref, g.actor)
-        result["comments"] = engine_comments.list_comments(runtime(), result["id"], g.actor)
+        result["comments"] = engine.list_comments(runtime(), result["id"], g.actor)
         return result
 
 
@@ -538,7 +534,7 @@ class Tasks(MethodView):
     @_errors(tasks_blp, 401, 403, 422)
     def get(self, args):
         """The inbox: one view, filtered, sorted (due date first by default) and paged"""
-        return engine_inbox.inbox(runtime(), g.actor, **args)
+        return engine.inbox_page(runtime(), g.actor, **args)
 
 
 @tasks_blp.route("/<task_id>")

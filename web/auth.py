@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from simpul import engine
 from simpul.engine import SimpulError
-from simpul.engine import auth as engine_auth
 from simpul.engine.i18n import LOCALES
 
-from .extensions import db, runtime
+from .extensions import runtime
 from .i18n import render_error
 
 bp = Blueprint("auth", __name__)
@@ -27,7 +27,7 @@ def load_actor() -> None:
         if session.get("user"):  # a cookie from before server-side sessions: sign in again
             _clear_keeping_locale()
         return
-    actor = engine_auth.session_actor(runtime(), token, idle_period())
+    actor = engine.session_actor(runtime(), token, idle_period())
     if actor is None:  # signed out, idle, deactivated, or the password changed: sign out
         _clear_keeping_locale()
         return
@@ -48,9 +48,7 @@ def _clear_keeping_locale() -> None:
 
 
 def _load_office(office_code: str | None) -> None:
-    from simpul.engine.models import Office
-
-    office = db.session.get(Office, office_code) if office_code else None
+    office = engine.get_office(runtime(), office_code)
     g.office = office
     g.office_timezone = office.timezone if office is not None and office.timezone else None
 
@@ -103,7 +101,7 @@ def login():
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         try:
-            actor = engine_auth.authenticate(
+            actor = engine.authenticate(
                 runtime(), username, request.form.get("password") or "", remote_addr=remote_addr()
             )
         except SimpulError as err:
@@ -113,8 +111,8 @@ def login():
             session.clear()  # a fresh session: nothing from before sign-in survives
             session.permanent = True
             session["user"] = actor.username
-            session["sid"] = engine_auth.open_session(runtime(), actor.username, remote_addr())
-            saved = engine_auth.get_locale(runtime(), actor.username)
+            session["sid"] = engine.open_session(runtime(), actor.username, remote_addr())
+            saved = engine.get_locale(runtime(), actor.username)
             if saved in LOCALES:
                 session["locale"] = saved
             elif locale in LOCALES:
@@ -127,7 +125,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    engine_auth.end_session(runtime(), session.get("sid"))
+    engine.end_session(runtime(), session.get("sid"))
     _clear_keeping_locale()
     return redirect(url_for("auth.login"))
 
@@ -139,7 +137,7 @@ def language():
         abort(400)
     session["locale"] = locale
     if g.get("actor") is not None:
-        engine_auth.set_locale(runtime(), g.actor.username, locale)
+        engine.set_locale(runtime(), g.actor.username, locale)
     return redirect(safe_next(request.form.get("next"), url_for("ui.inbox")))
 
 

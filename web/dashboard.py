@@ -15,12 +15,10 @@ from flask_babel import ngettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from simpul import engine
-from simpul.engine import Conflict, InvalidInput, NotFound, ValidationFailed, supervision
+from simpul.engine import OUTCOMES, Conflict, InvalidInput, NotFound, ValidationFailed, supervision, utcnow
 from simpul.engine import recap as engine_recap
 from simpul.engine import stats as engine_stats
 from simpul.engine.i18n import N_
-from simpul.engine.models import utcnow
-from simpul.engine.outcomes import OUTCOMES
 
 from . import i18n
 from .auth import role_required, safe_next
@@ -249,13 +247,8 @@ def monthly():
         recap=result,
         columns=engine_recap.COLUMNS,
         milestone_label=milestone_label,
-        offices=engine_stats_offices(),
+        offices=engine_stats.viewer_offices(runtime(), g.actor),
     )
-
-
-def engine_stats_offices() -> list:
-    with runtime().read() as s:
-        return [(o.code, o.name) for o in engine_stats.dashboard_offices(s, g.actor)]
 
 
 # -- the supervisor's hands ------------------------------------------------------------------
@@ -277,19 +270,7 @@ def supervision_page():
     rejected = [
         c for c in engine.list_cases(rt, g.actor, outcome="rejected", limit=50) if (c["ended_at"] or "") >= cutoff
     ]
-    with rt.read() as s:
-        from sqlalchemy import select
-
-        from simpul.engine.models import User
-
-        colleagues = [
-            {"username": u.username, "name": u.display_name, "roles": list(u.roles or [])}
-            for u in s.scalars(
-                select(User)
-                .where(User.office_code == g.actor.office_code, User.active.is_(True))
-                .order_by(User.username)
-            )
-        ]
+    colleagues = engine.office_colleagues(rt, g.actor.office_code)
     idle = {i["task_id"]: i for i in (office["now"]["idle_claimed"] if office else [])}
     return render_template(
         "dashboard/supervision.html",

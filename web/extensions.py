@@ -7,7 +7,7 @@ from flask_babel import Babel, Domain, get_locale
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from simpul.engine.db import Base
+from simpul.engine import Base
 
 
 class _RuntimeSQLAlchemy(SQLAlchemy):

@@ -4,7 +4,7 @@ the engine expects.  Labels: ``label`` is Indonesian, ``properties.label_en`` En
 
 from __future__ import annotations
 
-from simpul.engine.forms import CONTAINER_TYPES, INPUT_TYPES
+from simpul.engine import CONTAINER_TYPES, INPUT_TYPES
 
 from .i18n import is_english, requirement_label
 
@@ -144,7 +144,7 @@ def _components(form: dict):
 
 
 def data_from_post(form: dict | None, posted) -> dict:
-    """The values of a posted HTML form (a MultiDict), shaped for engine.forms.validate_form_data.
+    """The values of a posted HTML form (a MultiDict), shaped for engine.validate_form_data.
 
     An empty required input is left out, so the engine says "This field is required."; an
     empty optional one is sent as "" (the engine stores no value).  Unticked checkboxes are

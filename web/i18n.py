@@ -148,7 +148,7 @@ def render_problem(problem: dict) -> dict:
     }
     template = problem.get("template") or problem.get("message") or ""
     message = translate_message(template, shown)
-    from simpul.engine.refusals import refusal_line
+    from simpul.engine import refusal_line
 
     # one line naming the element and the reason, at most 300 characters, for lists and logs
     return {**problem, "message": message, "line": refusal_line({**problem, "template": None, "message": message})}

@@ -12,8 +12,8 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from simpul.engine import SimpulError, case_migration, drafts
-from simpul.engine.ids import as_id, strict_int
+from simpul import engine
+from simpul.engine import SimpulError, as_id, strict_int
 
 from .auth import role_required
 from .extensions import runtime
@@ -69,22 +69,22 @@ def index():
     rt = runtime()
     return render_template(
         "process_admin/index.html",
-        processes=drafts.process_overview(rt, g.actor),
-        runs=case_migration.migration_runs(rt, g.actor, limit=10),
+        processes=engine.process_overview(rt, g.actor),
+        runs=engine.migration_runs(rt, g.actor, limit=10),
     )
 
 
 @bp.route("/<key>/edit")
 @role_required(ROLE)
 def edit(key):
-    opened = drafts.open_process(runtime(), g.actor, key)
+    opened = engine.open_process(runtime(), g.actor, key)
     return _modeler(opened["bpmn_xml"], opened["forms"], opened["draft"], key, base_version=opened["version"])
 
 
 @bp.route("/drafts/<int:draft_id>/edit")
 @role_required(ROLE)
 def edit_draft(draft_id):
-    draft = drafts.get_draft(runtime(), draft_id, g.actor)
+    draft = engine.get_draft(runtime(), draft_id, g.actor)
     return _modeler(draft["bpmn_xml"], draft["forms"], draft, draft["process_key"], base_version=None)
 
 
@@ -96,7 +96,7 @@ def _modeler(xml, forms, draft, key, base_version):
         "process_key": key,
         "draft": _shown_draft({k: v for k, v in (draft or {}).items() if k not in ("bpmn_xml", "forms")}) or None,
         "base_version": base_version,
-        "catalogue": drafts.editor_catalogue(rt),
+        "catalogue": engine.editor_catalogue(rt),
         "urls": {
             "save": url_for("process_admin.api_save"),
             "deploy": url_for("process_admin.api_deploy", draft_id=0).replace("/0/", "/{id}/"),
@@ -178,7 +178,7 @@ def import_bpmn():
     if len(raw) > MAX_UPLOAD:
         flash(_("The BPMN file is larger than %(limit)s MB.", limit=MAX_UPLOAD // (1024 * 1024)), "error")
         return redirect(url_for("process_admin.index"))
-    draft = drafts.save_draft(runtime(), g.actor, raw.decode("utf-8", errors="replace"))
+    draft = engine.save_draft(runtime(), g.actor, raw.decode("utf-8", errors="replace"))
     if draft["valid"]:
         flash(_("Imported %(name)s as a draft. It can be deployed.", name=draft["name"] or upload.filename), "success")
     else:
@@ -196,14 +196,14 @@ def import_bpmn():
 @bp.route("/<key>/versions/<int:version>.bpmn")
 @role_required(ROLE)
 def download_version(key, version):
-    xml, number = drafts.version_xml(runtime(), key, version)
+    xml, number = engine.version_xml(runtime(), key, version)
     return _download(xml, f"{key}-v{number}.bpmn")
 
 
 @bp.route("/drafts/<int:draft_id>.bpmn")
 @role_required(ROLE)
 def download_draft(draft_id):
-    draft = drafts.get_draft(runtime(), draft_id, g.actor)
+    draft = engine.get_draft(runtime(), draft_id, g.actor)
     return _download(draft["bpmn_xml"], f"{draft['process_key'] or 'draft'}-draft{draft_id}.bpmn")
 
 
@@ -218,14 +218,14 @@ def _download(xml: str, filename: str) -> Response:
 def migrate(key):
     """Pick a target version; ``?target=N`` shows the dry run, from which cases are migrated."""
     rt = runtime()
-    overview = {p["key"]: p for p in drafts.process_overview(rt, g.actor)}
+    overview = {p["key"]: p for p in engine.process_overview(rt, g.actor)}
     process = overview.get(key)
     if process is None or not process["versions"]:
         from simpul.engine import NotFound
 
         raise NotFound("No process {key} is deployed.", key=key)
     target = request.args.get("target", type=strict_int)
-    plan = case_migration.plan_migration(rt, key, target, g.actor) if target else None
+    plan = engine.plan_migration(rt, key, target, g.actor) if target else None
     return render_template(
         "process_admin/migrate.html",
         process=process,
@@ -247,8 +247,8 @@ def migrate_post(key):
         if not case_ids:
             flash(_("Select the cases to migrate, or migrate all of them."), "error")
             return redirect(url_for("process_admin.migrate", key=key, target=target))
-    result = case_migration.migrate_cases(rt, key, target, g.actor, case_ids=case_ids)
-    overview = {p["key"]: p for p in drafts.process_overview(rt, g.actor)}
+    result = engine.migrate_cases(rt, key, target, g.actor, case_ids=case_ids)
+    overview = {p["key"]: p for p in engine.process_overview(rt, g.actor)}
     flash(
         _(
             "%(n)s case(s) migrated to version %(version)s; %(refused)s refused.",
@@ -269,13 +269,13 @@ def migrate_post(key):
 @bp.route("/api/catalogue")
 @role_required(ROLE)
 def api_catalogue():
-    return jsonify(drafts.editor_catalogue(runtime()))
+    return jsonify(engine.editor_catalogue(runtime()))
 
 
 @bp.route("/api/forms/<form_key>")
 @role_required(ROLE)
 def api_form(form_key):
-    form = drafts.bundled_form(runtime(), form_key)
+    form = engine.bundled_form(runtime(), form_key)
     if form is None:
         return jsonify(
             {"code": "not_found", "message": _("Form %(key)s is not found.", key=form_key), "errors": None}
@@ -287,7 +287,7 @@ def api_form(form_key):
 @role_required(ROLE)
 def api_validate():
     body = _payload()
-    result = drafts.validate_process(runtime(), body.get("bpmn_xml") or "", body.get("forms"))
+    result = engine.validate_process(runtime(), body.get("bpmn_xml") or "", body.get("forms"))
     return jsonify(
         {
             "valid": result.valid,
@@ -302,7 +302,7 @@ def api_validate():
 @role_required(ROLE)
 def api_save():
     body = _payload()
-    draft = drafts.save_draft(
+    draft = engine.save_draft(
         runtime(),
         g.actor,
         body.get("bpmn_xml") or "",
@@ -319,14 +319,14 @@ def api_save():
 @bp.route("/api/drafts/<int:draft_id>", methods=["GET"])
 @role_required(ROLE)
 def api_draft(draft_id):
-    return jsonify(_shown_draft(drafts.get_draft(runtime(), draft_id, g.actor)))
+    return jsonify(_shown_draft(engine.get_draft(runtime(), draft_id, g.actor)))
 
 
 @bp.route("/api/drafts/<int:draft_id>/preview", methods=["GET"])
 @role_required(ROLE)
 def api_preview(draft_id):
     """What a deploy would change (shown before the modeler asks for the confirmation)."""
-    preview = drafts.deploy_preview(runtime(), draft_id, g.actor)
+    preview = engine.deploy_preview(runtime(), draft_id, g.actor)
     preview["errors"] = render_problems(preview["errors"])
     preview["warnings"] = render_problems(preview["warnings"])
     return jsonify(preview)
@@ -336,7 +336,7 @@ def api_preview(draft_id):
 @role_required(ROLE)
 def api_deploy(draft_id):
     body = request.get_json(silent=True) or {}
-    version = drafts.deploy_draft(
+    version = engine.deploy_draft(
         runtime(),
         draft_id,
         g.actor,
@@ -350,7 +350,7 @@ def api_deploy(draft_id):
 @bp.route("/api/processes")
 @role_required(ROLE)
 def api_processes():
-    return jsonify(drafts.process_overview(runtime(), g.actor))
+    return jsonify(engine.process_overview(runtime(), g.actor))
 
 
 @bp.route("/api/<key>/migration", methods=["GET"])
@@ -359,7 +359,7 @@ def api_plan(key):
     target = request.args.get("target", type=strict_int)
     ids = request.args.get("case_ids")
     case_ids = [as_id(c) for c in ids.split(",") if as_id(c) is not None] if ids else None
-    return jsonify(_shown_plan(case_migration.plan_migration(runtime(), key, target or 0, g.actor, case_ids=case_ids)))
+    return jsonify(_shown_plan(engine.plan_migration(runtime(), key, target or 0, g.actor, case_ids=case_ids)))
 
 
 @bp.route("/api/<key>/migration", methods=["POST"])
@@ -368,7 +368,7 @@ def api_migrate(key):
     body = _payload()
     return jsonify(
         _shown_plan(
-            case_migration.migrate_cases(
+            engine.migrate_cases(
                 runtime(),
                 key,
                 body.get("target") or 0,

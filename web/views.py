@@ -9,21 +9,21 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
 
 from simpul import engine
-from simpul.engine import Conflict, InvalidInput, NotFound, ValidationFailed
-from simpul.engine import cases as engine_cases
-from simpul.engine import comments as engine_comments
+from simpul.engine import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ValidationFailed,
+    requirements_for,
+    strict_int,
+    validate_form_data,
+)
 from simpul.engine import documents as engine_documents
-from simpul.engine import inbox as engine_inbox
-from simpul.engine.cases import requirements_for
-from simpul.engine.forms import validate_form_data
-from simpul.engine.ids import strict_int
-from simpul.engine.models import Office, User
 
 from .auth import login_required, safe_next
-from .extensions import db, runtime
+from .extensions import runtime
 from .formjs import build_fields, data_from_post
 from .i18n import event_detail, process_title, render_error, render_field_errors, requirement_label, step_title
 from .plugin_ui import case_actions, live_checks, task_input_fields, task_input_values
@@ -73,7 +73,7 @@ def inbox():
     rt, actor = runtime(), g.actor
     view = request.args.get("view")
     if not view:
-        counts = engine_inbox.inbox_counts(rt, actor)
+        counts = engine.inbox_counts(rt, actor)
         view = "mine" if counts.get("mine") else "roles"
     filters = {k: (request.args.get(k) or "").strip() for k in ("q", "nik", "name", "receipt", "procedure", "step")}
     overdue = request.args.get("overdue") in ("1", "on", "true")
@@ -81,7 +81,7 @@ def inbox():
     per_page = _int_arg("per_page", 25)
     if per_page not in PER_PAGE_CHOICES:
         per_page = 25
-    result = engine_inbox.inbox(
+    result = engine.inbox_page(
         rt,
         actor,
         view=view,
@@ -91,7 +91,7 @@ def inbox():
         per_page=per_page,
         **{k: v or None for k, v in filters.items()},
     )
-    options = engine_inbox.inbox_options(rt, actor)
+    options = engine.inbox_options(rt, actor)
     args = {k: v for k, v in request.args.items() if k not in ("page",) and v}
     args["view"] = view
     keep = {k: v for k, v in args.items() if k != "view"}
@@ -234,7 +234,7 @@ def _requirement_labels(requirements, data) -> dict:
     labels = {r["key"]: requirement_label(r) for r in requirements}
     received = [k for k in (data or {}).get("documents_received") or [] if isinstance(k, str)]
     if any(k not in labels for k in received):
-        for p in engine_inbox.startable_processes(runtime()):
+        for p in engine.startable_processes(runtime()):
             for r in requirements_for(runtime(), p["process"], data):
                 labels.setdefault(r["key"], requirement_label(r))
     return labels
@@ -265,7 +265,7 @@ def _render_task(
         checklist=_document_status(requirements, task["case_data"], documents),
         requirement_labels=_requirement_labels(requirements, task["case_data"]),
         users=_display_names([task.get("assignee")]),
-        labels=engine_inbox.field_labels(rt, task["process"]),
+        labels=engine.field_labels(rt, task["process"]),
         confirm_end=confirm_end,
         values_posted=values is not None,
         held_by_other=bool(task.get("assignee")) and task.get("assignee") != g.actor.username,
@@ -275,7 +275,7 @@ def _render_task(
 def _render_done(task_id: str):
     """A step that is no longer open (Back after completing it, an old link): who completed
     it and when, with the case, instead of a bare 404."""
-    done = engine_cases.task_completion(runtime(), task_id, g.actor)
+    done = engine.task_completion(runtime(), task_id, g.actor)
     if done is None:
         return None
     session["clear_draft"] = f"task-{task_id}"
@@ -354,7 +354,7 @@ def complete(task_id):
 @bp.route("/cases/new")
 @login_required
 def case_new():
-    processes = engine_inbox.startable_processes(runtime())
+    processes = engine.startable_processes(runtime())
     for p in processes:
         p["title"] = process_title(p["process"], p["name"])
         p["requirements"] = [requirement_label(r) for r in requirements_for(runtime(), p["process"], {})]
@@ -363,7 +363,7 @@ def case_new():
 
 def _startable(rt, key: str) -> bool:
     try:
-        return bool(engine_inbox.start_form(rt, key).get("form"))
+        return bool(engine.start_form(rt, key).get("form"))
     except NotFound:
         return False
 
@@ -372,7 +372,7 @@ def _startable(rt, key: str) -> bool:
 @login_required
 def case_start(process_key):
     rt = runtime()
-    info = engine_inbox.start_form(rt, process_key)
+    info = engine.start_form(rt, process_key)
     if not info["form"]:
         abort(404)
     values, errors, message, existing, status, card_issued = {}, {}, None, None, 200, False
@@ -434,7 +434,7 @@ def cases():
         figure=figure or None,
         office=request.args.get("office") or None,
     )
-    options = engine_inbox.inbox_options(runtime(), g.actor)
+    options = engine.inbox_options(runtime(), g.actor)
     args = {k: v for k, v in request.args.items() if k not in ("page", "before", "after") and v}
     page = _int_arg("page", 1) if result["prev_after"] else 1  # a display number: paging is by key
     return render_template(
@@ -459,21 +459,18 @@ def cases():
 
 
 def _display_names(usernames) -> dict:
-    names = {u for u in usernames if u}
-    if not names:
-        return {}
-    return dict(db.session.execute(select(User.username, User.display_name).where(User.username.in_(names))).all())
+    return engine.display_names(runtime(), usernames)
 
 
 def _render_case(receipt, *, message=None, message_kind="error", status=200, form_errors=None, form_values=None):
     rt, actor = runtime(), g.actor
     case = engine.get_case(rt, receipt, actor)
-    diagram = engine_inbox.case_diagram(rt, case["id"], actor)
-    comments = engine_comments.list_comments(rt, case["id"], actor)
+    diagram = engine.case_diagram(rt, case["id"], actor)
+    comments = engine.list_comments(rt, case["id"], actor)
     documents = engine_documents.list_documents(rt, case["id"], actor)
     requirements = requirements_for(rt, case["process"], case["data"])
     names = diagram["names"]
-    offices = dict(db.session.execute(select(Office.code, Office.name)).all())
+    offices = engine.office_names(rt)
     users = _display_names(
         [e["actor"] for e in case["events"]]
         + [c["author"] for c in comments]
@@ -509,7 +506,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         steps_now=steps_now,
         form_errors=form_errors or {},
         form_values=form_values or {},
-        labels=engine_inbox.field_labels(rt, case["process"]),
+        labels=engine.field_labels(rt, case["process"]),
     ), status
 
 
@@ -522,7 +519,7 @@ def case(receipt):
 @bp.route("/cases/<receipt>/diagram.json")
 @login_required
 def case_diagram(receipt):
-    diagram = engine_inbox.case_diagram(runtime(), receipt, g.actor)
+    diagram = engine.case_diagram(runtime(), receipt, g.actor)
     return {k: diagram[k] for k in ("receipt", "process", "version", "bpmn_xml", "completed", "current")}
 
 
@@ -531,7 +528,7 @@ def case_diagram(receipt):
 def case_comment(receipt):
     body = request.form.get("body") or ""
     try:
-        engine_comments.add_comment(runtime(), receipt, body, g.actor)
+        engine.add_comment(runtime(), receipt, body, g.actor)
     except ValidationFailed as err:
         return _render_case(
             receipt,

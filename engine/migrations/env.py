@@ -18,7 +18,10 @@ def run_migrations_online():
     if connection is None:
         from simpul.engine.db import make_engine
 
-        engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("Alembic was started without a database URL")
+        engine = make_engine(url)
         with engine.connect() as connection:
             _run(connection)
     else:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from simpul.engine import Actor, Forbidden, NotFound, case_migration, drafts, get_case, list_tasks
 from simpul.engine.models import Case, Job
-from simpul.engine.models_process_admin import ProcessMigrationRun
+from simpul.engine.models_migration_runs import ProcessMigrationRun
 
 from ..flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, open_task, run_worker_until_quiet, start_new_card
 from .diagrams import add_user_task, bypass, new_card_xml, set_property

@@ -11,9 +11,19 @@ from simpul.engine.cases import requirements_for
 from simpul.engine.documents import store_document
 
 from ..bpmn_samples import HEAD
-from ..conftest import make_runtime, seed_offices
+from ..conftest import INSTALLED_PLUGINS_BLOCKED, make_runtime, seed_offices
 from ..flows import actor, complete, open_task, resident, start_new_card
 from .samples import pdf
+
+
+@pytest.fixture
+def runtime(db, tmp_path):
+    """The national baseline: this module's subject, so a regency's installed plugin is blocked."""
+    rt = make_runtime(db, tmp_path, plugins=INSTALLED_PLUGINS_BLOCKED)
+    seed_offices(rt)
+    engine.deploy_bundled(rt, deployed_by="test")
+    yield rt
+    rt.close()
 
 
 def keys(rt, procedure, **data):
@@ -154,7 +164,7 @@ class NeedsLetter:
 
 @pytest.fixture
 def two_checks(db, tmp_path):
-    rt = make_runtime(db, tmp_path, extra_plugins=[NeedsLetter()])
+    rt = make_runtime(db, tmp_path, extra_plugins=[NeedsLetter()], plugins=INSTALLED_PLUGINS_BLOCKED)
     seed_offices(rt)
     engine.deploy_process(rt, TWO_CHECKS, deployed_by="test")
     yield rt
@@ -189,6 +199,7 @@ def test_simpul_requirements_prints_the_checklist(tmp_path):
     simpul = Path(sys.executable).with_name("simpul")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
     env["SIMPUL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["SIMPUL_PLUGINS"] = INSTALLED_PLUGINS_BLOCKED  # the national checklist is printed here
 
     def run(*args):
         return subprocess.run([str(simpul), *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)

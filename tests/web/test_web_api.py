@@ -157,6 +157,7 @@ def test_inbox_filters_views_and_paging(api, runtime, op, token_for):
     assert [t["step"] for t in verifier["items"]] == ["Task_residence_verification"]
 
 
+@pytest.mark.national_checklist
 def test_task_claim_unclaim_complete_and_conflicts(api, runtime, op, token_for):
     receipt = start_new_card(runtime, 1)["receipt"]
     task_id = open_task(runtime, receipt, "operator")["id"]

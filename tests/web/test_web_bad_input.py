@@ -9,8 +9,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from simpul.engine.models import Case
-from simpul.engine.models_web import CaseComment, LoginAttempt
+from simpul.engine.models import Case, CaseComment
+from simpul.engine.models_web import LoginAttempt
 
 from ..flows import resident, start_new_card
 from .web_helpers import PASSWORD, page_text

@@ -82,6 +82,7 @@ def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+@pytest.mark.national_checklist
 def test_clerk_and_verifier_work_a_new_card_case(live_server, chromium):
     from playwright.sync_api import expect
 

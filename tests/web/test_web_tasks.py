@@ -44,6 +44,7 @@ def task_page(browser, runtime, receipt, username="operator"):
     return task, browser.get(f"/tasks/{task['id']}")
 
 
+@pytest.mark.national_checklist
 def test_form_is_rendered_from_its_definition_with_labels_tied_to_inputs(runtime, browser):
     receipt = start_new_card(runtime, 1)["receipt"]
     browser.login("operator")
@@ -74,6 +75,7 @@ def test_form_is_rendered_from_its_definition_with_labels_tied_to_inputs(runtime
     assert "Family card (Kartu Keluarga)" in text and "Full name Warga 1" in text
 
 
+@pytest.mark.national_checklist
 def test_missing_document_is_refused_inline_and_nothing_is_saved(runtime, browser):
     receipt = start_new_card(runtime, 1)["receipt"]
     browser.login("operator")
@@ -166,6 +168,7 @@ def test_a_step_changed_meanwhile_is_said_without_version_numbers(runtime, make_
     assert 'name="version" value="3"' in response.get_data(as_text=True)  # the next submission is current
 
 
+@pytest.mark.national_checklist
 def test_second_completion_says_who_completed_it_and_when(runtime, make_browser):
     receipt = start_new_card(runtime, 1)["receipt"]
     siti, andi = make_browser(), make_browser()
@@ -234,6 +237,7 @@ def test_the_camat_completes_the_document_check_with_a_written_reason(runtime, b
     assert open_task(runtime, receipt, "verifier")["role"] == "verifier"
 
 
+@pytest.mark.national_checklist
 def test_no_override_is_offered_once_every_document_is_there(runtime, browser):
     receipt = start_new_card(runtime, 1)["receipt"]
     browser.login("camat")

@@ -38,7 +38,7 @@ _BUNDLED = {
 def _outcomes_by_name(xml: str) -> dict:
     from lxml import etree
 
-    found = {}
+    found: dict = {}
     try:
         root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
     except Exception:

@@ -201,7 +201,7 @@ def _key(kind, step, at):
 def upgrade():
     conn = op.get_bind()
     marks = _marks_table()
-    ids = sa.bindparam("ids", expanding=True)
+    ids: sa.BindParameter = sa.bindparam("ids", expanding=True)
     after = 0
     while True:
         cases = conn.execute(
