@@ -144,7 +144,9 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_inbox", "office_code", "role", "due_at"),
+        # "My roles": the free tasks of a role, paged by (due date, waiting since, id); the
+        # badge counts from this index alone.
+        Index("ix_human_tasks_inbox", "office_code", "role", "assignee", "due_at", "created_at", "id"),
         # (office_code, assignee) lookups use ix_human_tasks_assignee_due (models_web): one index
         # fewer to write on every step.
     )

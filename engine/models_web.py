@@ -82,7 +82,21 @@ class CaseComment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-#: The "All in my office" inbox view sorts by due date within an office.
-Index("ix_human_tasks_office_due", HumanTask.office_code, HumanTask.due_at)
-#: "Mine" sorted by due date.
-Index("ix_human_tasks_assignee_due", HumanTask.office_code, HumanTask.assignee, HumanTask.due_at)
+#: The "All in my office" inbox view pages by (due date, waiting since, id) within an office
+#: (engine.inbox keyset paging: the keys of a page's edge are the index's columns).
+Index(
+    "ix_human_tasks_office_due",
+    HumanTask.office_code,
+    HumanTask.due_at,
+    HumanTask.created_at,
+    HumanTask.id,
+)
+#: "Mine" the same way.
+Index(
+    "ix_human_tasks_assignee_due",
+    HumanTask.office_code,
+    HumanTask.assignee,
+    HumanTask.due_at,
+    HumanTask.created_at,
+    HumanTask.id,
+)
