@@ -98,15 +98,15 @@ def inbox():
     args = {k: v for k, v in request.args.items() if k not in ("page", "after", "before", "last") and v}
     args["view"] = view
     keep = {k: v for k, v in args.items() if k != "view"}
-    page, pages = result["page"], result["pages"]
+    page, prev, after = result["page"], result["prev_before"], result["next_after"]
     pager = {
         "page": page,
-        "pages": pages,
+        "pages": result["pages"],
         "total": result["total"],
-        "first": url_for("ui.inbox", **args) if result["prev_before"] else None,
-        "prev": url_for("ui.inbox", before=result["prev_before"], page=max(1, page - 1), **args) if result["prev_before"] else None,
-        "next": url_for("ui.inbox", after=result["next_after"], page=page + 1, **args) if result["next_after"] else None,
-        "last": url_for("ui.inbox", last=1, **args) if result["next_after"] else None,
+        "first": url_for("ui.inbox", **args) if prev else None,
+        "prev": url_for("ui.inbox", before=prev, page=max(1, page - 1), **args) if prev else None,
+        "next": url_for("ui.inbox", after=after, page=page + 1, **args) if after else None,
+        "last": url_for("ui.inbox", last=1, **args) if after else None,
     }
     return render_template(
         "inbox.html",
