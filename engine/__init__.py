@@ -26,13 +26,15 @@ from .cases import (
 from .config import Config
 from .db import Base
 from .decisions import task_outcome
+from .directory import office_exists, office_names
 from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
 from .i18n import N_, Message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
-from .models import UTCDateTime
+from .models import UTCDateTime, utcnow
+from .outbox import discard_outbox_message, outbox_overview, prune_sent_messages, retry_outbox_now, was_sent
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .step_timings import step_timings
@@ -76,7 +78,13 @@ __all__ = [
     "list_tasks",
     "mask_nik",
     "node_secret",
+    "office_exists",
+    "office_names",
     "open_document",
+    "outbox_overview",
+    "discard_outbox_message",
+    "retry_outbox_now",
+    "prune_sent_messages",
     "receive_message",
     "requirements_for",
     "recap",
@@ -89,4 +97,6 @@ __all__ = [
     "task_inputs",
     "task_outcome",
     "unclaim_task",
+    "utcnow",
+    "was_sent",
 ]

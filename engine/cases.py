@@ -36,6 +36,7 @@ from .models import (
     OutboxMessage,
     ProcessVersion,
     ReceiptSerial,
+    SentMessageId,
     utcnow,
 )
 from .processes import latest_version_id
@@ -101,6 +102,7 @@ def record_event(
 
 
 _OUTBOX = OutboxMessage.__table__
+_SENT = SentMessageId.__table__
 _QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
 
 
@@ -138,6 +140,8 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
             continue
         for row in queued:
             exists = conn.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.message_id == row["message_id"])).first()
+            if exists is None:  # nor sent and pruned since (engine.outbox)
+                exists = conn.execute(select(_SENT.c.message_id).where(_SENT.c.message_id == row["message_id"])).first()
             if exists is None:
                 conn.execute(_OUTBOX.insert(), row)
 

@@ -62,3 +62,14 @@ def actor_for(runtime, username: str) -> Actor:
             roles=frozenset(user.roles),
             display_name=user.display_name,
         )
+
+
+def office_names(runtime) -> dict:
+    """Office code -> name, of every office this node knows."""
+    with runtime.read() as s:
+        return dict(s.execute(select(Office.code, Office.name)).all())
+
+
+def office_exists(runtime, code: str) -> bool:
+    with runtime.read() as s:
+        return s.get(Office, code) is not None

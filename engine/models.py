@@ -211,7 +211,11 @@ class OutboxMessage(Base):
     """A message to another office, written in the same transaction as the step that sent it."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        # the sent rows to prune, oldest first (engine.outbox.prune_sent_messages)
+        Index("ix_outbox_sent_at", "status", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # idempotency key
@@ -225,6 +229,16 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SentMessageId(Base):
+    """The id of a sent outbox message whose row was pruned (engine.outbox): a plugin that
+    queues the same message again (same key) still finds it already sent."""
+
+    __tablename__ = "outbox_sent_ids"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
