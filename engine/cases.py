@@ -854,6 +854,7 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         case.outcome = "cancelled"
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
+        cw.write_slim()  # a cancelled case keeps the steps it passed, not its task tree
         record_event(
             uow,
             case,

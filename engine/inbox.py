@@ -21,9 +21,10 @@ from .actors import Actor
 from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
 from .ids import MAX_ID, strict_int
-from .models import Case, HumanTask, ProcessVersion, User, utcnow
+from .models import Case, HumanTask, ProcessVersion, User, WorkflowState, utcnow
 from .processes import latest_version
 from .search import case_match, name_match, nik_match, receipt_match
+from .slim import completed_steps, is_slim
 
 VIEWS = ("mine", "roles", "office")
 SORTS = ("due", "-due", "waiting", "receipt", "name")
@@ -454,19 +455,23 @@ def case_diagram(runtime, case_ref, actor: Actor) -> dict:
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
         version = case.process_version
-        cw = CaseWorkflow.load(runtime, s, case, cached=False)
         completed, current = set(), set()
-        for task in cw.wf.get_tasks():
-            spec = task.task_spec
-            bpmn_id = getattr(spec, "bpmn_id", None)
-            if not bpmn_id:
-                continue
-            if task.state == TaskState.COMPLETED:
-                completed.add(bpmn_id)
-            elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
-                task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
-            ):
-                current.add(bpmn_id)
+        state = s.scalar(select(WorkflowState.state).where(WorkflowState.case_id == case.id))
+        if is_slim(state):  # a finished case: the steps it passed are all it keeps (engine.slim)
+            completed = set(completed_steps(state))
+        else:
+            cw = CaseWorkflow.load(runtime, s, case, cached=False)
+            for task in cw.wf.get_tasks():
+                spec = task.task_spec
+                bpmn_id = getattr(spec, "bpmn_id", None)
+                if not bpmn_id:
+                    continue
+                if task.state == TaskState.COMPLETED:
+                    completed.add(bpmn_id)
+                elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
+                    task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
+                ):
+                    current.add(bpmn_id)
         if case.status not in ("active", "incident"):
             current = set()
         return {
