@@ -60,3 +60,16 @@ class ProcessMigrationRun(Base):
     #: [{case_id, receipt, from_version, outcome, reason}]
     results: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class VersionCaseCount(Base):
+    """How many cases run on each process version (all, and open ones), for the process
+    administration list: kept by triggers on ``cases`` in the transaction that starts a case,
+    ends it or migrates it to another version (migration ``scale2_0004_version_counts``),
+    instead of counting a million cases on every load."""
+
+    __tablename__ = "process_version_counts"
+
+    process_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    open_cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
