@@ -1,7 +1,11 @@
 """The full new-card case and its regency case over the JSON API against a real ``simpul run``.
 
-    .venv/bin/python bench/http.py                      # 1 and 4 clients, 10 cases each
-    .venv/bin/python bench/http.py --cases 20 --clients 1 4
+    .venv/bin/python bench/http_api.py                  # 1 and 4 clients, 10 cases each
+    .venv/bin/python bench/http_api.py --cases 20 --clients 1 4
+
+(Not ``bench/http.py``: Python puts a script's folder first on ``sys.path``, and a
+``bench/http.py`` would stand in for the standard library's ``http`` package in every
+benchmark here, breaking Flask, werkzeug and urllib in ``bench/scale.py`` and the rest.)
 
 One embedded node on SQLite (the kecamatan and the regency on one PC, as the demo: the
 regency case is opened and answered by local delivery, through the same outbox and worker
@@ -31,13 +35,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-# this file is named like the standard library's http package: keep its folder off the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
 RESIDENT = {
