@@ -8,6 +8,7 @@ from . import documents, recap, stats, supervision
 from .actors import ROLES, Actor
 from .cases import (
     cancel_case,
+    case_by_correlation,
     case_page,
     claim_task,
     complete_task,
@@ -60,6 +61,7 @@ __all__ = [
     "SimpulError",
     "ValidationFailed",
     "cancel_case",
+    "case_by_correlation",
     "case_page",
     "check_process",
     "claim_task",
