@@ -12,6 +12,7 @@ Revision ID: scale2_0001_inbox_keys
 Revises: scale_0001_search
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "scale2_0001_inbox_keys"
@@ -32,8 +33,10 @@ OLD = {
 
 
 def _replace(indexes: dict) -> None:
+    existing = {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes("human_tasks")}
     for name, columns in indexes.items():
-        op.drop_index(name, table_name="human_tasks")
+        if name in existing:
+            op.drop_index(name, table_name="human_tasks")
         op.create_index(name, "human_tasks", columns, unique=False)
 
 

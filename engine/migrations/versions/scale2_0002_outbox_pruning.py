@@ -23,13 +23,17 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table(
-        "outbox_sent_ids",
-        sa.Column("message_id", sa.String(length=36), nullable=False),
-        sa.Column("sent_at", UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("message_id"),
-    )
-    op.create_index("ix_outbox_sent_at", "outbox_messages", ["status", "sent_at"], unique=False)
+    inspector = sa.inspect(op.get_bind())
+    # a database stamped back by hand may hold both already: kept as they are
+    if not inspector.has_table("outbox_sent_ids"):
+        op.create_table(
+            "outbox_sent_ids",
+            sa.Column("message_id", sa.String(length=36), nullable=False),
+            sa.Column("sent_at", UTCDateTime(), nullable=True),
+            sa.PrimaryKeyConstraint("message_id"),
+        )
+    if "ix_outbox_sent_at" not in {ix["name"] for ix in inspector.get_indexes("outbox_messages")}:
+        op.create_index("ix_outbox_sent_at", "outbox_messages", ["status", "sent_at"], unique=False)
 
 
 def downgrade():

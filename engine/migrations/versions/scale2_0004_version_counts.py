@@ -79,6 +79,12 @@ POSTGRES_DOWN = [
 
 
 def upgrade():
+    dialect = op.get_bind().dialect.name
+    if sa.inspect(op.get_bind()).has_table(TABLE):
+        # a database stamped back by hand: the counts are only counts, taken again
+        for statement in SQLITE_DOWN if dialect == "sqlite" else POSTGRES_DOWN:
+            op.execute(statement)
+        op.drop_table(TABLE)
     op.create_table(
         TABLE,
         sa.Column("process_version_id", sa.Integer(), nullable=False),
@@ -87,7 +93,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("process_version_id"),
     )
     op.execute(BACKFILL)
-    for statement in SQLITE_UP if op.get_bind().dialect.name == "sqlite" else POSTGRES_UP:
+    for statement in SQLITE_UP if dialect == "sqlite" else POSTGRES_UP:
         op.execute(statement)
 
 
