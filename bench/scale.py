@@ -60,6 +60,7 @@ STEP_DATA = {
             "device_id": "D1",
         },
     ),
+    "Task_receive_card": ("operator", {"card_arrived": True}),
     "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
     "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
     "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),
@@ -137,9 +138,9 @@ def seed_directory(rt: Runtime) -> None:
 
 
 def run_real_cases(rt: Runtime) -> None:
-    """New cards worked through the engine API and stopped at every stage (0..10 rounds)."""
+    """New cards worked through the engine API and stopped at every stage (0..13 rounds)."""
     actors = {n: actor_for(rt, n) for n in ("operator", "verifier", "disdukcapil")}
-    for stop_after in range(11):
+    for stop_after in range(14):
         nik = f"64020545070000{stop_after + 1:02d}"
         first_id = start_case(
             rt,
@@ -306,6 +307,36 @@ def build(url: str, n_cases: int, tmp: str) -> None:
     print(f"built {n_cases} cases in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+TOP_UP_SQL = """
+INSERT INTO human_tasks (id, case_id, office_code, step, name, name_en, lane, role, assignee, form_key,
+                         instructions, created_at, due_at, version)
+WITH need AS (
+  SELECT c.id, row_number() OVER (ORDER BY c.id DESC) AS rn FROM cases c
+  WHERE c.office_code = :regency AND NOT EXISTS (SELECT 1 FROM human_tasks h WHERE h.case_id = c.id)
+  ORDER BY c.id DESC LIMIT :missing),
+tpl AS (
+  SELECT h.*, row_number() OVER (ORDER BY h.id) AS rn, count(*) OVER () AS cnt FROM human_tasks h
+  WHERE h.office_code = :regency)
+SELECT md5('top' || n.id::text || t.id)::uuid::text, n.id, t.office_code, t.step, t.name, t.name_en, t.lane,
+       t.role, NULL, t.form_key, t.instructions, now() - n.rn * interval '37 seconds',
+       CASE WHEN n.rn % 10 = 0 THEN NULL ELSE now() + ((n.rn % 400) - 40) * interval '1 hour' END, 1
+FROM need n JOIN tpl t ON t.rn = 1 + (n.rn % t.cnt)
+"""
+
+
+def top_up_regency_inbox(url: str, wanted: int) -> None:
+    """Open tasks added to the regency's inbox (on its cases that have none) up to ``wanted``:
+    the inbox of a regency at a million cases, without building the million."""
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        have = conn.execute(text("SELECT count(*) FROM human_tasks WHERE office_code = :r"), {"r": REGENCY}).scalar()
+        if have < wanted:
+            conn.execute(text(TOP_UP_SQL), {"regency": REGENCY, "missing": wanted - have})
+        have = conn.execute(text("SELECT count(*) FROM human_tasks WHERE office_code = :r"), {"r": REGENCY}).scalar()
+    eng.dispose()
+    print(f"regency inbox: {have} open tasks", flush=True)
+
+
 def vacuum_analyze(url: str) -> None:
     eng = create_engine(url, isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
@@ -456,6 +487,12 @@ def main(argv=None) -> int:
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each view's queries")
     parser.add_argument("--only", help="measure only views whose name contains this")
+    parser.add_argument(
+        "--regency-tasks",
+        type=int,
+        default=0,
+        help="top the regency's inbox up to this many open tasks (20000 is a regency at a million cases)",
+    )
     args = parser.parse_args(argv)
 
     from simpul.web import create_app
@@ -467,7 +504,7 @@ def main(argv=None) -> int:
             with eng.connect() as conn:
                 have = conn.execute(text("SELECT count(*) FROM cases")).scalar()
             eng.dispose()
-        if have is None or have < args.cases:
+        if have is None or (have < args.cases and not args.reuse):
             build(args.database_url, args.cases, tmp)
         else:
             print(f"reusing {have} cases in {make_url(args.database_url).database}")
@@ -475,6 +512,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         upgrade(rt)  # new migrations run here, on a database already holding the cases
         print(f"schema upgraded in {time.perf_counter() - t0:.1f} s", flush=True)
+        if args.regency_tasks:
+            top_up_regency_inbox(args.database_url, args.regency_tasks)
         vacuum_analyze(args.database_url)
         report_sizes(args.database_url)
         if args.build_only:

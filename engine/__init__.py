@@ -41,6 +41,7 @@ from .auth import (
 from .case_migration import migrate_cases, migration_runs, plan_migration
 from .cases import (
     cancel_case,
+    case_by_correlation,
     case_page,
     claim_task,
     complete_task,
@@ -70,6 +71,7 @@ from .directory import (
     get_office,
     list_offices,
     office_colleagues,
+    office_exists,
     office_names,
     user_exists,
 )
@@ -99,6 +101,7 @@ from .inbox import inbox as inbox_page
 from .keys import derived_key, node_secret
 from .migrate import upgrade as upgrade_database
 from .models import UTCDateTime, utcnow
+from .outbox import discard_outbox_message, outbox_overview, prune_sent_messages, retry_outbox_now, was_sent
 from .outcomes import OUTCOMES
 from .plugin_events import queue_office_message, record_case_event
 from .plugin_types import CaseView, ServiceContext
@@ -113,6 +116,14 @@ from .validation import validate_process
 from .worker import run_due, run_forever
 
 __all__ = [
+    # the coordination outbox (plugins/coordination reads and prunes it through these)
+    "discard_outbox_message",
+    "outbox_overview",
+    "prune_sent_messages",
+    "retry_outbox_now",
+    "was_sent",
+    "office_exists",
+    "case_by_correlation",
     # public submodules (see above)
     "documents",
     "i18n",

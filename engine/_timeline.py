@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .actors import Actor
 from .errors import InvalidInput
-from .models import Case, CaseEvent, OutboxMessage, Row, utcnow
+from .models import Case, CaseEvent, OutboxMessage, Row, SentMessageId, utcnow
 from .plugin_types import CaseView
 
 log = logging.getLogger("simpul.engine")
@@ -85,6 +85,7 @@ def record_event(
 
 
 _OUTBOX = OutboxMessage.__table__
+_SENT = SentMessageId.__table__
 _QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
 
 
@@ -131,6 +132,8 @@ def _queue_for_plugins(uow, case, event: dict, view: CaseView) -> None:
             continue
         for row in queued:
             exists = conn.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.message_id == row["message_id"])).first()
+            if exists is None:  # nor sent and pruned since (engine.outbox)
+                exists = conn.execute(select(_SENT.c.message_id).where(_SENT.c.message_id == row["message_id"])).first()
             if exists is None:
                 conn.execute(_OUTBOX.insert(), row)
         for kind, who, detail, after in noted:

@@ -723,6 +723,7 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
         case.outcome = "cancelled"
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
+        cw.write_slim()  # a cancelled case keeps the steps it passed, not its task tree
         record_event(
             uow,
             case,
@@ -915,3 +916,17 @@ def case_page(
             "next_before": page["next_before"],
             "prev_after": page["prev_after"],
         }
+
+
+def case_by_correlation(runtime, correlation_key: str, office_code: str) -> dict | None:
+    """The newest case of ``office_code`` carrying ``correlation_key`` (the receipt another
+    office's case started it with), as :func:`case_dict` gives it; ``None`` if there is none.
+    For plugins moving work between offices: no office isolation (the caller decides)."""
+    with runtime.read() as s:
+        case = s.scalar(
+            select(Case)
+            .where(Case.correlation_key == str(correlation_key), Case.office_code == office_code)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+        return case_dict(case) if case is not None else None

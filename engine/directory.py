@@ -126,3 +126,8 @@ def actor_for(runtime, username: str) -> Actor:
             roles=frozenset(user.roles),
             display_name=user.display_name,
         )
+
+
+def office_exists(runtime, code: str) -> bool:
+    with runtime.read() as s:
+        return s.get(Office, code) is not None

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from .actors import ROLES, Actor
 from .errors import Conflict, DeployError, Forbidden, NotFound
 from .models import Case, ProcessVersion, utcnow
-from .models_process_admin import ProcessDraft
+from .models_process_admin import ProcessDraft, VersionCaseCount
 from .processes import store_version
 from .specs import NS, bpmn_specs, spec_label
 from .validation import FORM_KEY, bpmn_root, known_messages, validate_process
@@ -387,16 +387,10 @@ def process_overview(runtime, actor: Actor) -> list[dict]:
     (open ones, and all), plus its open drafts."""
     require_admin(actor)
     with runtime.read() as s:
-        open_counts = dict(
-            s.execute(
-                select(Case.process_version_id, func.count())
-                .where(Case.status.in_(("active", "incident")))
-                .group_by(Case.process_version_id)
-            ).all()
-        )
-        all_counts = dict(
-            s.execute(select(Case.process_version_id, func.count()).group_by(Case.process_version_id)).all()
-        )
+        # counted as cases start, end and migrate (process_version_counts), not on every load
+        counts = {c.process_version_id: c for c in s.scalars(select(VersionCaseCount))}
+        open_counts = {vid: c.open_cases for vid, c in counts.items()}
+        all_counts = {vid: c.cases for vid, c in counts.items()}
         rows = s.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.version)).all()
         drafts = s.scalars(
             select(ProcessDraft).where(ProcessDraft.status == "open").order_by(ProcessDraft.saved_at.desc())

@@ -7,19 +7,24 @@ only tasks of their own office, whatever filters the caller passes.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import threading
 from datetime import datetime
 
 from lxml import etree
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from .actors import Actor
 from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
 from .ids import MAX_ID, strict_int
-from .models import Case, HumanTask, ProcessVersion, User, utcnow
+from .models import Case, HumanTask, ProcessVersion, User, WorkflowState, utcnow
 from .processes import latest_version
+from .search import case_match, name_match, nik_match, receipt_match
+from .slim import completed_steps, is_slim
 
 VIEWS = ("mine", "roles", "office")
 SORTS = ("due", "-due", "waiting", "receipt", "name")
@@ -74,16 +79,152 @@ def inbox_counts(runtime, actor: Actor, session=None) -> dict:
         return run(s)
 
 
-def _paging(page, per_page) -> tuple[int, int]:
-    """Page number and size as sent (ASCII digits); a page no database offset can reach is a 400."""
+def _per_page(per_page) -> int:
+    """Page size as sent (ASCII digits), cut to 1..MAX_PER_PAGE."""
+    try:
+        return min(MAX_PER_PAGE, max(1, strict_int(per_page or 25)))
+    except ValueError:
+        raise InvalidInput("Page {page} does not exist.", page=str(per_page)[:30]) from None
+
+
+def _display_page(page) -> int:
+    """The page number shown ("page 3 of 9"): only a label, paging is by cursor."""
     try:
         page = max(1, strict_int(page or 1))
-        per_page = min(MAX_PER_PAGE, max(1, strict_int(per_page or 25)))
     except ValueError:
         raise InvalidInput("Page {page} does not exist.", page=str(page)[:30]) from None
-    if (page - 1) * per_page > MAX_ID:
+    if page > MAX_ID:
         raise InvalidInput("Page {page} does not exist.", page=page)
-    return page, per_page
+    return page
+
+
+# -- keyset paging -------------------------------------------------------------------------
+#
+# Every sort is a list of segments read one after the other (tasks with a due date, then
+# those without one), each with its WHERE clause and its ordered keys, the task id last so
+# that every key is unique.  A cursor names a row of a page's edge: the segment and the
+# values of its keys.  A page is read from an index in key order and cut after per_page + 1
+# rows: no OFFSET, and the cases are joined to the page's rows only.
+
+ASC, DESC = False, True
+
+
+def _segments(sort: str) -> list[tuple[list, list]]:
+    dated, undated = [HumanTask.due_at.is_not(None)], [HumanTask.due_at.is_(None)]
+    by_wait = [(HumanTask.created_at, ASC), (HumanTask.id, ASC)]
+    if sort == "due":
+        return [(dated, [(HumanTask.due_at, ASC), *by_wait]), (undated, by_wait)]
+    if sort == "-due":
+        return [(dated, [(HumanTask.due_at, DESC), *by_wait]), (undated, by_wait)]
+    if sort == "waiting":
+        return [([], by_wait)]
+    if sort == "receipt":
+        return [([], [(Case.receipt, ASC), (HumanTask.id, ASC)])]
+    return [([], [(Case.resident_name, ASC), (Case.receipt, ASC), (HumanTask.id, ASC)])]  # name
+
+
+def _beyond(keys, values, backwards: bool):
+    """Rows after the cursor's row in the keys' order (before it when ``backwards``): the
+    lexicographic comparison spelt out, with a bound on the first key so that the index scan
+    starts at the cursor instead of filtering every row before it."""
+    alternatives = []
+    for i, (column, desc) in enumerate(keys):
+        later = (column < values[i]) if desc != backwards else (column > values[i])
+        alternatives.append(and_(*[keys[j][0] == values[j] for j in range(i)], later))
+    first, desc = keys[0]
+    bound = (first <= values[0]) if desc != backwards else (first >= values[0])
+    return and_(bound, or_(*alternatives))
+
+
+def _key_value(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def encode_cursor(sort: str, segment: int, values) -> str:
+    raw = json.dumps([sort, segment, *(_key_value(v) for v in values)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[int, list]:
+    """Segment and key values of a cursor made by :func:`encode_cursor`; anything else is a 400."""
+    segments = _segments(sort)
+    try:
+        if not isinstance(cursor, str) or len(cursor) > 600 or not cursor.isascii():
+            raise ValueError
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        made_for, segment, values = raw[0], raw[1], raw[2:]
+        if made_for != sort or not isinstance(segment, int) or not 0 <= segment < len(segments):
+            raise ValueError
+        keys = segments[segment][1]
+        if len(values) != len(keys):
+            raise ValueError
+        typed = []
+        for (column, _desc), value in zip(keys, values, strict=True):
+            if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
+                raise ValueError
+            if column.key in ("due_at", "created_at"):
+                value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError
+            typed.append(value)
+        return segment, typed
+    except (ValueError, TypeError, IndexError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("Page {page} does not exist.", page=str(cursor)[:30]) from None
+
+
+def _task_page(s, sort, where, join_case, per_page, *, after=None, before=None, last=False) -> dict:
+    """The rows of one page (HumanTask columns and the sort keys) and the cursors next to it."""
+    segments = _segments(sort)
+    backwards = before is not None or last
+    cursor = decode_cursor(after or before, sort) if (after or before) else None
+    order_of: list[int] = list(range(len(segments) - 1, -1, -1) if backwards else range(len(segments)))
+    if cursor is not None:
+        order_of = [i for i in order_of if (i <= cursor[0] if backwards else i >= cursor[0])]
+    rows: list = []
+    for index in order_of:
+        clauses, keys = segments[index]
+        stmt = select(*TASK_COLUMNS, *[c.label(f"k{i}") for i, (c, _d) in enumerate(keys)]).select_from(HumanTask)
+        if join_case:
+            stmt = stmt.join(Case, Case.id == HumanTask.case_id)
+        stmt = stmt.where(*where, *clauses)
+        if cursor is not None and index == cursor[0]:
+            stmt = stmt.where(_beyond(keys, cursor[1], backwards))
+        order = [(c.asc() if desc == backwards else c.desc()) for c, desc in keys]
+        found = s.execute(stmt.order_by(*order).limit(per_page + 1 - len(rows))).all()
+        rows += [(index, r) for r in found]
+        if len(rows) > per_page:
+            break
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+        has_prev, has_next = more, not last
+    else:
+        has_prev, has_next = cursor is not None, more
+
+    def cursor_of(entry):
+        index, row = entry
+        return encode_cursor(sort, index, [row._mapping[f"k{i}"] for i in range(len(segments[index][1]))])
+
+    return {
+        "rows": [r for _i, r in rows],
+        "next": cursor_of(rows[-1]) if rows and has_next else None,
+        "prev": cursor_of(rows[0]) if rows and has_prev else None,
+    }
+
+
+TASK_COLUMNS = (
+    HumanTask.id,
+    HumanTask.case_id,
+    HumanTask.step,
+    HumanTask.name,
+    HumanTask.name_en,
+    HumanTask.role,
+    HumanTask.assignee,
+    HumanTask.created_at,
+    HumanTask.due_at,
+    HumanTask.version,
+)
 
 
 def inbox(
@@ -99,139 +240,95 @@ def inbox(
     step: str | None = None,
     overdue: bool = False,
     sort: str = "due",
-    page: int = 1,
     per_page: int = 25,
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
+    page: int | None = None,
     now: datetime | None = None,
 ) -> dict:
     """One page of the actor's inbox in ``view`` (mine | roles | office).
 
     Filters combine with AND; ``q`` searches NIK, name and receipt at once.  Sorted by due
-    date (soonest first, tasks without a due date last) unless ``sort`` says otherwise."""
+    date (soonest first, tasks without a due date last) unless ``sort`` says otherwise.
+
+    Paged by key: ``after`` (the ``next`` cursor of a page) for the page after it,
+    ``before`` (its ``prev`` cursor) for the one before, ``last`` for the last page, none of
+    them for the first.  ``page`` is only the number to show; ``pages`` and ``total`` count
+    the whole view."""
     if sort not in SORTS:
         raise InvalidInput("Unknown sort {sort}; use one of {sorts}.", sort=sort, sorts=", ".join(SORTS))
-    page, per_page = _paging(page, per_page)
+    per_page = _per_page(per_page)
+    page = _display_page(page)
+    if page > 1 and not (after or before or last):
+        # a page number alone names no page (an old bookmark): pages are reached by cursor
+        raise InvalidInput("Page {page} does not exist.", page=page)
     now = now or utcnow()
     where = [*_office_clause(actor), *_view_clause(actor, view)]
-    needs_case = False
-    if q and q.strip():
-        like = f"%{q.strip().lower()}%"
-        where.append(
-            or_(
-                func.lower(Case.resident_name).like(like),
-                func.lower(Case.receipt).like(like),
-                Case.resident_nik.like(like),
-            )
-        )
-        needs_case = True
-    if nik and nik.strip():
-        where.append(Case.resident_nik.like(f"%{nik.strip()}%"))
-        needs_case = True
-    if name and name.strip():
-        where.append(func.lower(Case.resident_name).like(f"%{name.strip().lower()}%"))
-        needs_case = True
-    if receipt and receipt.strip():
-        where.append(func.lower(Case.receipt).like(f"%{receipt.strip().lower()}%"))
-        needs_case = True
+    needs_case = sort in ("receipt", "name")
+    filtered = False
+    dialect = runtime.db.engine.dialect.name
+    # the case searches go where an index answers them (engine/search.py), as the case list's
+    for value, match in ((q, case_match), (nik, nik_match), (name, name_match), (receipt, receipt_match)):
+        if value and value.strip():
+            where.append(match(dialect, value))
+            filtered = True
     if procedure:
         where.append(Case.process_key == procedure)
-        needs_case = True
+        filtered = True
+    case_filter = filtered
     if step:
         where.append(HumanTask.step == step)
+        filtered = True
     if overdue:
         where.append(HumanTask.due_at.is_not(None))
         where.append(HumanTask.due_at < now)
-
-    columns = (
-        HumanTask.id,
-        HumanTask.case_id,
-        HumanTask.step,
-        HumanTask.name,
-        HumanTask.name_en,
-        HumanTask.role,
-        HumanTask.assignee,
-        HumanTask.created_at,
-        HumanTask.due_at,
-        HumanTask.version,
-        Case.receipt,
-        Case.resident_name,
-        Case.resident_nik,
-        Case.process_key,
-    )
-    offset = (page - 1) * per_page
-
-    def page_of(s, clauses, order, limit, skip):
-        if limit <= 0:
-            return []
-        return s.execute(
-            select(*columns)
-            .select_from(HumanTask)
-            .join(Case, Case.id == HumanTask.case_id)
-            .where(*clauses)
-            .order_by(*order)
-            .limit(limit)
-            .offset(skip)
-        ).all()
-
-    def count(s, clauses, join_case):
-        stmt = select(func.count()).select_from(HumanTask)
-        if join_case:
-            stmt = stmt.join(Case, Case.id == HumanTask.case_id)
-        return s.scalar(stmt.where(*clauses))
+        filtered = True
 
     with runtime.read() as s:
         counts = inbox_counts(runtime, actor, s)
-        filtered = needs_case or step or overdue
-        total = count(s, where, needs_case) if filtered or view not in counts else counts[view]
-        if sort in ("due", "-due"):
-            # Tasks with a due date first, in due order, then those without one.  Two queries
-            # instead of "ORDER BY due_at IS NULL, due_at", so both databases walk the
-            # (office, ..., due_at) indexes in order instead of sorting every open task.
-            undated = 0 if overdue else count(s, [*where, HumanTask.due_at.is_(None)], needs_case)
-            dated = total - undated
-            due = HumanTask.due_at if sort == "due" else HumanTask.due_at.desc()
-            rows = (
-                page_of(
-                    s,
-                    [*where, HumanTask.due_at.is_not(None)],
-                    (due, HumanTask.created_at),
-                    min(per_page, dated - offset),
-                    offset,
-                )
-                if offset < dated
-                else []
-            )
-            rows += (
-                page_of(
-                    s,
-                    [*where, HumanTask.due_at.is_(None)],
-                    (HumanTask.created_at, HumanTask.id),
-                    per_page - len(rows),
-                    max(0, offset - dated),
-                )
-                if undated
-                else []
-            )
+        if filtered or view not in counts:
+            stmt = select(func.count()).select_from(HumanTask)
+            if case_filter:
+                stmt = stmt.join(Case, Case.id == HumanTask.case_id)
+            total = s.scalar(stmt.where(*where))
         else:
-            order = {
-                "waiting": (HumanTask.created_at, HumanTask.id),
-                "receipt": (Case.receipt, HumanTask.created_at),
-                "name": (Case.resident_name, Case.receipt),
-            }[sort]
-            rows = page_of(s, where, order, per_page, offset)
+            total = counts[view]
+        cut = _task_page(s, sort, where, needs_case or case_filter, per_page, after=after, before=before, last=last)
+        rows = cut["rows"]
+        case_ids = {r.case_id for r in rows}
+        cases = (
+            {
+                c.id: c
+                for c in s.execute(
+                    select(Case.id, Case.receipt, Case.resident_name, Case.resident_nik, Case.process_key).where(
+                        Case.id.in_(case_ids)
+                    )
+                ).all()
+            }
+            if case_ids
+            else {}
+        )
         assignees = {r.assignee for r in rows if r.assignee}
         names = (
             dict(s.execute(select(User.username, User.display_name).where(User.username.in_(assignees))).all())
             if assignees
             else {}
         )
+    pages = max(1, -(-total // per_page))
+    if last:
+        page = pages
+    elif cut["prev"] is None:
+        page = 1
+    page = min(page, pages)
     items = [
         {
             "id": r.id,
             "case_id": r.case_id,
-            "receipt": r.receipt,
-            "resident_name": r.resident_name,
-            "nik_masked": mask_nik(r.resident_nik),
-            "process": r.process_key,
+            "receipt": cases[r.case_id].receipt,
+            "resident_name": cases[r.case_id].resident_name,
+            "nik_masked": mask_nik(cases[r.case_id].resident_nik),
+            "process": cases[r.case_id].process_key,
             "step": r.step,
             "name": r.name,
             "name_en": r.name_en,
@@ -244,6 +341,7 @@ def inbox(
             "version": r.version,
         }
         for r in rows
+        if r.case_id in cases
     ]
     return {
         "view": view,
@@ -251,9 +349,11 @@ def inbox(
         "total": total,
         "page": page,
         "per_page": per_page,
-        "pages": max(1, -(-total // per_page)),
+        "pages": pages,
         "counts": counts,
         "sort": sort,
+        "next_after": cut["next"],
+        "prev_before": cut["prev"],
     }
 
 
@@ -355,19 +455,23 @@ def case_diagram(runtime, case_ref, actor: Actor) -> dict:
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
         version = case.process_version
-        cw = CaseWorkflow.load(runtime, s, case, cached=False)
         completed, current = set(), set()
-        for task in cw.wf.get_tasks():
-            spec = task.task_spec
-            bpmn_id = getattr(spec, "bpmn_id", None)
-            if not bpmn_id:
-                continue
-            if task.state == TaskState.COMPLETED:
-                completed.add(bpmn_id)
-            elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
-                task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
-            ):
-                current.add(bpmn_id)
+        state = s.scalar(select(WorkflowState.state).where(WorkflowState.case_id == case.id))
+        if is_slim(state):  # a finished case: the steps it passed are all it keeps (engine.slim)
+            completed = set(completed_steps(state))
+        else:
+            cw = CaseWorkflow.load(runtime, s, case, cached=False)
+            for task in cw.wf.get_tasks():
+                spec = task.task_spec
+                bpmn_id = getattr(spec, "bpmn_id", None)
+                if not bpmn_id:
+                    continue
+                if task.state == TaskState.COMPLETED:
+                    completed.add(bpmn_id)
+                elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
+                    task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
+                ):
+                    current.add(bpmn_id)
         if case.status not in ("active", "incident"):
             current = set()
         return {

@@ -146,7 +146,9 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_inbox", "office_code", "role", "due_at"),
+        # "My roles": the free tasks of a role, paged by (due date, waiting since, id); the
+        # badge counts from this index alone.
+        Index("ix_human_tasks_inbox", "office_code", "role", "assignee", "due_at", "created_at", "id"),
         # (office_code, assignee) lookups use ix_human_tasks_assignee_due (models_web): one index
         # fewer to write on every step.
     )
@@ -211,7 +213,11 @@ class OutboxMessage(Base):
     """A message to another office, written in the same transaction as the step that sent it."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        # the sent rows to prune, oldest first (engine.outbox.prune_sent_messages)
+        Index("ix_outbox_sent_at", "status", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # idempotency key
@@ -225,6 +231,16 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SentMessageId(Base):
+    """The id of a sent outbox message whose row was pruned (engine.outbox): a plugin that
+    queues the same message again (same key) still finds it already sent."""
+
+    __tablename__ = "outbox_sent_ids"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -251,9 +267,24 @@ class CaseComment(Base):
 
 
 #: The "All in my office" inbox view sorts by due date within an office.
-Index("ix_human_tasks_office_due", HumanTask.office_code, HumanTask.due_at)
-#: "Mine" sorted by due date.
-Index("ix_human_tasks_assignee_due", HumanTask.office_code, HumanTask.assignee, HumanTask.due_at)
+#: The "All in my office" inbox view pages by (due date, waiting since, id) within an office
+#: (engine.inbox keyset paging: the keys of a page's edge are the index's columns).
+Index(
+    "ix_human_tasks_office_due",
+    HumanTask.office_code,
+    HumanTask.due_at,
+    HumanTask.created_at,
+    HumanTask.id,
+)
+#: "Mine" the same way.
+Index(
+    "ix_human_tasks_assignee_due",
+    HumanTask.office_code,
+    HumanTask.assignee,
+    HumanTask.due_at,
+    HumanTask.created_at,
+    HumanTask.id,
+)
 
 
 class Row(SimpleNamespace):

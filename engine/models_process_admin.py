@@ -40,3 +40,16 @@ class ProcessDraft(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: bumped on every save; a save based on an older one is refused (two admins editing).
     revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class VersionCaseCount(Base):
+    """How many cases run on each process version (all, and open ones), for the process
+    administration list: kept by triggers on ``cases`` in the transaction that starts a case,
+    ends it or migrates it to another version (migration ``scale2_0004_version_counts``),
+    instead of counting a million cases on every load."""
+
+    __tablename__ = "process_version_counts"
+
+    process_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    open_cases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

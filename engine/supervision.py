@@ -27,6 +27,7 @@ from .cases import (
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .i18n import N_, Message
 from .models import Job, User, utcnow
+from .slim import may_slim
 from .workflow import CaseWorkflow
 
 #: a case closed by a rejection may be reopened this many days after it ended (node setting)
@@ -121,6 +122,8 @@ def earlier_steps(runtime, case_ref, actor: Actor) -> list[dict]:
     """The steps a case can be moved back (or reopened) to, the latest first."""
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
+        if may_slim(case.status, case.outcome):
+            return []  # a finished case goes back nowhere (and keeps no task tree: engine.slim)
         cw = CaseWorkflow.load(runtime, s, case, cached=False)
         seen, steps = set(), []
         for t in _earlier_user_tasks(cw):

@@ -21,11 +21,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import sandbox
 from ._incidents import describe_incident
 from .db import after_commit
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .models import Case, HumanTask, Job, Row, WorkflowState, utcnow
 from .plugin_types import ServiceContext
 from .retry import backoff  # noqa: F401  (kept importable here for plugins not yet converted)
 from .sandbox_pool import PooledSandboxEnvironment
+from .slim import completed_in_workflow, is_slim, may_slim, slim_state
 
 
 class _ServiceCaller:
@@ -141,6 +142,8 @@ class CaseWorkflow:
         state = session.connection().execute(_SELECT_STATE, {"cid": case.id}).scalar()
         if state is None:
             raise NotFound("Case {receipt} has no workflow state.", receipt=case.receipt)
+        if is_slim(state):  # a finished case keeps only the steps it passed (engine.slim)
+            raise Conflict("Case {receipt} is already {status}.", receipt=case.receipt, status=case.status)
         spec, subs = runtime.version_info(session, case.process_version_id).spec
         wf, ready = runtime.serializer.load_with_ready(state, spec, subs)
         caller = _ServiceCaller(runtime)
@@ -362,6 +365,8 @@ class CaseWorkflow:
             values.update(status="completed", ended_at=now, end_reason=reason, outcome=outcome)
             conn.execute(_DELETE_JOBS, {"cid": case.id})
             ended_now = True
+        if ended_now and may_slim(str(values["status"]), str(values["outcome"] or "") or None):
+            self.write_slim()
         # One Core UPDATE.  The case is an ORM object (told the values are current, so no
         # second write at flush) or a plain row (the step path of engine.cases).
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
@@ -377,6 +382,11 @@ class CaseWorkflow:
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
             after_commit(session, lambda: runtime.workflows.put(case.id, tag, entry, len(state)))
         return opened
+
+    def write_slim(self) -> None:
+        """Replace the stored task tree by the steps passed (a finished case: engine.slim)."""
+        state = slim_state(completed_in_workflow(self.wf))
+        self.session.connection().execute(_UPDATE_STATE, {"cid": self.case.id, "state": state})
 
     def inbox_row(self, task, now) -> dict:
         """The human_tasks row values for a ready user task."""

@@ -241,6 +241,9 @@ class InboxSchema(Schema):
     per_page = fields.Integer()
     pages = fields.Integer()
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    next_after = fields.String(allow_none=True, metadata={"description": "pass as `after` for the next page"})
+    prev_before = fields.String(allow_none=True, metadata={"description": "pass as `before` for the previous page"})
+    next = fields.String(allow_none=True, metadata={"description": "the next page's URL"})
 
 
 class InboxQuerySchema(Schema):
@@ -257,8 +260,13 @@ class InboxQuerySchema(Schema):
     step = fields.String(metadata={"description": "BPMN element id of the step"})
     overdue = fields.Boolean(load_default=False)
     sort = fields.String(load_default="due", validate=validate.OneOf(engine.INBOX_SORTS))
-    page = StrictInteger(load_default=1, validate=validate.Range(min=1))
+    page = StrictInteger(
+        load_default=1, validate=validate.Range(min=1), metadata={"description": "the page number to show"}
+    )
     per_page = StrictInteger(load_default=25, validate=validate.Range(min=1, max=engine.INBOX_MAX_PER_PAGE))
+    after = fields.String(validate=validate.Length(max=600), metadata={"description": "a page's `next_after`"})
+    before = fields.String(validate=validate.Length(max=600), metadata={"description": "a page's `prev_before`"})
+    last = fields.Boolean(load_default=False, metadata={"description": "the last page"})
 
 
 class VersionSchema(Schema):
@@ -533,8 +541,13 @@ class Tasks(MethodView):
     @tasks_blp.response(200, InboxSchema)
     @_errors(tasks_blp, 401, 403, 422)
     def get(self, args):
-        """The inbox: one view, filtered, sorted (due date first by default) and paged"""
-        return engine.inbox_page(runtime(), g.actor, **args)
+        """The inbox: one view, filtered, sorted (due date first by default) and paged by key:
+        follow `next`"""
+        result = engine.inbox_page(runtime(), g.actor, **args)
+        keep = {k: v for k, v in request.args.items() if k not in ("after", "before", "last", "page")}
+        after = result["next_after"]
+        result["next"] = url_for("api_tasks.Tasks", after=after, page=result["page"] + 1, **keep) if after else None
+        return result
 
 
 @tasks_blp.route("/<task_id>")

@@ -89,15 +89,29 @@ def inbox():
         sort=sort,
         page=_int_arg("page", 1),
         per_page=per_page,
+        after=request.args.get("after") or None,
+        before=request.args.get("before") or None,
+        last=request.args.get("last") == "1",
         **{k: v or None for k, v in filters.items()},
     )
     options = engine.inbox_options(rt, actor)
-    args = {k: v for k, v in request.args.items() if k not in ("page",) and v}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "after", "before", "last") and v}
     args["view"] = view
     keep = {k: v for k, v in args.items() if k != "view"}
+    page, prev, after = result["page"], result["prev_before"], result["next_after"]
+    pager = {
+        "page": page,
+        "pages": result["pages"],
+        "total": result["total"],
+        "first": url_for("ui.inbox", **args) if prev else None,
+        "prev": url_for("ui.inbox", before=prev, page=max(1, page - 1), **args) if prev else None,
+        "next": url_for("ui.inbox", after=after, page=page + 1, **args) if after else None,
+        "last": url_for("ui.inbox", last=1, **args) if after else None,
+    }
     return render_template(
         "inbox.html",
         result=result,
+        pager=pager,
         filters=filters,
         overdue=overdue,
         sort=sort,

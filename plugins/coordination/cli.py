@@ -7,7 +7,7 @@ import threading
 
 import click
 
-from .status import coordination_status, discard_message, human_duration, send_now
+from .status import coordination_status, discard_message, human_duration, prune_sent, send_now
 
 
 def _runtime(ctx):
@@ -85,6 +85,15 @@ def register(cli) -> None:
         """Take a message out of the outbox for good (it is never sent); written in the case's timeline."""
         result = discard_message(_runtime(ctx), message_id, reason, username)
         click.echo(json.dumps(result) if as_json else f"{result['message_id']}: {result['status']}")
+
+    @coordination.command("prune")
+    @click.option("--limit", type=click.IntRange(1, 1_000_000), default=100_000, show_default=True)
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def prune_cmd(ctx, limit, as_json):
+        """Delete sent messages older than the sent_retention setting (their ids are kept)."""
+        count = prune_sent(_runtime(ctx), limit=limit)
+        click.echo(json.dumps({"pruned": count}) if as_json else f"{count} sent message(s) pruned")
 
     @coordination.command("scans")
     @click.argument("case")

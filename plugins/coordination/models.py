@@ -47,3 +47,23 @@ class PeerContact(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     last_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PeerSummary(Base):
+    """Per peer office, the outbox and inbox counted as they change: kept by triggers on the
+    engine's ``outbox_messages`` and ``inbox_receipts`` (migration
+    ``scale2_0002_coord_summaries``), so in the very transaction that writes a
+    message, marks it sent or discarded, or records a receipt -- whoever writes it, the
+    engine's worker or this plugin.  The status page reads these rows, not the sent history.
+
+    ``sent`` counts every message acknowledged, those pruned since included."""
+
+    __tablename__ = "coordination_peer_summaries"
+
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    waiting: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0, server_default="0")
+    discarded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    received: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0, server_default="0")
+    last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -17,10 +17,7 @@ import base64
 import hashlib
 import logging
 
-from sqlalchemy import select
-
-from simpul.engine import N_, Actor, NotFound, SimpulError, get_case
-from simpul.engine.models import Case
+from simpul.engine import N_, Actor, NotFound, SimpulError, case_by_correlation, get_case
 
 from .inbox import Answer, _counterparts, _refuse, authenticate
 from .settings import settings_for
@@ -47,15 +44,9 @@ def handle_documents_request(
     if isinstance(request, Answer):
         return request
     key = request.document.get("correlation_key")
-    with runtime.read() as s:
-        case = s.scalar(
-            select(Case)
-            .where(Case.correlation_key == str(key), Case.office_code == request.destination)
-            .order_by(Case.id.desc())
-            .limit(1)
-        )
-        receipt = case.receipt if case is not None else None
-        allowed = case is not None and request.source in _counterparts(case.data or {})
+    case = case_by_correlation(runtime, str(key), request.destination)
+    receipt = case["receipt"] if case is not None else None
+    allowed = case is not None and request.source in _counterparts(case["data"] or {})
     if not allowed:
         return _refuse(
             runtime,
@@ -72,7 +63,7 @@ def handle_documents_request(
         username=f"office:{request.source}", office_code=request.destination, display_name=f"office {request.source}"
     )
     try:
-        listed = documents.list_documents(runtime, case.id, reader)
+        listed = documents.list_documents(runtime, case["id"], reader)
         wanted = request.document.get("document_id")
         if wanted is None:
             return request.answer({"case": receipt, "documents": listed})
@@ -118,23 +109,17 @@ def _ask_locally(runtime, case, origin, document) -> dict:
     """Both offices on one node: read the origin case's scans directly."""
     from simpul.engine import documents
 
-    with runtime.read() as s:
-        source = s.scalar(
-            select(Case)
-            .where(Case.correlation_key == case["correlation_key"], Case.office_code == origin)
-            .order_by(Case.id.desc())
-            .limit(1)
-        )
-        if source is None:
-            raise NotFound(MSG_NOT_SENT, receipt=case["receipt"])
+    source = case_by_correlation(runtime, case["correlation_key"], origin)
+    if source is None:
+        raise NotFound(MSG_NOT_SENT, receipt=case["receipt"])
     reader = Actor(username=f"office:{case['office']}", office_code=origin)
-    listed = documents.list_documents(runtime, source.id, reader)
+    listed = documents.list_documents(runtime, source["id"], reader)
     if document.get("document_id") is None:
-        return {"case": source.receipt, "documents": listed}
+        return {"case": source["receipt"], "documents": listed}
     if int(document["document_id"]) not in {d["id"] for d in listed}:
         raise NotFound("{what} not found.", what="Document")
     meta, content = documents.read_document(runtime, int(document["document_id"]), reader)
-    return {"case": source.receipt, "document": meta, "content": base64.b64encode(content).decode()}
+    return {"case": source["receipt"], "document": meta, "content": base64.b64encode(content).decode()}
 
 
 def list_scans(runtime, case_ref, actor: Actor) -> dict:

@@ -37,6 +37,8 @@ DEFAULTS = {
     "retry_max_seconds": 300.0,
     #: offices served by this node besides its own (a regency PC that also hosts a kecamatan).
     "local_offices": [],
+    #: a sent (acknowledged) message is kept this long, then pruned (its id is kept).
+    "sent_retention": "P30D",
     #: the largest request body the inbox accepts, compressed and inflated.
     "max_request_bytes": 8 * 1024 * 1024,
     "max_inflated_bytes": 64 * 1024 * 1024,
@@ -59,6 +61,7 @@ class CoordinationSettings:
     office_code: str
     peers: dict
     alert_after: timedelta
+    sent_retention: timedelta
     max_clock_skew: float
     batch_size: int
     batch_bytes: int
@@ -117,6 +120,7 @@ def settings_for(runtime) -> CoordinationSettings:
         office_code=config.office_code,
         peers=peers,
         alert_after=parse_duration(raw["alert_after"], timedelta(hours=6)),
+        sent_retention=parse_duration(raw["sent_retention"], timedelta(days=30)),
         max_clock_skew=float(raw["max_clock_skew"]),
         batch_size=max(1, int(raw["batch_size"])),
         batch_bytes=max(1024, int(raw["batch_bytes"])),

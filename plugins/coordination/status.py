@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
-from simpul.engine import N_, Conflict, NotFound, ValidationFailed
-from simpul.engine.models import Case, CaseEvent, InboxReceipt, Office, OutboxMessage, utcnow
+from simpul.engine import (
+    N_,
+    discard_outbox_message,
+    office_names,
+    outbox_overview,
+    prune_sent_messages,
+    retry_outbox_now,
+    utcnow,
+)
 
-from .models import PeerContact
+from .models import PeerContact, PeerSummary
 from .settings import settings_for
 
 ALERT_TEXT = N_(
@@ -39,76 +46,47 @@ def human_duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def _message_row(m: OutboxMessage, receipt: str | None, now) -> dict:
-    payload = m.payload or {}
+def _message_row(m: dict, now) -> dict:
+    payload = m["payload"] or {}
     return {
-        "message_id": m.message_id,
-        "case": receipt,
-        "destination": m.destination_office,
-        "kind": m.kind,
+        "message_id": m["message_id"],
+        "case": m["case"],
+        "destination": m["destination_office"],
+        "kind": m["kind"],
         "name": payload.get("name") or payload.get("process"),
-        "attempts": m.attempts,
-        "last_error": m.last_error,
-        "created_at": _iso(m.created_at),
-        "age_seconds": round((now - m.created_at).total_seconds(), 1),
-        "next_attempt_at": _iso(m.next_attempt_at),
-        "status": m.status,
+        "attempts": m["attempts"],
+        "last_error": m["last_error"],
+        "created_at": _iso(m["created_at"]),
+        "age_seconds": round((now - m["created_at"]).total_seconds(), 1),
+        "next_attempt_at": _iso(m["next_attempt_at"]),
+        "status": m["status"],
     }
 
 
 def coordination_status(runtime) -> dict:
+    """The status page's figures: per peer from the plugin's summary rows (kept by the
+    writing transactions, see models.PeerSummary), the waiting messages from the engine's
+    outbox overview (pending and discarded rows only, never the sent history)."""
     st = settings_for(runtime)
     now = utcnow()
+    overview = outbox_overview(runtime)
     with runtime.read() as s:
-        pending = OutboxMessage.status == "pending"
-        waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(pending)) or 0
-        oldest = s.execute(
-            select(OutboxMessage, Case.receipt)
-            .outerjoin(Case, Case.id == OutboxMessage.case_id)
-            .where(pending)
-            .order_by(OutboxMessage.id)
-            .limit(1)
-        ).first()
-        per_peer = {
-            d: (n, first)
-            for d, n, first in s.execute(
-                select(OutboxMessage.destination_office, func.count(), func.min(OutboxMessage.created_at))
-                .where(pending)
-                .group_by(OutboxMessage.destination_office)
-            )
-        }
-        last_sent = dict(
-            s.execute(
-                select(OutboxMessage.destination_office, func.max(OutboxMessage.sent_at))
-                .where(OutboxMessage.status == "sent")
-                .group_by(OutboxMessage.destination_office)
-            ).all()
-        )
-        last_received = dict(
-            s.execute(
-                select(InboxReceipt.source_office, func.max(InboxReceipt.received_at)).group_by(
-                    InboxReceipt.source_office
-                )
-            ).all()
-        )
+        summaries = {row.office_code: row for row in s.scalars(select(PeerSummary))}
         contacts = {row.office_code: row for row in s.scalars(select(PeerContact))}
-        names = {o.code: o.name for o in s.scalars(select(Office))}
-        failing = s.execute(
-            select(OutboxMessage, Case.receipt)
-            .outerjoin(Case, Case.id == OutboxMessage.case_id)
-            .where(pending, OutboxMessage.attempts > 0)
-            .order_by(OutboxMessage.id)
-            .limit(50)
-        ).all()
-        discarded = s.execute(
-            select(OutboxMessage, Case.receipt)
-            .outerjoin(Case, Case.id == OutboxMessage.case_id)
-            .where(OutboxMessage.status == "discarded")
-            .order_by(OutboxMessage.id.desc())
-            .limit(20)
-        ).all()
+    names = office_names(runtime)
+    waiting = sum(row.waiting for row in summaries.values())
+    per_peer = {
+        code: (row.waiting, overview["oldest_per_destination"].get(code))
+        for code, row in summaries.items()
+        if row.waiting
+    }
+    last_sent = {code: row.last_sent_at for code, row in summaries.items()}
+    last_received = {code: row.last_received_at for code, row in summaries.items()}
+    oldest = overview["oldest"]
+    failing = overview["failing"]
+    discarded = overview["discarded"]
 
-    offices = sorted(set(st.peers) | set(per_peer) | set(contacts))
+    offices = sorted(set(st.peers) | set(per_peer) | set(contacts) | {c for c, r in summaries.items() if r.waiting})
     peers = []
     for code in offices:
         peer = st.peer(code)
@@ -147,7 +125,7 @@ def coordination_status(runtime) -> dict:
             }
         )
 
-    oldest_row = _message_row(oldest[0], oldest[1], now) if oldest else None
+    oldest_row = _message_row(oldest, now) if oldest else None
     limit = st.alert_after.total_seconds()
     raised = bool(oldest_row and oldest_row["age_seconds"] > limit)
     alert = {
@@ -173,60 +151,31 @@ def coordination_status(runtime) -> dict:
         "oldest": oldest_row,
         "alert": alert,
         "peers": peers,
-        "failures": [_message_row(m, r, now) for m, r in failing],
-        "discarded": [_message_row(m, r, now) for m, r in discarded],
+        "failures": [_message_row(m, now) for m in failing],
+        "discarded": [_message_row(m, now) for m in discarded],
     }
 
 
 def send_now(runtime, office: str | None = None) -> int:
     """Make every waiting message (to ``office``, or to all) due now; the number woken."""
-    now = utcnow()
+    count = retry_outbox_now(runtime, office)
     with runtime.transaction() as uow:
-        stmt = update(OutboxMessage).where(
-            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at > now, OutboxMessage.attempts > 0
-        )
-        if office:
-            stmt = stmt.where(OutboxMessage.destination_office == office)
-        count = uow.session.execute(
-            stmt.values(next_attempt_at=now).execution_options(synchronize_session=False)
-        ).rowcount
         rows = uow.session.scalars(
             select(PeerContact).where(PeerContact.office_code == office) if office else select(PeerContact)
         )
         for row in rows:
             row.retry_at = None
-        return count
+    return count
 
 
 def discard_message(runtime, message_id: str, reason: str, actor_name: str) -> dict:
     """Take a waiting message out of the outbox for good (the next message of its case goes
     next); the reason is written in the case's timeline."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(
-            "A reason is required to discard a message.", errors={"reason": ["This field is required."]}
-        )
-    with runtime.transaction() as uow:
-        s = uow.session
-        m = s.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
-        if m is None:
-            raise NotFound("Message {id} not found.", id=message_id)
-        if m.status != "pending":
-            raise Conflict("Message {id} is already {status}.", id=message_id, status=m.status)
-        m.status, m.last_error = "discarded", f"discarded by {actor_name}: {reason}"
-        name = (m.payload or {}).get("name") or m.kind
-        if m.case_id is not None:
-            s.add(
-                CaseEvent(
-                    case_id=m.case_id,
-                    at=utcnow(),
-                    actor=actor_name,
-                    office_code=m.source_office,
-                    kind="message_discarded",
-                    step=name,
-                    step_name=name,
-                    detail=reason,
-                    after={"message_id": m.message_id, "destination": m.destination_office},
-                )
-            )
-        return {"message_id": m.message_id, "status": m.status, "destination": m.destination_office}
+    return discard_outbox_message(runtime, message_id, reason, actor_name)
+
+
+def prune_sent(runtime, *, limit: int = 1000) -> int:
+    """Sent messages older than the ``sent_retention`` setting deleted (their ids kept, see
+    simpul.engine.prune_sent_messages); the number pruned."""
+    st = settings_for(runtime)
+    return prune_sent_messages(runtime, utcnow() - st.sent_retention, limit=limit)

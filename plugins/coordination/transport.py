@@ -40,7 +40,8 @@ from uuid import uuid4
 
 from sqlalchemy import func, or_, select, update
 
-from simpul.engine.models import CaseEvent, Office, OutboxMessage, utcnow
+from simpul.engine import office_exists, prune_sent_messages
+from simpul.engine.models import CaseEvent, OutboxMessage, utcnow
 from simpul.engine.workflow import backoff
 
 from . import protocol as p
@@ -63,20 +64,23 @@ class LinkDown(Exception):
     """The batch as a whole did not get through (connection, timeout, refusal, bad answer)."""
 
 
+#: sent rows pruned at most per delivery (the rest at the next ones, or ``coordination prune``).
+PRUNE_PER_DELIVERY = 200
+
+
 def deliver(runtime, message: dict):
     st = settings_for(runtime)
     destination = message["destination_office"]
     peer = st.peer(destination)
     if peer is not None:
-        return _deliver_remote(runtime, st, peer, message)
-    if destination in st.served_offices or (not st.peers and _office_exists(runtime, destination)):
-        return _deliver_locally(runtime, message)
-    return None  # not ours to deliver
-
-
-def _office_exists(runtime, code) -> bool:
-    with runtime.read() as s:
-        return s.get(Office, code) is not None
+        delivered = _deliver_remote(runtime, st, peer, message)
+    elif destination in st.served_offices or (not st.peers and office_exists(runtime, destination)):
+        delivered = _deliver_locally(runtime, message)
+    else:
+        return None  # not ours to deliver
+    # acknowledged rows past their retention go, a few at a time, as new ones are sent
+    prune_sent_messages(runtime, utcnow() - st.sent_retention, limit=PRUNE_PER_DELIVERY)
+    return delivered
 
 
 def envelope(message: dict) -> dict:

@@ -145,8 +145,14 @@ def test_inbox_filters_views_and_paging(api, runtime, op, token_for):
     assert api.get(f"/api/v1/tasks?receipt={receipts[2]}", headers=op).get_json()["total"] == 1
     assert api.get("/api/v1/tasks?procedure=ektp_renewal", headers=op).get_json()["total"] == 0
     assert api.get("/api/v1/tasks?step=Task_document_check", headers=op).get_json()["total"] == 4
-    paged = api.get("/api/v1/tasks?per_page=3&page=2", headers=op).get_json()
-    assert paged["pages"] == 2 and len(paged["items"]) == 1
+    first_page = api.get("/api/v1/tasks?per_page=3", headers=op).get_json()
+    paged = api.get(first_page["next"], headers=op).get_json()
+    assert paged["pages"] == 2 and paged["page"] == 2 and len(paged["items"]) == 1 and paged["next"] is None
+    assert {t["id"] for t in paged["items"]}.isdisjoint(t["id"] for t in first_page["items"])
+    last = api.get("/api/v1/tasks?per_page=3&last=true", headers=op).get_json()
+    assert last["page"] == 2 and last["items"][-1]["id"] == paged["items"][-1]["id"]
+    error(api.get("/api/v1/tasks?per_page=3&page=2", headers=op), 400, "invalid_input")
+    error(api.get("/api/v1/tasks?after=xyz", headers=op), 400, "invalid_input")
     body = error(api.get("/api/v1/tasks?view=office", headers=op), 403, "forbidden")
     assert "pengawas" in body["message"]
     error(api.get("/api/v1/tasks?view=everything", headers=op), 422, "validation_failed")

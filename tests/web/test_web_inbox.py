@@ -3,6 +3,7 @@ claiming, and office isolation (enforced by the engine's queries, visible here a
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import re
 from datetime import timedelta
@@ -21,6 +22,11 @@ pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def rows(response) -> list[str]:
     html = response.get_data(as_text=True)
     return re.findall(r'<tr class="[^"]*" data-task="([^"]+)"', html)
+
+
+def link(response, rel) -> str:
+    found = re.search(r'<a rel="' + rel + r'" href="([^"]+)"', response.get_data(as_text=True))
+    return html_lib.unescape(found.group(1))
 
 
 def badge(response, view) -> int:
@@ -95,8 +101,14 @@ def test_filters_search_sort_and_paging(runtime, browser):
 
     first_page = browser.get(base + "&per_page=10")
     assert len(rows(first_page)) == 10 and "Halaman 1 dari 2" in page_text(first_page)
-    second = browser.get(base + "&per_page=10&page=2")
+    assert 'rel="prev"' not in first_page.get_data(as_text=True)
+    second = browser.get(link(first_page, "next"))
     assert len(rows(second)) == 2 and not set(rows(second)) & set(rows(first_page))
+    assert "Halaman 2 dari 2" in page_text(second) and 'rel="next"' not in second.get_data(as_text=True)
+    back = browser.get(link(second, "prev"))
+    assert rows(back) == rows(first_page) and "Halaman 1 dari 2" in page_text(back)
+    assert browser.get(base + "&per_page=10&page=2").status_code == 400  # an old bookmark names no page
+    assert browser.get(base + "&after=not-a-cursor").status_code == 400
     by_name = browser.get(base + "&sort=name")
     names = re.findall(r"Warga \d+", page_text(by_name))
     assert names == sorted(names)

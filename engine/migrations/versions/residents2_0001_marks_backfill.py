@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "residents2_0001_marks_backfill"
-down_revision = "scale_0001_search"
+down_revision = "scale2_0004_version_counts"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from alembic import op
 from simpul.engine import UTCDateTime
 
 revision = "residents2_0001_office_summaries"
-down_revision = "coordination_0001_peers"
+down_revision = "scale2_0002_coord_summaries"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,239 @@
+"""The full new-card case and its regency case over the JSON API against a real ``simpul run``.
+
+    .venv/bin/python bench/http_api.py                  # 1 and 4 clients, 10 cases each
+    .venv/bin/python bench/http_api.py --cases 20 --clients 1 4
+
+(Not ``bench/http.py``: Python puts a script's folder first on ``sys.path``, and a
+``bench/http.py`` would stand in for the standard library's ``http`` package in every
+benchmark here, breaking Flask, werkzeug and urllib in ``bench/scale.py`` and the rest.)
+
+One embedded node on SQLite (the kecamatan and the regency on one PC, as the demo: the
+regency case is opened and answered by local delivery, through the same outbox and worker
+as between two nodes).  Each client starts new cards with bearer tokens and works every
+step of both cases -- the kecamatan's and the regency's -- through ``/api/v1/tasks``
+(the worklist) and ``.../complete`` until the card is handed over.  Printed, one
+``name=value`` a line, per client count (prefixed ``c<N>_``):
+
+* completions_per_s, complete_p50_ms, complete_p95_ms: task completions (and starts);
+* worklist_p50_ms, worklist_p95_ms: ``GET /api/v1/tasks`` as the clients poll it;
+* cpu_ms_per_completion: the server's CPU (utime + stime from /proc/<pid>/stat) per completion;
+* db_bytes_per_finished_case: growth of the VACUUMed SQLite file per finished case (both
+  cases of a new card counted);
+* server_rss_mb: the server's resident memory at the end (/proc/<pid>/status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SIMPUL = str(Path(sys.executable).with_name("simpul"))
+RESIDENT = {
+    "birth_date": "2000-07-05",
+    "sex": "P",
+    "birth_place": "Sangasanga",
+    "kk_number": "6402051203150004",
+    "marital_status": "belum_kawin",
+    "address": "Jl. Merdeka 4",
+    "rt": "004",
+    "rw": "002",
+    "kelurahan": "Sangasanga Dalam",
+}
+STEP_DATA = {
+    "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
+    "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
+    "Task_biometric_recording": (
+        "operator",
+        {
+            "photo_captured": True,
+            "fingerprints_captured": True,
+            "iris_captured": True,
+            "signature_captured": True,
+            "device_id": "D1",
+        },
+    ),
+    "Task_receive_card": ("operator", {"card_arrived": True}),
+    "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
+    "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
+    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),
+    "Task_blank_stock": ("disdukcapil", {"blank_in_stock": True}),
+    "Task_print_card": ("disdukcapil", {"card_serial": "KTP-X"}),
+}
+USERS = ("operator", "verifier", "disdukcapil")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / TICK  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def vacuumed_size(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+    return path.stat().st_size
+
+
+class Api:
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + self.token)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+
+def work_case(apis: dict, k: int, timings: dict, lock: threading.Lock) -> int:
+    """One new card and its regency case, every step through the API; the completions done."""
+    name = f"Warga Bench {k}"
+    t0 = time.perf_counter()
+    apis["operator"].call(
+        "POST",
+        "/api/v1/cases",
+        {"process": "ektp_new_card", "data": {"nik": f"640205450700{k:04d}", "resident_name": name, **RESIDENT}},
+    )
+    with lock:
+        timings["complete"].append((time.perf_counter() - t0) * 1000)
+    done, deadline = 1, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = None
+        for user in USERS:
+            t0 = time.perf_counter()
+            page = apis[user].call("GET", "/api/v1/tasks?view=roles&per_page=200")
+            with lock:
+                timings["worklist"].append((time.perf_counter() - t0) * 1000)
+            found = next((t for t in page["items"] if t["resident_name"] == name), None)
+            if found:
+                break
+        if found is None:
+            time.sleep(0.02)  # the worker is moving the case between offices
+            continue
+        who, data = STEP_DATA[found["step"]]
+        t0 = time.perf_counter()
+        apis[who].call("POST", f"/api/v1/tasks/{found['id']}/complete", {"data": data, "version": found["version"]})
+        with lock:
+            timings["complete"].append((time.perf_counter() - t0) * 1000)
+        done += 1
+        if found["step"] == "Task_handover":
+            return done
+    raise RuntimeError(f"case {k} did not finish")
+
+
+def p(values, q: float) -> float:
+    values = sorted(values)
+    return values[max(0, int(round(q * len(values))) - 1)] if values else 0.0
+
+
+def run_once(clients: int, cases: int, first: int, tmp: Path) -> dict:
+    db = tmp / f"bench-{clients}.db"
+    env = {
+        **os.environ,
+        "SIMPUL_DATABASE_URL": f"sqlite:///{db}",
+        "SIMPUL_INSTANCE_PATH": str(tmp / f"instance-{clients}"),
+    }
+    subprocess.run([SIMPUL, "init", "--demo"], env=env, check=True, capture_output=True)
+    tokens = {
+        u: subprocess.run(
+            [SIMPUL, "users", "token", u, "--name", "bench"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        for u in USERS
+    }
+    baseline = vacuumed_size(db)
+    port = free_port()
+    server = subprocess.Popen(
+        [SIMPUL, "run", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2)
+                break
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("simpul run did not start") from None
+                time.sleep(0.1)
+        apis = {u: Api(base, t) for u, t in tokens.items()}
+        timings, lock, completions = {"complete": [], "worklist": []}, threading.Lock(), []
+        cpu0, t0 = cpu_ms(server.pid), time.perf_counter()
+
+        def client(c):
+            count = 0
+            for i in range(cases):
+                count += work_case(apis, first + c * cases + i, timings, lock)
+            completions.append(count)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall, cpu = time.perf_counter() - t0, cpu_ms(server.pid) - cpu0
+        rss = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(20)
+    total = sum(completions)
+    if total != clients * cases * 10:  # the start, 5 steps at the kecamatan, 4 at the regency
+        raise RuntimeError(f"{total} completions, expected {clients * cases * 10}")
+    return {
+        "completions_per_s": round(total / wall, 1),
+        "complete_p50_ms": round(statistics.median(timings["complete"]), 1),
+        "complete_p95_ms": round(p(timings["complete"], 0.95), 1),
+        "worklist_p50_ms": round(statistics.median(timings["worklist"]), 1),
+        "worklist_p95_ms": round(p(timings["worklist"], 0.95), 1),
+        "cpu_ms_per_completion": round(cpu / total, 2),
+        "db_bytes_per_finished_case": (vacuumed_size(db) - baseline) // (2 * clients * cases),
+        "server_rss_mb": round(rss, 1),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10, help="new cards per client")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="simpul-http-") as tmp:
+        for n, clients in enumerate(args.clients):
+            result = run_once(clients, args.cases, 1000 * (n + 1), Path(tmp))
+            for key, value in result.items():
+                print(f"c{clients}_{key}={value}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
