@@ -26,6 +26,7 @@ from .cases import (
 from .config import Config
 from .db import Base
 from .decisions import task_outcome
+from .directory import kelurahan_list
 from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
@@ -70,6 +71,7 @@ __all__ = [
     "get_case",
     "get_task",
     "hookimpl",
+    "kelurahan_list",
     "list_cases",
     "list_documents",
     "list_processes",

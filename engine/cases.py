@@ -130,7 +130,13 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
             )
             return message_id
 
-        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue}
+        arguments = {
+            "runtime": uow.runtime,
+            "event": dict(event),
+            "case": view,
+            "queue": queue,
+            "session": uow.session,
+        }
         try:
             impl.function(*(arguments[name] for name in impl.argnames))  # an impl may take fewer
         except Exception:

@@ -62,3 +62,23 @@ def actor_for(runtime, username: str) -> Actor:
             roles=frozenset(user.roles),
             display_name=user.display_name,
         )
+
+
+def kelurahan_of(session, office_code: str) -> list[dict]:
+    """The kelurahan/desa under a kecamatan office, from the directory: ``[{"code", "name"}]``
+    in code order (a kelurahan office's own code when ``office_code`` is itself a kelurahan)."""
+    office = session.get(Office, office_code)
+    if office is not None and office.kind == "kelurahan":
+        return [{"code": office.code, "name": office.name}]
+    rows = session.execute(
+        select(Office.code, Office.name)
+        .where(Office.parent_code == office_code, Office.kind == "kelurahan")
+        .order_by(Office.code)
+    ).all()
+    return [{"code": code, "name": name} for code, name in rows]
+
+
+def kelurahan_list(runtime, office_code: str) -> list[dict]:
+    """``kelurahan_of`` in a read transaction of ``runtime`` (the public engine function)."""
+    with runtime.read() as s:
+        return kelurahan_of(s, office_code)

@@ -93,7 +93,7 @@ def case_event(event, case):
 
 
 @hookspec
-def case_event_recorded(runtime, event, case, queue):
+def case_event_recorded(runtime, event, case, queue, session):
     """Called inside the transaction that records an event, right after the event is written
     and before anything is committed: what a plugin queues here is committed with the event, or
     rolled back with it (a notification for a step that never happened is never sent).
@@ -104,7 +104,10 @@ def case_event_recorded(runtime, event, case, queue):
     ``key`` makes it idempotent (the same key queued twice is one message).  The worker hands
     it to ``deliver_outbox_message``, with retries and backoff, in queue order; it is not held
     behind the case's messages to other offices.  The return value is ignored.  An exception
-    is logged and drops only that plugin's messages for this event: the event is recorded."""
+    is logged and drops only that plugin's messages for this event: the event is recorded.
+    ``session`` (optional: take it only if needed) is the transaction's SQLAlchemy session,
+    for a plugin that keeps a summary of its own tables in step with the event (the
+    socialization plugin's per-resident e-KTP state); write only the plugin's own tables."""
 
 
 @hookspec(firstresult=True)

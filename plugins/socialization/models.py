@@ -1,0 +1,78 @@
+"""The socialization plugin's own tables: the kelurahan resident registry (daftar penduduk)
+and each resident's e-KTP state as Simpul's cases show it.
+
+Declared on the plugin's own metadata and created by its own Alembic history
+(``migrations/``, recorded in ``alembic_version_socialization``), never by the engine's.
+
+* ``socialization_residents``: one row per resident of a kelurahan list, per office; the key
+  is (office, kelurahan, NIK).  A NIK may stand in two kelurahan lists (a resident who moved
+  and was not struck off): that is a mismatch flag, not an import error.  A resident who is
+  no longer on a newer list keeps the row with ``gone_at`` set (never lose track of one).
+* ``socialization_case_states``: one row per (office, NIK) that Simpul has had a case for,
+  written by the ``case_event_recorded`` hook in the transaction of the step itself, so the
+  coverage page never joins every case.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from simpul.engine import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """The socialization plugin's tables (migrated by its own history, ``migrations/``)."""
+
+
+class Resident(Base):
+    __tablename__ = "socialization_residents"
+    __table_args__ = (
+        Index("ix_soc_residents_key", "office_code", "kelurahan_code", "nik", unique=True),
+        Index("ix_soc_residents_nik", "office_code", "nik"),
+        Index("ix_soc_residents_area", "office_code", "kelurahan_code", "rw", "rt"),
+        Index("ix_soc_residents_birth", "office_code", "birth_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_code: Mapped[str] = mapped_column(String(16))
+    kelurahan_code: Mapped[str] = mapped_column(String(16))
+    nik: Mapped[str] = mapped_column(String(16))
+    kk_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    name: Mapped[str] = mapped_column(String(120))
+    sex: Mapped[str] = mapped_column(String(1))  # L | P
+    birth_place: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    marital_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rt: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    rw: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    #: what the kelurahan list says (None: the list does not say).
+    has_ektp: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ektp_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_by: Mapped[str] = mapped_column(String(64))
+    #: no longer on the kelurahan's newest list (moved, deceased); kept for the record.
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseState(Base):
+    __tablename__ = "socialization_case_states"
+
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    nik: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: recorded (a case is open) | printed | handed_over | none (the only case was closed)
+    state: Mapped[str] = mapped_column(String(16))
+    receipt: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: the case's own resident data (for the mismatch flags), as it started.
+    case_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    case_birth_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    case_sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    case_kk: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    case_address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    case_kelurahan: Mapped[str | None] = mapped_column(String(100), nullable=True)
