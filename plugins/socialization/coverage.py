@@ -28,13 +28,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
 from simpul.engine import N_
 
-from .models import CaseState, Resident
+from .models import CaseState, CoverageCell, CoverageDay, Resident
 from .settings import record_from_age
 
 log = logging.getLogger("simpul.socialization")
@@ -65,9 +65,17 @@ def note_case_event(session, event: dict, case) -> None:
     nik = (case.nik or "").strip()
     if not nik or session is None:
         return
-    kind, step = event.get("kind"), event.get("step")
     at = _when(event.get("at"))
     state = session.get(CaseState, (case.office_code, nik))
+    before = state.state if state is not None else None
+    _note(session, event, case, nik, at, state)
+    after = session.get(CaseState, (case.office_code, nik))
+    if after is not None and after.state != before:
+        move_cells(session, case.office_code, nik, before, after.state)
+
+
+def _note(session, event, case, nik, at, state) -> None:  # noqa: C901 - one branch per event kind
+    kind, step = event.get("kind"), event.get("step")
     if kind == "case_started":
         data = case.data or {}
         snapshot = {
@@ -136,7 +144,7 @@ def _close_ended(session) -> None:
         }
         for receipt in ended:
             office_code, nik = pending[receipt]
-            session.execute(
+            moved = session.execute(
                 update(CaseState.__table__)
                 .where(
                     CaseState.office_code == office_code,
@@ -145,7 +153,9 @@ def _close_ended(session) -> None:
                     CaseState.state == "recorded",
                 )
                 .values(state="none")
-            )
+            ).rowcount
+            if moved:
+                move_cells(session, office_code, nik, "recorded", "none")
     except Exception:  # never block the counter's step; the state is corrected at the next event
         log.exception("socialization: could not note the end of %s", ", ".join(pending))
 
@@ -238,17 +248,127 @@ def _figures(counts: dict) -> dict:
     }
 
 
-def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = None) -> dict:
-    """The figures per kelurahan, RT/RW, sex and age band, and in total, from one scan."""
-    today = today or date.today()
-    st = state_expression(today, record_from_age(runtime)).label("st")
-    band = age_band_expression(today).label("band")
-    query = (
-        select(Resident.kelurahan_code, Resident.rw, Resident.rt, Resident.sex, band, st, func.count())
-        .select_from(_joined(office_code))
-        .where(*resident_filters(office_code, kelurahan=kelurahan))
-        .group_by(Resident.kelurahan_code, Resident.rw, Resident.rt, Resident.sex, band, st)
+def bucket_expression():
+    return case(
+        (or_(CaseState.state == "handed_over", Resident.has_ektp.is_(True)), literal("carded")),
+        (CaseState.state == "printed", literal("printed")),
+        (CaseState.state == "recorded", literal("recorded")),
+        else_=literal("none"),
     )
+
+
+def _bucket(has_ektp, case_state) -> str:
+    if has_ektp or case_state == "handed_over":
+        return "carded"
+    return case_state if case_state in ("printed", "recorded") else "none"
+
+
+def _band(birth: date, today: date) -> str:
+    label = AGE_BANDS[0][1]
+    for lower, name in AGE_BANDS:
+        if birth <= years_before(today, lower):
+            label = name
+    return label
+
+
+def rebuild_cells(session, office_code: str, today: date, from_age: int) -> None:
+    """Recount the office's coverage cells from the registry (an import; a new day)."""
+    cells = CoverageCell.__table__
+    conn = session.connection()
+    conn.execute(delete(cells).where(cells.c.office_code == office_code))
+    cutoff = years_before(today, from_age)
+    eligible = case(
+        (or_(Resident.birth_date <= cutoff, Resident.marital_status.in_(EVER_MARRIED)), literal(True)),
+        else_=literal(False),
+    )
+    keys = (
+        Resident.kelurahan_code,
+        func.coalesce(Resident.rw, ""),
+        func.coalesce(Resident.rt, ""),
+        Resident.sex,
+        age_band_expression(today),
+        eligible,
+        bucket_expression(),
+    )
+    query = (
+        select(literal(office_code), *keys, func.count())
+        .select_from(_joined(office_code))
+        .where(*resident_filters(office_code))
+        .group_by(*keys)
+    )
+    conn.execute(
+        insert(cells).from_select(
+            ["office_code", "kelurahan_code", "rw", "rt", "sex", "band", "eligible", "state", "n"], query
+        )
+    )
+    day = session.get(CoverageDay, office_code)
+    if day is None:
+        session.add(CoverageDay(office_code=office_code, day=today, from_age=from_age))
+    else:
+        day.day, day.from_age = today, from_age
+    session.flush()
+
+
+def move_cells(session, office_code: str, nik: str, before: str | None, after: str | None) -> None:
+    """A resident's case state changed: move them between cells (in the step's transaction)."""
+    day = session.get(CoverageDay, office_code)
+    if day is None:
+        return  # never counted yet: the first read builds the cells
+    rows = session.execute(
+        select(Resident.kelurahan_code, Resident.rw, Resident.rt, Resident.sex, Resident.birth_date,
+               Resident.marital_status, Resident.has_ektp)
+        .where(Resident.office_code == office_code, Resident.nik == nik, Resident.gone_at.is_(None))
+    ).all()  # fmt: skip
+    for kel, rw, rt, sex, birth, married, has_ektp in rows:
+        old, new = _bucket(has_ektp, before), _bucket(has_ektp, after)
+        if old == new:
+            continue
+        eligible = birth <= years_before(day.day, day.from_age) or married in EVER_MARRIED
+        key = {
+            "office_code": office_code,
+            "kelurahan_code": kel,
+            "rw": rw or "",
+            "rt": rt or "",
+            "sex": sex,
+            "band": _band(birth, day.day),
+            "eligible": bool(eligible),
+        }
+        _add(session, {**key, "state": old}, -1)
+        _add(session, {**key, "state": new}, 1)
+
+
+def _add(session, key: dict, delta: int) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    table = CoverageCell.__table__
+    stmt = upsert(table).values(**key, n=delta)
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={"n": table.c.n + delta})
+    session.execute(stmt)
+
+
+def _fresh(runtime, office_code: str, today: date) -> None:
+    from_age = record_from_age(runtime)
+    with runtime.read() as s:
+        day = s.get(CoverageDay, office_code)
+    if day is None or day.day != today or day.from_age != from_age:
+        with runtime.transaction() as uow:
+            rebuild_cells(uow.session, office_code, today, from_age)
+
+
+def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = None) -> dict:
+    """The figures per kelurahan, RT/RW, sex and age band, and in total, from the cells."""
+    today = today or date.today()
+    _fresh(runtime, office_code, today)
+    cells = CoverageCell.__table__
+    query = select(
+        cells.c.kelurahan_code, cells.c.rw, cells.c.rt, cells.c.sex, cells.c.band, cells.c.eligible,
+        cells.c.state, cells.c.n,
+    ).where(cells.c.office_code == office_code, cells.c.n != 0)  # fmt: skip
+    if kelurahan:
+        query = query.where(cells.c.kelurahan_code == kelurahan)
     by_kel: dict = {}
     by_area: dict = {}
     by_sex: dict = {}
@@ -256,14 +376,15 @@ def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = 
     total = _empty()
     with runtime.read() as s:
         rows = s.execute(query).all()
-    for kel, rw, rt, sex, age_band, state, n in rows:
-        for bucket, key in (
+    for kel, rw, rt, sex, age_band, eligible, bucket, n in rows:
+        state = bucket if bucket != "none" else ("without_record" if eligible else "not_eligible")
+        for group, key in (
             (by_kel, kel),
             (by_area, (kel, rw or "", rt or "")),
             (by_sex, sex),
             (by_band, age_band),
         ):
-            bucket.setdefault(key, _empty())[state] += n
+            group.setdefault(key, _empty())[state] += n
         total[state] += n
     names = {k["code"]: k["name"] for k in _kelurahan(runtime, office_code)}
     band_order = [label for _l, label in AGE_BANDS]

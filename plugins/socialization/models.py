@@ -76,3 +76,31 @@ class CaseState(Base):
     case_kk: Mapped[str | None] = mapped_column(String(16), nullable=True)
     case_address: Mapped[str | None] = mapped_column(String(200), nullable=True)
     case_kelurahan: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class CoverageCell(Base):
+    """The coverage figures kept ready: residents per (kelurahan, RW, RT, sex, age band,
+    eligible, state), as of ``CoverageDay.day``.  Rebuilt by an import and on the first read
+    of a new day (ages change at midnight); moved by ``case_event_recorded`` in the step's
+    own transaction when a resident's state changes."""
+
+    __tablename__ = "socialization_coverage_cells"
+
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kelurahan_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rw: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rt: Mapped[str] = mapped_column(String(3), primary_key=True)
+    sex: Mapped[str] = mapped_column(String(1), primary_key=True)
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
+    eligible: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    #: none | recorded | printed | carded
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CoverageDay(Base):
+    __tablename__ = "socialization_coverage_days"
+
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    from_age: Mapped[int] = mapped_column(Integer)

@@ -527,6 +527,10 @@ def apply_import(runtime, plan: Plan, office_code: str, username: str, *, stop_o
         gone_ids = [g["id"] for g in plan.gone]
         for chunk in _chunks(gone_ids, 500):
             conn.execute(update(table).where(table.c.id.in_(chunk)).values(gone_at=now))
+        from .coverage import rebuild_cells
+        from .settings import record_from_age
+
+        rebuild_cells(uow.session, office_code, date.today(), record_from_age(runtime))
     return True
 
 

@@ -64,6 +64,13 @@ def age(birth: date, day: date = TODAY) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
+def _district(base: str, block: int) -> str:
+    """Past 9,999 residents the serial runs out: later ones get the next district code."""
+    if not block:
+        return base
+    return base[:4] + f"{(int(base[4:6]) + block - 1) % 99 + 1:02d}"
+
+
 def generate(count: int, seed: int = 11, district="640205", kelurahan=KELURAHAN):
     """``count`` valid residents (dicts of the registry's values) in a random but fixed mix."""
     rnd = random.Random(seed)
@@ -79,7 +86,7 @@ def generate(count: int, seed: int = 11, district="640205", kelurahan=KELURAHAN)
             married = "kawin"  # married under 17: eligible all the same
         people.append(
             {
-                "nik": nik_for(birth, sex, 1000 + i, district),
+                "nik": nik_for(birth, sex, 1 + (1000 + i) % 9999, _district(district, (1000 + i) // 9999)),
                 "kk_number": f"{district}1203{150000 + i // 4:06d}",
                 "name": f"Warga {i}",
                 "sex": sex,
