@@ -119,7 +119,7 @@ def main() -> None:
         with rt.transaction() as uow:
             rebuild_cells(uow.session, OFFICE, date.today(), 17)
         print(
-            f"{kind}: recount of the coverage cells (an import; the first read of a day): {time.perf_counter() - began:.2f} s"
+            f"{kind}: recount of the coverage cells (import, new day): {time.perf_counter() - began:.2f} s"
         )
         times = []
         for _ in range(args.runs):
