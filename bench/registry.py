@@ -118,9 +118,7 @@ def main() -> None:
         began = time.perf_counter()
         with rt.transaction() as uow:
             rebuild_cells(uow.session, OFFICE, date.today(), 17)
-        print(
-            f"{kind}: recount of the coverage cells (import, new day): {time.perf_counter() - began:.2f} s"
-        )
+        print(f"{kind}: recount of the coverage cells (import, new day): {time.perf_counter() - began:.2f} s")
         times = []
         for _ in range(args.runs):
             began = time.perf_counter()
