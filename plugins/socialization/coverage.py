@@ -363,29 +363,34 @@ def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = 
     today = today or date.today()
     _fresh(runtime, office_code, today)
     cells = CoverageCell.__table__
-    query = select(
-        cells.c.kelurahan_code, cells.c.rw, cells.c.rt, cells.c.sex, cells.c.band, cells.c.eligible,
-        cells.c.state, cells.c.n,
-    ).where(cells.c.office_code == office_code, cells.c.n != 0)  # fmt: skip
+    where = [cells.c.office_code == office_code]
     if kelurahan:
-        query = query.where(cells.c.kelurahan_code == kelurahan)
-    by_kel: dict = {}
-    by_area: dict = {}
-    by_sex: dict = {}
-    by_band: dict = {}
+        where.append(cells.c.kelurahan_code == kelurahan)
+    groups = {
+        "kel": (cells.c.kelurahan_code,),
+        "area": (cells.c.kelurahan_code, cells.c.rw, cells.c.rt),
+        "sex": (cells.c.sex,),
+        "band": (cells.c.band,),
+    }
+    found: dict = {name: {} for name in groups}
     total = _empty()
     with runtime.read() as s:
-        rows = s.execute(query).all()
-    for kel, rw, rt, sex, age_band, eligible, bucket, n in rows:
-        state = bucket if bucket != "none" else ("without_record" if eligible else "not_eligible")
-        for group, key in (
-            (by_kel, kel),
-            (by_area, (kel, rw or "", rt or "")),
-            (by_sex, sex),
-            (by_band, age_band),
-        ):
-            group.setdefault(key, _empty())[state] += n
-        total[state] += n
+        for name, dims in groups.items():
+            query = (
+                select(*dims, cells.c.eligible, cells.c.state, func.sum(cells.c.n))
+                .where(*where)
+                .group_by(*dims, cells.c.eligible, cells.c.state)
+            )
+            for row in s.execute(query):
+                *key, eligible, bucket, n = row
+                if not n:
+                    continue
+                state = bucket if bucket != "none" else ("without_record" if eligible else "not_eligible")
+                key = tuple(key) if len(key) > 1 else key[0]
+                found[name].setdefault(key, _empty())[state] += int(n)
+                if name == "kel":
+                    total[state] += int(n)
+    by_kel, by_area, by_sex, by_band = found["kel"], found["area"], found["sex"], found["band"]
     names = {k["code"]: k["name"] for k in _kelurahan(runtime, office_code)}
     band_order = [label for _l, label in AGE_BANDS]
     return {

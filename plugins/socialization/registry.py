@@ -251,7 +251,7 @@ def resolve_mapping(header: list[str], mapping: dict | None, kelurahan_given: bo
     needed = REQUIRED + (() if kelurahan_given else ("kelurahan",))
     for f in needed:
         if f not in seen:
-            problems.append(Message(MSG_NO_COLUMN, field=FIELD_LABELS[f]))
+            problems.append(Message(MSG_NO_COLUMN, field=Message(FIELD_LABELS[f])))
     return columns, problems
 
 

@@ -23,7 +23,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from simpul import engine
-from simpul.engine.i18n import Message
+from simpul.engine.i18n import render
 
 from .coverage import STATE_LABELS, WITHOUT_STATES, coverage, resident_state, without_ektp
 from .models import Resident
@@ -35,9 +35,10 @@ PAGE = 50
 
 
 def _say(message) -> str:
-    if isinstance(message, Message):
-        return message.format_with(gettext)
-    return gettext(message) if message else ""
+    """A msgid or ``Message`` in the request's language (parameters that are messages too)."""
+    from flask_babel import get_translations
+
+    return render(message, get_translations()) if message else ""
 
 
 def _actor():
