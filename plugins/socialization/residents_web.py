@@ -41,6 +41,14 @@ def _say(message) -> str:
     return render(message, get_translations()) if message else ""
 
 
+def _short(name: str) -> str:
+    """A kelurahan's name without "Kelurahan"/"Desa" (the chart's axis is narrow on a phone)."""
+    for prefix in ("Kelurahan ", "Desa "):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
 def _actor():
     actor = g.get("actor")
     if actor is None:
@@ -69,7 +77,7 @@ class _Pages:
         figures = coverage(self.runtime, actor.office_code)
         chart = {
             "type": "hbar",
-            "categories": [k["name"] for k in figures["by_kelurahan"]],
+            "categories": [_short(k["name"]) for k in figures["by_kelurahan"]],
             "series": [
                 {"name": gettext("Carded"), "data": [k["carded"] for k in figures["by_kelurahan"]]},
                 {"name": gettext("Recorded"), "data": [k["recorded"] for k in figures["by_kelurahan"]]},
