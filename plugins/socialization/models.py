@@ -104,3 +104,24 @@ class CoverageDay(Base):
     office_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     from_age: Mapped[int] = mapped_column(Integer)
+
+
+class FlagResolution(Base):
+    """A verifier's resolution of a mismatch flag, with the note that explains it.
+
+    Flags themselves are computed from the registry and the case states whenever they are
+    shown (so a flag disappears as soon as the data agree); a resolution is matched to a flag
+    by (office, NIK, kind, fingerprint of the two values): a flag whose values change again
+    shows as open again."""
+
+    __tablename__ = "socialization_flag_resolutions"
+    __table_args__ = (Index("ix_soc_flag_res_key", "office_code", "nik", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_code: Mapped[str] = mapped_column(String(16))
+    nik: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(1000))
+    resolved_by: Mapped[str] = mapped_column(String(64))
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime())

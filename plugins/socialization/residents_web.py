@@ -19,7 +19,7 @@ import json
 import secrets
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from simpul import engine
@@ -238,6 +238,57 @@ class _Pages:
             "socialization/residents_result.html", applied=applied, result=result, gone=len(plan.gone)
         ), (200 if applied else 422)
 
+    def flags(self):
+        actor = _actor()
+        if actor is None:
+            return _login()
+        from .flags import KIND_LABELS, flags_with_resolutions
+
+        show_all = request.args.get("all") == "1"
+        kind = request.args.get("kind") if request.args.get("kind") in KIND_LABELS else None
+        found = flags_with_resolutions(self.runtime, actor.office_code, open_only=not show_all)
+        counts = {k: sum(1 for f in found if f["kind"] == k) for k in KIND_LABELS}
+        if kind:
+            found = [f for f in found if f["kind"] == kind]
+        for f in found:
+            f["nik_masked"] = engine.mask_nik(f["nik"])
+            f["label"] = gettext(KIND_LABELS[f["kind"]])
+        return render_template(
+            "socialization/residents_flags.html",
+            flags=found[:500],
+            more=len(found) > 500,
+            counts=[(k, gettext(v), counts[k]) for k, v in KIND_LABELS.items()],
+            kind=kind,
+            show_all=show_all,
+            may_resolve=actor.has_role("verifier") or actor.has_role("supervisor"),
+        )
+
+    def resolve(self):
+        actor = _actor()
+        if actor is None:
+            return _login()
+        if not (actor.has_role("verifier") or actor.has_role("supervisor")):
+            abort(403)
+        from .flags import resolve_flag
+
+        form = request.form
+        try:
+            resolve_flag(
+                self.runtime,
+                actor.office_code,
+                (form.get("nik") or "")[:16],
+                (form.get("kind") or "")[:32],
+                (form.get("fingerprint") or "")[:64],
+                (form.get("note") or "")[:1000],
+                actor.username,
+            )
+        except engine.InvalidInput as exc:
+            flash(exc.render(gettext), "error")
+            return redirect(url_for("residents.flags")), 303
+        flash(gettext("Flag resolved; the note is on the resident's timeline."), "success")
+        back = form.get("back") or ""
+        return redirect(back if back.startswith("/socialization/residents") else url_for("residents.flags"))
+
     def resident(self, resident_id):
         actor = _actor()
         if actor is None:
@@ -247,6 +298,14 @@ class _Pages:
         if row is None or row.office_code != actor.office_code:
             abort(404)
         info = resident_state(self.runtime, actor.office_code, row)
+        from .flags import KIND_LABELS, flags_with_resolutions, resolutions_of
+
+        flags = flags_with_resolutions(self.runtime, actor.office_code, row.nik, open_only=True)
+        for f in flags:
+            f["label"] = gettext(KIND_LABELS[f["kind"]])
+        timeline = resolutions_of(self.runtime, actor.office_code, row.nik)
+        for t in timeline:
+            t["label"] = gettext(KIND_LABELS.get(t["kind"], t["kind"]))
         names = {k["code"]: k["name"] for k in self.kelurahan_choices(actor)}
         return render_template(
             "socialization/resident.html",
@@ -255,6 +314,9 @@ class _Pages:
             info=info,
             state_label=gettext(STATE_LABELS[info["state"]]),
             kelurahan_name=names.get(row.kelurahan_code, row.kelurahan_code),
+            flags=flags,
+            timeline=timeline,
+            may_resolve=actor.has_role("verifier") or actor.has_role("supervisor"),
         )
 
 
@@ -265,5 +327,7 @@ def make_blueprint(runtime) -> Blueprint:
     bp.add_url_rule("/without", "without", pages.without)
     bp.add_url_rule("/import", "upload", pages.upload, methods=["GET", "POST"])
     bp.add_url_rule("/import/<token>", "apply", pages.apply, methods=["POST"])
+    bp.add_url_rule("/flags", "flags", pages.flags)
+    bp.add_url_rule("/flags/resolve", "resolve", pages.resolve, methods=["POST"])
     bp.add_url_rule("/<int:resident_id>", "resident", pages.resident)
     return bp
