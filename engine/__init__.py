@@ -23,6 +23,7 @@ from .cases import (
     task_inputs,
     unclaim_task,
 )
+from .comments import add_comment
 from .config import Config
 from .db import Base
 from .decisions import task_outcome
@@ -58,6 +59,7 @@ __all__ = [
     "ServiceContext",
     "SimpulError",
     "ValidationFailed",
+    "add_comment",
     "cancel_case",
     "case_page",
     "check_process",

@@ -84,11 +84,13 @@ def web_blueprints(runtime):
 
 @hookimpl
 def register_commands(cli):
+    from .campaigns_cli import campaigns, visits
     from .cli import receipt_command
     from .residents_cli import residents
 
-    if "residents" not in cli.commands:
-        cli.add_command(residents)
+    for group in (residents, campaigns, visits):
+        if group.name not in cli.commands:
+            cli.add_command(group)
     cases = cli.commands.get("cases")
     if cases is not None and "receipt" not in cases.commands:
         cases.add_command(receipt_command)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from simpul.engine import UTCDateTime
@@ -125,3 +125,62 @@ class FlagResolution(Base):
     note: Mapped[str] = mapped_column(String(1000))
     resolved_by: Mapped[str] = mapped_column(String(64))
     resolved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Campaign(Base):
+    """An outreach campaign: its goal, the coverage filter its target list was taken from,
+    dates, the media used and the staff assigned."""
+
+    __tablename__ = "socialization_campaigns"
+    __table_args__ = (Index("ix_soc_campaigns_office", "office_code", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_code: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    goal: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    target_filter: Mapped[dict] = mapped_column(JSON)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    media: Mapped[list] = mapped_column(JSON)
+    staff: Mapped[list] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CampaignTarget(Base):
+    __tablename__ = "socialization_campaign_targets"
+    __table_args__ = (Index("ix_soc_targets_nik", "nik"),)
+
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nik: Mapped[str] = mapped_column(String(16))
+
+
+class Visit(Base):
+    """A recording visit (jemput bola): place, date, time, staff; its expected residents are
+    its campaign's target list."""
+
+    __tablename__ = "socialization_visits"
+    __table_args__ = (Index("ix_soc_visits_office", "office_code", "visit_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_code: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str] = mapped_column(String(200))
+    visit_date: Mapped[date] = mapped_column(Date)
+    visit_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    staff: Mapped[list] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Attendance(Base):
+    __tablename__ = "socialization_visit_attendance"
+
+    visit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nik: Mapped[str] = mapped_column(String(16))
+    receipt: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    problem: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    marked_by: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
