@@ -11,7 +11,6 @@ from simpul import engine
 
 from ..flows import actor
 from .registry_data import KELURAHAN, build_csv, expected_state, generate, seed_kelurahan
-from .test_registry import _State  # noqa: F401  (the CLI's ctx.obj)
 from .test_registry import cli as residents_cli
 
 
