@@ -76,10 +76,11 @@ def case_actions(runtime, case, actor):
 
 @hookimpl
 def web_blueprints(runtime):
+    from .campaigns_web import make_blueprint as campaigns_blueprint
     from .residents_web import make_blueprint as residents_blueprint
     from .web import make_blueprint
 
-    return [make_blueprint(runtime), residents_blueprint(runtime)]
+    return [make_blueprint(runtime), residents_blueprint(runtime), campaigns_blueprint(runtime)]
 
 
 @hookimpl

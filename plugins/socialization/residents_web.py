@@ -304,6 +304,18 @@ class _Pages:
         for f in flags:
             f["label"] = gettext(KIND_LABELS[f["kind"]])
         timeline = resolutions_of(self.runtime, actor.office_code, row.nik)
+        cases = engine.list_cases(self.runtime, actor, nik=row.nik, limit=20)
+        from sqlalchemy import select
+
+        from .models import Campaign, CampaignTarget
+
+        with self.runtime.read() as s:
+            targeted = s.execute(
+                select(Campaign.id, Campaign.title, Campaign.starts_on)
+                .join(CampaignTarget, CampaignTarget.campaign_id == Campaign.id)
+                .where(CampaignTarget.resident_id == row.id, Campaign.office_code == actor.office_code)
+                .order_by(Campaign.id.desc())
+            ).all()
         for t in timeline:
             t["label"] = gettext(KIND_LABELS.get(t["kind"], t["kind"]))
         names = {k["code"]: k["name"] for k in self.kelurahan_choices(actor)}
@@ -316,6 +328,8 @@ class _Pages:
             kelurahan_name=names.get(row.kelurahan_code, row.kelurahan_code),
             flags=flags,
             timeline=timeline,
+            cases=cases,
+            campaigns=targeted,
             may_resolve=actor.has_role("verifier") or actor.has_role("supervisor"),
         )
 

@@ -90,3 +90,43 @@ def test_a_campaign_targets_its_filter_and_a_visit_records_who_came(runtime, tmp
     assert again[0]["receipt"] == attended[0]["receipt"]  # marked once: no second case
     assert json.loads(run(runtime, "campaigns", "list", "--json", "--as", "other").output) == []
     assert json.loads(run(runtime, "visits", "list", "--json", "--as", "other").output) == []
+
+
+def test_campaign_and_visit_pages_start_cases_for_who_came(app, runtime, tmp_path):
+    import re
+
+    from ..web.web_helpers import Browser, page_text
+
+    seed_kelurahan(runtime)
+    text, _bad, _stored = build_csv(generate(120, seed=43), bad_every=0)
+    (tmp_path / "k.csv").write_text(text)
+    residents_cli(runtime, "import", str(tmp_path / "k.csv"), "--as", "operator")
+    b = Browser(app)
+    b.login("operator")
+    assert b.get("/socialization/campaigns").status_code == 200
+    bad = b.post("/socialization/campaigns", {"title": "", "starts_on": "2026-01-02", "ends_on": "2026-01-01"})
+    assert bad.status_code == 422
+    made = b.post(
+        "/socialization/campaigns",
+        {"title": "Sekolah", "kelurahan": KELURAHAN[1][0], "states": "without_record", "media": "school",
+         "starts_on": date.today().isoformat(), "ends_on": date.today().isoformat()},
+    )  # fmt: skip
+    assert made.status_code == 302
+    campaign_page = b.get(made.headers["Location"])
+    cid = int(made.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    assert "Sekolah" in page_text(campaign_page)
+    visit = b.post(f"/socialization/campaigns/{cid}/visits", {"place": "SMA 1 Sangasanga", "visit_date": "2026-12-03"})
+    assert visit.status_code == 302
+    page = b.get(visit.headers["Location"])
+    ids = re.findall(r'name="came" value="(\d+)"', page.get_data(as_text=True))
+    assert ids and "••••" in page.get_data(as_text=True)
+    done = b.post(visit.headers["Location"], {"came": ids[:2]})
+    assert done.status_code == 302
+    after = b.get(visit.headers["Location"]).get_data(as_text=True)
+    assert len(re.findall(r'name="came" value="', after)) == len(ids) - 2
+    resident = b.get(f"/socialization/residents/{ids[0]}")
+    assert "Sekolah" in page_text(resident) and re.search(r"640205-\d{4}-\d+", page_text(resident))
+    other = Browser(app)
+    other.login("other")
+    assert other.get(visit.headers["Location"]).status_code == 404
+    assert other.get(f"/socialization/campaigns/{cid}").status_code == 404
