@@ -150,7 +150,7 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
     if case is None:
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     if not actor.sees_office(case.office_code):
         security_log.warning(
             "office isolation: %s of office %s tried to reach case %s of office %s",
@@ -159,7 +159,7 @@ def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
             case.receipt,
             case.office_code,
         )
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     return case
 
 

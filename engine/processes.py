@@ -25,7 +25,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
     if result.errors:
         raise DeployError(
             "{what} cannot be deployed: {first}",
-            what=source or result.name or "The BPMN file",
+            what=source or result.name or Message(N_("The BPMN file")),
             first=refusal_message(result.errors[0]),
             errors=result.errors,
         )
