@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, DeployError, NotFound
+from .i18n import N_, Message
 from .models import Case, ProcessVersion, utcnow
 from .refusals import refusal_message
 from .resources import PROCESSES_DIR

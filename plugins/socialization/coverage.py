@@ -349,19 +349,20 @@ def _add(session, key: dict, delta: int) -> None:
     session.execute(stmt)
 
 
-def _fresh(runtime, office_code: str, today: date) -> None:
-    from_age = record_from_age(runtime)
-    with runtime.read() as s:
-        day = s.get(CoverageDay, office_code)
-    if day is None or day.day != today or day.from_age != from_age:
-        with runtime.transaction() as uow:
-            rebuild_cells(uow.session, office_code, today, from_age)
+def _fresh(runtime, session, office_code: str, today: date) -> bool:
+    """``True`` when the office's cells are current (same day, same recording age)."""
+    day = session.get(CoverageDay, office_code)
+    return day is not None and day.day == today and day.from_age == record_from_age(runtime)
+
+
+def _rebuild(runtime, office_code: str, today: date) -> None:
+    with runtime.transaction() as uow:
+        rebuild_cells(uow.session, office_code, today, record_from_age(runtime))
 
 
 def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = None) -> dict:
     """The figures per kelurahan, RT/RW, sex and age band, and in total, from the cells."""
     today = today or date.today()
-    _fresh(runtime, office_code, today)
     cells = CoverageCell.__table__
     where = [cells.c.office_code == office_code]
     if kelurahan:
@@ -375,6 +376,9 @@ def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = 
     found: dict = {name: {} for name in groups}
     total = _empty()
     with runtime.read() as s:
+        if not _fresh(runtime, s, office_code, today):
+            s.rollback()
+            _rebuild(runtime, office_code, today)
         for name, dims in groups.items():
             query = (
                 select(*dims, cells.c.eligible, cells.c.state, func.sum(cells.c.n))
