@@ -124,7 +124,14 @@ def _queue_for_plugins(uow, case, event: dict, view: CaseView) -> None:
             )
             return message_id
 
-        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue, "note": note}
+        arguments = {
+            "runtime": uow.runtime,
+            "event": dict(event),
+            "case": view,
+            "queue": queue,
+            "note": note,
+            "session": uow.session,
+        }
         try:
             impl.function(*(arguments[name] for name in impl.argnames))  # an impl may take fewer
         except Exception:

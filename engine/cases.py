@@ -24,7 +24,7 @@ from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import validate_form_data
-from .i18n import N_
+from .i18n import N_, Message
 from .ids import MAX_ID
 from .models import (
     Case,
@@ -168,6 +168,13 @@ def start_case(
         return _start(runtime, uow, process_key, data, actor, office_code, correlation_key, initiated_by_message)
 
 
+def _has_kelurahan_choice(form) -> bool:
+    """The start form chooses its kelurahan from the office directory (``valuesKey``)."""
+    from .forms import iter_fields
+
+    return any(c.get("key") == "kelurahan" and c.get("valuesKey") == "kelurahan" for c in iter_fields(form))
+
+
 def _start(runtime, uow, process_key, data, actor, office_code, correlation_key, initiated_by_message) -> dict:
     s = uow.session
     conn = s.connection()
@@ -184,6 +191,15 @@ def _start(runtime, uow, process_key, data, actor, office_code, correlation_key,
         errors["nik"] = ["A NIK is 16 digits."]
     if not name:
         errors["resident_name"] = ["This field is required."]
+    if form and not initiated_by_message and _has_kelurahan_choice(form) and cleaned.get("kelurahan"):
+        from .directory import choose_kelurahan
+
+        try:
+            chosen = choose_kelurahan(s, office_code, cleaned["kelurahan"])
+        except InvalidInput as exc:
+            errors["kelurahan"] = [Message(exc.template, **exc.params)]
+        else:
+            cleaned["kelurahan"] = chosen or cleaned["kelurahan"]
     if errors:
         raise ValidationFailed("Some fields need attention.", errors=errors)
     errors = _combine_errors(

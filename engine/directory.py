@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .actors import ROLES, Actor
 from .errors import InvalidInput, NotFound
+from .i18n import N_
 from .models import Office, User
 
 OFFICE_KINDS = ("kelurahan", "kecamatan", "regency")
@@ -131,3 +132,49 @@ def actor_for(runtime, username: str) -> Actor:
 def office_exists(runtime, code: str) -> bool:
     with runtime.read() as s:
         return s.get(Office, code) is not None
+
+
+def kelurahan_of(session, office_code: str) -> list[dict]:
+    """The kelurahan/desa under a kecamatan office, from the directory: ``[{"code", "name"}]``
+    in code order (a kelurahan office's own code when ``office_code`` is itself a kelurahan)."""
+    office = session.get(Office, office_code)
+    if office is not None and office.kind == "kelurahan":
+        return [{"code": office.code, "name": office.name}]
+    rows = session.execute(
+        select(Office.code, Office.name)
+        .where(Office.parent_code == office_code, Office.kind == "kelurahan")
+        .order_by(Office.code)
+    ).all()
+    return [{"code": code, "name": name} for code, name in rows]
+
+
+def kelurahan_list(runtime, office_code: str) -> list[dict]:
+    """``kelurahan_of`` in a read transaction of ``runtime`` (the public engine function)."""
+    with runtime.read() as s:
+        return kelurahan_of(s, office_code)
+
+
+MSG_NOT_A_KELURAHAN = N_("Choose a kelurahan of this office from the list; \u201c{value}\u201d is not one.")
+
+
+def _plain(text) -> str:
+    words = " ".join(str(text or "").lower().split())
+    for prefix in ("kelurahan ", "desa ", "kel. "):
+        if words.startswith(prefix):
+            return words[len(prefix) :]
+    return words
+
+
+def choose_kelurahan(session, office_code: str, value) -> str | None:
+    """A start form's kelurahan checked against the directory: the directory's name for a
+    code or a name (``Sangasanga Dalam`` matches ``Kelurahan Sangasanga Dalam``), ``None``
+    when the office has no kelurahan in the directory (free text is then kept), or
+    ``InvalidInput`` for a value that is not one of the office's kelurahan."""
+    choices = kelurahan_of(session, office_code)
+    if not choices:
+        return None
+    text = str(value or "").strip()
+    for k in choices:
+        if text == k["code"] or _plain(text) == _plain(k["name"]):
+            return k["name"]
+    raise InvalidInput(MSG_NOT_A_KELURAHAN, value=text[:80])

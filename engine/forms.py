@@ -221,6 +221,8 @@ def _field_for(comp: dict) -> fields.Field:
     if kind == "checkbox":
         return (_RequiredTrue if required else fields.Boolean)(allow_none=not required, **common)
     if kind in ("select", "radio"):
+        if comp.get("valuesKey"):  # options from the node (e.g. the office's kelurahan): checked there
+            return fields.String(validate=[validate.Length(max=200)], allow_none=not required, **common)
         values = [v.get("value") for v in comp.get("values", [])]
         return fields.Raw(validate=[validate.OneOf(values, error=MSG_CHOICE)], allow_none=not required, **common)
     if kind in ("checklist", "taglist"):

@@ -93,7 +93,7 @@ def case_event(event, case):
 
 
 @hookspec
-def case_event_recorded(runtime, event, case, queue, note):
+def case_event_recorded(runtime, event, case, queue, note, session):
     """Called inside the transaction that records an event, right after the event is written
     and before anything is committed: what a plugin queues here is committed with the event, or
     rolled back with it (a notification for a step that never happened is never sent).
@@ -108,7 +108,9 @@ def case_event_recorded(runtime, event, case, queue, note):
     (e.g. ``notification_queued``; the engine's own kinds are refused); ``after`` may hold
     ``{"msgid", "params"}``, which the timeline shows translated.  Take only the arguments you
     need.  The return value is ignored.  An exception is logged and drops only that plugin's
-    messages and notes for this event: the event is recorded."""
+    messages and notes for this event: the event is recorded.
+    ``session`` is that transaction's SQLAlchemy session, for a plugin's own summary tables
+    (take it only if needed; never write the engine's tables through it)."""
 
 
 @hookspec(firstresult=True)
@@ -177,8 +179,9 @@ def plugin_settings():
     on/off when the default is a bool, as text when it is text, else as JSON) comes between
     the default and ``SIMPUL_SETTINGS``, and dict values of both are merged one level.  Read
     them with ``runtime.plugin_settings(namespace)``: a fresh dict on every call, holding
-    every declared key.  Declarations are combined; two plugins declaring the same namespace
-    stop the node at start-up (PluginError)."""
+    every declared key.  Declarations are combined (a plugin with several namespaces returns
+    a list of them); two declarations of the same namespace stop the node at start-up
+    (PluginError)."""
 
 
 @hookspec

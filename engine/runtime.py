@@ -150,21 +150,26 @@ class Runtime:
     def _collect_settings(self) -> dict:
         declared: dict = {}
         for impl in self.hook.plugin_settings.get_hookimpls():
-            decl = impl.function()
-            if not decl:
-                continue
-            namespace = decl.get("namespace") if isinstance(decl, dict) else None
-            if not isinstance(decl, dict) or not namespace or not isinstance(decl.get("defaults", {}), dict):
-                raise PluginError("Plugin {plugin} declares its settings without a namespace.", plugin=impl.plugin_name)
-            if namespace in declared:
-                raise PluginError(
-                    "Settings {namespace} are declared twice (by {a} and {b}).",
-                    namespace=namespace,
-                    a=declared[namespace][0],
-                    b=impl.plugin_name,
-                )
-            declared[namespace] = (impl.plugin_name, decl)
+            result = impl.function()
+            for decl in result if isinstance(result, list) else [result]:
+                self._add_declaration(declared, impl.plugin_name, decl)
         return {namespace: decl for namespace, (_plugin, decl) in declared.items()}
+
+    @staticmethod
+    def _add_declaration(declared: dict, plugin: str, decl) -> None:
+        if not decl:
+            return
+        namespace = decl.get("namespace") if isinstance(decl, dict) else None
+        if not isinstance(decl, dict) or not namespace or not isinstance(decl.get("defaults", {}), dict):
+            raise PluginError("Plugin {plugin} declares its settings without a namespace.", plugin=plugin)
+        if namespace in declared:
+            raise PluginError(
+                "Settings {namespace} are declared twice (by {a} and {b}).",
+                namespace=namespace,
+                a=declared[namespace][0],
+                b=plugin,
+            )
+        declared[namespace] = (plugin, decl)
 
     def _collect_expression_helpers(self) -> dict:
         from .sandbox import RESERVED_NAMES

@@ -27,7 +27,7 @@ def test_migrations_reach_every_head_and_match_the_models(db, tmp_path):
     assert "coordination" in plugins  # the built-in plugin's table is its own history
     for plugin in plugins.values():
         assert set(current_heads(rt, plugin)) == set(head_revisions(plugin))
-    assert schema_differences(rt) == {"engine": [], "coordination": []}
+    assert schema_differences(rt) == {"engine": [], "coordination": [], "socialization": []}
     rt.close()
 
 
@@ -57,7 +57,7 @@ def test_a_database_from_before_the_plugin_history_upgrades_and_keeps_its_peers(
     with rt.read() as s:
         assert s.execute(sa.text("SELECT messages_sent FROM coordination_peers")).scalar() == 7
     assert engine.get_case(rt, receipt, actor(rt, "operator"))["status"] == "active"
-    assert schema_differences(rt) == {"engine": [], "coordination": []}
+    assert schema_differences(rt) == {"engine": [], "coordination": [], "socialization": []}
     upgrade(rt)  # and again: nothing left to do
     rt.close()
 
@@ -75,5 +75,5 @@ def test_a_database_stopped_at_the_retired_revision_upgrades(fresh_db, tmp_path)
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004_coordination'"))
     upgrade(rt)
     assert set(current_heads(rt)) == set(head_revisions())
-    assert schema_differences(rt) == {"engine": [], "coordination": []}
+    assert schema_differences(rt) == {"engine": [], "coordination": [], "socialization": []}
     rt.close()

@@ -400,7 +400,9 @@ def test_forms_are_valid_form_js_and_field_names_are_safe():
             assert comp["properties"]["label_en"], (key, name)
             assert isinstance(comp["validate"].get("required"), bool), (key, name)
             assert all(isinstance(v, str) for v in comp["properties"].values()), (key, name)
-            if comp["type"] in ("select", "radio"):
+            if comp["type"] in ("select", "radio") and comp.get("valuesKey"):
+                assert "values" not in comp, (key, name)  # options from the node (the office's kelurahan)
+            elif comp["type"] in ("select", "radio"):
                 values = [
                     str(v["value"]).lower() if isinstance(v["value"], bool) else v["value"] for v in comp["values"]
                 ]

@@ -42,7 +42,9 @@ def _english_values(comp: dict) -> dict:
     return result
 
 
-def _options(comp: dict, requirements: list[dict] | None) -> list[dict]:
+def _options(comp: dict, requirements: list[dict] | None, choices: dict | None = None) -> list[dict]:
+    if comp.get("valuesKey") and comp["valuesKey"] in (choices or {}):
+        return [{"value": c["value"], "label": c["label"]} for c in choices[comp["valuesKey"]]]
     if comp.get("valuesKey") == "document_requirements":
         return [
             {"value": r["key"], "label": requirement_label(r), "source": r.get("source")} for r in requirements or []
@@ -78,6 +80,7 @@ def build_fields(
     errors: dict | None = None,
     requirements: list[dict] | None = None,
     prefix: str = "f",
+    choices: dict | None = None,
 ) -> list[dict]:
     """What the template needs for each component, in form order (groups nested)."""
     if not form:
@@ -87,13 +90,16 @@ def build_fields(
     result = []
     for comp in form.get("components", []):
         kind = comp.get("type")
+        if kind == "select" and comp.get("valuesKey") == "kelurahan" and not (choices or {}).get("kelurahan"):
+            comp = {**comp, "type": "textfield"}  # no kelurahan in the directory: typed, as before
+            kind = "textfield"
         if kind in CONTAINER_TYPES and comp.get("components"):
             result.append(
                 {
                     "type": "group",
                     "label": _text(comp, "label"),
                     "id": f"{prefix}-{comp.get('id', '')}",
-                    "fields": build_fields(comp, values, errors, requirements, prefix),
+                    "fields": build_fields(comp, values, errors, requirements, prefix, choices),
                 }
             )
             continue
@@ -127,7 +133,9 @@ def build_fields(
             "readonly": bool(comp.get("readonly") is True),
         }
         if kind in ("select", "radio", "checklist", "taglist"):
-            field["options"] = [{**o, "checked": _is_checked(value, o["value"])} for o in _options(comp, requirements)]
+            field["options"] = [
+                {**o, "checked": _is_checked(value, o["value"])} for o in _options(comp, requirements, choices)
+            ]
             field["from_requirements"] = comp.get("valuesKey") == "document_requirements"
         if kind == "checkbox":
             field["checked"] = value is True or str(value).lower() in ("true", "on", "1")

@@ -375,6 +375,12 @@ def case_new():
     return render_template("case_new.html", processes=processes)
 
 
+def _form_choices(rt, actor) -> dict:
+    """Options a form takes from the node (``valuesKey``): the office's kelurahan."""
+    kelurahan = engine.kelurahan_list(rt, actor.office_code) if actor.office_code else []
+    return {"kelurahan": [{"value": k["name"], "label": k["name"]} for k in kelurahan]}
+
+
 def _startable(rt, key: str) -> bool:
     try:
         return bool(engine.start_form(rt, key).get("form"))
@@ -405,7 +411,7 @@ def case_start(process_key):
             flash(_("Case %(receipt)s started.", receipt=result["receipt"]), "success")
             session["clear_draft"] = f"start-{process_key}"
             return redirect(url_for("ui.case", receipt=result["receipt"]))
-    fields = build_fields(info["form"], values, errors)
+    fields = build_fields(info["form"], values, errors, choices=_form_choices(rt, g.actor))
     return render_template(
         "case_start.html",
         live_checks=live_checks(rt, process_key),

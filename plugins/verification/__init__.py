@@ -6,13 +6,20 @@ upload and download the scans.
 A built-in plugin, registered exactly as a regency's own plugin is (see docs/plugins.md).
 The engine itself refuses a second open case for the same NIK in an office, naming the open
 case; this plugin does not repeat that.
+
+Public API for other plugins (documented, kept stable): ``check_nik(nik, birth_date=None,
+sex=None)`` and ``check_kk_number(value)`` return the faults of an identity number as
+messages (``[]`` when accepted), and ``check_eligibility(birth_date, marital_status)``
+the national eligibility rule; import them from ``simpul.plugins.verification``.  The
+socialization plugin checks every row of a kelurahan resident list with them, so the list
+and the counter apply the same rules.
 """
 
 from __future__ import annotations
 
 from simpul.engine import N_, hookimpl
 
-from .identity import check_applicant
+from .identity import check_applicant, check_eligibility, check_kk_number, check_nik
 from .requirements import (
     OVERRIDDEN_EVENT,
     OVERRIDE_INPUT,
@@ -21,6 +28,8 @@ from .requirements import (
     override_shown,
     record_override,
 )
+
+__all__ = ["check_eligibility", "check_kk_number", "check_nik"]
 
 
 @hookimpl
