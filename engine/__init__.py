@@ -21,6 +21,7 @@ the engine; modules whose names start with ``_`` are the engine's own business.
 """
 
 from . import documents, i18n, recap, stats, supervision, validators
+from ._timeline import ENGINE_EVENT_KINDS
 from .actors import ROLES, Actor
 from .auth import (
     actor_for_token,
@@ -117,6 +118,7 @@ from .validation import validate_process
 from .worker import run_due, run_forever
 
 __all__ = [
+    "ENGINE_EVENT_KINDS",
     # the coordination outbox (plugins/coordination reads and prunes it through these)
     "discard_outbox_message",
     "outbox_overview",

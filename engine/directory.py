@@ -130,6 +130,7 @@ def actor_for(runtime, username: str) -> Actor:
 
 
 def office_exists(runtime, code: str) -> bool:
+    """Whether this node's directory knows the office (a peer's code, for instance)."""
     with runtime.read() as s:
         return s.get(Office, code) is not None
 

@@ -1,6 +1,9 @@
 """Built-in plugins are written as a third party would write them: they import only what
 ``simpul.engine`` exports (its ``__all__``), never the engine's own modules, the CLI or the
-web app.  The acceptance plugin of the contract is held to the same rule."""
+web app.  A public submodule of the engine (in ``__all__``, such as ``i18n``) and another
+plugin's package itself (its documented API, e.g. ``simpul.plugins.verification``'s NIK
+rules, which a third party could depend on the same way) are allowed; their inner modules
+are not.  The acceptance plugin of the contract is held to the same rule."""
 
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ def private_imports(path: Path) -> list[str]:
                 found += [f"simpul.{a.name}" for a in node.names if a.name != "engine"]
             elif node.module == "simpul.engine":
                 found += [f"simpul.engine.{a.name}" for a in node.names if a.name not in engine.__all__]
+            elif node.module.startswith("simpul.engine.") and node.module.split(".")[2] in engine.__all__:
+                continue  # a public submodule (simpul.engine.i18n, ...)
+            elif node.module.count(".") == 2 and node.module.startswith("simpul.plugins."):
+                continue  # another plugin's package API, not its inner modules
             else:
                 found.append(node.module)
         elif isinstance(node, ast.Import):

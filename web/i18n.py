@@ -11,7 +11,7 @@ from babel.dates import format_datetime
 from flask import current_app, g, request, session
 from flask_babel import get_locale, get_translations, gettext, lazy_gettext
 
-from simpul.engine.cases import ENGINE_EVENT_KINDS
+from simpul.engine import ENGINE_EVENT_KINDS
 from simpul.engine.i18n import LOCALES, N_, Message
 from simpul.engine.i18n import render as render_message
 
