@@ -47,7 +47,7 @@ BUGS = {
         "engine/cases.py",
         "stmt = stmt.with_for_update(of=Case)",
         "stmt = stmt",
-        ["tests/test_bug_classes.py", "-k", "cancel_racing and postgresql"],
+        ["tests/test_bug_classes.py", "-k", "(cancel_racing or parallel_is_applied) and postgresql"],
     ),
     "timer_latest": (
         "engine/workflow.py",

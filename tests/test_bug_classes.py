@@ -19,7 +19,17 @@ from simpul.engine.workflow import backoff
 
 from .bpmn_samples import HEAD
 from .conftest import REGENCY
-from .flows import DOCS_OK, actor, open_task, resident, start_new_card
+from .flows import (
+    BIOMETRICS,
+    DOCS_OK,
+    VERIFIED,
+    actor,
+    complete,
+    open_task,
+    resident,
+    run_worker_until_quiet,
+    start_new_card,
+)
 
 # -- office filtering is by the office's code, never by a prefix of it -----------------------
 
@@ -54,6 +64,8 @@ def _race_cancel_and_completions(runtime, receipt: str) -> list[str]:
             outcomes.append("cancelled")
         except Conflict:
             outcomes.append("conflict")
+        except Exception as exc:  # anything else fails the test
+            outcomes.append(f"error {exc!r}")
 
     def finish(i):
         barrier.wait()
@@ -62,6 +74,8 @@ def _race_cancel_and_completions(runtime, receipt: str) -> list[str]:
             outcomes.append("completed")
         except (Conflict, NotFound):
             outcomes.append("conflict")
+        except Exception as exc:
+            outcomes.append(f"error {exc!r}")
 
     threads = [threading.Thread(target=cancel if i % 2 else finish, args=(i,)) for i in range(6)]
     for t in threads:
@@ -75,12 +89,45 @@ def test_a_cancel_racing_completions_leaves_one_consistent_case(runtime):
     for round_ in range(3):
         receipt = start_new_card(runtime, 10 + round_)["receipt"]
         outcomes = _race_cancel_and_completions(runtime, receipt)
+        assert len(outcomes) == 6 and not [o for o in outcomes if o.startswith("error")], outcomes
         assert outcomes.count("cancelled") == 1, outcomes  # a case is cancelled once
         assert outcomes.count("completed") <= 1, outcomes
         case = engine.get_case(runtime, receipt, actor(runtime, "camat"))
         kinds = [e["kind"] for e in case["events"]]
         assert case["status"] == "cancelled" and not case["open_tasks"], case["status"]
         assert kinds.count("case_cancelled") == 1 and kinds[-1] == "case_cancelled", kinds
+
+
+def test_a_message_delivered_in_parallel_is_applied_once(runtime):
+    """The regency's card_printed arriving twice at once (a resend racing the original)."""
+    receipt = start_new_card(runtime, 20)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    complete(runtime, receipt, "verifier", VERIFIED)
+    complete(runtime, receipt, "operator", BIOMETRICS)
+    run_worker_until_quiet(runtime)  # sent to the regency; now waiting for the card
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def deliver(_i):
+        barrier.wait()
+        try:
+            engine.deliver_message(runtime, "card_printed", receipt, {}, engine.Actor.system())
+            outcomes.append("applied")
+        except (Conflict, NotFound):
+            outcomes.append("refused")
+        except Exception as exc:
+            outcomes.append(f"error {exc!r}")
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["applied"] + ["refused"] * 5, outcomes
+    case = engine.get_case(runtime, receipt, actor(runtime, "camat"))
+    kinds = [e["kind"] for e in case["events"]]
+    assert kinds.count("message_received") == 1, kinds
+    assert [t["step"] for t in case["open_tasks"]] == ["Task_receive_card"]
 
 
 # -- of parallel timers, the job is due at the earliest ---------------------------------------
