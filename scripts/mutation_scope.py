@@ -41,7 +41,8 @@ def main() -> None:
     out = []
     for relative, names in SCOPE.items():
         lines = (ROOT / relative).read_text().splitlines()
-        out += [f"--- a/{relative}", f"+++ b/{relative}"]
+        # no a/ b/ prefixes: mutmut looks the files up by these paths as they are
+        out += [f"diff --git {relative} {relative}", f"--- {relative}", f"+++ {relative}"]
         for start, end in _ranges(ROOT / relative, names):
             count = end - start + 1
             out.append(f"@@ -{start - 1},0 +{start},{count} @@")
