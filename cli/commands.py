@@ -7,7 +7,7 @@ import threading
 import click
 
 from simpul import engine
-from simpul.engine import plugin_info
+from simpul.engine import backup, plugin_info
 
 from . import main, pass_state
 from .output import emit, parse_data
@@ -68,15 +68,16 @@ def run(state, host, port, no_worker):
 
     from simpul.web import create_app
 
-    app = create_app(runtime=state.runtime)
-    stop = threading.Event()
-    if not no_worker:
-        threading.Thread(target=engine.run_forever, args=(state.runtime, stop), daemon=True, name="worker").start()
-    click.echo(f"Simpul on http://{host}:{port}/ (office {state.config.office_code})")
-    try:
-        serve(app, host=host, port=port, threads=8, ident="Simpul")
-    finally:
-        stop.set()
+    with backup.node_lock(state.config):
+        app = create_app(runtime=state.runtime)  # refuses a damaged database (PRAGMA quick_check)
+        stop = threading.Event()
+        if not no_worker:
+            threading.Thread(target=engine.run_forever, args=(state.runtime, stop), daemon=True, name="worker").start()
+        click.echo(f"Simpul on http://{host}:{port}/ (office {state.config.office_code})")
+        try:
+            serve(app, host=host, port=port, threads=8, ident="Simpul")
+        finally:
+            stop.set()
 
 
 @main.command("worker")
@@ -84,12 +85,35 @@ def run(state, host, port, no_worker):
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def worker_cmd(state, once, as_json):
-    """Run service tasks, due timers and the outbox."""
+    """Run service tasks, due timers and the outbox (and the scheduled backups)."""
+    backup.check_database(state.runtime)
     if once:
         emit(engine.run_due(state.runtime), as_json=as_json)
         return
-    click.echo("worker running; Ctrl-C stops it")
-    engine.run_forever(state.runtime)
+    with backup.node_lock(state.config):
+        click.echo("worker running; Ctrl-C stops it")
+        engine.run_forever(state.runtime)
+
+
+@main.command("backup")
+@click.option("--to", "folder", type=click.Path(file_okay=False), help="Folder (default SIMPUL_BACKUP_DIR).")
+@click.option("--keep", type=click.IntRange(min=1), help="Backups kept there (default SIMPUL_BACKUP_KEEP).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def backup_cmd(state, folder, keep, as_json):
+    """Write a consistent copy of the database while the node runs, keeping the newest N."""
+    path = backup.backup(state.runtime, folder, keep)
+    kept = backup.list_backups(path.parent)
+    emit({"backup": str(path), "size": path.stat().st_size, "kept": len(kept)}, as_json=as_json)
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def restore_cmd(state, file, as_json):
+    """Check a backup and put it in place of the database (every Simpul program stopped)."""
+    emit(backup.restore(state.runtime, file), as_json=as_json)
 
 
 # -- processes -----------------------------------------------------------------------------

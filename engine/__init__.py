@@ -11,6 +11,7 @@ Public submodules, for what is better read with its module's name in front (also
 * ``i18n`` -- the message contract: ``N_``, ``Message``, ``render``, ``LOCALES``,
   ``translations_for``, ``load_catalogue``;
 * ``validators`` -- marshmallow validators whose messages keep their msgid;
+* ``backup`` -- consistent copies of the database, restore, the start-up integrity check;
 * ``documents`` -- scans of a case's documents and the upload limits;
 * ``stats`` -- the camat's dashboard figures;
 * ``recap`` -- the monthly recap (PDF, spreadsheet);
@@ -20,7 +21,7 @@ Every other module is where an exported name is defined and is not imported from
 the engine; modules whose names start with ``_`` are the engine's own business.
 """
 
-from . import documents, i18n, recap, stats, supervision, validators
+from . import backup, documents, i18n, recap, stats, supervision, validators
 from ._timeline import ENGINE_EVENT_KINDS
 from .actors import ROLES, Actor
 from .auth import (
@@ -128,6 +129,7 @@ __all__ = [
     "office_exists",
     "case_by_correlation",
     # public submodules (see above)
+    "backup",
     "documents",
     "i18n",
     "recap",

@@ -59,6 +59,12 @@ class Config:
     session_idle_minutes: int = 30
     #: served behind a TLS-terminating proxy: Secure cookies, HSTS, X-Forwarded-* trusted (one hop).
     behind_tls_proxy: bool = False
+    #: folder (a USB disk) the worker writes a backup of the database to; empty: no scheduled backup.
+    backup_dir: str = ""
+    #: hours between the worker's backups (0: only ``simpul backup`` by hand).
+    backup_every_hours: float = 24.0
+    #: backups kept in ``backup_dir``; older ones are deleted after each new one.
+    backup_keep: int = 7
 
     def __post_init__(self):
         self.instance_path = Path(self.instance_path)

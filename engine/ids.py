@@ -1,22 +1,24 @@
 """Reading numbers that users type or send: ids, versions, page numbers.
 
 Python's ``int()`` and ``str.isdigit()`` accept every Unicode digit (``int("٣") == 3``) and
-numbers of any size, while a database id is a signed 64-bit integer.  Everything a user sends
-as a number goes through ``strict_int``: ASCII digits only, within 64 bits, so an Arabic-Indic
-digit cannot open case 3 and a 30-digit id is a plain "not found" instead of a database error.
+numbers of any size, while a database id is a signed 32-bit integer (the ``INTEGER`` primary
+keys of PostgreSQL: cases, tasks, tokens, ...).  Everything a user sends as a number goes
+through ``strict_int``: ASCII digits only, within that range, so an Arabic-Indic digit cannot
+open case 3 and a 10-digit id is a plain "not found" instead of a database error.
 """
 
 from __future__ import annotations
 
 import re
 
-#: the largest id either database stores (BIGINT / SQLite INTEGER).
-MAX_ID = 2**63 - 1
-_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+#: the largest id, page or version both databases store: PostgreSQL's INTEGER (``cases.id``,
+#: ``LIMIT``/``OFFSET`` binds); ``id=2147483648`` was a 500 there (found by schemathesis).
+MAX_ID = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)  # at most 19 digits are read, then the range is checked
 
 
 def strict_int(value) -> int:
-    """``value`` as a non-negative integer of at most 64 bits, or ValueError.
+    """``value`` as a non-negative integer of at most ``MAX_ID``, or ValueError.
 
     Usable as ``type=`` of Werkzeug's ``request.args.get`` (a ValueError gives the default)."""
     if isinstance(value, bool):

@@ -228,8 +228,12 @@ def run_forever(runtime, stop: threading.Event | None = None) -> None:
 
 
 def _loop(runtime, stop: threading.Event) -> None:
+    from .backup import BackupSchedule
+
+    backups = BackupSchedule(runtime)
     while not stop.is_set():
         try:
+            backups.tick()  # in a thread of its own when due (SIMPUL_BACKUP_DIR, ..._EVERY_HOURS)
             counts = run_due(runtime)
             busy = any(counts.values())
             sleep = 0.0 if busy else next_due_in(runtime)

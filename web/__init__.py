@@ -61,6 +61,9 @@ def _secret_key(runtime: Runtime) -> str:
 def create_app(config=None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
         runtime = Runtime(config if isinstance(config, Config) else Config.from_env())
+    from simpul.engine.backup import check_database
+
+    check_database(runtime)  # a damaged database is refused, with what to do, before anything is served
     overrides = config if isinstance(config, dict) else {}
 
     app = Flask(__name__, instance_path=str(Path(runtime.config.instance_path).resolve()))

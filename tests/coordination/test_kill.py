@@ -1,5 +1,9 @@
 """SIGKILL the kecamatan's delivery worker again and again while it sends over a slow link:
-nothing is lost and nothing is applied twice at the regency."""
+nothing is lost and nothing is applied twice at the regency.
+
+The kills are placed by the backlog's progress, not by the clock: each worker is started, says
+it is ready, and is killed once the regency holds the next share of the backlog and another
+batch is on the wire (leased at the kecamatan), however slowly a loaded machine runs it."""
 
 from __future__ import annotations
 
@@ -9,12 +13,11 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from simpul.engine.models import OutboxMessage
+from simpul.engine.models import OutboxMessage, utcnow
 
 from .helpers import cases_by_key, count, pending, printing_cases, receipts, record_case, wait_for
 
@@ -44,13 +47,22 @@ def _worker_env(nodes, url, tmp_path) -> dict:
 
 
 def _start(env):
-    return subprocess.Popen(
+    worker = subprocess.Popen(
         [sys.executable, "-m", "tests.coordination.worker_driver"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
+    line = worker.stdout.readline()  # blocks until the worker is up (or has died: "")
+    assert line.strip() == "ready", f"the worker did not start: {worker.stderr.read()}"
+    return worker
+
+
+def _in_flight(rt) -> bool:
+    """A batch is leased by the worker: sent, or being sent, and not yet marked sent."""
+    return count(rt, OutboxMessage, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at > utcnow()) > 0
 
 
 @pytest.mark.slow
@@ -61,15 +73,24 @@ def test_killing_the_worker_while_it_sends_loses_nothing_and_applies_nothing_twi
     sent = [record_case(kec, n) for n in range(1, N + 1)]
     env = _worker_env(nodes, two_dbs[0], tmp_path)
     rng = random.Random(5)
+    # where in the backlog each kill lands: spread over it, a little jitter, always ahead
+    targets = [max(1, round((i + 1) * N / (KILLS + 1)) + rng.choice((-1, 0, 1))) for i in range(KILLS)]
     progress_at_kills = []
-    deadline = time.monotonic() + 90
-    for _ in range(KILLS):
+    for target in targets:
+        target = max(target, (progress_at_kills[-1] if progress_at_kills else 0) + 1)
+        if target >= N:
+            break
         worker = _start(env)
-        time.sleep(rng.uniform(0.4, 1.6))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
+        try:
+            assert wait_for(lambda t=target: receipts(reg) >= t, timeout=120), (
+                f"the worker delivered {receipts(reg)} of {N}, not {target}: {worker.poll()}"
+            )
+            wait_for(lambda: _in_flight(kec), timeout=10)  # kill with a batch on the wire when there is one
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
         progress_at_kills.append(receipts(reg))
-        assert time.monotonic() < deadline
+    assert len(progress_at_kills) >= KILLS - 1, progress_at_kills
     worker = _start(env)
     try:
         assert wait_for(lambda: pending(kec) == 0 and count(kec, OutboxMessage) == N, timeout=60), (
@@ -81,8 +102,9 @@ def test_killing_the_worker_while_it_sends_loses_nothing_and_applies_nothing_twi
             worker.wait(timeout=10)
         except subprocess.TimeoutExpired:
             worker.kill()
-    # Some kills really did land in the middle of the backlog.
-    assert any(0 < progress < N for progress in progress_at_kills), progress_at_kills
+    # Every kill landed in the middle of the backlog, each after its worker had delivered more.
+    assert all(0 < progress < N for progress in progress_at_kills), progress_at_kills
+    assert progress_at_kills == sorted(set(progress_at_kills)), progress_at_kills
     # Nothing lost, nothing twice: one receipt and one printing case per kecamatan case.
     assert receipts(reg) == N
     assert len(printing_cases(reg)) == N

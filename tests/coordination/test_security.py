@@ -182,3 +182,15 @@ def test_a_clock_that_is_off_is_corrected_from_the_peers_answer(nodes, caplog):
     assert pending(kec) == 0 and count(reg, InboxReceipt) == 1
     assert abs(coordination_status(kec)["peers"][0]["clock_offset_seconds"]) < 5
     assert any("stale" in r.getMessage() or "old or replayed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_signature_counts_only_in_full():
+    """Not up to the length of what was sent: ``v1=`` alone, or any prefix, is a forgery."""
+    args = ("1767225600", "640205", "6402", "/coordination/v1/messages", b'{"messages": []}')
+    signature = p.sign(SECRET, *args)
+    assert p.verify(SECRET, signature, *args)
+    last = "1" if signature[-1] == "0" else "0"
+    for forged in ("", None, "v1=", signature[:4], signature[:-1], signature + "0", signature[:-1] + last):
+        assert not p.verify(SECRET, forged, *args), forged
+    assert not p.verify(SECRET + "x", signature, *args)
+    assert not p.verify(SECRET, signature, "1767225601", *args[1:])

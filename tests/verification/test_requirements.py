@@ -223,3 +223,21 @@ def test_simpul_requirements_prints_the_checklist(tmp_path):
     assert run("requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout.strip() == "(none)"
     bad = run("requirements", "ektp_new_card", "--data", "[1]")
     assert bad.returncode == 1 and bad.stderr.strip().startswith("Error: --data harus berupa objek JSON")
+
+
+def test_a_verifier_who_is_no_supervisor_cannot_override_the_documents(runtime):
+    from simpul.engine import directory
+
+    from ..conftest import OFFICE
+
+    with runtime.transaction() as uow:
+        directory.create_user(uow.session, "loket", "Petugas loket", OFFICE, ["operator", "verifier"])
+    receipt = start_new_card(runtime)["receipt"]
+    task = open_task(runtime, receipt, "loket")
+    data = {"documents_complete": True, "documents_received": []}
+    with pytest.raises(Forbidden):
+        engine.complete_task(
+            runtime, task["id"], data, actor(runtime, "loket"), extras={"override_reason": "KK hilang"}
+        )
+    kinds = [e["kind"] for e in engine.get_case(runtime, receipt, actor(runtime, "camat"))["events"]]
+    assert kinds == ["case_started"]

@@ -127,3 +127,25 @@ def test_cli_users_create_list_and_token(runtime, app, monkeypatch, tmp_path):
     with runtime.read() as s:
         assert s.get(User, "tanpa") is None
         assert s.get(User, "rina").password_hash.startswith("$argon2")
+
+
+def test_no_admin_page_opens_to_an_operator_and_nothing_changes(browser, runtime):
+    """Every admin route, not only the index: an operator reads and changes no account."""
+    browser.login("operator")
+    browser.get("/inbox")  # a page with the form token, as a browser would have
+    # their own account too: the engine lets them read it, the admin page is still not theirs
+    for url in ("/admin/users", "/admin/users/new", "/admin/users/operator2", "/admin/users/operator"):
+        assert browser.get(url).status_code == 403, url
+    created = browser.post(
+        "/admin/users/new",
+        {"username": "dewi", "display_name": "Dewi", "office": "640205", "roles": ["supervisor"], "password": "x" * 12},
+    )
+    assert created.status_code == 403
+    promoted = browser.post(
+        "/admin/users/operator2",
+        {"display_name": "Andi", "office": "640205", "roles": ["supervisor", "operator"], "active": "on"},
+    )
+    assert promoted.status_code == 403
+    with runtime.read() as s:
+        assert s.query(User).filter_by(username="dewi").first() is None
+        assert sorted(s.query(User).filter_by(username="operator2").one().roles) == ["operator"]

@@ -120,3 +120,18 @@ def test_the_too_large_page_states_the_real_limit(browser, cases):
     assert response.status_code == 413
     text = page_text(response)
     assert "paling banyak 5 MB" in text and "10 MB" not in text
+
+
+def test_ids_cursors_and_pages_beyond_32_bits_are_4xx_on_both_databases(app, cases, token_for):
+    """PostgreSQL's INTEGER ids end at 2**31 - 1: one more was a 500 (integer out of range)."""
+    api, op = app.test_client(), token_for("camat")
+    beyond = str(2**31)
+    assert api.get(f"/api/v1/cases/{beyond}", headers=op).status_code == 404
+    for query in (f"before={beyond}", f"after={beyond}", f"page={beyond}", f"per_page={beyond}"):
+        response = api.get(f"/api/v1/cases?{query}", headers=op)
+        assert 400 <= response.status_code < 500, (query, response.status_code)
+    assert 400 <= api.get(f"/api/v1/tasks?page={beyond}", headers=op).status_code < 500
+    newest = api.get(f"/api/v1/cases?after={2**31 - 1}", headers=op)
+    assert newest.status_code == 200 and newest.get_json()["items"] == []
+    oldest = api.get(f"/api/v1/cases?before={2**31 - 1}", headers=op).get_json()["items"]
+    assert {c["receipt"] for c in oldest} == {c["receipt"] for c in cases}
