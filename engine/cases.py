@@ -23,7 +23,7 @@ from sqlalchemy.orm import lazyload
 
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
-from .forms import validate_form_data
+from .forms import fill_from_actor, validate_form_data
 from .i18n import N_
 from .ids import MAX_ID, as_id
 from .models import (
@@ -696,7 +696,7 @@ def complete_task(
         if expected_version is not None and task.version != expected_version:
             raise Conflict(STALE_TASK)
         form = runtime.version_info(s, case.process_version_id).forms.get(task.form_key) if task.form_key else None
-        cleaned = validate_form_data(form, data)
+        cleaned = validate_form_data(form, fill_from_actor(form, data, actor.display_name or actor.username))
         cw = CaseWorkflow.load(runtime, s, case)
         spiff_task = cw.task(task_id)
         if spiff_task is None or spiff_task.state != TaskState.READY:

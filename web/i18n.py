@@ -45,6 +45,8 @@ EVENT_LABELS = {
     "incident_retried": N_("Incident retried"),
     "comment_added": N_("Comment"),
     "document_uploaded": N_("Document uploaded"),
+    "document_removed": N_("Document removed"),
+    "document_replaced": N_("Document replaced"),
     "case_migrated": N_("Moved to a new process version"),
 }
 
@@ -267,6 +269,13 @@ def format_date_only(value) -> str:
         return ""
     tz = ZoneInfo(office_timezone())
     return format_datetime(value, "d MMM y", tzinfo=tz, locale="en" if is_english() else "id")
+
+
+def filesize(size) -> str:
+    """A document's size, as on every page (``engine.documents.format_size``)."""
+    from simpul.engine.documents import format_size
+
+    return format_size(size, "en" if is_english() else "id")
 
 
 def iso(value) -> str:

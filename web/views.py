@@ -250,7 +250,13 @@ def _render_task(
     form_values = dict(task["case_data"])
     if values is not None:
         form_values.update(values)
-    fields = build_fields(task.get("form"), form_values, errors, task.get("requirements"))
+    fields = build_fields(
+        task.get("form"),
+        form_values,
+        errors,
+        task.get("requirements"),
+        signed_in_name=g.actor.display_name or g.actor.username,
+    )
     fields += task_input_fields(rt, task, g.actor, values or {}, errors or {})
     return render_template(
         "task.html",

@@ -42,8 +42,7 @@ def test_a_forgotten_choice_never_rejects_a_resident(runtime, live_server, chrom
     sign_in(page, live_server, "verifier")
     task = open_task(runtime, receipt, "verifier")
     page.goto(f"{live_server}/tasks/{task['id']}")
-    # the trap of the issue: only the officer's name, then "Selesaikan langkah"
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
+    # the trap of the issue: only the officer's name (filled in from the sign-in), then "Selesaikan langkah"
     page.get_by_role("button", name="Selesaikan langkah").click()
     summary = page.locator("#form-errors")
     expect(summary).to_contain_text("Hasil verifikasi domisili")
@@ -74,7 +73,6 @@ def test_a_forgotten_choice_never_rejects_a_resident(runtime, live_server, chrom
     assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
 
     # "Yes": closed, with the reason on the case
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
     page.get_by_label("Tidak sesuai: tolak dan tutup permohonan").check()
     page.get_by_label("Alasan data tidak sesuai").fill("Tidak terdaftar di RT 004")
     page.get_by_role("button", name="Selesaikan langkah").click()
@@ -201,11 +199,9 @@ def test_typed_work_survives_a_lost_session_and_back_says_who_completed_the_step
     sign_in(page, live_server, "verifier")
     page.goto(f"{live_server}/tasks/{task['id']}")
     page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik").check()
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
     page.get_by_label("Catatan verifikasi").fill("Dicocokkan dengan buku induk RT 004")
     page.reload()  # the power drops, the page comes back
     expect(page.locator("#draft-restored")).to_contain_text("dipulihkan")
-    expect(page.get_by_label("Nama petugas kelurahan")).to_have_value("Budi Santoso")
     expect(page.get_by_label("Catatan verifikasi")).to_have_value("Dicocokkan dengan buku induk RT 004")
     expect(page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik")).to_be_checked()
     shot(page, "traps-07-draft-restored-1366")
