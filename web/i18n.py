@@ -50,6 +50,14 @@ EVENT_LABELS = {
     "case_migrated": N_("Moved to a new process version"),
 }
 
+#: The messages between offices of the bundled processes, as a clerk calls them.
+MESSAGE_LABELS = {
+    "ektp_regency_printing": N_("Case sent for printing"),
+    "card_printed": N_("Card printed"),
+    "enrolment_problem": N_("Enrolment problem"),
+    "temporary_certificate_issued": N_("Temporary certificate issued"),
+}
+
 OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
 
 #: English titles of the bundled procedures; the catalogue gives the Indonesian ones (their BPMN names).
@@ -205,6 +213,48 @@ def _plugin_event_labels() -> dict:
             labels.update(result or {})
         runtime._web_event_labels = labels
     return labels
+
+
+def message_label(name: str) -> str:
+    """A BPMN message's name (``card_printed``) as a clerk reads it."""
+    return gettext(MESSAGE_LABELS[name]) if name in MESSAGE_LABELS else name.replace("_", " ")
+
+
+_START_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(lane|[A-Za-z]+)\b([^<>]*?)(/?)>")
+_ATTR = re.compile(r'\b(id|name)="([^"]*)"')
+
+
+def readable_diagram(xml: str, names: dict, lane_roles: dict) -> str:
+    """The BPMN XML as the viewer shows it to a clerk: each lane named by its role's label
+    ("Verifikator", not ``verifier``) and, in English, each step by its English name.  Only
+    the ``name`` attributes change; the ids, and so the markers, stay."""
+    from xml.sax.saxutils import escape
+
+    english = is_english()
+
+    def label_for(tag: str, element_id: str, name: str) -> str | None:
+        if tag == "lane":
+            role = lane_roles.get(name, name)
+            return role_label(role) if role in ROLE_LABELS else None
+        info = names.get(element_id)
+        if english and info and info.get("name_en"):
+            return info["name_en"]
+        return None
+
+    def rewrite(match):
+        tag, attrs, close = match.group(1), match.group(2), match.group(3)
+        found = dict(_ATTR.findall(attrs))
+        if "name" not in found:
+            return match.group(0)
+        label = label_for(tag, found.get("id", ""), found["name"])
+        if label is None:
+            return match.group(0)
+        attrs = _ATTR.sub(
+            lambda a: f'name="{escape(label, {chr(34): "&quot;"})}"' if a.group(1) == "name" else a.group(0), attrs
+        )
+        return match.group(0)[: match.start(2) - match.start(0)] + attrs + close + ">"
+
+    return _START_TAG.sub(rewrite, xml or "")
 
 
 def office_kind_label(kind: str) -> str:

@@ -25,7 +25,15 @@ from simpul.engine.models import Office, User
 from .auth import login_required, safe_next
 from .extensions import db, runtime
 from .formjs import build_fields, data_from_post
-from .i18n import process_title, render_error, render_field_errors, requirement_label, step_title
+from .i18n import (
+    message_label,
+    process_title,
+    readable_diagram,
+    render_error,
+    render_field_errors,
+    requirement_label,
+    step_title,
+)
 from .plugin_ui import case_actions, live_checks, task_input_fields, task_input_values
 
 bp = Blueprint("ui", __name__)
@@ -471,10 +479,24 @@ def _display_names(usernames) -> dict:
     return dict(db.session.execute(select(User.username, User.display_name).where(User.username.in_(names))).all())
 
 
+def _with_system_actors(users: dict, logins, offices: dict) -> dict:
+    """Names for the actors that are not people: another office's node (``office:6402``) by
+    the office's name, the worker, the CLI and the like as "System"."""
+    named = dict(users)
+    for login in {u for u in logins if u and u not in users}:
+        if login.startswith("office:"):
+            code = login.split(":", 1)[1]
+            named[login] = offices.get(code) or _("Office %(code)s", code=code)
+        else:
+            named[login] = _("System")
+    return named
+
+
 def _render_case(receipt, *, message=None, message_kind="error", status=200, form_errors=None, form_values=None):
     rt, actor = runtime(), g.actor
     case = engine.get_case(rt, receipt, actor)
     diagram = engine_inbox.case_diagram(rt, case["id"], actor)
+    diagram["bpmn_xml"] = readable_diagram(diagram["bpmn_xml"], diagram["names"], rt.config.lane_roles)
     comments = engine_comments.list_comments(rt, case["id"], actor)
     documents = engine_documents.list_documents(rt, case["id"], actor)
     requirements = requirements_for(rt, case["process"], case["data"])
@@ -486,9 +508,13 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         + [t["assignee"] for t in case["open_tasks"]]
         + [case["created_by"]]
     )
+    users = _with_system_actors(users, [e["actor"] for e in case["events"]] + [case["created_by"]], offices)
     for event in case["events"]:
         info = names.get(event["step"] or "")
-        event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
+        if event["kind"] == "message_received":
+            event["step_title"] = message_label(event["step"] or "")
+        else:
+            event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
     steps_done = [
         step_title(names[s]["name"], names[s]["name_en"])
         for s in diagram["completed"]
@@ -527,7 +553,9 @@ def case(receipt):
 @bp.route("/cases/<receipt>/diagram.json")
 @login_required
 def case_diagram(receipt):
-    diagram = engine_inbox.case_diagram(runtime(), receipt, g.actor)
+    rt = runtime()
+    diagram = engine_inbox.case_diagram(rt, receipt, g.actor)
+    diagram["bpmn_xml"] = readable_diagram(diagram["bpmn_xml"], diagram["names"], rt.config.lane_roles)
     return {k: diagram[k] for k in ("receipt", "process", "version", "bpmn_xml", "completed", "current")}
 
 

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import update_wrapper
 from zoneinfo import ZoneInfo
 
@@ -233,6 +233,7 @@ def status_page(runtime):
 
     status = coordination_status(runtime)
     alert = status["alert"]
+    _spell_durations(alert, _page_locale(runtime), status.get("oldest"))
     alert_text = t(alert["text"], **alert["params"]) if alert["raised"] else None
     return render_template(
         "coordination/status.html",
@@ -244,6 +245,32 @@ def status_page(runtime):
         layout=_layout(),
         page_locale=runtime.config.locale,
     )
+
+
+def _page_locale(runtime) -> str:
+    if "babel" in current_app.extensions:
+        from flask_babel import get_locale
+
+        return str(get_locale() or runtime.config.locale)
+    return runtime.config.locale
+
+
+def duration_text(seconds: float, locale: str) -> str:
+    """A waiting time in words of the page's language ("6 jam", "6 hours"), by babel."""
+    from babel.dates import format_timedelta
+
+    return format_timedelta(timedelta(seconds=max(0, seconds or 0)), threshold=1.2, locale=locale)
+
+
+def _spell_durations(alert: dict, locale: str, oldest: dict | None) -> None:
+    """The alert's durations (``6 h`` in the status) in the page's words."""
+    alert["after"] = duration_text(alert["after_seconds"], locale)
+    if alert.get("raised") and oldest:
+        alert["params"] = {
+            **alert["params"],
+            "age": duration_text(oldest["age_seconds"], locale),
+            "limit": alert["after"],
+        }
 
 
 def _with_runtime(view, runtime):
