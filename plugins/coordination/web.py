@@ -256,10 +256,22 @@ def _page_locale(runtime) -> str:
 
 
 def duration_text(seconds: float, locale: str) -> str:
-    """A waiting time in words of the page's language ("6 jam", "6 hours"), by babel."""
+    """A waiting time in words of the page's language, its two largest units ("2 jam 5
+    menit", "2 hours 5 minutes", "6 jam"), each unit spelled by babel."""
     from babel.dates import format_timedelta
 
-    return format_timedelta(timedelta(seconds=max(0, seconds or 0)), threshold=1.2, locale=locale)
+    rest = int(max(0, seconds or 0))
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            spelled = format_timedelta(
+                timedelta(seconds=count * size), granularity=unit, threshold=10**9, locale=locale
+            )
+            parts.append(spelled)
+        if len(parts) == 2 or (parts and not count):  # the largest unit and the one below it
+            break
+    return " ".join(parts) or format_timedelta(timedelta(0), granularity="second", locale=locale)
 
 
 def _spell_durations(alert: dict, locale: str, oldest: dict | None) -> None:

@@ -278,3 +278,42 @@ def test_the_regency_officer_reads_labelled_values_not_keys(runtime, live_server
         shot(page, f"traps-09-regency-task-{tag}")
         assert no_horizontal_scroll(page)
         page.context.close()
+
+
+def test_the_case_page_has_no_technical_leftovers(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 10: message names, system actors and lane names read as words; the
+    diagram's wrapped labels keep their spaces; in English the instructions are English."""
+    from playwright.sync_api import expect
+
+    receipt = printed_case(runtime, 1)
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "camat")
+        page.goto(f"{live_server}/cases/{receipt}")
+        timeline = page.locator("#timeline")
+        expect(timeline).to_contain_text("Pesan diterima: Kartu sudah dicetak")
+        text = timeline.inner_text()
+        assert "card_printed" not in text and "worker" not in text and "office:" not in text
+        assert "Sistem" in text
+        diagram = page.locator("#diagram")
+        expect(diagram).to_have_attribute("data-state", "ready", timeout=15000)
+        words = diagram.evaluate("d => d.textContent.replace(/\\s+/g, ' ')")
+        assert "kartu belum kembali" in words and "kartubelum" not in words
+        assert "Verifikator" in words and "Pengawas (camat)" in words
+        assert "verifier" not in words.split() and "supervisor" not in words.split()
+        shot(page, f"traps-09-case-words-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
+
+    # English: the step's instructions are English too
+    fresh = start_new_card(runtime, 2)["receipt"]
+    task = open_task(runtime, fresh, "operator")
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "operator")
+    page.select_option("#lang-select", "en")
+    page.get_by_role("button", name="Ganti bahasa").click()
+    page.goto(f"{live_server}/tasks/{task['id']}")
+    instructions = page.locator(".instructions")
+    expect(instructions).to_contain_text("Check the required documents the applicant brought")
+    assert "Periksa" not in instructions.inner_text()
+    page.context.close()
