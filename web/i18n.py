@@ -58,6 +58,24 @@ MESSAGE_LABELS = {
     "temporary_certificate_issued": N_("Temporary certificate issued"),
 }
 
+#: Dukcapil's own status codes of a recording (see the domain notes), with what they mean.
+ENROLMENT_STATUSES = {
+    "BIO_CAPTURED": N_("biometrics recorded at the kecamatan"),
+    "SENT_FOR_ENROLLMENT": N_("sent to Disdukcapil for enrolment"),
+    "RECEIVED_AT_CENTRAL": N_("received at the centre"),
+    "PRINT_READY_RECORD": N_("ready to print"),
+    "DUPLICATE_RECORD": N_("duplicate record: no card until one record is deleted"),
+    "ENROLL_FAILURE_AT_CENTRAL": N_("enrolment failed at the centre"),
+    "SEARCH_FAILURE_AT_CENTRAL": N_("search (dedup) failed at the centre"),
+    "ENROLL_FAILURE_AT_REGIONAL": N_("enrolment failed at the region"),
+}
+#: the codes recorded before they were Dukcapil's (older cases)
+_OLD_ENROLMENT_VALUES = {
+    "print_ready": "PRINT_READY_RECORD",
+    "duplicate_record": "DUPLICATE_RECORD",
+    "enrolment_failed": "ENROLL_FAILURE_AT_CENTRAL",
+}
+
 OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
 
 #: English titles of the bundled procedures; the catalogue gives the Indonesian ones (their BPMN names).
@@ -213,6 +231,29 @@ def _plugin_event_labels() -> dict:
             labels.update(result or {})
         runtime._web_event_labels = labels
     return labels
+
+
+def enrolment_status(events: list[dict]) -> dict | None:
+    """The recording's current Dukcapil status as the kecamatan knows it, from its case's
+    timeline: BIO_CAPTURED after the biometric step, SENT_FOR_ENROLLMENT once sent, then the
+    code the regency recorded (carried by its "card printed" or "enrolment problem" answer).
+    ``{"code", "label"}``, or None before the biometrics."""
+    code = None
+    for e in events:
+        step = e.get("step") or ""
+        if e["kind"] == "task_completed" and "biometric" in step:
+            code = "BIO_CAPTURED"
+        elif e["kind"] == "service_completed" and step.startswith("Service_send_to_regency"):
+            code = "SENT_FOR_ENROLLMENT"
+        elif e["kind"] == "message_received" and isinstance(e.get("after"), dict):
+            payload = e["after"].get("data") if isinstance(e["after"].get("data"), dict) else e["after"]
+            found = payload.get("enrolment_result")
+            if found:
+                code = _OLD_ENROLMENT_VALUES.get(found, found)
+    if code is None:
+        return None
+    label = ENROLMENT_STATUSES.get(code)
+    return {"code": code, "label": gettext(label) if label else ""}
 
 
 def message_label(name: str) -> str:

@@ -26,6 +26,7 @@ from .auth import login_required, safe_next
 from .extensions import db, runtime
 from .formjs import build_fields, data_from_post
 from .i18n import (
+    enrolment_status,
     message_label,
     process_title,
     readable_diagram,
@@ -538,6 +539,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         requirement_labels=_requirement_labels(requirements, case["data"]),
         steps_done=steps_done,
         steps_now=steps_now,
+        enrolment=enrolment_status(case["events"]),
         form_errors=form_errors or {},
         form_values=form_values or {},
         labels=engine_inbox.field_labels(rt, case["process"]),

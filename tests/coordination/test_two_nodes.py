@@ -75,14 +75,14 @@ def test_enrolment_problem_becomes_a_task_at_the_kecamatan_and_can_be_recorded_a
         reg,
         first,
         "disdukcapil",
-        {"enrolment_result": "duplicate_record", "enrolment_notes": "Rekam ganda dengan NIK lain"},
+        {"enrolment_result": "DUPLICATE_RECORD", "enrolment_notes": "Rekam ganda dengan NIK lain"},
     )
     work(reg)
 
     task = open_task(kec, receipt, "operator")
     assert task["step"] == "Task_enrolment_resolution"
     data = engine.get_case(kec, receipt, actor(kec, "operator"))["data"]
-    assert data["enrolment_problem"]["enrolment_result"] == "duplicate_record"
+    assert data["enrolment_problem"]["enrolment_result"] == "DUPLICATE_RECORD"
     assert data["enrolment_problem"]["enrolment_notes"] == "Rekam ganda dengan NIK lain"
 
     # The operator records again; the case goes to the regency a second time.
@@ -111,7 +111,7 @@ def test_temporary_certificate_and_card_arrive_in_order(nodes):
     work(kec)
     printing = printing_receipt(reg, receipt)
     complete(reg, printing, "disdukcapil", {"data_complete": True})
-    complete(reg, printing, "disdukcapil", {"enrolment_result": "print_ready"})
+    complete(reg, printing, "disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"})
     complete(reg, printing, "disdukcapil", {"blank_in_stock": False, "issue_suket": True})
     # The link is down while the regency answers twice; the answers wait in its outbox.
     nodes.link("down")

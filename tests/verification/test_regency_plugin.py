@@ -368,7 +368,7 @@ def test_a_lost_card_replacement_walked_in_chromium_with_the_plugin_installed(ku
             printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == data["nik"]][0]["receipt"]
             for step_data in (
                 {"data_complete": True},
-                {"enrolment_result": "print_ready"},
+                {"enrolment_result": "PRINT_READY_RECORD"},
                 {"blank_in_stock": True},
                 {"card_serial": "KTP-0001"},
             ):

@@ -295,6 +295,8 @@ def test_the_case_page_has_no_technical_leftovers(runtime, live_server, chromium
         text = timeline.inner_text()
         assert "card_printed" not in text and "worker" not in text and "office:" not in text
         assert "Sistem" in text
+        # the enrolment status by Dukcapil's own code, as the regency recorded it
+        expect(page.locator("#enrolment-status")).to_contain_text("PRINT_READY_RECORD · siap cetak")
         diagram = page.locator("#diagram")
         expect(diagram).to_have_attribute("data-state", "ready", timeout=15000)
         words = diagram.evaluate("d => d.textContent.replace(/\\s+/g, ' ')")
