@@ -449,8 +449,12 @@ def test_task_forms_have_the_fields_the_gateways_read():
         "PRINT_READY_RECORD",
         "DUPLICATE_RECORD",
         "ENROLL_FAILURE_AT_CENTRAL",
-    }
-    assert keys("regency_receive")["data_complete"]["type"] == "checkbox"
+        "SEARCH_FAILURE_AT_CENTRAL",
+        "ENROLL_FAILURE_AT_REGIONAL",
+    }  # Dukcapil's own codes (issue 14 item 8)
+    receive = keys("regency_receive")
+    assert receive["data_complete"]["type"] == "radio" and receive["data_complete"]["validate"]["required"]
+    assert receive["enrolment_notes"]["conditional"]["hide"] == "=data_complete != false"
     assert keys("blank_stock")["blank_in_stock"]["type"] == "checkbox"
     assert not keys("blank_stock")["issue_suket"]["validate"]["required"]
     assert keys("print_card")["card_serial"]["validate"]["required"]
