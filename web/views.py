@@ -216,6 +216,68 @@ def card_arrivals():
     ), (422 if errors else 200)
 
 
+PRINT_STEP = "Task_print_card"
+
+
+def _ready_to_print() -> list[dict]:
+    """The regency's cards ready to print (their "Cetak KTP-el" step is open)."""
+    rt, actor = runtime(), g.actor
+    return [t for t in engine.list_tasks(rt, actor, role="regency_officer") if t["step"] == PRINT_STEP]
+
+
+def _print_batch(rt, actor, chosen, serials) -> tuple[list, list]:
+    printed, refused = [], []
+    by_id = {t["id"]: t for t in _ready_to_print()}
+    for task_id in chosen:
+        task = by_id.get(task_id)
+        if task is None:
+            refused.append(_("%(id)s is no longer ready to print.", id=task_id[:8]))
+            continue
+        try:
+            engine.complete_task(rt, task_id, {"card_serial": serials[task_id]}, actor)
+        except (Conflict, ValidationFailed, engine.Forbidden) as err:
+            refused.append(f"{task['receipt']}: {render_error(err)}")
+        else:
+            printed.append(task["receipt"])
+    return printed, refused
+
+
+@bp.route("/cards/printing", methods=["GET", "POST"])
+@login_required
+def card_printing():
+    """The regency prints several ready cards in one action: tick them, type each card's
+    serial; each case completes in its own transaction (one refused, the others go on)."""
+    rt, actor = runtime(), g.actor
+    if not actor.has_role("regency_officer"):
+        abort(403)
+    errors: dict = {}
+    chosen = request.form.getlist("task_id")
+    serials = {t: (request.form.get(f"serial-{t}") or "").strip() for t in chosen}
+    if request.method == "POST":
+        if not chosen:
+            errors["task_id"] = [_("Choose the cards that were printed.")]
+        for task_id, serial in serials.items():
+            if not serial:
+                errors[f"serial-{task_id}"] = [_("Type the serial number of this card.")]
+        if not errors:
+            printed, refused = _print_batch(rt, actor, chosen, serials)
+            if printed:
+                flash(
+                    ngettext(
+                        "%(num)d card printed; it is on its way to the kecamatan.",
+                        "%(num)d cards printed; they are on their way to the kecamatan.",
+                        len(printed),
+                    ),
+                    "success",
+                )
+            for line in refused:
+                flash(line, "error")
+            return redirect(url_for("ui.card_printing"))
+    return render_template(
+        "card_printing.html", tasks=_ready_to_print(), errors=errors, chosen=chosen, serials=serials
+    ), (422 if errors else 200)
+
+
 # -- task page -----------------------------------------------------------------------------
 
 
