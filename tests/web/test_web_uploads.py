@@ -161,3 +161,109 @@ def test_the_family_card_error_says_sixteen_digits(runtime, live_server, chromiu
     page.get_by_role("button", name="Buat permohonan").click()
     expect(page.locator("#f-kk_number-error")).to_contain_text("16 digit")
     shot(page, "uploads-05-kk-error-1366")
+
+
+def test_a_full_new_card_case_walked_on_the_pages(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Acceptance of issue 14: a new-card case from the counter to the handover, every step on
+    the pages in Indonesian (the kecamatan's and the regency's, the batch pages included),
+    only the worker run between them.  Screenshots: test-artifacts/walk-*.png."""
+    from playwright.sync_api import expect
+
+    from simpul.engine import get_case, list_tasks
+
+    from ..flows import resident, run_worker_until_quiet
+
+    context = chromium.new_context(viewport=WIDE, locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "operator")
+    data = resident(7)
+    page.goto(f"{live_server}/cases/new/ektp_new_card")
+    for key in ("nik", "resident_name", "birth_place", "kk_number", "address", "rt", "rw", "kelurahan"):
+        page.locator(f'.step-form [name="{key}"]').fill(data[key])
+    page.locator('.step-form [name="birth_date"]').fill(data["birth_date"])
+    page.get_by_label("Perempuan").check()
+    page.locator('.step-form [name="marital_status"]').select_option("belum_kawin")
+    page.get_by_role("button", name="Buat permohonan").click()
+    page.wait_for_url(lambda url: "/cases/new" not in url)
+    receipt = [t for t in list_tasks(runtime, actor(runtime, "operator")) if t["nik"] == data["nik"]][0]["receipt"]
+    shot(page, "walk-01-started-1366")
+
+    def step(username, receipt_, step_id=None):
+        task = open_task(runtime, receipt_, username, step=step_id)
+        page.goto(f"{live_server}/tasks/{task['id']}")
+        return task
+
+    def finish(name):
+        page.get_by_role("button", name="Selesaikan langkah").click()
+        expect(page.locator(".alert-success")).to_contain_text(name)
+
+    step("operator", receipt)
+    page.locator('input[name="documents_received"][value="family_card"]').check()
+    page.get_by_label("Semua berkas lengkap").check()
+    finish("Pemeriksaan berkas")
+
+    context.close()
+    context = chromium.new_context(viewport=WIDE, locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "verifier")
+    step("verifier", receipt)
+    page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik").check()
+    finish("Verifikasi domisili")
+    context.close()
+
+    context = chromium.new_context(viewport=WIDE, locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "operator")
+    step("operator", receipt)
+    for label in ("Foto wajah direkam", "Sidik jari (10 jari) direkam", "Iris mata direkam", "Tanda tangan direkam"):
+        page.get_by_label(label).check()
+    page.get_by_label("Nomor perangkat perekaman").fill("REK-01")
+    finish("Perekaman biometrik")
+    run_worker_until_quiet(runtime)  # the case travels to the regency
+    context.close()
+
+    context = chromium.new_context(viewport=WIDE, locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "disdukcapil")
+    printing = [t for t in list_tasks(runtime, actor(runtime, "disdukcapil")) if t["nik"] == data["nik"]][0]["receipt"]
+    step("disdukcapil", printing)
+    shot(page, "walk-02-regency-receive-1366")
+    page.get_by_label("Lengkap dan dapat diproses: lanjut ke enrolmen").check()
+    finish("Terima data perekaman")
+    step("disdukcapil", printing)
+    page.locator('.step-form [name="enrolment_result"]').select_option("PRINT_READY_RECORD")
+    finish("Kirim untuk enrolmen pusat")
+    step("disdukcapil", printing)
+    page.get_by_label("Blanko KTP-el tersedia").check()
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    page.goto(f"{live_server}/inbox")
+    page.locator("#card-printing-link").click()
+    task = open_task(runtime, printing, "disdukcapil")
+    page.locator(f'input[name="task_id"][value="{task["id"]}"]').check()
+    page.locator(f'[name="serial-{task["id"]}"]').fill("KTP-0007")
+    shot(page, "walk-03-print-batch-1366")
+    page.get_by_role("button", name="Catat kartu yang dicentang sebagai sudah dicetak").click()
+    expect(page.locator(".alert-success")).to_contain_text("1 kartu dicetak")
+    run_worker_until_quiet(runtime)  # the card travels back
+    context.close()
+
+    context = chromium.new_context(viewport=WIDE, locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "operator")
+    page.locator("#card-arrivals-link").click()
+    page.locator("#arrival-form").get_by_text(receipt).click()
+    page.locator("#f-card_arrived").check()
+    page.get_by_role("button", name="Terima kartu yang dicentang").click()
+    expect(page.locator(".alert-success")).to_contain_text("1 kartu diterima")
+    step("operator", receipt, "Task_handover")
+    page.get_by_label("KTP-el telah diterima pemohon").check()
+    page.get_by_label("Tanda terima telah ditandatangani").check()
+    page.get_by_label("Nama penerima").fill("Warga 7")
+    page.get_by_role("button", name="Selesaikan langkah").click()
+    page.goto(f"{live_server}/cases/{receipt}")
+    expect(page.locator("#enrolment-status")).to_contain_text("PRINT_READY_RECORD")
+    assert get_case(runtime, receipt, actor(runtime, "operator"))["status"] == "completed"
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page.set_viewport_size(viewport)
+        shot(page, f"walk-04-case-done-{tag}")
+    context.close()
