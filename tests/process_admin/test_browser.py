@@ -372,6 +372,15 @@ def test_the_modeler_speaks_indonesian_and_takes_a_due_date_in_days(live_app):
         page.wait_for_function(f"() => ({GET_DUE})('Task_document_check') === 'P3D'")
         page.set_viewport_size({"width": 1366, "height": 900})
         page.screenshot(path=str(ARTIFACTS / "modeler-indonesian-1366.png"))
+        # the form editor's palette too
+        page.click("#btn-form")
+        expect(page.locator("#form-dialog")).to_be_visible()
+        field = page.locator("#form-editor .fjs-palette-field[data-field-type=textfield]")
+        expect(field).to_contain_text("Kolom teks")
+        expect(page.locator("#form-editor .fjs-palette-field[data-field-type=radio]")).to_contain_text("Grup pilihan")
+        page.screenshot(path=str(ARTIFACTS / "form-editor-indonesian-1366.png"))
+        page.keyboard.press("Escape")
+        expect(page.locator("#form-dialog")).not_to_be_visible()
 
         # a problem names the step as the administrator sees it
         assert page.evaluate(ADD_TASK) is True

@@ -8,7 +8,7 @@ import { FormEditor } from '@bpmn-io/form-js-editor';
 import spiffworkflow from './spiffworkflow.json';
 import SimpulPropertiesProvider from './simpul-properties';
 import { getProperty } from './simpul-properties';
-import translateModule from './translate-id';
+import translateModule, { formEditorModule } from './translate-id';
 
 const SimpulModule = {
   __init__: ['simpulPropertiesProvider'],
@@ -256,7 +256,10 @@ function start() {
     editingKey = key;
     $('form-dialog-key').textContent = key;
     if (!formEditor) {
-      formEditor = new FormEditor({ container: '#form-editor' });
+      formEditor = new FormEditor({
+        container: '#form-editor',
+        additionalModules: [formEditorModule(document.documentElement.lang)]
+      });
       window.simpulFormEditor = formEditor;
     }
     await formEditor.importSchema(schema);

@@ -117,3 +117,49 @@ export function translateFor(locale) {
 export default function translateModule(locale) {
   return { translate: ['value', translateFor(locale)] };
 }
+
+/* The form-js editor has no translate service for its palette: its entries are named by each
+   field type's `config.name`, so a module renames them before the palette is drawn. */
+const FORM_FIELDS_ID = {
+  'Text field': 'Kolom teks',
+  'Text area': 'Area teks',
+  'Number': 'Angka',
+  'Date time': 'Tanggal/waktu',
+  'Expression': 'Ekspresi',
+  'Checkbox': 'Kotak centang',
+  'Checkbox group': 'Grup kotak centang',
+  'Radio group': 'Grup pilihan',
+  'Select': 'Daftar pilihan',
+  'Tag list': 'Daftar tag',
+  'Text view': 'Teks',
+  'HTML view': 'Tampilan HTML',
+  'Image view': 'Gambar',
+  'Table': 'Tabel',
+  'Spacer': 'Spasi',
+  'Separator': 'Pemisah',
+  'Group': 'Grup',
+  'Dynamic list': 'Daftar dinamis',
+  'iFrame': 'iFrame',
+  'Button': 'Tombol',
+  'Document preview': 'Pratinjau dokumen',
+  'File picker': 'Pemilih berkas'
+};
+
+export function formEditorModule(locale) {
+  const indonesian = String(locale || '').toLowerCase().startsWith('id');
+  function SimpulFormFieldNames(formFields) {
+    if (!indonesian) { return; }
+    Object.values(formFields._formFields || {}).forEach((field) => {
+      const config = field && field.config;
+      if (config && FORM_FIELDS_ID[config.name]) {
+        field.config = Object.assign({}, config, { name: FORM_FIELDS_ID[config.name] });
+      }
+    });
+  }
+  SimpulFormFieldNames.$inject = ['formFields'];
+  return {
+    __init__: ['simpulFormFieldNames'],
+    simpulFormFieldNames: ['type', SimpulFormFieldNames],
+    translate: ['value', translateFor(locale)]
+  };
+}
