@@ -24,7 +24,7 @@ from sqlalchemy.orm import lazyload
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import fill_from_actor, validate_form_data
-from .i18n import N_
+from .i18n import N_, Message
 from .ids import MAX_ID, as_id
 from .models import (
     Case,
@@ -144,7 +144,7 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
     if case is None:
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     if not actor.sees_office(case.office_code):
         security_log.warning(
             "office isolation: %s of office %s tried to reach case %s of office %s",
@@ -153,7 +153,7 @@ def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
             case.receipt,
             case.office_code,
         )
-        raise NotFound("{what} not found.", what=what)
+        raise NotFound("{what} not found.", what=Message(what))
     return case
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, DeployError, NotFound
+from .i18n import N_, Message
 from .models import Case, ProcessVersion, utcnow
 from .refusals import refusal_message
 from .resources import PROCESSES_DIR
@@ -25,7 +26,7 @@ def check_process(runtime, bpmn_xml, source: str = "", forms: dict | None = None
     if result.errors:
         raise DeployError(
             "{what} cannot be deployed: {first}",
-            what=source or result.name or "The BPMN file",
+            what=source or result.name or Message(N_("The BPMN file")),
             first=refusal_message(result.errors[0]),
             errors=result.errors,
         )

@@ -260,7 +260,10 @@ def test_hook_deliver_outbox_message(db, tmp_path):
 
 
 def test_hook_translation_dirs(db, tmp_path):
+    """A plugin's catalogue translates its own msgids; the core's words stay the core's (a
+    plugin is a fallback behind the core catalogue, so it cannot reword the core by accident)."""
     catalog = Catalog(locale="id")
+    catalog.add("A police letter is needed.", "Surat keterangan polisi diperlukan.")
     catalog.add("A NIK is 16 digits.", "NIK terdiri dari 16 angka (versi plugin).")
     target = tmp_path / "i18n" / "id" / "LC_MESSAGES"
     target.mkdir(parents=True)
@@ -273,7 +276,9 @@ def test_hook_translation_dirs(db, tmp_path):
             return [str(tmp_path / "i18n")]
 
     rt = _runtime(db, tmp_path, Words())
-    assert rt.gettext("id")("A NIK is 16 digits.") == "NIK terdiri dari 16 angka (versi plugin)."
+    gettext = rt.gettext("id")
+    assert gettext("A police letter is needed.") == "Surat keterangan polisi diperlukan."
+    assert gettext("A NIK is 16 digits.") == "NIK terdiri dari 16 digit angka."  # the core's own
     rt.close()
 
 

@@ -137,7 +137,7 @@ def test_cases_receipt_writes_the_slip_and_cases_show_gives_the_lookup_code(node
     node("cases", "receipt", receipt, "-o", str(english), "--lang", "en")
     assert "Documents still missing" in _text(english.read_bytes())
     missing = node("cases", "receipt", "640205-2026-99999", "-o", str(tmp_path / "x.pdf"), ok=False)
-    assert missing.returncode == 1 and "not found" in missing.stderr.lower() + missing.stdout.lower()
+    assert missing.returncode == 1 and "Permohonan tidak ditemukan" in missing.stderr, missing.stderr
     assert not (tmp_path / "x.pdf").exists()
 
 
