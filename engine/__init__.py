@@ -30,9 +30,11 @@ from .documents import list_documents, open_document, store_document
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
 from .hookspecs import hookimpl
 from .i18n import N_, Message
+from .i18n import render as render_message
 from .inbox import mask_nik
 from .keys import derived_key, node_secret
 from .models import UTCDateTime
+from .plugin_events import queue_office_message, record_case_event
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .runtime import Runtime
 from .step_timings import step_timings
@@ -50,6 +52,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "Message",
+    "render_message",
     "NotFound",
     "PluginError",
     "ROLES",
@@ -77,7 +80,9 @@ __all__ = [
     "mask_nik",
     "node_secret",
     "open_document",
+    "queue_office_message",
     "receive_message",
+    "record_case_event",
     "requirements_for",
     "recap",
     "stats",

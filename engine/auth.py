@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from .actors import ROLES, Actor
 from .directory import create_user
 from .errors import Forbidden, NotFound, SimpulError, ValidationFailed
-from .i18n import LOCALES, N_
+from .i18n import LOCALES, N_, Message
 from .models import Office, User, utcnow
 from .models_web import ApiToken, LoginAttempt, UserSetting, WebSession
 
@@ -86,7 +86,9 @@ def _verify_quietly(password_hash: str, password: str) -> bool:
 def check_password_rules(password: str) -> None:
     if not password or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            "Some fields need attention.", errors={"password": [MSG_PASSWORD_SHORT]}, n=MIN_PASSWORD_LENGTH
+            "Some fields need attention.",
+            errors={"password": [Message(MSG_PASSWORD_SHORT, n=MIN_PASSWORD_LENGTH)]},
+            n=MIN_PASSWORD_LENGTH,
         )
 
 

@@ -50,6 +50,23 @@ NIK_RE = re.compile(r"^[0-9]{16}$")
 
 _INSERT_EVENT = CaseEvent.__table__.insert()
 
+#: event kinds only the engine records (they move a case or its figures): a plugin notes its
+#: own kinds (``note`` of ``case_event_recorded``, ``engine.record_case_event``).
+ENGINE_EVENT_KINDS = frozenset(
+    (
+        "case_started",
+        "task_completed",
+        "service_completed",
+        "message_received",
+        "timer_fired",
+        "case_cancelled",
+        "case_reopened",
+        "case_moved_back",
+        "incident",
+        "incident_retried",
+    )
+)
+
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -66,6 +83,7 @@ def record_event(
     detail=None,
     before=None,
     after=None,
+    noted: bool = False,
 ) -> None:
     values = dict(
         case_id=case.id,
@@ -96,20 +114,29 @@ def record_event(
         CaseView.of(case),
     )
     uow.events.append(announced)
-    if uow.runtime is not None:
-        _queue_for_plugins(uow, *announced)
+    if uow.runtime is not None and not noted:  # a plugin's own note is not handed back to the plugins
+        _queue_for_plugins(uow, case, *announced)
 
 
 _OUTBOX = OutboxMessage.__table__
 _QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
 
 
-def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
-    """The ``case_event_recorded`` hook: each plugin's messages go into this transaction, or
-    none of them when the plugin fails (so a plugin's bug never blocks the counter)."""
+def _queue_for_plugins(uow, case: Case, event: dict, view: CaseView) -> None:
+    """The ``case_event_recorded`` hook: each plugin's messages (and the events it notes on
+    the timeline) go into this transaction, or none of them when the plugin fails (so a
+    plugin's bug never blocks the counter)."""
     conn = uow.session.connection()
     for impl in uow.runtime.hook.case_event_recorded.get_hookimpls():
         queued: list[dict] = []
+        noted: list[tuple] = []
+
+        def note(kind: str, detail: str | None = None, after: dict | None = None, _noted=noted, _by=impl.plugin_name):
+            kind = str(kind)
+            if kind in ENGINE_EVENT_KINDS:
+                raise InvalidInput("A plugin cannot record the engine's own event {kind}.", kind=kind)
+            json.dumps(after)  # JSON only
+            _noted.append((kind[:40], Actor.system(_by), detail, after))
 
         def queue(destination: str, kind: str, payload: dict, key: str, _queued=queued, _plugin=impl.plugin_name):
             json.dumps(payload)  # JSON only, refused here rather than in the worker
@@ -130,7 +157,7 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
             )
             return message_id
 
-        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue}
+        arguments = {"runtime": uow.runtime, "event": dict(event), "case": view, "queue": queue, "note": note}
         try:
             impl.function(*(arguments[name] for name in impl.argnames))  # an impl may take fewer
         except Exception:
@@ -140,6 +167,8 @@ def _queue_for_plugins(uow, event: dict, view: CaseView) -> None:
             exists = conn.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.message_id == row["message_id"])).first()
             if exists is None:
                 conn.execute(_OUTBOX.insert(), row)
+        for kind, who, detail, after in noted:
+            record_event(uow, case, kind, who, detail=detail, after=after, noted=True)
 
 
 def visible_case(case: Case | None, actor: Actor, what: str) -> Case:
@@ -729,6 +758,7 @@ def complete_task(
             cw.incident = _describe(exc)
         else:
             cw.advance()
+        opened = cw.save()  # first: the event's plugins see how the step left the case (ended, rejected)
         record_event(
             uow,
             case,
@@ -739,7 +769,6 @@ def complete_task(
             after=cleaned,
             detail=_revealed_text(form, cleaned),
         )
-        opened = cw.save()
         _incident_event(uow, cw, actor)
         return _case_summary(case, opened)
 
@@ -1029,7 +1058,7 @@ def case_page(
         if outcome:
             stmt = stmt.where(Case.outcome == outcome)
         if figure:
-            stmt = stats.figure_filter(stmt, figure)
+            stmt = stats.figure_filter(stmt, figure, tz=runtime.config.timezone)
         if status == "open":
             stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
         elif status:

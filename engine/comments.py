@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .actors import Actor
 from .cases import find_case, record_event, visible_case
 from .errors import ValidationFailed
-from .i18n import N_
+from .i18n import N_, Message
 from .models import utcnow
 from .models_web import CaseComment
 
@@ -33,7 +33,9 @@ def add_comment(runtime, case_ref, body: str, actor: Actor) -> dict:
     if not body:
         raise ValidationFailed("Some fields need attention.", errors={"body": [MSG_REQUIRED]})
     if len(body) > MAX_COMMENT:
-        raise ValidationFailed("Some fields need attention.", errors={"body": [MSG_TOO_LONG]}, max=MAX_COMMENT)
+        raise ValidationFailed(
+            "Some fields need attention.", errors={"body": [Message(MSG_TOO_LONG, max=MAX_COMMENT)]}, max=MAX_COMMENT
+        )
     with runtime.transaction() as uow:
         s = uow.session
         case = visible_case(find_case(s, case_ref), actor, "Case")

@@ -110,7 +110,7 @@ def blob_path(runtime, sha256: str) -> Path:
 
 
 def _refuse(message: str, **params):
-    raise ValidationFailed(message, errors={"file": [message.format(**params) if params else message]}, **params)
+    raise ValidationFailed(message, errors={"file": [Message(message, **params)]}, **params)
 
 
 def sniff(content: bytes) -> str | None:
@@ -288,7 +288,7 @@ def _requirement(runtime, case: Case, key: str) -> dict:
         if item.get("key") == key:
             return item
     raise ValidationFailed(
-        MSG_UNKNOWN_REQUIREMENT, errors={"requirement": [MSG_UNKNOWN_REQUIREMENT.format(key=key)]}, key=key
+        MSG_UNKNOWN_REQUIREMENT, errors={"requirement": [Message(MSG_UNKNOWN_REQUIREMENT, key=key)]}, key=key
     )
 
 

@@ -93,7 +93,7 @@ def case_event(event, case):
 
 
 @hookspec
-def case_event_recorded(runtime, event, case, queue):
+def case_event_recorded(runtime, event, case, queue, note):
     """Called inside the transaction that records an event, right after the event is written
     and before anything is committed: what a plugin queues here is committed with the event, or
     rolled back with it (a notification for a step that never happened is never sent).
@@ -103,8 +103,12 @@ def case_event_recorded(runtime, event, case, queue):
     (an office code, or a plugin's own address such as ``"resident"``), ``payload`` is JSON,
     ``key`` makes it idempotent (the same key queued twice is one message).  The worker hands
     it to ``deliver_outbox_message``, with retries and backoff, in queue order; it is not held
-    behind the case's messages to other offices.  The return value is ignored.  An exception
-    is logged and drops only that plugin's messages for this event: the event is recorded."""
+    behind the case's messages to other offices.  ``note(kind, detail=None, after=None)``
+    records an event of the plugin's own ``kind`` on the case's timeline in that transaction
+    (e.g. ``notification_queued``; the engine's own kinds are refused); ``after`` may hold
+    ``{"msgid", "params"}``, which the timeline shows translated.  Take only the arguments you
+    need.  The return value is ignored.  An exception is logged and drops only that plugin's
+    messages and notes for this event: the event is recorded."""
 
 
 @hookspec(firstresult=True)
@@ -271,3 +275,13 @@ def live_checks(runtime, process_key):
     arguments to the endpoint (GET, JSON) and shows its answer ``{"ok": bool, "errors":
     [text]}`` beside the field.  Advisory only: the start is checked again by
     ``validate_case_start``.  Results are combined in registration order."""
+
+
+@hookspec
+def office_summaries(runtime, actor):
+    """Called by the web dashboard for each viewer.  Return a list of the figures of offices
+    that run their own node (and so are not in this node's database), as their node last sent
+    them: ``{"office", "name", "as_of" (ISO time), "weeks": [{"week", "started", "recorded",
+    "sent", "printed", "handed_over", "rejected", "breaches"}], "open_by_step": [{"step",
+    "name", "name_en", "open", "overdue"}], "open_total", "overdue_total", "incidents"}``; only
+    offices ``actor`` may see.  ``[]``/``None`` for none.  Results are combined."""

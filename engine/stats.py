@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
@@ -86,11 +87,80 @@ def _message_waiters(session, version_id: int) -> dict[str, str]:
     return _WAITERS[version_id]
 
 
+_ESCALATIONS: dict[int, frozenset[str]] = {}
+
+
+def escalation_steps(root) -> frozenset[str]:
+    """Names of the tasks a non-interrupting boundary timer leads to in a parsed BPMN
+    document: its SLA escalations ("Batas waktu kartu kembali" -> "Eskalasi: kartu belum
+    kembali").  An interrupting timer (the 14 days without documents) closes a case instead,
+    and is not a breach of the office's own time."""
+    from .outcomes import _NS
+
+    timers = {
+        node.get("id")
+        for node in root.iterfind(".//bpmn:boundaryEvent", _NS)
+        if node.get("cancelActivity") == "false" and node.find("bpmn:timerEventDefinition", _NS) is not None
+    }
+    targets = {f.get("targetRef") for f in root.iterfind(".//bpmn:sequenceFlow", _NS) if f.get("sourceRef") in timers}
+    return frozenset(
+        node.get("name") or node.get("id")
+        for node in root.iter()
+        if node.get("id") in targets and isinstance(node.tag, str) and not node.tag.endswith("Event")
+    )
+
+
+def _escalations(session, version_id: int) -> frozenset[str]:
+    if version_id not in _ESCALATIONS:
+        from lxml import etree
+
+        from .models import ProcessVersion
+
+        xml = session.scalar(select(ProcessVersion.bpmn_xml).where(ProcessVersion.id == version_id)) or "<x/>"
+        root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+        _ESCALATIONS[version_id] = escalation_steps(root)
+    return _ESCALATIONS[version_id]
+
+
+def note_breach(uow, case, values: dict) -> None:
+    """A ``timer_fired`` that opened an SLA escalation: one ``sla`` mark, a breach counted once
+    (the timer fires once), in the worker's transaction that fired it."""
+    opened = [name.strip() for name in (values.get("detail") or "").split(", ") if name.strip()]
+    escalations = _escalations(uow.session, case.process_version_id)
+    hit = [name for name in opened if name in escalations]
+    if not hit or case.status != "active":
+        return
+    uow.session.connection().execute(
+        _INSERT_MARK,
+        dict(
+            case_id=case.id,
+            office_code=case.office_code,
+            process_key=case.process_key,
+            kelurahan=_kelurahan(case),
+            kind="sla",
+            step=None,
+            step_name=hit[0][:200],
+            milestone=SLA_BREACH,
+            role=None,
+            actor=values["actor"],
+            opened_at=None,
+            closed_at=values["at"],
+            seconds=None,
+            breached=True,
+        ),
+    )
+
+
+SLA_BREACH = "sla_breach"
+
+
 def note_event(uow, case, kind: str, values: dict, task=None) -> None:
     """Add the summary rows for one audit event (called by ``record_event``)."""
     mark_kind = _MARK_KINDS.get(kind)
     if kind == "case_cancelled":
         note_end(uow.session.connection(), case, values["at"])
+    if kind == "timer_fired":
+        note_breach(uow, case, values)
     if mark_kind is None:
         return
     conn = uow.session.connection()
@@ -186,10 +256,21 @@ def _need_viewer(actor) -> None:
         raise Forbidden("The dashboard is for the camat (supervisor) and the regency.")
 
 
-def parse_period(since=None, until=None, *, default_days: int = 28) -> tuple[datetime, datetime]:
-    """[since, until) as UTC datetimes from ISO dates (``until`` inclusive as a day)."""
+def _zone(tz) -> tzinfo:
+    if isinstance(tz, tzinfo):
+        return tz
     try:
-        end_day = date.fromisoformat(until) if until else utcnow().date()
+        return ZoneInfo(str(tz or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def parse_period(since=None, until=None, *, default_days: int = 28, tz="UTC") -> tuple[datetime, datetime]:
+    """[since, until) as UTC datetimes from ISO dates (``until`` inclusive as a day), the days
+    being those of the office's time zone ``tz`` (the node setting ``timezone``)."""
+    zone = _zone(tz)
+    try:
+        end_day = date.fromisoformat(until) if until else utcnow().astimezone(zone).date()
         start_day = date.fromisoformat(since) if since else end_day - timedelta(days=default_days - 1)
     except (TypeError, ValueError) as exc:
         raise InvalidInput("A date is written YYYY-MM-DD.") from exc
@@ -197,14 +278,15 @@ def parse_period(since=None, until=None, *, default_days: int = 28) -> tuple[dat
         raise InvalidInput("The period starts after it ends.")
     if (end_day - start_day).days > MAX_PERIOD_DAYS:
         raise InvalidInput("A period is at most {days} days.", days=MAX_PERIOD_DAYS)
-    start = datetime.combine(start_day, time.min, tzinfo=UTC)
-    end = datetime.combine(end_day + timedelta(days=1), time.min, tzinfo=UTC)
+    start = datetime.combine(start_day, time.min, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(end_day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
     return start, end
 
 
-def week_of(at: datetime) -> date:
-    """The Monday (UTC) of the week holding ``at``."""
-    day = at.astimezone(UTC).date()
+def week_of(at: datetime, tz="UTC") -> date:
+    """The Monday of the week holding ``at``, in the office's time zone ``tz``: a case started
+    on Monday 06:00 WITA (Sunday 22:00 UTC) is Monday's."""
+    day = at.astimezone(_zone(tz)).date()
     return day - timedelta(days=day.weekday())
 
 
@@ -289,11 +371,16 @@ def _now_figures(s, office: str, now: datetime) -> dict:
     }
 
 
-def _day(s, column):
-    """The UTC day of a timestamp, in SQL (grouping happens in the database)."""
+def _day(s, column, tz="UTC", at: datetime | None = None):
+    """The day of a timestamp in the office's time zone, in SQL (grouping happens in the
+    database).  PostgreSQL converts with the zone's rules; SQLite, which has no zones, adds
+    the zone's offset at ``at`` (the period's start: Indonesia's zones keep one offset)."""
+    zone = _zone(tz)
     if s.bind.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
+        return func.date(func.timezone(getattr(zone, "key", "UTC"), column))
+    offset = (at or utcnow()).astimezone(zone).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return func.date(column, f"{minutes:+d} minutes") if minutes else func.date(column)
 
 
 def _as_date(value) -> date:
@@ -341,18 +428,19 @@ def _durations(s, where, group, label=None) -> dict:
     }
 
 
-def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
+def _flow_figures(s, office: str, start: datetime, end: datetime, tz="UTC") -> dict:
     m = _MARKS
+    zone = _zone(tz)
     in_period = (m.c.office_code == office, m.c.closed_at >= start, m.c.closed_at < end)
     weeks = []
-    day = week_of(start)
-    while datetime.combine(day, time.min, tzinfo=UTC) < end:
+    day = week_of(start, zone)
+    while datetime.combine(day, time.min, tzinfo=zone) < end:
         weeks.append(day)
         day += timedelta(days=7)
-    flow = {w: dict.fromkeys((*FLOW, "breaches"), 0) for w in weeks}
+    flow = {w: dict.fromkeys((*FLOW, "breaches", "escalations"), 0) for w in weeks}
     outcomes: dict = defaultdict(int)
     reasons: dict = defaultdict(int)
-    day_col = _day(s, m.c.closed_at)
+    day_col = _day(s, m.c.closed_at, zone, start)
     reason_col = case((m.c.kind == literal_column("'end'"), m.c.step_name))  # one SQL text for GROUP BY
     actor_col = case((m.c.kind == literal_column("'task'"), m.c.actor))
     people: dict = defaultdict(lambda: defaultdict(int))
@@ -362,13 +450,16 @@ def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
         .where(*in_period)
         .group_by(m.c.kind, m.c.milestone, reason_col, m.c.breached, actor_col, day_col)
     ):
-        week = week_of(datetime.combine(_as_date(on), time.min, tzinfo=UTC))
+        on_day = _as_date(on)  # already the office's day
+        week = on_day - timedelta(days=on_day.weekday())
         if week not in flow:
             continue
         if milestone in FLOW:
             flow[week][milestone] += n
-        if breached:
+        if breached:  # a task done after its due time, or an SLA escalation
             flow[week]["breaches"] += n
+        if milestone == SLA_BREACH:
+            flow[week]["escalations"] += n
         if kind == "end":
             outcomes[milestone] += n
             if milestone == "rejected":
@@ -383,13 +474,13 @@ def _flow_figures(s, office: str, start: datetime, end: datetime) -> dict:
     steps.sort(key=lambda r: (-(r["median_s"] or 0), -(r["p90_s"] or 0), r["step"]))
     printed = _durations(s, (*in_period, m.c.milestone == "printed", m.c.seconds.is_not(None)), m.c.milestone)
     t_count, t_median, t_p90 = printed.get("printed", (0, None, None))
-    last_day = (end - timedelta(days=1)).date()
+    last_day = (end.astimezone(zone) - timedelta(days=1)).date()
     return {
         "weeks": [
             {"week": w.isoformat(), "last_day": min(w + timedelta(days=6), last_day).isoformat(), **flow[w]}
             for w in weeks
         ],
-        "totals": {k: sum(flow[w][k] for w in weeks) for k in (*FLOW, "breaches")},
+        "totals": {k: sum(flow[w][k] for w in weeks) for k in (*FLOW, "breaches", "escalations")},
         "step_times": steps,
         "bottleneck": steps[0] if steps else None,
         "turnaround": {"count": t_count, "median_s": t_median, "p90_s": t_p90},
@@ -429,7 +520,8 @@ def dashboard(runtime, actor, *, since=None, until=None, office: str | None = No
     ``since``/``until`` (ISO dates, default the last four weeks) choose the period of the
     flow, the step times and the workload; "now" figures are as of the call."""
     _need_viewer(actor)
-    start, end = parse_period(since, until)
+    tz = runtime.config.timezone
+    start, end = parse_period(since, until, tz=tz)
     now = utcnow()
     with runtime.read() as s:
         offices = dashboard_offices(s, actor)
@@ -439,7 +531,7 @@ def dashboard(runtime, actor, *, since=None, until=None, office: str | None = No
                 raise NotFound("Office {code} not found.", code=office)
         result = []
         for o in offices:
-            flow = _flow_figures(s, o.code, start, end)
+            flow = _flow_figures(s, o.code, start, end, tz)
             result.append(
                 {
                     "office": o.code,
@@ -450,8 +542,9 @@ def dashboard(runtime, actor, *, since=None, until=None, office: str | None = No
                 }
             )
         return {
-            "since": start.date().isoformat(),
-            "until": (end - timedelta(days=1)).date().isoformat(),
+            "since": start.astimezone(_zone(tz)).date().isoformat(),
+            "until": (end.astimezone(_zone(tz)) - timedelta(days=1)).date().isoformat(),
+            "timezone": str(tz),
             "generated_at": now.isoformat(),
             "offices": result,
         }
@@ -460,7 +553,7 @@ def dashboard(runtime, actor, *, since=None, until=None, office: str | None = No
 # -- the cases behind a figure -----------------------------------------------------------------
 
 
-def figure_filter(stmt, figure: dict, now: datetime | None = None):
+def figure_filter(stmt, figure: dict, now: datetime | None = None, tz="UTC"):
     """Narrow a ``select(Case)`` to the cases behind one dashboard figure.
 
     ``figure`` keys (all optional, from a dashboard link): ``step`` (an open task at that
@@ -482,7 +575,7 @@ def figure_filter(stmt, figure: dict, now: datetime | None = None):
             cond.append(t.c.assignee == figure["claimed_by"])
         stmt = stmt.where(exists().where(*cond))
     if figure.get("milestone") or figure.get("done_step") or figure.get("actor") or figure.get("breached"):
-        start, end = parse_period(figure.get("since"), figure.get("until"))
+        start, end = parse_period(figure.get("since"), figure.get("until"), tz=tz)
         m = _MARKS
         cond = [m.c.case_id == Case.id, m.c.closed_at >= start, m.c.closed_at < end]
         if figure.get("milestone"):

@@ -25,6 +25,7 @@ from .cases import (
     visible_case,
 )
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
+from .i18n import N_, Message
 from .models import Job, User, utcnow
 from .workflow import CaseWorkflow
 
@@ -40,7 +41,7 @@ def _need_supervisor(actor: Actor) -> None:
 def _reason(reason) -> str:
     text = str(reason or "").strip()
     if not text:
-        raise ValidationFailed("Some fields need attention.", errors={"reason": ["Write the reason."]})
+        raise ValidationFailed("Some fields need attention.", errors={"reason": [N_("Write the reason.")]})
     return text
 
 
@@ -76,12 +77,17 @@ def reassign_task(runtime, task_id: str, username: str, reason, actor: Actor) ->
         user = uow.session.get(User, str(username or ""))
         if user is None or not user.active or user.office_code != case.office_code:
             raise ValidationFailed(
-                "Some fields need attention.", errors={"username": ["No active colleague of this office by that name."]}
+                "Some fields need attention.",
+                errors={"username": [N_("No active colleague of this office by that name.")]},
             )
         if task.role not in (user.roles or []):
             raise ValidationFailed(
                 "Some fields need attention.",
-                errors={"username": [f"{user.username} does not have the role {task.role}."]},
+                errors={
+                    "username": [
+                        Message(N_("{user} does not have the role {role}."), user=user.username, role=task.role)
+                    ]
+                },
             )
         before = task.assignee
         if before == user.username:
@@ -131,7 +137,9 @@ def _reset(runtime, uow, case, step: str | None):
     if step:
         candidates = [t for t in candidates if t.task_spec.bpmn_id == step]
     if not candidates:
-        raise ValidationFailed("Some fields need attention.", errors={"step": ["The case has not passed this step."]})
+        raise ValidationFailed(
+            "Some fields need attention.", errors={"step": [N_("The case has not passed this step.")]}
+        )
     target = candidates[0]
     name = target.task_spec.bpmn_name or target.task_spec.bpmn_id
     cw.wf.reset_from_task_id(target.id)

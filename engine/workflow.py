@@ -42,10 +42,16 @@ class CaseView:
     status: str
     correlation_key: str
     data: dict = field(default_factory=dict)
+    #: how the case ended (``engine.outcomes``), once it has: ``rejected``, ``handed_over``, ...
+    outcome: str | None = None
+    #: the end event's name (for a rejection, the reason why) or a cancellation's reason
+    end_reason: str | None = None
 
     @classmethod
     def of(cls, case: Case, data: dict | None = None) -> CaseView:
         return cls(
+            outcome=getattr(case, "outcome", None),
+            end_reason=getattr(case, "end_reason", None),
             id=case.id,
             receipt=case.receipt,
             process_key=case.process_key,

@@ -775,3 +775,86 @@ def test_hook_event_labels(db, tmp_path):
     witnessed = timeline.split('<li class="event event-witnessed">', 1)[1].split("</li>", 1)[0]
     assert "<strong>Langkah selesai</strong>" in witnessed
     rt.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_hook_case_event_recorded_note(db, tmp_path):
+    """``note`` writes the plugin's own event in the step's transaction; the engine's kinds are refused."""
+
+    class Notes:
+        @hookimpl
+        def case_event_recorded(self, event, note):
+            if event["kind"] == "case_started":
+                note("probe_noted", "noted with the start", {"n": 1})
+                note("task_completed", "a forged engine event")  # refused: drops this plugin's notes
+
+    class Notes2:
+        @hookimpl
+        def case_event_recorded(self, event, note):
+            if event["kind"] == "case_started":
+                note("probe_noted", "kept", {"n": 2})
+
+    class EveryEvent:
+        @hookimpl
+        def case_event_recorded(self, note):
+            note("probe_every")  # also for the notes: never handed back, so no loop
+
+    rt = _runtime(db, tmp_path, Notes(), Notes2(), EveryEvent())
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    events = engine.get_case(rt, receipt, actor(rt, "operator"))["events"]
+    assert [e["kind"] for e in events].count("probe_every") == 1  # one for case_started, none for the notes
+    noted = [(e["kind"], e["detail"], e["actor"]) for e in events if e["kind"] == "probe_noted"]
+    assert len(noted) == 1 and noted[0][1] == "kept"
+    assert [e["kind"] for e in events].count("task_completed") == 0
+    engine.record_case_event(rt, receipt, "probe_noted", detail="later", by="probe")
+    with pytest.raises(engine.InvalidInput):
+        engine.record_case_event(rt, receipt, "case_cancelled", detail="forged")
+    kinds = [e["kind"] for e in engine.get_case(rt, receipt, actor(rt, "operator"))["events"]]
+    assert kinds.count("probe_noted") == 2 and "case_cancelled" not in kinds
+    assert kinds.count("probe_every") == 2  # record_case_event's event is heard like any other
+    rt.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_hook_office_summaries(db, tmp_path):
+    from argon2 import PasswordHasher
+
+    from simpul.web import create_app
+
+    from .web.conftest import set_passwords
+    from .web.web_helpers import PASSWORD, Browser, page_text
+
+    seen = []
+
+    class Remote:
+        @hookimpl
+        def office_summaries(self, runtime, actor):
+            seen.append(actor.username)
+            if not actor.has_role("regency_officer"):
+                return []
+            return [
+                {
+                    "office": "640299",
+                    "name": "Kecamatan Jauh",
+                    "as_of": "2026-03-02T02:00:00+00:00",
+                    "weeks": [{"week": "2026-03-02", "started": 7, "breaches": 2}],
+                    "open_by_step": [],
+                    "open_total": 4,
+                    "overdue_total": 1,
+                    "incidents": 0,
+                }
+            ]
+
+    rt = _runtime(db, tmp_path, Remote())
+    engine.deploy_bundled(rt)
+    set_passwords(rt, PasswordHasher().hash(PASSWORD))
+    browser = Browser(create_app(runtime=rt, config={"TESTING": True}))
+    browser.login("disdukcapil")
+    text = page_text(browser.get("/dashboard"))
+    assert "Kecamatan Jauh" in text and "Per " in text
+    browser.logout()
+    browser.login("camat")
+    assert "Kecamatan Jauh" not in page_text(browser.get("/dashboard"))
+    assert seen == ["disdukcapil", "camat"]
+    rt.close()

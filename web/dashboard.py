@@ -46,7 +46,7 @@ MILESTONE_LABELS = {
     "handed_over": N_("Handed over"),
     "rejected": N_("Rejected"),
     "suket": N_("Suket issued"),
-    "breaches": N_("Done late (SLA)"),
+    "breaches": N_("SLA breaches (done late or escalated)"),
     "applications": N_("Applications"),
     "open_at_end": N_("Open at month end"),
 }
@@ -188,15 +188,23 @@ def dashboard():
             "flow": _chart_flow(office),
             "steps": _chart_steps(office, result["since"], result["until"]),
         }
+    remote = [] if args["office"] else _remote_offices(runtime(), g.actor)
     return render_template(
         "dashboard/dashboard.html",
         board=result,
+        remote=remote,
         flow_keys=engine_stats.FLOW,
         duration=duration,
         milestone_label=milestone_label,
         outcome_label=outcome_label,
-        side_by_side=len(result["offices"]) > 1,
+        side_by_side=len(result["offices"]) + len(remote) > 1,
     )
+
+
+def _remote_offices(rt, actor) -> list[dict]:
+    """Kecamatan on nodes of their own, as their nodes last sent their figures
+    (``office_summaries`` hook: the coordination plugin keeps them)."""
+    return [r for result in rt.hook.office_summaries(runtime=rt, actor=actor) for r in (result or [])]
 
 
 # -- the monthly recap -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from babel.dates import format_datetime
 from flask import current_app, g, request, session
 from flask_babel import get_locale, get_translations, gettext, lazy_gettext
 
+from simpul.engine.cases import ENGINE_EVENT_KINDS
 from simpul.engine.i18n import LOCALES, N_, Message
 from simpul.engine.i18n import render as render_message
 
@@ -220,6 +221,16 @@ def event_label(kind: str) -> str:
     """The engine's event kinds, then those the plugins name (``event_labels`` hook)."""
     label = EVENT_LABELS.get(kind) or _plugin_event_labels().get(kind)
     return gettext(label) if label else kind.replace("_", " ")
+
+
+def event_detail(event: dict) -> str | None:
+    """A timeline line's detail in the reader's language: a plugin's event may carry it as a
+    ``Message`` (``after["message"]``, see ``engine.record_case_event``); else as written."""
+    after = event.get("after")
+    plugin_kind = event.get("kind") not in ENGINE_EVENT_KINDS
+    if plugin_kind and isinstance(after, dict) and isinstance(after.get("message"), dict):
+        return show_message(Message.from_dict(after["message"]))
+    return event.get("detail")
 
 
 def _plugin_event_labels() -> dict:

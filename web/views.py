@@ -27,6 +27,7 @@ from .extensions import db, runtime
 from .formjs import build_fields, data_from_post
 from .i18n import (
     enrolment_status,
+    event_detail,
     message_label,
     process_title,
     readable_diagram,
@@ -578,6 +579,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
             event["step_title"] = message_label(event["step"] or "")
         else:
             event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
+        event["detail"] = event_detail(event)
     steps_done = [
         step_title(names[s]["name"], names[s]["name_en"])
         for s in diagram["completed"]

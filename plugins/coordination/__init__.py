@@ -36,6 +36,7 @@ def node_started(runtime):
 
 @hookimpl
 def plugin_migrations():
+    from . import summaries  # noqa: F401  (its table joins the metadata)
     from .models import Base
 
     return {"name": "coordination", "directory": MIGRATIONS, "metadata": Base.metadata}
@@ -94,8 +95,31 @@ def web_blueprints(runtime):
 @hookimpl
 def register_commands(cli):
     from .cli import register
+    from .summaries import register_command
 
     register(cli)
+    register_command(cli)
+
+
+@hookimpl
+def case_event_recorded(runtime):
+    from .summaries import note_due
+
+    note_due(runtime)
+
+
+@hookimpl
+def case_event():
+    from .summaries import send_due
+
+    send_due()
+
+
+@hookimpl
+def office_summaries(runtime, actor):
+    from .summaries import office_summaries as kept
+
+    return kept(runtime, actor)
 
 
 @hookimpl

@@ -52,6 +52,8 @@ from . import protocol as p
 from .models import PeerContact
 from .settings import settings_for
 
+SUMMARY_KIND = "dashboard_summary"
+
 log = logging.getLogger("simpul.coordination")
 security_log = logging.getLogger("simpul.security")
 
@@ -317,6 +319,15 @@ def _seen_before(runtime, message_id, sender) -> dict | None:
     return _result(message_id, p.DUPLICATE)
 
 
+def _other_kind(runtime, message_id, kind, payload, sender, destination) -> dict:
+    """A message that is no case's: a kecamatan node's figures (summaries.py), or unknown."""
+    if kind == SUMMARY_KIND and isinstance(payload, dict):
+        from .summaries import apply_summary
+
+        return apply_summary(runtime, message_id, payload, sender, destination)
+    return _result(message_id, p.RETRY, f"unknown message kind {kind!r}")
+
+
 def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
     """Apply one message from ``sender`` (already authenticated) to office ``destination``."""
     if not isinstance(envelope, dict):
@@ -329,7 +340,7 @@ def apply_envelope(runtime, envelope, sender: str, destination: str) -> dict:
     if envelope.get("source_office") != sender or envelope.get("destination_office") != destination:
         return _result(message_id, p.RETRY, f"the message's offices do not match the request from {sender}")
     if kind not in ("start_case", "message") or not isinstance(payload, dict):
-        return _result(message_id, p.RETRY, f"unknown message kind {kind!r}")
+        return _other_kind(runtime, message_id, kind, payload, sender, destination)
     refusal = _impersonation(runtime, kind, payload, sender, destination)
     if refusal:
         security_log.warning("message %s refused: %s", message_id, refusal)

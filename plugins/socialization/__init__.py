@@ -59,10 +59,24 @@ def register_commands(cli):
 
 
 @hookimpl
-def case_event_recorded(runtime, event, case, queue):
+def case_event_recorded(runtime, event, case, queue, note):
     from .notify import queue_notifications
 
-    queue_notifications(runtime, event, case, queue)
+    queue_notifications(runtime, event, case, queue, note)
+
+
+@hookimpl
+def plugin_settings():
+    from .notify import declaration
+
+    return declaration()
+
+
+@hookimpl
+def event_labels():
+    from .notify_events import LABELS
+
+    return dict(LABELS)
 
 
 @hookimpl(tryfirst=True)

@@ -10,13 +10,26 @@ twice is one message.  A worker killed after the gateway accepted a message but 
 marked it sent sends it once more on restart (at most once more: the lease is taken before
 sending).
 
-**Channels** (``SIMPUL_SETTINGS`` key ``notifications``): ``smtp_url`` (``smtp://host:port``,
-``smtp://user:pass@host:port?starttls=1`` or ``smtps://user:pass@host:port``) with
-``mail_from``, and ``sms_webhook_url`` (a JSON POST ``{"to", "message", "id"}``, or a form
-POST with ``sms_webhook_format: "form"``).  ``events`` lists which of ``received``,
-``documents_missing``, ``ready``, ``closed`` notify (all four by default).  A resident's
-contact for a channel that is not configured is queued as ``not sent: no channel`` (the
-message is kept, visible in the outbox, and marked done without sending).
+**Settings** (declared through ``plugin_settings``, namespace ``notifications``; set in
+``SIMPUL_SETTINGS`` under that key or by the environment variables in ``ENVIRONMENT``; see
+docs/residents.md): the SMTP server as ``smtp_url`` (``smtp://host:port``,
+``smtp://user:pass@host:port?starttls=1`` or ``smtps://user:pass@host:port``) or as
+``smtp_host``/``smtp_port``/``smtp_security`` (``none``, ``starttls``, ``ssl``)/``smtp_user``/
+``smtp_password``, the sender ``mail_from``; the SMS/WhatsApp gateway ``sms_webhook_url``
+(a JSON POST ``{"to", "message", "id"}``, or a form POST with ``sms_webhook_format:
+"form"``) with ``sms_webhook_token`` sent as ``Authorization: Bearer``.  ``events`` lists
+which of ``received``, ``documents_missing``, ``ready``, ``closed`` notify (all four by
+default).  A resident's contact for a channel that is not configured is queued as ``not
+sent: no channel`` (the message is kept, visible in the outbox, and marked done without
+sending).
+
+**On the timeline** (``notify_events``): queued, not sent, sent (after how many failed
+attempts), failed and why -- the contact masked.
+
+**Ready** means the card batch reached the kecamatan (the card-arrival step
+``Task_receive_card``), not the regency's "card printed" message: the resident is told to
+come only when the card is at the office.  **Closed** includes a rejection (an end event with
+outcome ``rejected``), with the reason in plain words (``status.plain_reason``).
 
 A regency adds its own SMS provider by implementing ``deliver_outbox_message`` for messages of
 kind ``resident_notification`` with ``tryfirst=True`` (see docs/residents.md).
@@ -42,6 +55,32 @@ KIND = "resident_notification"
 DESTINATION = "resident"
 EVENTS = ("received", "documents_missing", "ready", "closed")
 NO_CHANNEL = "not sent: no channel"
+NAMESPACE = "notifications"
+DEFAULTS = {
+    "smtp_url": "",
+    "smtp_host": "",
+    "smtp_port": 0,
+    "smtp_security": "none",
+    "smtp_user": "",
+    "smtp_password": "",
+    "mail_from": "",
+    "sms_webhook_url": "",
+    "sms_webhook_token": "",
+    "sms_webhook_format": "json",
+    "events": list(EVENTS),
+}
+ENVIRONMENT = {
+    "smtp_url": "SIMPUL_SMTP_URL",
+    "smtp_host": "SIMPUL_SMTP_HOST",
+    "smtp_port": "SIMPUL_SMTP_PORT",
+    "smtp_security": "SIMPUL_SMTP_SECURITY",
+    "smtp_user": "SIMPUL_SMTP_USER",
+    "smtp_password": "SIMPUL_SMTP_PASSWORD",
+    "mail_from": "SIMPUL_MAIL_FROM",
+    "sms_webhook_url": "SIMPUL_SMS_WEBHOOK_URL",
+    "sms_webhook_token": "SIMPUL_SMS_WEBHOOK_TOKEN",
+    "events": "SIMPUL_NOTIFY_EVENTS",
+}
 
 TEXTS = {
     "received": N_("{office}: your application {receipt} was received. Lookup code {code}. Follow it at {url}"),
@@ -50,13 +89,35 @@ TEXTS = {
     ),
     "ready": N_("{office}: your e-KTP ({receipt}) is ready. Pick it up at the kecamatan office with your receipt."),
     "closed": N_("{office}: your application {receipt} is closed: {reason}"),
+    "rejected": N_(
+        "{office}: your application {receipt} was not accepted: {reason}."
+        " Please come to the office to hear what you can do."
+    ),
 }
 SUBJECT = N_("Your e-KTP application {receipt}")
 
 
+def declaration() -> dict:
+    """The ``plugin_settings`` declaration of the notifications."""
+    return {"namespace": NAMESPACE, "defaults": DEFAULTS, "environment": ENVIRONMENT}
+
+
 def settings(runtime) -> dict:
-    value = runtime.config.settings.get("notifications") or {}
-    return value if isinstance(value, dict) else {}
+    """The node's notification settings (``runtime.plugin_settings``), the SMTP server as one
+    ``smtp_url`` whichever way it was given."""
+    options = runtime.plugin_settings(NAMESPACE)
+    if not options.get("smtp_url") and options.get("smtp_host"):
+        security = str(options.get("smtp_security") or "none").lower()
+        scheme = "smtps" if security == "ssl" else "smtp"
+        user = urllib.parse.quote(str(options.get("smtp_user") or ""), safe="")
+        password = urllib.parse.quote(str(options.get("smtp_password") or ""), safe="")
+        auth = f"{user}:{password}@" if user else ""
+        port = f":{int(options['smtp_port'])}" if options.get("smtp_port") else ""
+        query = "?starttls=1" if security == "starttls" else ""
+        options["smtp_url"] = f"{scheme}://{auth}{options['smtp_host']}{port}{query}"
+    if not isinstance(options.get("events"), list):
+        options["events"] = list(EVENTS)
+    return options
 
 
 def resident_event(event: dict, case) -> str | None:
@@ -64,9 +125,11 @@ def resident_event(event: dict, case) -> str | None:
     kind, step, after = event.get("kind"), event.get("step"), event.get("after") or {}
     if kind == "case_started":
         return "received"
+    if kind in ENDING_KINDS and case.status == "completed" and getattr(case, "outcome", None) == "rejected":
+        return "closed"  # the step ended the case at a rejection
     if kind == "task_completed" and step == "Task_document_check" and after.get("documents_complete") is False:
         return "documents_missing"
-    if kind == "message_received" and step == "card_printed":
+    if kind == "task_completed" and step == CARD_ARRIVAL_STEP:
         return "ready"
     if kind == "case_cancelled" or (kind == "task_completed" and step == "Task_handover"):
         return "closed"
@@ -75,13 +138,19 @@ def resident_event(event: dict, case) -> str | None:
     return None
 
 
+#: the events of a step that can end a case
+ENDING_KINDS = ("task_completed", "service_completed", "message_received", "timer_fired")
+#: the card batch reached the kecamatan: the card is ready for pickup
+CARD_ARRIVAL_STEP = "Task_receive_card"
+
+
 def _status_url(runtime, receipt: str) -> str:
     base = (runtime.setting("public_url") or "http://127.0.0.1:5000").rstrip("/")
     query = urllib.parse.urlencode({"receipt": receipt, "code": lookup_code(runtime.config, receipt)})
     return f"{base}/cek?{query}"
 
 
-def queue_notifications(runtime, event: dict, case, queue) -> None:
+def queue_notifications(runtime, event: dict, case, queue, note=None) -> None:
     """The ``case_event_recorded`` hook's work: one message per contact the resident gave."""
     which = resident_event(event, case)
     options = settings(runtime)
@@ -94,11 +163,16 @@ def queue_notifications(runtime, event: dict, case, queue) -> None:
     if not data.get("notify_consent") or case.process_key not in PROCEDURES or data.get("origin_receipt"):
         return
 
+    from .status import plain_reason
+
     words = Words("id", runtime)
-    reason = event.get("detail") or ""
+    reason, template = event.get("detail") or "", TEXTS[which]
     if which == "closed" and event.get("step") == "Task_handover":
         reason = words(N_("the card was handed over"))
-    text = words(TEXTS[which]).format(
+    elif which == "closed" and getattr(case, "outcome", None) == "rejected":
+        reason, template = plain_reason(case.end_reason), TEXTS["rejected"]
+        reason = words(reason) if reason else ""
+    text = words(template).format(
         office=runtime.config.office_name,
         receipt=case.receipt,
         code=lookup_code(runtime.config, case.receipt),
@@ -119,7 +193,11 @@ def queue_notifications(runtime, event: dict, case, queue) -> None:
         }
         if payload["channel"] is None:
             payload["note"] = NO_CHANNEL
-        queue(DESTINATION, KIND, payload, f"{case.receipt}:{which}:{event.get('at')}:{channel}")
+        message_id = queue(DESTINATION, KIND, payload, f"{case.receipt}:{which}:{event.get('at')}:{channel}")
+        if note is not None:
+            from .notify_events import note_queued
+
+            note_queued(note, payload, channel, message_id)
 
 
 def deliver(runtime, message: dict) -> bool | None:
@@ -130,12 +208,28 @@ def deliver(runtime, message: dict) -> bool | None:
     if payload.get("channel") is None:
         log.info("%s %s to %s: %s", payload.get("receipt"), payload.get("event"), payload.get("to"), NO_CHANNEL)
         return True
+    from .notify_events import record_failed, record_sent
+
     options = settings(runtime)
-    if payload["channel"] == "email":
-        send_mail(options, payload, message["message_id"])
-    else:
-        send_sms(options, payload, message["message_id"])
+    try:
+        if payload["channel"] == "email":
+            send_mail(options, payload, message["message_id"])
+        else:
+            send_sms(options, payload, message["message_id"])
+    except Exception as exc:
+        _on_timeline(record_failed, runtime, message, str(exc) or type(exc).__name__)
+        raise
+    _on_timeline(record_sent, runtime, message)
     return True
+
+
+def _on_timeline(record, runtime, message, *args) -> None:
+    """Write the fate on the timeline; a case gone (or a database hiccup) never turns a message
+    the resident got into one sent again."""
+    try:
+        record(runtime, message, *args)
+    except Exception:
+        log.exception("could not note notification %s on the timeline", message.get("message_id"))
 
 
 def send_mail(options: dict, payload: dict, message_id: str) -> None:
@@ -166,9 +260,10 @@ def send_sms(options: dict, payload: dict, message_id: str) -> None:
         data, content_type = urllib.parse.urlencode(body).encode(), "application/x-www-form-urlencoded"
     else:
         data, content_type = json.dumps(body).encode(), "application/json"
-    request = urllib.request.Request(
-        options["sms_webhook_url"], data=data, method="POST", headers={"Content-Type": content_type}
-    )
+    headers = {"Content-Type": content_type}
+    if options.get("sms_webhook_token"):
+        headers["Authorization"] = f"Bearer {options['sms_webhook_token']}"
+    request = urllib.request.Request(options["sms_webhook_url"], data=data, method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (an operator-configured URL)
         if not 200 <= response.status < 300:
             raise RuntimeError(f"SMS gateway answered {response.status}")

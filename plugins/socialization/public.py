@@ -15,7 +15,7 @@ from simpul.engine import N_, NotFound
 
 from .expected import basis, expected_date, timings
 from .lookup import code_matches, lookup_code, normalise_code, normalise_receipt
-from .status import PROGRESS, STAGES, missing_documents, received_keys, resident_stage
+from .status import PROGRESS, STAGES, missing_documents, plain_reason, received_keys, resident_stage
 
 #: procedures residents can apply for at the counter: title, who it is for, and the variants
 #: whose document lists differ (each variant is start data handed to ``requirements_for``).
@@ -75,6 +75,11 @@ class LookupRefused(Exception):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message, self.field = message, field
+
+
+def _plain(words, end_reason) -> str | None:
+    reason = plain_reason(end_reason)
+    return words(reason) if reason else None
 
 
 @dataclass
@@ -224,7 +229,7 @@ def resident_view(runtime, case: dict, words: Words) -> dict:
         "stage": stage,
         "stage_title": words(title),
         "stage_text": words(text),
-        "closed_reason": (case["end_reason"] if stage == "closed" else None),
+        "closed_reason": (_plain(words, case["end_reason"]) if stage == "closed" else None),
         "progress": progress if stage != "closed" else [],
         "documents_received": [words.requirement(r) for r in requirements if r.get("key") in received],
         "documents_missing": [words.requirement(r) for r in missing],

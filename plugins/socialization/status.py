@@ -70,6 +70,7 @@ OPEN_STEP_STAGE = {
     "Task_rerecord_biometric": "verified",
     "Task_escalation": "sent",
     "Task_enrolment_resolution": "sent",
+    "Task_receive_card": "printing",  # printed, on its way: not at the kecamatan yet
     "Task_handover": "ready",
 }
 
@@ -83,7 +84,8 @@ DONE_STEP_STAGE = {
     "Task_rerecord_biometric": "recorded",
     "Service_send_to_regency": "sent",
     "temporary_certificate_issued": "printing",
-    "card_printed": "ready",
+    "card_printed": "printing",
+    "Task_receive_card": "ready",  # the card batch reached the kecamatan (form card_arrival)
     "Task_handover": "handed_over",
 }
 
@@ -144,3 +146,28 @@ def resident_stage(case: dict) -> str:
     if not candidates:
         return "received"
     return max(candidates, key=lambda s: PROGRESS.index(s) if s in PROGRESS else 0)
+
+
+#: the bundled end events of a rejection (their names, the case's ``end_reason``) -> the
+#: reason as a resident reads it (English msgids).  Another end event's name is shown without
+#: its "Ditolak:"/"Ditutup:" prefix.
+PLAIN_REASONS = {
+    "Ditolak: data domisili tidak sesuai": N_("your address does not match the residence records of the kelurahan"),
+    "Ditolak: perubahan data tidak sah": N_("the change of data you asked for could not be accepted"),
+    "Ditolak: data tidak cocok dengan database": N_("your data does not match the population database"),
+    "Ditutup: rekam ganda / gagal enrolmen": N_(
+        "your fingerprints and photo are already recorded under another application, or the recording could not be used"
+    ),
+}
+_PREFIXES = ("Ditolak:", "Ditutup:", "Rejected:", "Closed:")
+
+
+def plain_reason(end_reason: str | None) -> str:
+    """Why a case was closed, in words a resident understands (a msgid, or the name as it is)."""
+    reason = (end_reason or "").strip()
+    if reason in PLAIN_REASONS:
+        return PLAIN_REASONS[reason]
+    for prefix in _PREFIXES:
+        if reason.startswith(prefix):
+            reason = reason[len(prefix) :].strip()
+    return reason

@@ -11,8 +11,7 @@ import json
 
 import click
 
-from simpul.engine import InvalidInput, requirements_for
-from simpul.engine.i18n import render
+from simpul.engine import InvalidInput, render_message, requirements_for
 
 COLUMNS = ("key", "label", "source")
 
@@ -36,7 +35,7 @@ def requirements_command(ctx, procedure, data, as_json):
         return
     catalogue = runtime.translations()
     rows = [
-        {"key": r["key"], "label": render(r.get("label") or r["key"], catalogue), "source": r.get("source", "")}
+        {"key": r["key"], "label": render_message(r.get("label") or r["key"], catalogue), "source": r.get("source", "")}
         for r in items
     ]
     if not rows:

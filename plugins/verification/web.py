@@ -27,9 +27,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, requirements_for
+from simpul.engine import N_, Message, NotFound, SimpulError, ValidationFailed, render_message, requirements_for
 from simpul.engine import documents as store
-from simpul.engine.i18n import Message, render
 
 from .identity import NikError, check_nik, parse_nik
 
@@ -99,7 +98,7 @@ def _checklist_rows(requirements, docs, case, catalogue) -> list[dict]:
     return [
         {
             **r,
-            "label_text": render(r.get("label") or r["key"], catalogue),
+            "label_text": render_message(r.get("label") or r["key"], catalogue),
             "documents": by_key.get(r["key"], []),
             "ticked": r["key"] in received,
         }
@@ -165,7 +164,7 @@ class Pages:
         docs = store.list_documents(runtime, case["id"], who)
         locale = _locale(runtime)
         for d in docs:
-            d["warning_texts"] = [render(w, self.catalogue()) for w in d["warnings"]]
+            d["warning_texts"] = [render_message(w, self.catalogue()) for w in d["warnings"]]
             d["size_text"] = store.format_size(d["size"], locale)
             d["removable"] = store.removable(runtime, d["id"], who)
         rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, self.catalogue())
@@ -204,7 +203,7 @@ class Pages:
 
     def refused(self, receipt, err: SimpulError, t):
         errors = (
-            {k: [render(m, self.catalogue()) for m in v] for k, v in err.errors.items()}
+            {k: [render_message(m, self.catalogue()) for m in v] for k, v in err.errors.items()}
             if isinstance(err.errors, dict)
             else {}
         )
@@ -253,7 +252,7 @@ class Pages:
         message = t(MSG_ALREADY if result["duplicate"] else MSG_UPLOADED)
         status = 200 if result["duplicate"] else 201
         if _wants_json():
-            result["warning_texts"] = [render(w, self.catalogue()) for w in result["warnings"]]
+            result["warning_texts"] = [render_message(w, self.catalogue()) for w in result["warnings"]]
             return jsonify({**result, "message": message}), status
         return self.page(receipt, message=message, status=status)
 
@@ -262,7 +261,7 @@ class Pages:
         doc = store.document_info(self.runtime, document_id, who)
         case = engine.get_case(self.runtime, doc["receipt"], who)
         labels = {
-            r["key"]: render(r.get("label") or r["key"], self.catalogue())
+            r["key"]: render_message(r.get("label") or r["key"], self.catalogue())
             for r in requirements_for(self.runtime, case["process"], case["data"])
         }
         text = self.texts()
@@ -288,7 +287,7 @@ class Pages:
             if isinstance(err, NotFound):
                 raise
             return self._refused_removal(document_id, err, t)
-        message = render(Message(MSG_REMOVED, file=removed["filename"]), self.catalogue())
+        message = render_message(Message(MSG_REMOVED, file=removed["filename"]), self.catalogue())
         if _wants_json():
             return jsonify({"removed": removed, "message": message})
         case = engine.get_case(self.runtime, removed["case_id"], who)
@@ -307,7 +306,7 @@ class Pages:
                 raise
             return self._refused_removal(document_id, err, t)
         old = (result.get("replaced") or {}).get("filename") or doc["filename"]
-        message = render(Message(MSG_REPLACED, old=old, file=result["filename"]), self.catalogue())
+        message = render_message(Message(MSG_REPLACED, old=old, file=result["filename"]), self.catalogue())
         if _wants_json():
             return jsonify({**result, "message": message}), 201
         return self.page(doc["receipt"], message=message, status=201)
@@ -328,7 +327,7 @@ class Pages:
         self.actor()
         nik = request.args.get("nik", "")
         errors = check_nik(nik, request.args.get("birth_date"), request.args.get("sex"))
-        body = {"nik": nik, "ok": not errors, "errors": [render(m, self.catalogue()) for m in errors]}
+        body = {"nik": nik, "ok": not errors, "errors": [render_message(m, self.catalogue()) for m in errors]}
         try:
             parsed = parse_nik(nik)
         except NikError:

@@ -13,11 +13,12 @@ from simpul import engine
 from ..conftest import OTHER_OFFICE
 from ..flows import (
     BIOMETRICS,
+    CARD_ARRIVED,
     DOCS_OK,
+    HANDOVER,
     VERIFIED,
     actor,
     complete,
-    receive_and_hand_over,
     run_worker_until_quiet,
     start_new_card,
 )
@@ -71,9 +72,11 @@ def test_the_resident_follows_the_case_from_counter_to_handover(runtime, app):
         complete(runtime, printing, "disdukcapil", data)
     complete(runtime, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(runtime)
+    assert _stage(client, receipt, code)["stage"] == "printing"  # printed, not at the office yet
+    complete(runtime, receipt, "operator", CARD_ARRIVED, step="Task_receive_card")
     ready = _stage(client, receipt, code)
     assert ready["stage"] == "ready" and ready["stage_title"] == "Siap diambil"
-    receive_and_hand_over(runtime, receipt)
+    complete(runtime, receipt, "operator", HANDOVER, step="Task_handover")
     done = _stage(client, receipt, code)
     assert done["stage"] == "handed_over" and done["expected_date"] is None
     assert [p["state"] for p in done["progress"]] == ["done"] * len(done["progress"])

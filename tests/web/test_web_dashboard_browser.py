@@ -9,7 +9,7 @@ import time_machine
 
 from ..flows import DOCS_OK, complete, start_new_card
 from ..test_dashboard import MONDAY, REJECT, seed
-from .test_web_browser import chromium, live_server, no_horizontal_scroll, shot  # noqa: F401
+from .test_web_browser import ARTIFACTS, chromium, live_server, no_horizontal_scroll, shot  # noqa: F401
 from .web_helpers import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
@@ -103,3 +103,55 @@ def test_regency_dashboard_side_by_side(office, live_server, chromium):  # noqa:
     assert page.locator(".office-board").count() == 2
     shot(page, "dashboard-regency-1366")
     context.close()
+
+
+def test_regency_dashboard_with_a_kecamatan_on_its_own_node(office, runtime, live_server, chromium):  # noqa: F811
+    """A kecamatan whose figures came over the coordination link shows beside the local ones,
+    with "as of", at 1366 and 390 px, in Indonesian."""
+    from datetime import UTC, datetime
+
+    from simpul.plugins.coordination.summaries import OfficeSummary
+
+    with runtime.transaction() as uow:
+        uow.session.add(
+            OfficeSummary(
+                office_code="640207",
+                regency_code="6402",
+                name="Kecamatan Anggana",
+                as_of=datetime(2026, 3, 15, 2, 30, tzinfo=UTC),
+                received_at=datetime(2026, 3, 15, 2, 31, tzinfo=UTC),
+                figures={
+                    "weeks": [
+                        {"week": "2026-03-02", "started": 4, "recorded": 3, "sent": 3, "printed": 1,
+                         "handed_over": 1, "rejected": 0, "breaches": 1},
+                        {"week": "2026-03-09", "started": 6, "recorded": 2, "sent": 2, "printed": 2,
+                         "handed_over": 2, "rejected": 1, "breaches": 0},
+                    ],
+                    "open_by_step": [{"step": "Task_document_check", "name": "Pemeriksaan berkas",
+                                      "name_en": "Document check", "open": 3, "overdue": 1}],
+                    "open_total": 3,
+                    "overdue_total": 1,
+                    "incidents": 0,
+                },
+            )
+        )  # fmt: skip
+    for viewport, name in ((WIDE, "dashboard-regency-remote-1366"), (PHONE, "dashboard-regency-remote-390")):
+        extra = {"is_mobile": True, "has_touch": True} if viewport is PHONE else {}
+        context = chromium.new_context(viewport=viewport, locale="id-ID", **extra)
+        page = context.new_page()
+        page.goto(f"{live_server}/login")
+        page.get_by_label("Nama pengguna").fill("disdukcapil")
+        page.get_by_label("Kata sandi").fill(PASSWORD)
+        page.get_by_role("button", name="Masuk").click()
+        page.goto(f"{live_server}/dashboard?{PERIOD}")
+        page.wait_for_selector(".chart svg")
+        assert page.locator(".office-board").count() == 3
+        remote = page.locator("#remote-640207")
+        assert remote.get_by_role("heading", name="Kecamatan Anggana").is_visible()
+        assert "Per 15 Mar 2026" in remote.locator(".as-of").inner_text() or "Per " in remote.inner_text()
+        assert "sebagaimana terakhir dikirim" in remote.inner_text()
+        assert remote.locator("#flow-640207 tbody tr").count() == 2
+        shot(page, name)
+        remote.screenshot(path=str(ARTIFACTS / f"{name}-section.png"))
+        assert no_horizontal_scroll(page)
+        context.close()
