@@ -91,7 +91,7 @@ from .drafts import (
     version_xml,
 )
 from .errors import Conflict, DeployError, Forbidden, InvalidInput, NotFound, PluginError, SimpulError, ValidationFailed
-from .forms import CONTAINER_TYPES, INPUT_TYPES, validate_form_data
+from .forms import CONTAINER_TYPES, FILL_SIGNED_IN_USER, INPUT_TYPES, validate_form_data
 from .hookspecs import hookimpl
 from .i18n import LOCALES, N_, Message
 from .i18n import render as render_message
@@ -119,6 +119,7 @@ from .validation import validate_process
 from .worker import run_due, run_forever
 
 __all__ = [
+    "FILL_SIGNED_IN_USER",
     "ENGINE_EVENT_KINDS",
     # the coordination outbox (plugins/coordination reads and prunes it through these)
     "discard_outbox_message",

@@ -23,7 +23,7 @@ from ._incidents import describe_incident
 from ._timeline import record_event
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
-from .forms import validate_form_data
+from .forms import fill_from_actor, validate_form_data
 from .i18n import N_, Message
 from .ids import MAX_ID
 from .models import (
@@ -346,6 +346,9 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         visible_case(task.case, actor, "Task")
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
+        from .inbox import step_names  # the inbox module imports this one
+
+        result["instructions_en"] = (step_names(task.case.process_version).get(task.step) or {}).get("instructions_en")
         result["case_data"] = dict(task.case.data)
         if task.assignee:
             since = claimed_since(s, task.id)
@@ -588,7 +591,7 @@ def complete_task(
         if expected_version is not None and task.version != expected_version:
             raise Conflict(STALE_TASK)
         form = runtime.version_info(s, case.process_version_id).forms.get(task.form_key) if task.form_key else None
-        cleaned = validate_form_data(form, data)
+        cleaned = validate_form_data(form, fill_from_actor(form, data, actor.display_name or actor.username))
         cw = CaseWorkflow.load(runtime, s, case)
         spiff_task = cw.task(task_id)
         if spiff_task is None or spiff_task.state != TaskState.READY:

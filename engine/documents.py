@@ -72,6 +72,9 @@ MSG_DAMAGED = N_("The stored file of document {id} is missing or damaged; upload
 MSG_WARN_RATIO = N_("The photo is not in 3:4 proportion ({width}\u00d7{height} pixels).")
 MSG_WARN_BACKGROUND = N_("The photo's background is not light; a white background is required.")
 MSG_WARN_NOT_IMAGE = N_("A photo should be a JPEG or PNG image, not a PDF.")
+MSG_REMOVE_AFTER_STEP = N_(
+    "This document was already relied on when the step \u201c{step}\u201d was completed; it can no longer be removed."
+)
 
 PHOTO_RATIO = 3 / 4
 PHOTO_RATIO_TOLERANCE = 0.04  # 4 %: a 300x400 photo cropped a little still passes
@@ -166,6 +169,18 @@ def check_content(content: bytes, max_bytes: int) -> tuple[str, Any]:
 def format_mb(limit: int) -> str:
     mb = limit / MEGABYTE
     return f"{mb:.0f}" if mb == int(mb) else f"{mb:.1f}"
+
+
+def format_size(size: int, locale: str = "id") -> str:
+    """A file size as every page shows it: ``980 KB`` (rounded up, so a non-empty file is never
+    ``0 KB``) below one megabyte, ``1,5 MB`` (one decimal, the locale's separator) from there."""
+    from babel.numbers import format_decimal
+
+    size = max(0, int(size or 0))
+    if size >= MEGABYTE:
+        return f"{format_decimal(round(size / MEGABYTE, 1), '#,##0.0', locale=locale)} MB"
+    kb = -(-size // 1024)  # ceiling
+    return f"{format_decimal(kb, '#,##0', locale=locale)} KB"
 
 
 def photo_warnings(content_type: str, image) -> list[dict]:
@@ -365,6 +380,99 @@ def _forget_blob_if_unused(runtime, sha256: str) -> None:
         log.warning("could not remove unused document file %s", sha256, exc_info=True)
 
 
+# -- removing ------------------------------------------------------------------------------
+
+
+def _removable(s, document_id, actor: Actor) -> tuple[Document, Case]:
+    """The document and its case, if the actor may remove it now (else NotFound or Conflict)."""
+    from .models import CaseEvent
+
+    try:
+        document_id = int(document_id)
+    except (TypeError, ValueError):
+        raise NotFound("{what} not found.", what=Message("Document")) from None
+    doc = s.get(Document, document_id)
+    if doc is None or not actor.sees_office(doc.office_code):
+        raise NotFound("{what} not found.", what=Message("Document"))
+    case = _case_for(s, doc.case_id, actor)
+    _check_open(case)
+    relied = s.scalar(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "task_completed", CaseEvent.at >= doc.uploaded_at)
+        .order_by(CaseEvent.id)
+        .limit(1)
+    )
+    if relied is not None:
+        raise Conflict(MSG_REMOVE_AFTER_STEP, step=relied.step_name or relied.step or "")
+    return doc, case
+
+
+def document_info(runtime, document_id, actor: Actor) -> dict:
+    """A document's metadata with its case's receipt, for a user of its office (the stored
+    file is not read: a damaged one can still be replaced)."""
+    try:
+        document_id = int(document_id)
+    except (TypeError, ValueError):
+        raise NotFound("{what} not found.", what=Message("Document")) from None
+    with runtime.read() as s:
+        doc = s.get(Document, document_id)
+        if doc is None or not actor.sees_office(doc.office_code):
+            raise NotFound("{what} not found.", what=Message("Document"))
+        case = _case_for(s, doc.case_id, actor)
+        return _with_names(s, [{**document_dict(doc), "receipt": case.receipt}])[0]
+
+
+def removable(runtime, document_id, actor: Actor) -> bool:
+    """Whether ``remove_document`` would remove it now (for showing the button)."""
+    try:
+        with runtime.read() as s:
+            _removable(s, document_id, actor)
+    except SimpulError:
+        return False
+    return True
+
+
+def remove_document(runtime, document_id, actor: Actor, *, replaced_by: int | None = None) -> dict:
+    """Remove a wrong upload from an open case of the actor's office.
+
+    Allowed while the case is open and no step was completed after the upload (a completed
+    step relied on it: Conflict).  The removal is an event in the timeline
+    (``document_removed``, or ``document_replaced`` when ``replaced_by`` names the upload
+    that takes its place); the stored file goes when no other document uses it."""
+    from .cases import record_event
+
+    with runtime.transaction() as uow:
+        doc, case = _removable(uow.session, document_id, actor)
+        removed = document_dict(doc)
+        uow.session.delete(doc)
+        uow.session.flush()
+        record_event(
+            uow,
+            case,
+            "document_replaced" if replaced_by else "document_removed",
+            actor,
+            detail=f"{removed['requirement']}: {removed['filename']}",
+            before={k: removed[k] for k in ("id", "requirement", "filename", "content_type", "size", "sha256")},
+            after={"replaced_by": replaced_by} if replaced_by else None,
+        )
+    _forget_blob_if_unused(runtime, removed["sha256"])
+    return removed
+
+
+def replace_document(runtime, document_id, filename: str, content, actor: Actor) -> dict:
+    """Upload a file in place of a wrong one (same requirement).  The old one must be
+    removable and the new file is checked and stored first, so a refused replacement leaves
+    the old document where it was."""
+    with runtime.read() as s:
+        doc, case = _removable(s, document_id, actor)
+        old_id, case_id, key = doc.id, case.id, doc.requirement_key
+    new = store_document(runtime, case_id, key, filename, content, actor)
+    if new["id"] == old_id:  # the same file again: nothing to replace
+        return {**new, "replaced": None}
+    removed = remove_document(runtime, old_id, actor, replaced_by=new["id"])
+    return {**new, "replaced": removed}
+
+
 # -- reading -------------------------------------------------------------------------------
 
 
@@ -386,12 +494,27 @@ def document_dict(doc: Document) -> dict:
     }
 
 
+def _with_names(session, docs: list[dict]) -> list[dict]:
+    """Each document with ``uploaded_by_name``: the uploader as people know them, not their login."""
+    from .models import User
+
+    logins = {d["uploaded_by"] for d in docs if d.get("uploaded_by")}
+    names = (
+        dict(session.execute(select(User.username, User.display_name).where(User.username.in_(logins))).all())
+        if logins
+        else {}
+    )
+    for d in docs:
+        d["uploaded_by_name"] = names.get(d["uploaded_by"]) or d["uploaded_by"]
+    return docs
+
+
 def list_documents(runtime, case_ref, actor: Actor) -> list[dict]:
     """The documents of a case of the actor's office, oldest first."""
     with runtime.read() as s:
         case = _case_for(s, case_ref, actor)
         rows = s.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
-        return [document_dict(d) for d in rows]
+        return _with_names(s, [document_dict(d) for d in rows])
 
 
 def open_document(runtime, document_id, actor: Actor) -> tuple[dict, Path]:

@@ -268,6 +268,27 @@ def schema_for(form: dict) -> Schema:
     return schema
 
 
+#: ``properties.fill`` of a field the engine fills in itself instead of the clerk typing it
+#: (the field is read-only on the page; whatever was posted for it is replaced).
+FILL_SIGNED_IN_USER = "signed_in_user"
+
+
+def filled_keys(form: dict | None) -> dict[str, str]:
+    """``{key: fill}`` for the fields of ``form`` that the engine fills in."""
+    if not form:
+        return {}
+    return {c["key"]: fill for c in iter_fields(form) if (fill := (c.get("properties") or {}).get("fill"))}
+
+
+def fill_from_actor(form: dict | None, data: dict, name: str) -> dict:
+    """``data`` with each ``signed_in_user`` field set to the signed-in person's ``name``: the
+    verifier's own name is never typed, and cannot be typed as someone else's."""
+    keys = [k for k, fill in filled_keys(form).items() if fill == FILL_SIGNED_IN_USER]
+    if not keys or not isinstance(data, dict):
+        return data
+    return {**data, **dict.fromkeys(keys, name)}
+
+
 def validate_form_data(form: dict | None, data) -> dict:
     """Check submitted values against the form; return them cleaned or raise ValidationFailed.
 

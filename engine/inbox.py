@@ -429,17 +429,22 @@ def _parse_step_names(bpmn_xml: str) -> dict:
         bpmn_id = element.get("id")
         if not bpmn_id or element.get("name") is None:
             continue
-        name_en = None
-        for prop in element.iter(f"{_SPIFF}property"):
-            if prop.get("name") == "name_en":
-                name_en = prop.get("value")
-                break
-        names[bpmn_id] = {"name": element.get("name"), "name_en": name_en, "kind": element.tag[len(_BPMN) :]}
+        english = {
+            prop.get("name"): prop.get("value")
+            for prop in element.iter(f"{_SPIFF}property")
+            if prop.get("name") in ("name_en", "instructions_en")
+        }
+        names[bpmn_id] = {
+            "name": element.get("name"),
+            "name_en": english.get("name_en"),
+            "instructions_en": english.get("instructions_en"),
+            "kind": element.tag[len(_BPMN) :],
+        }
     return names
 
 
 def step_names(version: ProcessVersion) -> dict:
-    """BPMN element id -> {name, name_en, kind} for a process version (cached by content)."""
+    """BPMN element id -> {name, name_en, instructions_en, kind} for a process version (cached by content)."""
     cached = _names_cache.get(version.content_hash)
     if cached is None:
         parsed = _parse_step_names(version.bpmn_xml)

@@ -53,6 +53,9 @@ def pytest_configure(config):
 def pytest_terminal_summary(terminalreporter):
     passed = [r for r in terminalreporter.stats.get("passed", []) if "[postgresql" in r.nodeid]
     terminalreporter.write_line(f"simpul: {len(passed)} PostgreSQL test(s) passed")
+    shots = Path(__file__).resolve().parents[1] / "test-artifacts"
+    if shots.is_dir() and any(shots.glob("*.png")):
+        terminalreporter.write_line(f"simpul: screenshots of the browser tests in {shots}")
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,7 @@ def printed_case(rt, n=1) -> str:
     printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == nik][0]["receipt"]
     for data in (
         {"data_complete": True},
-        {"enrolment_result": "print_ready"},
+        {"enrolment_result": "PRINT_READY_RECORD"},
         {"blank_in_stock": True},
         {"card_serial": f"KTP-{n:04d}"},
     ):

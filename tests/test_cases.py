@@ -45,7 +45,7 @@ def test_new_card_runs_from_counter_to_handover(runtime):
     assert printing.startswith("6402-")
 
     complete(runtime, printing, "disdukcapil", {"data_complete": True})
-    complete(runtime, printing, "disdukcapil", {"enrolment_result": "print_ready"})
+    complete(runtime, printing, "disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"})
     complete(runtime, printing, "disdukcapil", {"blank_in_stock": True})
     complete(runtime, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(runtime)

@@ -90,7 +90,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     assert printing["process"] == "ektp_regency_printing"
     for data in (
         {"data_complete": True},
-        {"enrolment_result": "print_ready"},
+        {"enrolment_result": "PRINT_READY_RECORD"},
         {"blank_in_stock": True},
         {"card_serial": "6402-KTP-000011"},
     ):

@@ -37,7 +37,7 @@ def print_at_regency(rt, receipt):
     for task in printing:
         r = task["receipt"]
         complete(rt, r, "disdukcapil", {"data_complete": True})
-        complete(rt, r, "disdukcapil", {"enrolment_result": "print_ready"})
+        complete(rt, r, "disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"})
         complete(rt, r, "disdukcapil", {"blank_in_stock": True})
         complete(rt, r, "disdukcapil", {"card_serial": f"KTP-{r}"})
 

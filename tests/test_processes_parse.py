@@ -448,11 +448,15 @@ def test_task_forms_have_the_fields_the_gateways_read():
     assert handover["received_by"]["validate"]["required"]
     assert {v["value"] for v in keys("enrolment_resolution")["resolution"]["values"]} == {"record_again", "close"}
     assert {v["value"] for v in keys("central_enrolment")["enrolment_result"]["values"]} == {
-        "print_ready",
-        "duplicate_record",
-        "enrolment_failed",
-    }
-    assert keys("regency_receive")["data_complete"]["type"] == "checkbox"
+        "PRINT_READY_RECORD",
+        "DUPLICATE_RECORD",
+        "ENROLL_FAILURE_AT_CENTRAL",
+        "SEARCH_FAILURE_AT_CENTRAL",
+        "ENROLL_FAILURE_AT_REGIONAL",
+    }  # Dukcapil's own codes (issue 14 item 8)
+    receive = keys("regency_receive")
+    assert receive["data_complete"]["type"] == "radio" and receive["data_complete"]["validate"]["required"]
+    assert receive["enrolment_notes"]["conditional"]["hide"] == "=data_complete != false"
     assert keys("blank_stock")["blank_in_stock"]["type"] == "checkbox"
     assert not keys("blank_stock")["issue_suket"]["validate"]["required"]
     assert keys("print_card")["card_serial"]["validate"]["required"]
@@ -665,10 +669,10 @@ def test_new_card_residence_rejected():
 def test_new_card_enrolment_problem_record_again():
     run = Run("ektp_new_card")
     _new_card_until_waiting(run)
-    run.send("enrolment_problem", {"enrolment_result": "duplicate_record", "enrolment_notes": "NIK ganda"})
+    run.send("enrolment_problem", {"enrolment_result": "DUPLICATE_RECORD", "enrolment_notes": "NIK ganda"})
     assert run.waiting_messages() == []  # interrupting: the wait and its other boundary events are gone
     task = run.task("Task_enrolment_resolution")
-    assert task.data["enrolment_problem"]["enrolment_result"] == "duplicate_record"
+    assert task.data["enrolment_problem"]["enrolment_result"] == "DUPLICATE_RECORD"
     run.complete("Task_enrolment_resolution", resolution="record_again", resolution_notes="Rekam ulang")
     assert run.ready() == ["Task_biometric_recording"]
     run.complete("Task_biometric_recording", **BIOMETRICS)
@@ -683,7 +687,7 @@ def test_new_card_enrolment_problem_record_again():
 def test_new_card_enrolment_problem_close():
     run = Run("ektp_new_card")
     _new_card_until_waiting(run)
-    run.send("enrolment_problem", {"enrolment_result": "enrolment_failed"})
+    run.send("enrolment_problem", {"enrolment_result": "ENROLL_FAILURE_AT_CENTRAL"})
     run.complete("Task_enrolment_resolution", resolution="close", resolution_notes="Pemohon pindah")
     assert run.workflow.completed and run.reached("End_enrolment_closed")
     assert not run.reached("Task_handover")
@@ -812,7 +816,7 @@ def test_replacement_enrolment_problem_rerecord_then_suket_and_card():
     run = _replacement()
     run.complete("Task_document_check", documents_complete=True)
     run.complete("Task_identity_match", identity_matched=True)
-    run.send("enrolment_problem", {"enrolment_result": "enrolment_failed"})
+    run.send("enrolment_problem", {"enrolment_result": "ENROLL_FAILURE_AT_CENTRAL"})
     run.complete("Task_enrolment_resolution", resolution="record_again", resolution_notes="Sidik jari buram")
     assert run.ready() == ["Task_rerecord_biometric"]
     assert run.task("Task_rerecord_biometric").task_spec.extensions["properties"]["formKey"] == "biometric_recording"
@@ -830,7 +834,7 @@ def test_replacement_enrolment_problem_close():
     run = _replacement()
     run.complete("Task_document_check", documents_complete=True)
     run.complete("Task_identity_match", identity_matched=True)
-    run.send("enrolment_problem", {"enrolment_result": "duplicate_record"})
+    run.send("enrolment_problem", {"enrolment_result": "DUPLICATE_RECORD"})
     run.complete("Task_enrolment_resolution", resolution="close", resolution_notes="Rekam ganda")
     assert run.workflow.completed and run.reached("End_enrolment_closed")
 
@@ -860,7 +864,7 @@ def test_data_change_verified_then_enrolment_problem_record_again():
     assert run.task("Task_data_change_verification").task_spec.lane == "verifier"
     run.complete("Task_data_change_verification", change_verified=True)
     run.complete("Task_biometric_update", **BIOMETRICS)
-    run.send("enrolment_problem", {"enrolment_result": "duplicate_record"})
+    run.send("enrolment_problem", {"enrolment_result": "DUPLICATE_RECORD"})
     run.complete("Task_enrolment_resolution", resolution="record_again", resolution_notes="x")
     assert run.ready() == ["Task_biometric_update"]
     run.complete("Task_biometric_update", **BIOMETRICS)
@@ -893,7 +897,7 @@ def test_renewal_incomplete_loop_and_abandonment():
 # --------------------------------------------------------------------------------------------
 
 
-def _regency_until_stock(result="print_ready"):
+def _regency_until_stock(result="PRINT_READY_RECORD"):
     run = Run("ektp_regency_printing", dict(APPLICANT))
     assert run.ready() == ["Task_regency_receive"]
     assert run.task("Task_regency_receive").task_spec.lane == "regency_officer"
@@ -911,7 +915,7 @@ def test_regency_prints_and_replies_card_printed():
     assert run.workflow.completed and run.reached("End_card_sent")
 
 
-@pytest.mark.parametrize("result", ["duplicate_record", "enrolment_failed"])
+@pytest.mark.parametrize("result", ["DUPLICATE_RECORD", "ENROLL_FAILURE_AT_CENTRAL"])
 def test_regency_enrolment_problem_is_returned(result):
     run = _regency_until_stock(result)
     assert run.operators() == [("coordination.reply_to_origin", "enrolment_problem")]

@@ -215,6 +215,7 @@ def _register_template_helpers(app: Flask) -> None:
         dt=i18n.format_dt,
         date=i18n.format_date_only,
         iso=i18n.iso,
+        filesize=i18n.filesize,
         mask_nik=mask_nik,
     )
     app.jinja_env.globals.update(

@@ -4,7 +4,7 @@ the engine expects.  Labels: ``label`` is Indonesian, ``properties.label_en`` En
 
 from __future__ import annotations
 
-from simpul.engine import CONTAINER_TYPES, INPUT_TYPES
+from simpul.engine import CONTAINER_TYPES, FILL_SIGNED_IN_USER, INPUT_TYPES
 
 from .i18n import is_english, requirement_label
 
@@ -81,8 +81,10 @@ def build_fields(
     requirements: list[dict] | None = None,
     prefix: str = "f",
     choices: dict | None = None,
+    signed_in_name: str | None = None,
 ) -> list[dict]:
-    """What the template needs for each component, in form order (groups nested)."""
+    """What the template needs for each component, in form order (groups nested).  A field
+    the engine fills with the signed-in user's name shows ``signed_in_name``, read-only."""
     if not form:
         return []
     values = values or {}
@@ -99,7 +101,7 @@ def build_fields(
                     "type": "group",
                     "label": _text(comp, "label"),
                     "id": f"{prefix}-{comp.get('id', '')}",
-                    "fields": build_fields(comp, values, errors, requirements, prefix, choices),
+                    "fields": build_fields(comp, values, errors, requirements, prefix, choices, signed_in_name),
                 }
             )
             continue
@@ -110,7 +112,10 @@ def build_fields(
             continue
         key = comp["key"]
         rules = comp.get("validate") or {}
-        if key in values:
+        fill = _props(comp).get("fill")
+        if fill == FILL_SIGNED_IN_USER and signed_in_name:
+            value = signed_in_name
+        elif key in values:
             value = values[key]
         else:
             value = comp.get("defaultValue")
@@ -130,7 +135,7 @@ def build_fields(
             "min": rules.get("min"),
             "max": rules.get("max"),
             "hide": (comp.get("conditional") or {}).get("hide"),
-            "readonly": bool(comp.get("readonly") is True),
+            "readonly": bool(comp.get("readonly") is True or fill == FILL_SIGNED_IN_USER),
         }
         if kind in ("select", "radio", "checklist", "taglist"):
             field["options"] = [

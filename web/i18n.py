@@ -46,7 +46,35 @@ EVENT_LABELS = {
     "incident_retried": N_("Incident retried"),
     "comment_added": N_("Comment"),
     "document_uploaded": N_("Document uploaded"),
+    "document_removed": N_("Document removed"),
+    "document_replaced": N_("Document replaced"),
     "case_migrated": N_("Moved to a new process version"),
+}
+
+#: The messages between offices of the bundled processes, as a clerk calls them.
+MESSAGE_LABELS = {
+    "ektp_regency_printing": N_("Case sent for printing"),
+    "card_printed": N_("Card printed"),
+    "enrolment_problem": N_("Enrolment problem"),
+    "temporary_certificate_issued": N_("Temporary certificate issued"),
+}
+
+#: Dukcapil's own status codes of a recording (see the domain notes), with what they mean.
+ENROLMENT_STATUSES = {
+    "BIO_CAPTURED": N_("biometrics recorded at the kecamatan"),
+    "SENT_FOR_ENROLLMENT": N_("sent to Disdukcapil for enrolment"),
+    "RECEIVED_AT_CENTRAL": N_("received at the centre"),
+    "PRINT_READY_RECORD": N_("ready to print"),
+    "DUPLICATE_RECORD": N_("duplicate record: no card until one record is deleted"),
+    "ENROLL_FAILURE_AT_CENTRAL": N_("enrolment failed at the centre"),
+    "SEARCH_FAILURE_AT_CENTRAL": N_("search (dedup) failed at the centre"),
+    "ENROLL_FAILURE_AT_REGIONAL": N_("enrolment failed at the region"),
+}
+#: the codes recorded before they were Dukcapil's (older cases)
+_OLD_ENROLMENT_VALUES = {
+    "print_ready": "PRINT_READY_RECORD",
+    "duplicate_record": "DUPLICATE_RECORD",
+    "enrolment_failed": "ENROLL_FAILURE_AT_CENTRAL",
 }
 
 OFFICE_KINDS = {"kelurahan": N_("Kelurahan"), "kecamatan": N_("Kecamatan"), "regency": N_("Regency")}
@@ -216,6 +244,71 @@ def _plugin_event_labels() -> dict:
     return labels
 
 
+def enrolment_status(events: list[dict]) -> dict | None:
+    """The recording's current Dukcapil status as the kecamatan knows it, from its case's
+    timeline: BIO_CAPTURED after the biometric step, SENT_FOR_ENROLLMENT once sent, then the
+    code the regency recorded (carried by its "card printed" or "enrolment problem" answer).
+    ``{"code", "label"}``, or None before the biometrics."""
+    code = None
+    for e in events:
+        step = e.get("step") or ""
+        if e["kind"] == "task_completed" and "biometric" in step:
+            code = "BIO_CAPTURED"
+        elif e["kind"] == "service_completed" and step.startswith("Service_send_to_regency"):
+            code = "SENT_FOR_ENROLLMENT"
+        elif e["kind"] == "message_received" and isinstance(e.get("after"), dict):
+            payload = e["after"].get("data") if isinstance(e["after"].get("data"), dict) else e["after"]
+            found = payload.get("enrolment_result")
+            if found:
+                code = _OLD_ENROLMENT_VALUES.get(found, found)
+    if code is None:
+        return None
+    label = ENROLMENT_STATUSES.get(code)
+    return {"code": code, "label": gettext(label) if label else ""}
+
+
+def message_label(name: str) -> str:
+    """A BPMN message's name (``card_printed``) as a clerk reads it."""
+    return gettext(MESSAGE_LABELS[name]) if name in MESSAGE_LABELS else name.replace("_", " ")
+
+
+_START_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(lane|[A-Za-z]+)\b([^<>]*?)(/?)>")
+_ATTR = re.compile(r'\b(id|name)="([^"]*)"')
+
+
+def readable_diagram(xml: str, names: dict, lane_roles: dict) -> str:
+    """The BPMN XML as the viewer shows it to a clerk: each lane named by its role's label
+    ("Verifikator", not ``verifier``) and, in English, each step by its English name.  Only
+    the ``name`` attributes change; the ids, and so the markers, stay."""
+    from xml.sax.saxutils import escape
+
+    english = is_english()
+
+    def label_for(tag: str, element_id: str, name: str) -> str | None:
+        if tag == "lane":
+            role = lane_roles.get(name, name)
+            return role_label(role) if role in ROLE_LABELS else None
+        info = names.get(element_id)
+        if english and info and info.get("name_en"):
+            return info["name_en"]
+        return None
+
+    def rewrite(match):
+        tag, attrs, close = match.group(1), match.group(2), match.group(3)
+        found = dict(_ATTR.findall(attrs))
+        if "name" not in found:
+            return match.group(0)
+        label = label_for(tag, found.get("id", ""), found["name"])
+        if label is None:
+            return match.group(0)
+        attrs = _ATTR.sub(
+            lambda a: f'name="{escape(label, {chr(34): "&quot;"})}"' if a.group(1) == "name" else a.group(0), attrs
+        )
+        return match.group(0)[: match.start(2) - match.start(0)] + attrs + close + ">"
+
+    return _START_TAG.sub(rewrite, xml or "")
+
+
 def office_kind_label(kind: str) -> str:
     return gettext(OFFICE_KINDS[kind]) if kind in OFFICE_KINDS else kind
 
@@ -278,6 +371,13 @@ def format_date_only(value) -> str:
         return ""
     tz = ZoneInfo(office_timezone())
     return format_datetime(value, "d MMM y", tzinfo=tz, locale="en" if is_english() else "id")
+
+
+def filesize(size) -> str:
+    """A document's size, as on every page (``engine.documents.format_size``)."""
+    from simpul.engine.documents import format_size
+
+    return format_size(size, "en" if is_english() else "id")
 
 
 def iso(value) -> str:

@@ -134,6 +134,8 @@ def _panel_labels() -> dict:
         ),
         "new_form_exists": _("A form %(key)s already exists; choose another key.", key="{key}"),
         "due": _("Due in (ISO 8601, e.g. P3D)"),
+        "due_days": _("Due in days"),
+        "due_days_description": _("Days after the step opens; empty: no due date."),
         "name_en": _("Name in English"),
         "lane_role": _("Role (lane)"),
         "lane_role_description": _("The lane's name maps to the role whose inbox gets its tasks."),

@@ -25,7 +25,17 @@ from simpul.engine import documents as engine_documents
 from .auth import login_required, safe_next
 from .extensions import runtime
 from .formjs import build_fields, data_from_post
-from .i18n import event_detail, process_title, render_error, render_field_errors, requirement_label, step_title
+from .i18n import (
+    enrolment_status,
+    event_detail,
+    message_label,
+    process_title,
+    readable_diagram,
+    render_error,
+    render_field_errors,
+    requirement_label,
+    step_title,
+)
 from .plugin_ui import case_actions, live_checks, task_input_fields, task_input_values
 
 bp = Blueprint("ui", __name__)
@@ -221,6 +231,68 @@ def card_arrivals():
     ), (422 if errors else 200)
 
 
+PRINT_STEP = "Task_print_card"
+
+
+def _ready_to_print() -> list[dict]:
+    """The regency's cards ready to print (their "Cetak KTP-el" step is open)."""
+    rt, actor = runtime(), g.actor
+    return [t for t in engine.list_tasks(rt, actor, role="regency_officer") if t["step"] == PRINT_STEP]
+
+
+def _print_batch(rt, actor, chosen, serials) -> tuple[list, list]:
+    printed, refused = [], []
+    by_id = {t["id"]: t for t in _ready_to_print()}
+    for task_id in chosen:
+        task = by_id.get(task_id)
+        if task is None:
+            refused.append(_("%(id)s is no longer ready to print.", id=task_id[:8]))
+            continue
+        try:
+            engine.complete_task(rt, task_id, {"card_serial": serials[task_id]}, actor)
+        except (Conflict, ValidationFailed, engine.Forbidden) as err:
+            refused.append(f"{task['receipt']}: {render_error(err)}")
+        else:
+            printed.append(task["receipt"])
+    return printed, refused
+
+
+@bp.route("/cards/printing", methods=["GET", "POST"])
+@login_required
+def card_printing():
+    """The regency prints several ready cards in one action: tick them, type each card's
+    serial; each case completes in its own transaction (one refused, the others go on)."""
+    rt, actor = runtime(), g.actor
+    if not actor.has_role("regency_officer"):
+        abort(403)
+    errors: dict = {}
+    chosen = request.form.getlist("task_id")
+    serials = {t: (request.form.get(f"serial-{t}") or "").strip() for t in chosen}
+    if request.method == "POST":
+        if not chosen:
+            errors["task_id"] = [_("Choose the cards that were printed.")]
+        for task_id, serial in serials.items():
+            if not serial:
+                errors[f"serial-{task_id}"] = [_("Type the serial number of this card.")]
+        if not errors:
+            printed, refused = _print_batch(rt, actor, chosen, serials)
+            if printed:
+                flash(
+                    ngettext(
+                        "%(num)d card printed; it is on its way to the kecamatan.",
+                        "%(num)d cards printed; they are on their way to the kecamatan.",
+                        len(printed),
+                    ),
+                    "success",
+                )
+            for line in refused:
+                flash(line, "error")
+            return redirect(url_for("ui.card_printing"))
+    return render_template(
+        "card_printing.html", tasks=_ready_to_print(), errors=errors, chosen=chosen, serials=serials
+    ), (422 if errors else 200)
+
+
 # -- task page -----------------------------------------------------------------------------
 
 
@@ -264,7 +336,13 @@ def _render_task(
     form_values = dict(task["case_data"])
     if values is not None:
         form_values.update(values)
-    fields = build_fields(task.get("form"), form_values, errors, task.get("requirements"))
+    fields = build_fields(
+        task.get("form"),
+        form_values,
+        errors,
+        task.get("requirements"),
+        signed_in_name=g.actor.display_name or g.actor.username,
+    )
     fields += task_input_fields(rt, task, g.actor, values or {}, errors or {})
     return render_template(
         "task.html",
@@ -482,10 +560,24 @@ def _display_names(usernames) -> dict:
     return engine.display_names(runtime(), usernames)
 
 
+def _with_system_actors(users: dict, logins, offices: dict) -> dict:
+    """Names for the actors that are not people: another office's node (``office:6402``) by
+    the office's name, the worker, the CLI and the like as "System"."""
+    named = dict(users)
+    for login in {u for u in logins if u and u not in users}:
+        if login.startswith("office:"):
+            code = login.split(":", 1)[1]
+            named[login] = offices.get(code) or _("Office %(code)s", code=code)
+        else:
+            named[login] = _("System")
+    return named
+
+
 def _render_case(receipt, *, message=None, message_kind="error", status=200, form_errors=None, form_values=None):
     rt, actor = runtime(), g.actor
     case = engine.get_case(rt, receipt, actor)
     diagram = engine.case_diagram(rt, case["id"], actor)
+    diagram["bpmn_xml"] = readable_diagram(diagram["bpmn_xml"], diagram["names"], rt.config.lane_roles)
     comments = engine.list_comments(rt, case["id"], actor)
     documents = engine_documents.list_documents(rt, case["id"], actor)
     requirements = requirements_for(rt, case["process"], case["data"])
@@ -497,9 +589,13 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         + [t["assignee"] for t in case["open_tasks"]]
         + [case["created_by"]]
     )
+    users = _with_system_actors(users, [e["actor"] for e in case["events"]] + [case["created_by"]], offices)
     for event in case["events"]:
         info = names.get(event["step"] or "")
-        event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
+        if event["kind"] == "message_received":
+            event["step_title"] = message_label(event["step"] or "")
+        else:
+            event["step_title"] = step_title(info["name"], info["name_en"]) if info else (event["step_name"] or "")
         event["detail"] = event_detail(event)
     steps_done = [
         step_title(names[s]["name"], names[s]["name_en"])
@@ -524,6 +620,7 @@ def _render_case(receipt, *, message=None, message_kind="error", status=200, for
         requirement_labels=_requirement_labels(requirements, case["data"]),
         steps_done=steps_done,
         steps_now=steps_now,
+        enrolment=enrolment_status(case["events"]),
         form_errors=form_errors or {},
         form_values=form_values or {},
         labels=engine.field_labels(rt, case["process"]),
@@ -539,7 +636,9 @@ def case(receipt):
 @bp.route("/cases/<receipt>/diagram.json")
 @login_required
 def case_diagram(receipt):
-    diagram = engine.case_diagram(runtime(), receipt, g.actor)
+    rt = runtime()
+    diagram = engine.case_diagram(rt, receipt, g.actor)
+    diagram["bpmn_xml"] = readable_diagram(diagram["bpmn_xml"], diagram["names"], rt.config.lane_roles)
     return {k: diagram[k] for k in ("receipt", "process", "version", "bpmn_xml", "completed", "current")}
 
 

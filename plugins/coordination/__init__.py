@@ -63,6 +63,21 @@ def menu_links(runtime, actor):
 
 
 @hookimpl
+def case_actions(runtime, case, actor):
+    """On a case sent by another office (the regency's printing case): its scans, fetched
+    from that office when the officer opens the page."""
+    if (case.get("data") or {}).get("origin_office"):
+        return [
+            {
+                "label": N_("Scans from the sending office"),
+                "endpoint": "coordination.scans_page",
+                "values": {"receipt": case["receipt"]},
+            }
+        ]
+    return []
+
+
+@hookimpl
 def event_labels():
     return {
         "message_discarded": N_("Message discarded"),

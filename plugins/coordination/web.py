@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import update_wrapper
 from zoneinfo import ZoneInfo
 
@@ -233,6 +233,7 @@ def status_page(runtime):
 
     status = coordination_status(runtime)
     alert = status["alert"]
+    _spell_durations(alert, _page_locale(runtime), status.get("oldest"))
     alert_text = t(alert["text"], **alert["params"]) if alert["raised"] else None
     return render_template(
         "coordination/status.html",
@@ -244,6 +245,44 @@ def status_page(runtime):
         layout=_layout(),
         page_locale=runtime.config.locale,
     )
+
+
+def _page_locale(runtime) -> str:
+    if "babel" in current_app.extensions:
+        from flask_babel import get_locale
+
+        return str(get_locale() or runtime.config.locale)
+    return runtime.config.locale
+
+
+def duration_text(seconds: float, locale: str) -> str:
+    """A waiting time in words of the page's language, its two largest units ("2 jam 5
+    menit", "2 hours 5 minutes", "6 jam"), each unit spelled by babel."""
+    from babel.dates import format_timedelta
+
+    rest = int(max(0, seconds or 0))
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            spelled = format_timedelta(
+                timedelta(seconds=count * size), granularity=unit, threshold=10**9, locale=locale
+            )
+            parts.append(spelled)
+        if len(parts) == 2 or (parts and not count):  # the largest unit and the one below it
+            break
+    return " ".join(parts) or format_timedelta(timedelta(0), granularity="second", locale=locale)
+
+
+def _spell_durations(alert: dict, locale: str, oldest: dict | None) -> None:
+    """The alert's durations (``6 h`` in the status) in the page's words."""
+    alert["after"] = duration_text(alert["after_seconds"], locale)
+    if alert.get("raised") and oldest:
+        alert["params"] = {
+            **alert["params"],
+            "age": duration_text(oldest["age_seconds"], locale),
+            "limit": alert["after"],
+        }
 
 
 def _with_runtime(view, runtime):

@@ -10,6 +10,9 @@ Routes (under ``/verification``):
 * ``GET  /cases/<receipt>/documents``   the checklist with an upload form per requirement
 * ``POST /cases/<receipt>/documents``   upload (multipart: ``requirement``, ``file``)
 * ``GET  /documents/<id>``              download (a user of the case's office only)
+* ``GET  /documents/<id>/remove``       asks before removing or replacing a wrong upload
+* ``POST /documents/<id>/remove``       removes it (``confirm=yes``)
+* ``POST /documents/<id>/replace``      uploads a file in its place (multipart: ``file``)
 * ``GET  /nik?nik=&birth_date=&sex=``   check a NIK as the clerk types it (JSON)
 
 Pages answer JSON instead of HTML when the request prefers ``application/json``.
@@ -24,7 +27,7 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from simpul import engine
-from simpul.engine import N_, NotFound, SimpulError, ValidationFailed, render_message, requirements_for
+from simpul.engine import N_, Message, NotFound, SimpulError, ValidationFailed, render_message, requirements_for
 from simpul.engine import documents as store
 
 from .identity import NikError, check_nik, parse_nik
@@ -40,10 +43,22 @@ TEXT = {
     "upload": N_("Upload"),
     "limit": N_("PDF, JPEG or PNG, at most {mb} MB."),
     "none_required": N_("No documents are required for this case."),
+    "back_to_step": N_("Back to the step: {step}"),
+    "back_to_case": N_("Back to the case"),
+    "remove_or_replace": N_("Remove or replace"),
+    "remove_title": N_("Remove or replace a document"),
+    "remove_question": N_("Remove {file} ({requirement}) from case {receipt}?"),
+    "remove_recorded": N_("The removal is recorded in the case's timeline."),
+    "remove_yes": N_("Yes, remove the document"),
+    "cancel": N_("No, keep it"),
+    "replace_legend": N_("Or upload the right file in its place"),
+    "replace": N_("Replace with this file"),
 }
 MSG_UPLOADED = N_("Document uploaded.")
 MSG_ALREADY = N_("This file was already uploaded for this requirement.")
 MSG_CHOOSE_FILE = N_("Choose a file.")
+MSG_REMOVED = N_("Document {file} removed.")
+MSG_REPLACED = N_("Document {old} replaced by {file}.")
 #: multipart overhead allowed on top of the file size limit before the body is refused unread.
 FORM_OVERHEAD = 64 * 1024
 
@@ -75,6 +90,7 @@ def _layout() -> str:
 
 
 def _checklist_rows(requirements, docs, case, catalogue) -> list[dict]:
+    """One row per requirement with its documents (``size_text`` and ``removable`` set)."""
     by_key: dict = {}
     for d in docs:
         by_key.setdefault(d["requirement"], []).append(d)
@@ -127,6 +143,12 @@ class Pages:
             abort(redirect(url_for("auth.login", next=request.full_path.rstrip("?"))))
         return current
 
+    def texts(self) -> dict:
+        t = self.gettext()
+        text = {k: t(v) for k, v in TEXT.items()}
+        text["limit"] = text["limit"].format(mb=f"{store.max_upload_bytes(self.runtime) / store.MEGABYTE:g}")
+        return text
+
     def limit_body(self):
         if request.method == "POST":
             # Refuse a body larger than the limit before it is parsed (Flask >= 3.1; on older
@@ -137,11 +159,14 @@ class Pages:
                 pass
 
     def page(self, receipt, *, message=None, message_kind="success", errors=None, status=200):
-        runtime, who, t = self.runtime, self.actor(), self.gettext()
+        runtime, who = self.runtime, self.actor()
         case = engine.get_case(runtime, receipt, who)
         docs = store.list_documents(runtime, case["id"], who)
+        locale = _locale(runtime)
         for d in docs:
             d["warning_texts"] = [render_message(w, self.catalogue()) for w in d["warnings"]]
+            d["size_text"] = store.format_size(d["size"], locale)
+            d["removable"] = store.removable(runtime, d["id"], who)
         rows = _checklist_rows(requirements_for(runtime, case["process"], case["data"]), docs, case, self.catalogue())
         if _wants_json():
             body = {"case": case["receipt"], "requirements": rows, "documents": docs}
@@ -150,8 +175,14 @@ class Pages:
             if errors:
                 body["errors"] = errors
             return jsonify(body), status
-        text = {k: t(v) for k, v in TEXT.items()}
-        text["limit"] = text["limit"].format(mb=f"{store.max_upload_bytes(runtime) / store.MEGABYTE:g}")
+        text = self.texts()
+        back = [
+            {"url": url_for("ui.task", task_id=task["id"]), "label": text["back_to_step"].format(step=self._step(task))}
+            for task in case.get("open_tasks") or []
+            if who.has_role(task.get("role") or "") and "ui.task" in current_app.view_functions
+        ]
+        if "ui.case" in current_app.view_functions:
+            back.append({"url": url_for("ui.case", receipt=case["receipt"]), "label": text["back_to_case"]})
         return render_template(
             "verification/documents.html",
             layout=_layout(),
@@ -163,7 +194,12 @@ class Pages:
             message_kind=message_kind,
             errors=errors or {},
             is_open=case["status"] in ("active", "incident"),
+            back=back,
         ), status
+
+    def _step(self, task) -> str:
+        english = _locale(self.runtime).startswith("en")
+        return (task.get("name_en") if english and task.get("name_en") else task.get("name")) or task["step"]
 
     def refused(self, receipt, err: SimpulError, t):
         errors = (
@@ -173,7 +209,8 @@ class Pages:
         )
         if _wants_json():
             return jsonify({"code": err.code, "message": err.render(t), "errors": errors}), err.status
-        return self.page(receipt, message=err.render(t), message_kind="error", errors=errors, status=err.status)
+        # one sentence, once: the field's own words only when the message has no more to say
+        return self.page(receipt, message=err.render(t), message_kind="error", status=err.status)
 
     def documents(self, receipt):
         return self.page(receipt)
@@ -219,6 +256,69 @@ class Pages:
             return jsonify({**result, "message": message}), status
         return self.page(receipt, message=message, status=status)
 
+    def remove_page(self, document_id, *, message=None, status=200):
+        who = self.actor()
+        doc = store.document_info(self.runtime, document_id, who)
+        case = engine.get_case(self.runtime, doc["receipt"], who)
+        labels = {
+            r["key"]: render_message(r.get("label") or r["key"], self.catalogue())
+            for r in requirements_for(self.runtime, case["process"], case["data"])
+        }
+        text = self.texts()
+        text["remove_question"] = text["remove_question"].format(
+            file=doc["filename"], requirement=labels.get(doc["requirement"], doc["requirement"]), receipt=doc["receipt"]
+        )
+        return render_template(
+            "verification/remove.html",
+            layout=_layout(),
+            text=text,
+            doc={**doc, "size_text": store.format_size(doc["size"], _locale(self.runtime))},
+            case=case,
+            message=message,
+        ), status
+
+    def remove(self, document_id):
+        who, t = self.actor(), self.gettext()
+        if request.form.get("confirm") != "yes":
+            return self.remove_page(document_id)
+        try:
+            removed = store.remove_document(self.runtime, document_id, who)
+        except SimpulError as err:
+            if isinstance(err, NotFound):
+                raise
+            return self._refused_removal(document_id, err, t)
+        message = render_message(Message(MSG_REMOVED, file=removed["filename"]), self.catalogue())
+        if _wants_json():
+            return jsonify({"removed": removed, "message": message})
+        case = engine.get_case(self.runtime, removed["case_id"], who)
+        return self.page(case["receipt"], message=message)
+
+    def replace(self, document_id):
+        who, t = self.actor(), self.gettext()
+        doc = store.document_info(self.runtime, document_id, who)
+        upload_file, _requirement, refusal = self._posted_file(doc["receipt"], who)
+        try:
+            if refusal is not None:
+                raise refusal
+            result = store.replace_document(self.runtime, document_id, upload_file.filename, upload_file.stream, who)
+        except SimpulError as err:
+            if isinstance(err, NotFound):
+                raise
+            return self._refused_removal(document_id, err, t)
+        old = (result.get("replaced") or {}).get("filename") or doc["filename"]
+        message = render_message(Message(MSG_REPLACED, old=old, file=result["filename"]), self.catalogue())
+        if _wants_json():
+            return jsonify({**result, "message": message}), 201
+        return self.page(doc["receipt"], message=message, status=201)
+
+    def _refused_removal(self, document_id, err, t):
+        if _wants_json():
+            return jsonify({"code": err.code, "message": err.render(t)}), err.status
+        try:
+            return self.remove_page(document_id, message=err.render(t), status=err.status)
+        except NotFound:
+            raise err from None
+
     def download(self, document_id):
         meta, path = store.open_document(self.runtime, document_id, self.actor())
         return _download_response(meta, path)
@@ -250,6 +350,9 @@ def make_blueprint(runtime) -> Blueprint:
     bp.add_url_rule("/cases/<receipt>/documents", "documents", pages.documents, methods=["GET"])
     bp.add_url_rule("/cases/<receipt>/documents", "upload", pages.upload, methods=["POST"])
     bp.add_url_rule("/documents/<int:document_id>", "download", pages.download, methods=["GET"])
+    bp.add_url_rule("/documents/<int:document_id>/remove", "remove_page", pages.remove_page, methods=["GET"])
+    bp.add_url_rule("/documents/<int:document_id>/remove", "remove", pages.remove, methods=["POST"])
+    bp.add_url_rule("/documents/<int:document_id>/replace", "replace", pages.replace, methods=["POST"])
     bp.add_url_rule("/nik", "nik_check", pages.nik_check, methods=["GET"])
     bp.register_error_handler(SimpulError, pages.engine_error)
     return bp

@@ -11,7 +11,7 @@ from simpul.engine.models import Case, InboxReceipt, OutboxMessage
 from simpul.engine.worker import run_due
 from tests.flows import BIOMETRICS, DOCS_OK, VERIFIED, actor, complete, start_new_card
 
-PRINT_STEPS = ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True})
+PRINT_STEPS = ({"data_complete": True}, {"enrolment_result": "PRINT_READY_RECORD"}, {"blank_in_stock": True})
 
 
 def record_case(rt, n: int) -> str:

@@ -43,7 +43,7 @@ def _to_resolution(kec, reg, n):
         reg,
         printing,
         "disdukcapil",
-        {"enrolment_result": "enrolment_failed", "enrolment_notes": "Sidik jari tidak terbaca"},
+        {"enrolment_result": "ENROLL_FAILURE_AT_CENTRAL", "enrolment_notes": "Sidik jari tidak terbaca"},
     )
     work(reg)
     assert open_steps(kec, receipt) == ["Task_enrolment_resolution"]
@@ -95,7 +95,7 @@ def test_a_message_for_a_closed_case_is_discarded_once_and_noted_on_both_sides(n
     engine.cancel_case(kec, receipt, "Warga pindah domisili", actor(kec, "camat"))
     for data in (
         {"data_complete": True},
-        {"enrolment_result": "print_ready"},
+        {"enrolment_result": "PRINT_READY_RECORD"},
         {"blank_in_stock": True},
         {"card_serial": "KTP-0002"},
     ):

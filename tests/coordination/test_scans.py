@@ -66,6 +66,15 @@ def test_the_regency_fetches_a_scan_on_request(nodes, tmp_path):
     printing = printing_receipt(reg, receipt)
     officer = actor(reg, "disdukcapil")
 
+    # the printing case offers its scans (issue 14 item 8): a link among the case's actions
+    from simpul.engine import get_case
+
+    offered = [
+        a for r in reg.hook.case_actions(runtime=reg, case=get_case(reg, printing, officer), actor=officer) for a in r
+    ]
+    links = [a for a in offered if a["endpoint"] == "coordination.scans_page"]
+    assert [a["values"] for a in links] == [{"receipt": printing}]
+
     listing = list_scans(reg, printing, officer)
     assert listing["origin_office"] == "640205" and listing["origin_case"] == receipt
     (doc,) = listing["documents"]

@@ -86,14 +86,15 @@ def test_status_page_raises_the_alert_once_a_message_waited_longer_than_the_sett
     page = client.get("/coordination/status").get_data(as_text=True)
     assert "Messages waiting to be sent: 2" in page and first in page
     assert "office 6402 not reached" in page and 'id="coordination-alert"' not in page
-    assert "An alert is shown when a message waits longer than 2 h." in page
+    assert "An alert is shown when a message waits longer than 2 hours." in page
 
     with time_machine.travel(utcnow() + timedelta(hours=2, minutes=5), tick=True):
         page = client.get("/coordination/status").get_data(as_text=True)
         data = client.get("/coordination/status.json").get_json()
     assert 'id="coordination-alert"' in page
     assert (
-        "Messages are not getting through: the oldest has waited 2 h 5 min (longer than 2 h) for office 6402." in page
+        "Messages are not getting through: the oldest has waited 2 hours 5 minutes "
+        "(longer than 2 hours) for office 6402." in page
     )
     assert data["alert"]["raised"] is True and data["waiting"] == 2
 
@@ -109,6 +110,7 @@ def test_status_page_speaks_indonesian_by_default(sqlite_nodes):
     waiting = _("Messages waiting to be sent: {count}").format(count=2)
     assert title.startswith("Koordinasi") and "2" in waiting and not waiting.startswith("Messages")
     assert title in page and waiting in page and "Messages waiting" not in page
+    assert "6 jam" in page and "6 h" not in page  # the alert rule's duration in words (issue 14 item 10)
 
 
 def test_status_page_is_only_shown_on_the_node_itself_without_sign_in(sqlite_nodes):

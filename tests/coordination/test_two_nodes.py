@@ -75,14 +75,14 @@ def test_enrolment_problem_becomes_a_task_at_the_kecamatan_and_can_be_recorded_a
         reg,
         first,
         "disdukcapil",
-        {"enrolment_result": "duplicate_record", "enrolment_notes": "Rekam ganda dengan NIK lain"},
+        {"enrolment_result": "DUPLICATE_RECORD", "enrolment_notes": "Rekam ganda dengan NIK lain"},
     )
     work(reg)
 
     task = open_task(kec, receipt, "operator")
     assert task["step"] == "Task_enrolment_resolution"
     data = engine.get_case(kec, receipt, actor(kec, "operator"))["data"]
-    assert data["enrolment_problem"]["enrolment_result"] == "duplicate_record"
+    assert data["enrolment_problem"]["enrolment_result"] == "DUPLICATE_RECORD"
     assert data["enrolment_problem"]["enrolment_notes"] == "Rekam ganda dengan NIK lain"
 
     # The operator records again; the case goes to the regency a second time.
@@ -111,7 +111,7 @@ def test_temporary_certificate_and_card_arrive_in_order(nodes):
     work(kec)
     printing = printing_receipt(reg, receipt)
     complete(reg, printing, "disdukcapil", {"data_complete": True})
-    complete(reg, printing, "disdukcapil", {"enrolment_result": "print_ready"})
+    complete(reg, printing, "disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"})
     complete(reg, printing, "disdukcapil", {"blank_in_stock": False, "issue_suket": True})
     # The link is down while the regency answers twice; the answers wait in its outbox.
     nodes.link("down")
@@ -172,3 +172,25 @@ def test_a_second_print_for_the_same_nik_is_refused_and_the_sender_hears_which_c
     assert receipt in problem["enrolment_notes"] and printing in problem["enrolment_notes"]
     # the same message again is a duplicate, not a second answer
     assert apply_envelope(reg, envelope, "640206", "6402")["status"] == "duplicate"
+
+
+def test_the_regency_sends_incomplete_data_back_with_its_reason(nodes):
+    """Issue 14 item 8: no required tick forces the officer to accept incomplete data; "not
+    complete" needs a reason, which reaches the kecamatan's case as a task to follow up."""
+    import pytest
+
+    from simpul.engine import ValidationFailed
+
+    kec, reg = nodes.kecamatan.runtime, nodes.regency.runtime
+    receipt = record_case(kec, 3)
+    work(kec)
+    printing = printing_receipt(reg, receipt)
+    with pytest.raises(ValidationFailed) as err:
+        complete(reg, printing, "disdukcapil", {"data_complete": False})
+    assert "enrolment_notes" in err.value.errors  # the reason is required
+    complete(reg, printing, "disdukcapil", {"data_complete": False, "enrolment_notes": "Foto wajah buram"})
+    work(reg)
+    assert engine.get_case(reg, printing, actor(reg, "disdukcapil"))["status"] == "completed"
+    assert open_task(kec, receipt, "operator")["step"] == "Task_enrolment_resolution"
+    data = engine.get_case(kec, receipt, actor(kec, "operator"))["data"]
+    assert data["enrolment_problem"]["enrolment_notes"] == "Foto wajah buram"

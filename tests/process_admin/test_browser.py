@@ -330,3 +330,62 @@ def test_deleting_the_send_to_the_regency_is_shown_and_needs_a_confirmation(live
         expect(page.locator("#status")).to_contain_text("versi 2", timeout=15000)
     assert blocked == [] and page_errors == [], (blocked, page_errors)
     assert drafts.version_xml(rt, "ektp_new_card")[1] == 2
+
+
+GET_DUE = """(id) => {
+  const bo = window.simpulModeler.get('elementRegistry').get(id).businessObject;
+  const ext = (bo.extensionElements && bo.extensionElements.values) || [];
+  const props = ext.find((e) => e.$type === 'spiffworkflow:Properties');
+  const due = props && (props.properties || []).find((p) => p.name === 'dueIn');
+  return due ? due.value : null;
+}"""
+
+
+def test_the_modeler_speaks_indonesian_and_takes_a_due_date_in_days(live_app):
+    """Issue 14 item 10: the palette, the context pad and the properties panel in Indonesian;
+    the due date is a number of days (stored as P3D), never typed as ISO 8601; a problem names
+    the element by its label, not its id."""
+    from playwright.sync_api import expect
+
+    rt, base = live_app
+    with offline_page(base, "process-admin-indonesian-failure.png") as (page, blocked, page_errors):
+        _login(page, base, "admin")
+        page.select_option("#lang-select", "id")
+        page.click("form.lang button")
+        page.goto(f"{base}/admin/processes/ektp_new_card/edit")
+        expect(page.locator(".modeler")).to_have_attribute("data-state", "ready", timeout=20000)
+        palette = page.locator(".djs-palette")
+        expect(palette.get_by_role("button", name="Buat tugas", exact=True)).to_have_count(1)
+        expect(palette.get_by_role("button", name="Buat gerbang", exact=True)).to_have_count(1)
+        assert page.evaluate(SELECT_TASK, "Task_document_check") == 1
+        pad = page.locator(".djs-context-pad .entry[title='Tambahkan tugas']")
+        expect(pad).to_have_count(1)
+        expect(page.locator(".bio-properties-panel-group-header", has_text="Umum")).to_be_visible()
+        header = page.locator(".bio-properties-panel-group-header", has_text="Simpul")
+        if "open" not in (header.get_attribute("class") or ""):
+            header.click()
+        days = page.get_by_label("Batas waktu (hari)")
+        expect(days).to_have_value("1")  # the bundled P1D
+        expect(page.locator("input[name=simpul-due]")).to_have_count(0)  # no ISO text to type
+        days.fill("3")
+        days.blur()
+        page.wait_for_function(f"() => ({GET_DUE})('Task_document_check') === 'P3D'")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / "modeler-indonesian-1366.png"))
+        # the form editor's palette too
+        page.click("#btn-form")
+        expect(page.locator("#form-dialog")).to_be_visible()
+        field = page.locator("#form-editor .fjs-palette-field[data-field-type=textfield]")
+        expect(field).to_contain_text("Kolom teks")
+        expect(page.locator("#form-editor .fjs-palette-field[data-field-type=radio]")).to_contain_text("Grup pilihan")
+        page.screenshot(path=str(ARTIFACTS / "form-editor-indonesian-1366.png"))
+        page.keyboard.press("Escape")
+        expect(page.locator("#form-dialog")).not_to_be_visible()
+
+        # a problem names the step as the administrator sees it
+        assert page.evaluate(ADD_TASK) is True
+        page.click("#btn-deploy")
+        problem = page.locator("#problem-list li[data-shape=Task_field_check]")
+        expect(problem.locator("a")).to_have_text("Pemeriksaan lapangan", timeout=15000)
+        page.screenshot(path=str(ARTIFACTS / "modeler-problem-by-label-1366.png"))
+    assert blocked == [] and page_errors == [], (blocked, page_errors)

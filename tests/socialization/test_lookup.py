@@ -68,7 +68,7 @@ def test_the_resident_follows_the_case_from_counter_to_handover(runtime, app):
     assert _stage(client, receipt, code)["stage"] == "sent"
 
     printing = engine.list_tasks(runtime, actor(runtime, "disdukcapil"))[0]["receipt"]
-    for data in ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True}):
+    for data in ({"data_complete": True}, {"enrolment_result": "PRINT_READY_RECORD"}, {"blank_in_stock": True}):
         complete(runtime, printing, "disdukcapil", data)
     complete(runtime, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(runtime)

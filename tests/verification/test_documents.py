@@ -213,3 +213,37 @@ def test_filenames_are_cleaned():
     assert store.clean_filename('<script>"\x00.png', "image/png") == "script.png"
     assert store.clean_filename("", "image/jpeg") == "document.jpg"
     assert store.clean_filename("a" * 500 + ".jpg", "image/jpeg") == "a" * 150 + ".jpg"
+
+
+def test_a_wrong_upload_is_removed_or_replaced_until_a_step_relied_on_it(runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    siti, other = actor(runtime, "operator"), actor(runtime, "other")
+    wrong = store.store_document(runtime, receipt, "family_card", "tetangga.pdf", pdf(), siti)
+    with pytest.raises(NotFound):
+        store.remove_document(runtime, wrong["id"], other)  # another office: not found, kept
+    right = store.replace_document(runtime, wrong["id"], "kk.png", image("PNG"), siti)
+    assert right["replaced"]["filename"] == "tetangga.pdf" and right["requirement"] == "family_card"
+    assert [d["filename"] for d in store.list_documents(runtime, receipt, siti)] == ["kk.png"]
+    assert [p.name for p in stored_files(runtime)] == [right["sha256"]]  # the wrong file is gone too
+    # a refused replacement keeps the document where it was
+    with pytest.raises(ValidationFailed):
+        store.replace_document(runtime, right["id"], "kosong.pdf", b"", siti)
+    assert [d["id"] for d in store.list_documents(runtime, receipt, siti)] == [right["id"]]
+    events = [e for e in engine.get_case(runtime, receipt, siti)["events"] if e["kind"].startswith("document_")]
+    assert [e["kind"] for e in events] == ["document_uploaded", "document_uploaded", "document_replaced"]
+    assert events[-1]["before"]["filename"] == "tetangga.pdf" and events[-1]["after"] == {"replaced_by": right["id"]}
+
+    complete(runtime, receipt, "operator", DOCS_OK)  # the document check relied on the scan
+    assert store.removable(runtime, right["id"], siti) is False
+    with pytest.raises(Conflict, match="Pemeriksaan berkas"):
+        store.remove_document(runtime, right["id"], siti)
+    assert counts(runtime)[0] == 1
+
+
+@pytest.mark.parametrize(
+    "size, locale, shown",
+    [(1, "id", "1 KB"), (1024, "id", "1 KB"), (1025, "id", "2 KB"), (980 * 1024, "id", "980 KB")]
+    + [(3 * MB // 2, "id", "1,5 MB"), (3 * MB // 2, "en", "1.5 MB"), (5 * MB, "id", "5,0 MB")],
+)
+def test_a_size_reads_the_same_on_every_page(size, locale, shown):
+    assert store.format_size(size, locale) == shown

@@ -278,3 +278,123 @@ def test_with_the_plugin_installed_pages_and_cli_stay_indonesian(kukar, db, tmp_
 
     table = simpul(kukar, tmp_path, "requirements", "ektp_replacement", "--data", '{"reason": "lost"}').stdout
     assert "Surat pengantar RT/RW" in table and "Kartu Keluarga (KK)" in table and "Family card" not in table
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_lost_card_replacement_walked_in_chromium_with_the_plugin_installed(kukar, db, tmp_path):
+    """Acceptance of issue 14: with the Kutai Kartanegara plugin installed, a clerk takes a
+    lost-card application in Chromium (Indonesian), is asked for the police letter the plugin
+    adds, uploads its scan, completes the check; the card comes back from the regency and is
+    received and handed over on the pages.  Screenshots: test-artifacts/kukar-*.png."""
+    import io
+    import threading
+
+    from argon2 import PasswordHasher
+    from PIL import Image
+    from playwright.sync_api import expect
+    from werkzeug.serving import make_server
+
+    from simpul.engine import list_tasks
+    from simpul.web import create_app
+
+    from ..flows import run_worker_until_quiet
+    from ..web.a11y import assert_accessible
+    from ..web.conftest import set_passwords
+    from ..web.test_web_browser import PHONE, no_horizontal_scroll, shot, sign_in
+    from ..web.web_helpers import PASSWORD
+
+    kukar.install()
+    rt = node(db, tmp_path, "walk")
+    set_passwords(rt, PasswordHasher().hash(PASSWORD))
+    server = make_server("127.0.0.1", 0, create_app(runtime=rt, config={"TESTING": True}), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    scan = io.BytesIO()
+    Image.new("RGB", (600, 800), "white").save(scan, "PNG")
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_context(
+                viewport={"width": 1366, "height": 900}, locale="id-ID", bypass_csp=True
+            ).new_page()
+            sign_in(page, base, "operator")
+            page.goto(f"{base}/cases/new/ektp_replacement")
+            data = resident(1, reason="lost")
+            for key in ("nik", "resident_name", "birth_place", "kk_number", "address", "rt", "rw", "kelurahan"):
+                page.locator(f'.step-form [name="{key}"]').fill(data[key])
+            page.locator('.step-form [name="birth_date"]').fill(data["birth_date"])
+            page.get_by_label("Perempuan").check()
+            page.locator('.step-form [name="marital_status"]').select_option("belum_kawin")
+            page.get_by_role("radio", name="Hilang").check()
+            shot(page, "kukar-01-application-1366")
+            page.get_by_role("button", name="Buat permohonan").click()
+            page.wait_for_url(lambda url: "/cases/new" not in url)
+            receipt = [t for t in list_tasks(rt, actor(rt, "operator")) if t["nik"] == data["nik"]][0]["receipt"]
+
+            # the document check asks for the plugin's police letter
+            task = open_task(rt, receipt, "operator")
+            page.goto(f"{base}/tasks/{task['id']}")
+            checklist = page.locator("#checklist")
+            expect(checklist).to_contain_text("Surat keterangan kehilangan dari Kepolisian")
+            assert_accessible(page, "kukar task")
+            shot(page, "kukar-02-document-check-1366")
+            page.get_by_role("link", name="Unggah atau lihat hasil pindaian").click()
+            row = page.locator("#req-police_letter")
+            row.locator('input[type="file"]').set_input_files(
+                {"name": "surat-polisi.png", "mimeType": "image/png", "buffer": scan.getvalue()}
+            )
+            row.get_by_role("button", name="Unggah").click()
+            expect(page.locator("#upload-message")).to_have_text("Berkas diunggah.")
+            page.get_by_role("link", name="Kembali ke langkah: Pemeriksaan berkas").click()
+            expect(page.locator('#checklist [data-requirement="police_letter"]')).to_contain_text("pindaian")
+            for key in ("rt_rw_letter", "photos", "family_card"):
+                page.locator(f'input[name="documents_received"][value="{key}"]').check()
+            page.get_by_label("Semua berkas lengkap").check()
+            page.get_by_role("button", name="Selesaikan langkah").click()
+            expect(page.locator(".alert-success")).to_contain_text("Pemeriksaan berkas")
+
+            # identity match on the page, the regency's part through the engine
+            task = open_task(rt, receipt, "operator", step="Task_identity_match")
+            page.goto(f"{base}/tasks/{task['id']}")
+            page.get_by_label("Cocok dengan database kependudukan: lanjut").check()
+            page.get_by_role("button", name="Selesaikan langkah").click()
+            run_worker_until_quiet(rt)
+            printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == data["nik"]][0]["receipt"]
+            for step_data in (
+                {"data_complete": True},
+                {"enrolment_result": "PRINT_READY_RECORD"},
+                {"blank_in_stock": True},
+                {"card_serial": "KTP-0001"},
+            ):
+                task = open_task(rt, printing, "disdukcapil")
+                engine.complete_task(rt, task["id"], step_data, actor(rt, "disdukcapil"))
+            run_worker_until_quiet(rt)
+
+            # the card arrives and is handed over on the pages
+            task = open_task(rt, receipt, "operator", step="Task_receive_card")
+            page.goto(f"{base}/tasks/{task['id']}")
+            page.get_by_label("Kartu sudah diterima di kantor", exact=False).check()
+            page.get_by_role("button", name="Selesaikan langkah").click()
+            task = open_task(rt, receipt, "operator", step="Task_handover")
+            page.goto(f"{base}/tasks/{task['id']}")
+            for box in page.locator('.step-form input[type="checkbox"]').all():
+                box.check()
+            page.get_by_label("Nama penerima", exact=False).fill("Warga 1")
+            page.get_by_role("button", name="Selesaikan langkah").click()
+            page.goto(f"{base}/cases/{receipt}")
+            expect(page.locator("#timeline")).to_contain_text("Penyerahan KTP-el")
+            assert engine.get_case(rt, receipt, actor(rt, "operator"))["status"] == "completed"
+            shot(page, "kukar-03-case-done-1366")
+            page.set_viewport_size(PHONE)
+            shot(page, "kukar-03-case-done-390")
+            assert no_horizontal_scroll(page)
+            browser.close()
+    finally:
+        server.shutdown()
+        rt.close()

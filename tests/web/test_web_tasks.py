@@ -114,12 +114,12 @@ def test_required_fields_and_formats_are_checked_by_the_same_definition(runtime,
     browser.login("verifier")
     task, page = task_page(browser, runtime, receipt, "verifier")
     assert 'data-hide="=residence_verified != false"' in page.get_data(as_text=True)  # conditional field, hidden by JS
-    response = browser.post(
-        f"/tasks/{task['id']}", {"version": str(task["version"]), "residence_verified": "true", "kelurahan_officer": ""}
-    )
+    response = browser.post(f"/tasks/{task['id']}", {"version": str(task["version"]), "kelurahan_officer": ""})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert re.search(r'id="f-kelurahan_officer-error"[^>]*><p>Isian ini wajib diisi.</p>', html)
+    assert re.search(r'id="f-residence_verified-error"[^>]*><p>Isian ini wajib diisi.</p>', html)
+    # the officer's name is the signed-in verifier's, never typed (so never missing)
+    assert 'id="f-kelurahan_officer-error"' not in html
     ok = browser.post(
         f"/tasks/{task['id']}",
         {"version": str(task["version"]), "residence_verified": "true", "kelurahan_officer": "Budi"},
@@ -249,3 +249,53 @@ def test_no_override_is_offered_once_every_document_is_there(runtime, browser):
 
     store_document(runtime, receipt, "family_card", "kk.pdf", pdf(), actor(runtime, "camat"))
     assert 'name="override_reason"' not in browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+
+
+def _ready_to_print(rt, n):
+    """A new-card case walked until its card waits at the regency's "Cetak KTP-el" step."""
+    from simpul.engine import list_tasks
+
+    from ..flows import BIOMETRICS, VERIFIED, actor, resident, run_worker_until_quiet
+
+    receipt = start_new_card(rt, n)["receipt"]
+    complete(rt, receipt, "operator", DOCS_OK)
+    complete(rt, receipt, "verifier", VERIFIED)
+    complete(rt, receipt, "operator", BIOMETRICS)
+    run_worker_until_quiet(rt)
+    nik = resident(n)["nik"]
+    printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == nik][0]["receipt"]
+    for data in ({"data_complete": True}, {"enrolment_result": "PRINT_READY_RECORD"}, {"blank_in_stock": True}):
+        complete(rt, printing, "disdukcapil", data)
+    return receipt, printing
+
+
+def test_the_regency_prints_several_ready_cards_in_one_action(runtime, browser):
+    """Issue 14 item 8: a batch of ready cards recorded as printed at once, each with its serial;
+    a ticked card without its serial is refused and nothing is printed."""
+    ready = [_ready_to_print(runtime, n) for n in (1, 2, 3)]
+    browser.login("disdukcapil")
+    assert 'id="card-printing-link"' in browser.get("/inbox").get_data(as_text=True)
+    page = browser.get("/cards/printing")
+    text = page_text(page)
+    assert "3 kartu siap dicetak" in text and all(p in text for _r, p in ready)
+    tasks = {p: open_task(runtime, p, "disdukcapil")["id"] for _r, p in ready}
+    first, second, third = (tasks[p] for _r, p in ready)
+
+    refused = browser.post("/cards/printing", {"task_id": [first, second], f"serial-{first}": "KTP-1"})
+    assert refused.status_code == 422 and "Ketik nomor seri kartu ini." in page_text(refused)
+    assert all(open_task(runtime, p, "disdukcapil")["step"] == "Task_print_card" for _r, p in ready)
+
+    done = browser.post(
+        "/cards/printing", {"task_id": [first, second], f"serial-{first}": "KTP-1", f"serial-{second}": "KTP-2"}
+    )
+    assert done.status_code == 302
+    assert "2 kartu dicetak" in page_text(browser.get(done.headers["Location"]))
+    from simpul.engine import get_case
+
+    from ..flows import actor
+
+    printed = [get_case(runtime, p, actor(runtime, "disdukcapil"))["data"].get("card_serial") for _r, p in ready]
+    assert printed == ["KTP-1", "KTP-2", None]
+    assert open_task(runtime, ready[2][1], "disdukcapil")["id"] == third  # the unticked card still waits
+    browser.login("operator")
+    assert browser.get("/cards/printing").status_code == 403

@@ -42,8 +42,7 @@ def test_a_forgotten_choice_never_rejects_a_resident(runtime, live_server, chrom
     sign_in(page, live_server, "verifier")
     task = open_task(runtime, receipt, "verifier")
     page.goto(f"{live_server}/tasks/{task['id']}")
-    # the trap of the issue: only the officer's name, then "Selesaikan langkah"
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
+    # the trap of the issue: only the officer's name (filled in from the sign-in), then "Selesaikan langkah"
     page.get_by_role("button", name="Selesaikan langkah").click()
     summary = page.locator("#form-errors")
     expect(summary).to_contain_text("Hasil verifikasi domisili")
@@ -74,7 +73,6 @@ def test_a_forgotten_choice_never_rejects_a_resident(runtime, live_server, chrom
     assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
 
     # "Yes": closed, with the reason on the case
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
     page.get_by_label("Tidak sesuai: tolak dan tutup permohonan").check()
     page.get_by_label("Alasan data tidak sesuai").fill("Tidak terdaftar di RT 004")
     page.get_by_role("button", name="Selesaikan langkah").click()
@@ -201,11 +199,9 @@ def test_typed_work_survives_a_lost_session_and_back_says_who_completed_the_step
     sign_in(page, live_server, "verifier")
     page.goto(f"{live_server}/tasks/{task['id']}")
     page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik").check()
-    page.get_by_label("Nama petugas kelurahan").fill("Budi Santoso")
     page.get_by_label("Catatan verifikasi").fill("Dicocokkan dengan buku induk RT 004")
     page.reload()  # the power drops, the page comes back
     expect(page.locator("#draft-restored")).to_contain_text("dipulihkan")
-    expect(page.get_by_label("Nama petugas kelurahan")).to_have_value("Budi Santoso")
     expect(page.get_by_label("Catatan verifikasi")).to_have_value("Dicocokkan dengan buku induk RT 004")
     expect(page.get_by_label("Sesuai dengan data kelurahan: lanjut ke perekaman biometrik")).to_be_checked()
     shot(page, "traps-07-draft-restored-1366")
@@ -282,3 +278,44 @@ def test_the_regency_officer_reads_labelled_values_not_keys(runtime, live_server
         shot(page, f"traps-09-regency-task-{tag}")
         assert no_horizontal_scroll(page)
         page.context.close()
+
+
+def test_the_case_page_has_no_technical_leftovers(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
+    """Issue 14 item 10: message names, system actors and lane names read as words; the
+    diagram's wrapped labels keep their spaces; in English the instructions are English."""
+    from playwright.sync_api import expect
+
+    receipt = printed_case(runtime, 1)
+    for viewport, tag in ((WIDE, "1366"), (PHONE, "390")):
+        page = _context(chromium, viewport).new_page()
+        sign_in(page, live_server, "camat")
+        page.goto(f"{live_server}/cases/{receipt}")
+        timeline = page.locator("#timeline")
+        expect(timeline).to_contain_text("Pesan diterima: Kartu sudah dicetak")
+        text = timeline.inner_text()
+        assert "card_printed" not in text and "worker" not in text and "office:" not in text
+        assert "Sistem" in text
+        # the enrolment status by Dukcapil's own code, as the regency recorded it
+        expect(page.locator("#enrolment-status")).to_contain_text("PRINT_READY_RECORD · siap cetak")
+        diagram = page.locator("#diagram")
+        expect(diagram).to_have_attribute("data-state", "ready", timeout=15000)
+        words = diagram.evaluate("d => d.textContent.replace(/\\s+/g, ' ')")
+        assert "kartu belum kembali" in words and "kartubelum" not in words
+        assert "Verifikator" in words and "Pengawas (camat)" in words
+        assert "verifier" not in words.split() and "supervisor" not in words.split()
+        shot(page, f"traps-09-case-words-{tag}")
+        assert no_horizontal_scroll(page)
+        page.context.close()
+
+    # English: the step's instructions are English too
+    fresh = start_new_card(runtime, 2)["receipt"]
+    task = open_task(runtime, fresh, "operator")
+    page = _context(chromium).new_page()
+    sign_in(page, live_server, "operator")
+    page.select_option("#lang-select", "en")
+    page.get_by_role("button", name="Ganti bahasa").click()
+    page.goto(f"{live_server}/tasks/{task['id']}")
+    instructions = page.locator(".instructions")
+    expect(instructions).to_contain_text("Check the required documents the applicant brought")
+    assert "Periksa" not in instructions.inner_text()
+    page.context.close()

@@ -19,6 +19,14 @@
     var canvas = viewer.get("canvas");
     var registry = viewer.get("elementRegistry");
     canvas.zoom("fit-viewport", "auto");
+    // bpmn-js wraps a label into one <tspan> per line and drops the space it broke at, so the
+    // text read aloud or copied ran words together ("kartubelum kembali"): give it back.
+    Array.prototype.forEach.call(container.querySelectorAll("text"), function (text) {
+      var lines = text.querySelectorAll("tspan");
+      for (var i = 0; i < lines.length - 1; i++) {
+        if (!/\s$/.test(lines[i].textContent)) { lines[i].textContent += " "; }
+      }
+    });
     data.completed.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "simpul-done"); } });
     data.current.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "simpul-current"); } });
     container.setAttribute("data-state", "ready");

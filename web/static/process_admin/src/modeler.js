@@ -8,6 +8,7 @@ import { FormEditor } from '@bpmn-io/form-js-editor';
 import spiffworkflow from './spiffworkflow.json';
 import SimpulPropertiesProvider from './simpul-properties';
 import { getProperty } from './simpul-properties';
+import translateModule, { formEditorModule } from './translate-id';
 
 const SimpulModule = {
   __init__: ['simpulPropertiesProvider'],
@@ -30,7 +31,10 @@ function start() {
   const modeler = new BpmnModeler({
     container: '#canvas',
     propertiesPanel: { parent: '#properties' },
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SimpulModule],
+    additionalModules: [
+      BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SimpulModule,
+      translateModule(document.documentElement.lang)
+    ],
     moddleExtensions: { spiffworkflow },
     simpul: data.catalogue,
     simpulForms: () => Object.keys(forms),
@@ -65,7 +69,8 @@ function start() {
       li.setAttribute('data-element', err.element || '');
       li.setAttribute('data-shape', target || '');
       const where = document.createElement(target ? 'a' : 'strong');
-      where.textContent = target || err.element || text.general;
+      // the element as the administrator named it; its id only when it has no name
+      where.textContent = err.element_name || target || err.element || text.general;
       if (target) {
         where.href = '#';
         where.addEventListener('click', (ev) => {
@@ -251,7 +256,10 @@ function start() {
     editingKey = key;
     $('form-dialog-key').textContent = key;
     if (!formEditor) {
-      formEditor = new FormEditor({ container: '#form-editor' });
+      formEditor = new FormEditor({
+        container: '#form-editor',
+        additionalModules: [formEditorModule(document.documentElement.lang)]
+      });
       window.simpulFormEditor = formEditor;
     }
     await formEditor.importSchema(schema);

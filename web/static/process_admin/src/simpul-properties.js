@@ -4,8 +4,8 @@
 import { h } from '@bpmn-io/properties-panel/preact';
 import { useState } from '@bpmn-io/properties-panel/preact/hooks';
 import {
-  SelectEntry, TextFieldEntry, TextAreaEntry, DescriptionEntry,
-  isSelectEntryEdited, isTextFieldEntryEdited, isTextAreaEntryEdited
+  SelectEntry, TextFieldEntry, TextAreaEntry, DescriptionEntry, NumberFieldEntry,
+  isSelectEntryEdited, isTextFieldEntryEdited, isTextAreaEntryEdited, isNumberFieldEntryEdited
 } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
@@ -161,6 +161,29 @@ function PropertyText(props) {
   });
 }
 
+const WHOLE_DAYS = /^P(\d+)D$/;
+
+// The due date as a number of days (stored as ISO 8601 "P3D"): nobody types P3D.
+function DueDays(props) {
+  const { element, text } = props;
+  const modeling = useService('modeling');
+  const moddle = useService('moddle');
+  const debounce = useService('debounceInput');
+  return h(NumberFieldEntry, {
+    id: 'simpul-due-days', element, debounce, min: 0, step: 1,
+    label: t(text, 'due_days', 'Due in days'),
+    description: t(text, 'due_days_description', 'Days after the step opens; empty: no due date.'),
+    getValue: () => {
+      const match = WHOLE_DAYS.exec(getProperty(getBusinessObject(element), 'dueIn') || '');
+      return match ? Number(match[1]) : '';
+    },
+    setValue: (value) => {
+      const days = value === '' || value === null || value === undefined ? '' : Math.max(0, Math.round(Number(value)));
+      setProperty(element, 'dueIn', days === '' || Number.isNaN(days) ? '' : 'P' + days + 'D', moddle, modeling);
+    }
+  });
+}
+
 function LaneRole(props) {
   const { element, catalogue, text } = props;
   const modeling = useService('modeling');
@@ -306,7 +329,11 @@ SimpulPropertiesProvider.prototype.getGroups = function (element) {
     }
     if (is(element, 'bpmn:UserTask')) {
       add('simpul-new-form', NewForm, { element, id: 'simpul-new-form', text, catalogue, formKeys, createForm });
-      add('simpul-due', PropertyText, { element, id: 'simpul-due', name: 'dueIn', label: t(text, 'due', 'Due in (ISO 8601, e.g. P3D)') }, isTextFieldEntryEdited);
+      add('simpul-due-days', DueDays, { element, text }, isNumberFieldEntryEdited);
+      const due = getProperty(bo, 'dueIn') || '';
+      if (due && !WHOLE_DAYS.test(due)) { // a duration that is not whole days (PT4H) stays editable as it is
+        add('simpul-due', PropertyText, { element, id: 'simpul-due', name: 'dueIn', label: t(text, 'due', 'Due in (ISO 8601, e.g. P3D)') }, isTextFieldEntryEdited);
+      }
     }
     if (is(element, 'bpmn:Activity') || is(element, 'bpmn:Event')) {
       add('simpul-name-en', PropertyText, { element, id: 'simpul-name-en', name: 'name_en', label: t(text, 'name_en', 'Name in English') }, isTextFieldEntryEdited);
