@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     if args.full_states:
-        from simpul.engine import workflow
+        from simpul.engine import _workflow as workflow
 
         workflow.may_slim = lambda status, outcome: False
     with tempfile.TemporaryDirectory(prefix="simpul-bytes-") as tmp:

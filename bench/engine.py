@@ -38,8 +38,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from simpul import engine
 from simpul.engine import Config, Runtime, directory
+from simpul.engine._specs import StateSerializer
 from simpul.engine.migrate import upgrade
-from simpul.engine.specs import StateSerializer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,8 +190,8 @@ def script_call_cost(calls: int = 2000) -> dict:
     """Microseconds per sandbox call over a case's data, in this process and with the sandbox
     worker processes (the default): a plain condition (comparisons only: run in-process even
     with the pool), a condition that calls a function, and a small script (both in a worker)."""
-    from simpul.engine.sandbox import SandboxEnvironment
-    from simpul.engine.sandbox_pool import PooledSandboxEnvironment, SandboxPool
+    from simpul.engine._sandbox import SandboxEnvironment
+    from simpul.engine._sandbox_pool import PooledSandboxEnvironment, SandboxPool
 
     data = {**RESIDENT, "nik": "6402054507000001", "documents_complete": True, "document_notes": "lengkap"}
     pool = SandboxPool(size=2)

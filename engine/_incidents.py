@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import sandbox
+from . import _sandbox as sandbox
 
 
 def describe_incident(exc: Exception) -> str:

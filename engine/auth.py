@@ -20,7 +20,7 @@ from .directory import create_user
 from .errors import Forbidden, NotFound, SimpulError, ValidationFailed
 from .i18n import LOCALES, N_, Message
 from .models import Office, User, utcnow
-from .models_web import ApiToken, LoginAttempt, UserSetting, WebSession
+from .models_accounts import ApiToken, LoginAttempt, UserSetting, WebSession
 
 security_log = logging.getLogger("simpul.security")
 

@@ -22,6 +22,8 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
+from ._specs import bpmn_specs, spec_label
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .cases import OPEN_STATUSES, lock_case, record_event
 from .drafts import require_admin
@@ -29,8 +31,6 @@ from .errors import InvalidInput, NotFound
 from .i18n import N_
 from .models import Case, HumanTask, ProcessVersion, utcnow
 from .models_migration_runs import ProcessMigrationRun
-from .specs import bpmn_specs, spec_label
-from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.migration")
 

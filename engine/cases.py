@@ -21,6 +21,7 @@ from sqlalchemy.orm import lazyload
 from ._case_access import OPEN_STATUSES, find_case, visible_case
 from ._incidents import describe_incident
 from ._timeline import record_event
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .forms import fill_from_actor, validate_form_data
@@ -41,7 +42,6 @@ from .models import (
 from .plugin_types import CaseView
 from .processes import latest_version_id
 from .requirements import REQUIREMENTS_KEY, UPLOADED_KEY, requirements_for, uploaded_requirement_keys
-from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.engine")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from . import sandbox
+from . import _sandbox as sandbox
 from ._case_access import visible_case
 from .actors import Actor
 from .errors import NotFound

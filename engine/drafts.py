@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ._specs import NS, bpmn_specs, spec_label
 from .actors import ROLES, Actor
 from .errors import Conflict, DeployError, Forbidden, NotFound
 from .models import Case, ProcessVersion, utcnow
-from .models_process_admin import ProcessDraft, VersionCaseCount
+from .models_drafts import ProcessDraft, VersionCaseCount
 from .processes import store_version
-from .specs import NS, bpmn_specs, spec_label
 from .validation import FORM_KEY, bpmn_root, known_messages, validate_process
 
 log = logging.getLogger(__name__)

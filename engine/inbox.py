@@ -455,7 +455,7 @@ def step_names(version: ProcessVersion) -> dict:
 
 def case_diagram(runtime, case_ref, actor: Actor) -> dict:
     """The case's BPMN diagram with the elements it has passed and where it stands now."""
-    from .workflow import CaseWorkflow  # loading a workflow needs the sandbox; import late
+    from ._workflow import CaseWorkflow  # loading a workflow needs the sandbox; import late
 
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")

@@ -149,7 +149,7 @@ class HumanTask(Base):
         # "My roles": the free tasks of a role, paged by (due date, waiting since, id); the
         # badge counts from this index alone.
         Index("ix_human_tasks_inbox", "office_code", "role", "assignee", "due_at", "created_at", "id"),
-        # (office_code, assignee) lookups use ix_human_tasks_assignee_due (models_web): one index
+        # (office_code, assignee) lookups use ix_human_tasks_assignee_due (below): one index
         # fewer to write on every step.
     )
 

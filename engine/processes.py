@@ -6,12 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, func, select
 
+from ._specs import ParsedProcess
 from .errors import Conflict, DeployError, NotFound
 from .i18n import N_, Message
 from .models import Case, ProcessVersion, utcnow
 from .refusals import refusal_message
 from .resources import PROCESSES_DIR
-from .specs import ParsedProcess
 from .validation import validate_process
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ._specs import StateSerializer
 from ._workflow_cache import WorkflowCache
 from .config import Config
 from .db import Database, after_commit, make_engine
@@ -26,11 +27,10 @@ from .errors import PluginError
 from .i18n import gettext_for
 from .plugins import make_plugin_manager
 from .resources import PROCESSES_DIR
-from .specs import StateSerializer
 from .wakeup import CHANNEL, Wakeup
 
 if TYPE_CHECKING:
-    from .sandbox_pool import SandboxPool
+    from ._sandbox_pool import SandboxPool
 
 log = logging.getLogger("simpul.engine")
 
@@ -50,7 +50,7 @@ def _plain_data(value, depth: int = 0) -> bool:
 def checked_helper(name: str, function):
     """A plugin's expression helper as scripts see it: plain data (JSON values) out, or a
     clear script error, so no object of the node ever reaches a sandboxed script."""
-    from .sandbox import ScriptError, _check_data, _new_budget
+    from ._sandbox import ScriptError, _check_data, _new_budget
 
     def helper(*args, **kwargs):
         result = function(*args, **kwargs)
@@ -172,8 +172,8 @@ class Runtime:
         declared[namespace] = (plugin, decl)
 
     def _collect_expression_helpers(self) -> dict:
-        from .sandbox import RESERVED_NAMES
-        from .specs import SCRIPT_HELPERS
+        from ._sandbox import RESERVED_NAMES
+        from ._specs import SCRIPT_HELPERS
 
         helpers: dict = {}
         for impl in self.hook.expression_helpers.get_hookimpls():
@@ -329,7 +329,7 @@ class Runtime:
             return None
         pool = getattr(self, "_sandbox_pool", None)
         if pool is None:
-            from .sandbox_pool import SandboxPool
+            from ._sandbox_pool import SandboxPool
 
             with _POOL_LOCK:
                 pool = getattr(self, "_sandbox_pool", None)

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .cases import (
     _case_summary,
@@ -28,7 +29,6 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFaile
 from .i18n import N_, Message
 from .models import Job, User, utcnow
 from .slim import may_slim
-from .workflow import CaseWorkflow
 
 #: a case closed by a rejection may be reopened this many days after it ended (node setting)
 REOPEN_DAYS = 30

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from ._specs import BPMN_NS, NS, ParsedProcess, parse_process
 from .actors import ROLES
 from .decisions import checkbox_end_warnings
 from .errors import DeployError, InvalidInput, PluginError
 from .i18n import N_
-from .specs import BPMN_NS, NS, ParsedProcess, parse_process
 
 log = logging.getLogger(__name__)
 

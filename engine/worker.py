@@ -14,11 +14,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
 from ._incidents import describe_incident
+from ._workflow import CaseWorkflow
 from .actors import Actor
 from .cases import lock_case, record_event
 from .models import Job, OutboxMessage, utcnow
 from .retry import backoff
-from .workflow import CaseWorkflow
 
 log = logging.getLogger("simpul.worker")
 

@@ -50,19 +50,19 @@ BUGS = {
         ["tests/test_bug_classes.py", "-k", "(cancel_racing or parallel_is_applied) and postgresql"],
     ),
     "timer_latest": (
-        "engine/workflow.py",
+        "engine/_workflow.py",
         "return min(due) if due else None",
         "return max(due) if due else None",
         ["tests/test_bug_classes.py", "-k", "parallel_timers"],
     ),
     "no_backoff": (
-        "engine/workflow.py",
+        "engine/_workflow.py",
         "ceiling = base_seconds * (2 ** min(max(0, attempts - 1), 32))",
         "ceiling = base_seconds",
         ["tests/test_bug_classes.py", "-k", "retries_wait"],
     ),
     "forms_not_hashed": (
-        "engine/specs.py",
+        "engine/_specs.py",
         '    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))\n',
         "",
         ["tests/test_bug_classes.py", "-k", "form_only"],

@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from simpul import engine
-from simpul.engine import Conflict, NotFound, ValidationFailed, directory
+from simpul.engine import Conflict, NotFound, ValidationFailed, backoff, directory
 from simpul.engine.documents import check_content, max_upload_bytes
 from simpul.engine.inbox import inbox
 from simpul.engine.models import Case, Job, utcnow
-from simpul.engine.workflow import backoff
 
 from .bpmn_samples import HEAD
 from .conftest import REGENCY
@@ -204,7 +203,7 @@ def test_retries_wait_longer_after_each_failure():
 
 def test_a_change_to_a_form_only_changes_the_versions_content_hash():
     """Deploying refuses a version whose hash is unchanged: forms must be part of it."""
-    from simpul.engine.specs import content_hash
+    from simpul.engine._specs import content_hash
 
     bpmn = "<bpmn/>"
     assert content_hash(bpmn, {"f": {"components": [1]}}) != content_hash(bpmn, {"f": {"components": [2]}})

@@ -12,8 +12,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from simpul.engine import sandbox
-from simpul.engine.sandbox import RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError, check_source
+from simpul.engine import _sandbox as sandbox
+from simpul.engine._sandbox import RESERVED_NAMES, SandboxEnvironment, SandboxScriptEngine, ScriptError, check_source
 
 
 @pytest.fixture

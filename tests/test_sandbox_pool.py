@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from simpul.engine.sandbox import ScriptError
-from simpul.engine.sandbox_pool import GRACE_SECONDS, PooledSandboxEnvironment, SandboxPool
+from simpul.engine._sandbox import ScriptError
+from simpul.engine._sandbox_pool import GRACE_SECONDS, PooledSandboxEnvironment, SandboxPool
 
 #: ``str()`` of a shared nested list: one C call of about 10**9 items, no tick in between.
 C_LEVEL_BOMB = "a = [0] * 1000\nb = [a] * 1000\nc = [b] * 1000\ntext = str(c)"
@@ -91,7 +91,7 @@ def test_memory_beyond_the_limit_is_stopped_and_the_node_does_not_grow(pool):
 def test_a_node_runs_its_cases_scripts_in_the_pool(runtime):
     pool = runtime.sandbox_pool()
     assert pool is not None and pool.size == runtime.config.sandbox_workers
-    from simpul.engine.workflow import _script_engine
+    from simpul.engine._workflow import _script_engine
     from tests.flows import DOCS_OK, complete, open_task, start_new_card
 
     receipt = start_new_card(runtime, 1)["receipt"]
@@ -103,7 +103,7 @@ def test_a_node_runs_its_cases_scripts_in_the_pool(runtime):
 
 
 def test_only_expressions_that_cannot_run_long_skip_the_worker(pool):
-    from simpul.engine.sandbox_pool import is_bounded
+    from simpul.engine._sandbox_pool import is_bounded
 
     assert is_bounded("documents_complete == True and not (age < 17)")
     assert is_bounded("status in ('a', 'b') and data['x'] != None")

@@ -40,9 +40,8 @@ from uuid import uuid4
 
 from sqlalchemy import func, or_, select, update
 
-from simpul.engine import office_exists, prune_sent_messages
+from simpul.engine import backoff, office_exists, prune_sent_messages
 from simpul.engine.models import CaseEvent, OutboxMessage, utcnow
-from simpul.engine.workflow import backoff
 
 from . import protocol as p
 from .inbox import apply_envelope, ensure_peer_row

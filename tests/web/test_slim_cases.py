@@ -77,7 +77,7 @@ def test_a_rejected_case_keeps_its_tree_and_can_still_be_reopened(runtime):
 
 
 def test_the_migration_slims_cases_finished_before_it_and_keeps_their_path(runtime, monkeypatch):
-    monkeypatch.setattr("simpul.engine.workflow.may_slim", lambda status, outcome: False)  # the old engine
+    monkeypatch.setattr("simpul.engine._workflow.may_slim", lambda status, outcome: False)  # the old engine
     receipt = finished_case(runtime)
     full = state_of(runtime, receipt)
     assert not slim.is_slim(full)

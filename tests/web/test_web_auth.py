@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from simpul.engine.models import User
-from simpul.engine.models_web import LoginAttempt
+from simpul.engine.models_accounts import LoginAttempt
 
 from .web_helpers import PASSWORD, Browser, page_text
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from simpul.engine.models import Case, CaseComment
-from simpul.engine.models_web import LoginAttempt
+from simpul.engine.models_accounts import LoginAttempt
 
 from ..flows import resident, start_new_card
 from .web_helpers import PASSWORD, page_text

@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from simpul.engine import auth
-from simpul.engine.models_web import LoginAttempt, WebSession
+from simpul.engine.models_accounts import LoginAttempt, WebSession
 
 from .web_helpers import PASSWORD, Browser
 

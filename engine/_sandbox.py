@@ -19,7 +19,7 @@ guard functions:
 Compiled code is cached by (source, mode), so re-evaluating a gateway condition costs a dict
 copy and an ``eval``.  In-process, limits are best effort against cheap bombs: a single long
 C-level operation (``str()`` of a huge shared nested list) cannot be interrupted.  The engine
-therefore runs this sandbox inside worker processes under OS limits (engine/sandbox_pool.py),
+therefore runs this sandbox inside worker processes under OS limits (engine/_sandbox_pool.py),
 which are killed and replaced when a call overruns.
 """
 

@@ -26,7 +26,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from . import sandbox
+from . import _sandbox as sandbox
 from .errors import DeployError
 from .forms import FIELD_NAME, field_keys, load_form_file
 from .i18n import N_, Message

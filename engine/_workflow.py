@@ -18,14 +18,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import sandbox
+from . import _sandbox as sandbox
 from ._incidents import describe_incident
+from ._sandbox_pool import PooledSandboxEnvironment
 from .db import after_commit
 from .errors import Conflict, NotFound
 from .models import Case, HumanTask, Job, Row, WorkflowState, utcnow
 from .plugin_types import ServiceContext
 from .retry import backoff  # noqa: F401  (kept importable here for plugins not yet converted)
-from .sandbox_pool import PooledSandboxEnvironment
 from .slim import completed_in_workflow, is_slim, may_slim, slim_state
 
 

@@ -1,6 +1,6 @@
 """Sandbox worker processes: every script, condition and timer expression of a case runs in one.
 
-The in-process sandbox (engine/sandbox.py) enforces its time and memory limits with a tick
+The in-process sandbox (engine/_sandbox.py) enforces its time and memory limits with a tick
 between Python instructions, so one long C-level call (``str()`` of a huge nested list, a
 giant ``sorted()``) runs on unchecked and holds the interpreter.  Here each call is sent to
 one of a few worker processes:
@@ -32,7 +32,7 @@ import queue
 import resource
 import threading
 
-from .sandbox import SandboxEnvironment, ScriptError
+from ._sandbox import SandboxEnvironment, ScriptError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_limit_mb = memory_limit_mb
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["simpul.engine.sandbox"])
+        self._ctx.set_forkserver_preload(["simpul.engine._sandbox"])
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._started = 0
         self._lock = threading.Lock()
