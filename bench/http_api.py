@@ -67,7 +67,7 @@ STEP_DATA = {
     "Task_receive_card": ("operator", {"card_arrived": True}),
     "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
     "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
-    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "print_ready"}),
+    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"}),
     "Task_blank_stock": ("disdukcapil", {"blank_in_stock": True}),
     "Task_print_card": ("disdukcapil", {"card_serial": "KTP-X"}),
 }

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.parametrize("db", ["postgresql"], indirect=True), pyte
 
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
 OFFICES = [f"6402{i:02d}" for i in range(1, 21)]
-REGENCY_STEPS = [{"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True}]
+REGENCY_STEPS = [{"data_complete": True}, {"enrolment_result": "PRINT_READY_RECORD"}, {"blank_in_stock": True}]
 
 
 def free_port() -> int:

@@ -105,7 +105,7 @@ def _to_printed(rt, receipt):
     complete(rt, receipt, "operator", BIOMETRICS)
     run_worker_until_quiet(rt)
     printing = engine.list_tasks(rt, actor(rt, "disdukcapil"))[0]["receipt"]
-    for data in ({"data_complete": True}, {"enrolment_result": "print_ready"}, {"blank_in_stock": True}):
+    for data in ({"data_complete": True}, {"enrolment_result": "PRINT_READY_RECORD"}, {"blank_in_stock": True}):
         complete(rt, printing, "disdukcapil", data)
     complete(rt, printing, "disdukcapil", {"card_serial": "KTP-0001"})
     run_worker_until_quiet(rt)
