@@ -63,6 +63,12 @@ def _actor():
     return actor
 
 
+def _nik_cursor(value) -> str | None:
+    """A keyset cursor of the flags page: a NIK (digits, at most 16), else none."""
+    value = (value or "").strip()
+    return value if value.isdigit() and len(value) <= 16 else None
+
+
 def _login():
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -300,22 +306,24 @@ class _Pages:
         actor = _actor()
         if actor is None:
             return _login()
-        from .flags import KIND_LABELS, flags_with_resolutions
+        from .flags import KIND_LABELS, flags_page
 
         show_all = request.args.get("all") == "1"
         kind = request.args.get("kind") if request.args.get("kind") in KIND_LABELS else None
-        found = flags_with_resolutions(self.runtime, actor.office_code, open_only=not show_all)
-        counts = {k: sum(1 for f in found if f["kind"] == k) for k in KIND_LABELS}
-        if kind:
-            found = [f for f in found if f["kind"] == kind]
-        for f in found:
+        after, before = (_nik_cursor(request.args.get(k)) for k in ("after", "before"))
+        page = flags_page(
+            self.runtime, actor.office_code, after=after, before=before, limit=PAGE, kind=kind, open_only=not show_all
+        )
+        for f in page["flags"]:
             f["nik_masked"] = engine.mask_nik(f["nik"])
             f["label"] = gettext(KIND_LABELS[f["kind"]])
+        keep = {"kind": kind, "all": "1" if show_all else None}
         return render_template(
             "socialization/residents_flags.html",
-            flags=found[:500],
-            more=len(found) > 500,
-            counts=[(k, gettext(v), counts[k]) for k, v in KIND_LABELS.items()],
+            flags=page["flags"],
+            next_url=url_for("residents.flags", **keep, after=page["next"]) if page["next"] else None,
+            prev_url=url_for("residents.flags", **keep, before=page["prev"]) if page["prev"] else None,
+            kinds=[(k, gettext(v)) for k, v in KIND_LABELS.items()],
             kind=kind,
             show_all=show_all,
             may_resolve=actor.has_role("verifier") or actor.has_role("supervisor"),
