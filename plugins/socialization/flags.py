@@ -142,8 +142,10 @@ CASE_KINDS = ("not_in_registry", "data_differs", "carded_registry_only", "carded
 BATCH = 400
 
 
-def _candidate_niks(session, office_code: str, cursor: str | None, forward: bool, kind: str | None) -> tuple:
-    """The next ``BATCH`` NIKs past ``cursor`` that may carry a flag, in paging order, and
+def _candidate_niks(
+    session, office_code: str, cursor: str | None, forward: bool, kind: str | None, batch: int
+) -> tuple:
+    """The next ``batch`` NIKs past ``cursor`` that may carry a flag, in paging order, and
     whether the end was reached: the case-state rows' NIKs (primary key order) merged with
     the NIKs twice in the registry within the same range (index ``ix_soc_residents_nik``)."""
     found: set[str] = set()
@@ -153,9 +155,9 @@ def _candidate_niks(session, office_code: str, cursor: str | None, forward: bool
         if cursor is not None:
             where.append(CaseState.nik > cursor if forward else CaseState.nik < cursor)
         order = CaseState.nik.asc() if forward else CaseState.nik.desc()
-        got = session.scalars(select(CaseState.nik).where(*where).order_by(order).limit(BATCH)).all()
+        got = session.scalars(select(CaseState.nik).where(*where).order_by(order).limit(batch)).all()
         found.update(got)
-        if len(got) == BATCH:
+        if len(got) == batch:
             bound = got[-1]
     if kind is None or kind == "nik_twice":
         where = [Resident.office_code == office_code, Resident.gone_at.is_(None)]
@@ -166,10 +168,10 @@ def _candidate_niks(session, office_code: str, cursor: str | None, forward: bool
         order = Resident.nik.asc() if forward else Resident.nik.desc()
         twice = (
             select(Resident.nik).where(*where).group_by(Resident.nik).having(func.count() > 1).order_by(order)
-        ).limit(BATCH)
+        ).limit(batch)
         got = session.scalars(twice).all()
         found.update(got)
-        if len(got) == BATCH:
+        if len(got) == batch:
             bound = got[-1] if bound is None else (min(bound, got[-1]) if forward else max(bound, got[-1]))
     ordered = sorted(found, reverse=not forward)
     if bound is not None:
@@ -196,9 +198,11 @@ def flags_page(
     cursor = after if forward else before
     groups: list[list[dict]] = []
     total, more = 0, False
+    batch = min(BATCH, max(2 * limit, 100))  # doubled while the NIKs give few flags
     with runtime.read() as s:
         while not more:
-            niks, at_end = _candidate_niks(s, office_code, cursor, forward, kind)
+            niks, at_end = _candidate_niks(s, office_code, cursor, forward, kind, batch)
+            batch = min(batch * 2, 8 * BATCH)
             if niks:
                 found = _with_resolutions(s, office_code, compute_flags(s, office_code, niks=niks), niks)
                 by_nik: dict[str, list[dict]] = {}

@@ -32,6 +32,7 @@ class Resident(Base):
     __table_args__ = (
         Index("ix_soc_residents_key", "office_code", "kelurahan_code", "nik", unique=True),
         Index("ix_soc_residents_nik", "office_code", "nik"),
+        Index("ix_soc_residents_live_nik", "office_code", "nik", "gone_at"),  # the flags page
         Index("ix_soc_residents_area", "office_code", "kelurahan_code", "rw", "rt"),
         Index("ix_soc_residents_birth", "office_code", "birth_date"),
     )

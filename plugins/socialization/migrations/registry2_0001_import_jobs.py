@@ -1,4 +1,5 @@
-"""socialization: background resident-list imports and their progress
+"""socialization: background resident-list imports and their progress; an index for the
+flags page's NIKs twice (covering ``gone_at``, so it is read from the index alone)
 
 Revision ID: registry2_0001_import_jobs
 Revises: registry_0004_campaigns
@@ -36,9 +37,11 @@ def upgrade():
     )
     op.create_index("ix_soc_import_jobs_token", "socialization_import_jobs", ["token"], unique=True)
     op.create_index("ix_soc_import_jobs_status", "socialization_import_jobs", ["status", "id"])
+    op.create_index("ix_soc_residents_live_nik", "socialization_residents", ["office_code", "nik", "gone_at"])
 
 
 def downgrade():
+    op.drop_index("ix_soc_residents_live_nik", table_name="socialization_residents")
     op.drop_index("ix_soc_import_jobs_status", table_name="socialization_import_jobs")
     op.drop_index("ix_soc_import_jobs_token", table_name="socialization_import_jobs")
     op.drop_table("socialization_import_jobs")
