@@ -117,6 +117,12 @@ def main() -> None:
         seconds, plan = timed_import(rt, data)
         print(f"{kind}: re-import (diff, all unchanged {plan.unchanged}): {seconds:.2f} s")
         fill(rt, args.residents)
+        if args.postgres:  # as autovacuum would after a bulk load: the planner needs the statistics
+            from sqlalchemy import text as sql
+
+            with rt.transaction() as uow:
+                uow.session.execute(sql("ANALYZE socialization_residents"))
+                uow.session.execute(sql("ANALYZE socialization_case_states"))
         began = time.perf_counter()
         with rt.transaction() as uow:
             rebuild_cells(uow.session, OFFICE, date.today(), 17)
