@@ -10,6 +10,8 @@ empty database the benchmark may fill).  Timed:
   registry and a case state for a tenth of them: p50 and p95 of 50 runs.
 
 Run:  .venv/bin/python bench/registry.py [--rows 50000] [--residents 100000] [--postgres URL]
+The flags page (keyset-paged) is timed on the same 100,000 residents.
+
 Target: 50,000 rows imported in < 30 s on SQLite; coverage p95 < 100 ms at 100,000 residents.
 """
 
@@ -115,6 +117,12 @@ def main() -> None:
         seconds, plan = timed_import(rt, data)
         print(f"{kind}: re-import (diff, all unchanged {plan.unchanged}): {seconds:.2f} s")
         fill(rt, args.residents)
+        if args.postgres:  # as autovacuum would after a bulk load: the planner needs the statistics
+            from sqlalchemy import text as sql
+
+            with rt.transaction() as uow:
+                uow.session.execute(sql("ANALYZE socialization_residents"))
+                uow.session.execute(sql("ANALYZE socialization_case_states"))
         began = time.perf_counter()
         with rt.transaction() as uow:
             rebuild_cells(uow.session, OFFICE, date.today(), 17)
@@ -130,7 +138,30 @@ def main() -> None:
             f"{kind}: coverage of {figures['total']['residents']} residents: "
             f"p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms"
         )
+        flag_pages(rt, kind, args.runs)
         rt.close()
+
+
+def flag_pages(rt, kind: str, runs: int) -> None:
+    """The flags page (keyset-paged by NIK): the first page, a walk of ten pages, and the
+    sparsest filter (a NIK twice) that scans the registry's NIK index for its page."""
+    from simpul.plugins.socialization.flags import flags_page
+
+    for label, kw in (("first page", {}), ("kind nik_twice", {"kind": "nik_twice"})):
+        times = []
+        for _ in range(max(runs // 5, 3)):
+            began = time.perf_counter()
+            flags_page(rt, OFFICE, limit=50, **kw)
+            times.append((time.perf_counter() - began) * 1000)
+        print(f"{kind}: flags {label}: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
+    began, cursor, shown = time.perf_counter(), None, 0
+    for _ in range(10):
+        page = flags_page(rt, OFFICE, after=cursor, limit=50)
+        shown += len(page["flags"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    print(f"{kind}: flags, 10 pages forward ({shown} flags): {(time.perf_counter() - began) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -288,3 +288,14 @@ def office_summaries(runtime, actor):
     "sent", "printed", "handed_over", "rejected", "breaches"}], "open_by_step": [{"step",
     "name", "name_en", "open", "overdue"}], "open_total", "overdue_total", "incidents"}``; only
     offices ``actor`` may see.  ``[]``/``None`` for none.  Results are combined."""
+
+
+@hookspec
+def run_due_work(runtime):
+    """Called by the worker at every pass (``simpul worker``, the embedded worker, ``simpul
+    worker --once`` and ``engine.run_due``), after the engine's due jobs and outbox messages,
+    outside any transaction.  Do a bounded piece of the plugin's own background work (e.g. one
+    queued import) in the plugin's own transactions.  Return how many units were done (``0``
+    or ``None`` for none): a non-zero total makes the worker pass again at once instead of
+    sleeping.  A raise is logged with the plugin's name and does not stop the other plugins or
+    the worker.  Every plugin is called."""

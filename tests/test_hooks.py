@@ -858,3 +858,32 @@ def test_hook_office_summaries(db, tmp_path):
     assert "Kecamatan Jauh" not in page_text(browser.get("/dashboard"))
     assert seen == ["disdukcapil", "camat"]
     rt.close()
+
+
+def test_hook_run_due_work(db, tmp_path):
+    """A regency's plugin with its own queue: the worker runs it at every pass, its count
+    keeps the worker busy, and one plugin that raises stops neither the others nor the pass."""
+    queue = ["a", "b"]
+    done = []
+
+    class Drains:
+        @hookimpl
+        def run_due_work(self, runtime):
+            if not queue:
+                return 0
+            done.append(queue.pop(0))
+            return 1
+
+    class Broken:
+        @hookimpl
+        def run_due_work(self, runtime):
+            raise RuntimeError("disk full")
+
+    rt = _runtime(db, tmp_path, Drains(), Broken())
+    try:
+        assert engine.run_due(rt)["plugin_work"] == 1
+        assert engine.run_due(rt)["plugin_work"] == 1
+        assert engine.run_due(rt)["plugin_work"] == 0
+        assert done == ["a", "b"]
+    finally:
+        rt.close()

@@ -77,6 +77,13 @@ def case_actions(runtime, case, actor):
 
 
 @hookimpl
+def run_due_work(runtime):
+    from .import_jobs import run_due_work as run
+
+    return run(runtime)
+
+
+@hookimpl
 def web_blueprints(runtime):
     from .campaigns_web import make_blueprint as campaigns_blueprint
     from .residents_web import make_blueprint as residents_blueprint

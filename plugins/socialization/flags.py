@@ -13,7 +13,8 @@ Kinds:
 * ``carded_simpul_only``    Simpul handed a card over, the list says the resident has none.
 
 Flags are computed when shown, from the case-state rows (one per NIK with a case) and the
-registry, never from every case; a resolution matches a flag by a fingerprint of its values.
+registry, never from every case, one keyset page of NIKs at a time (``flags_page``); a
+resolution matches a flag by a fingerprint of its values.
 """
 
 from __future__ import annotations
@@ -66,14 +67,17 @@ def _flag(kind, nik, values, *, name=None, receipt=None, resident_id=None) -> di
     }
 
 
-def compute_flags(session, office_code: str, nik: str | None = None) -> list[dict]:
-    """Every current mismatch of the office (or of one NIK), oldest resident first."""
+def compute_flags(session, office_code: str, nik: str | None = None, *, niks: list[str] | None = None) -> list[dict]:
+    """Every current mismatch of the office (or of one NIK, or of the NIKs ``niks``)."""
     flags: list[dict] = []
     res_where = [Resident.office_code == office_code, Resident.gone_at.is_(None)]
     st_where = [CaseState.office_code == office_code]
     if nik:
         res_where.append(Resident.nik == nik)
         st_where.append(CaseState.nik == nik)
+    if niks is not None:
+        res_where.append(Resident.nik.in_(niks))
+        st_where.append(CaseState.nik.in_(niks))
     twice = select(Resident.nik).where(*res_where).group_by(Resident.nik).having(func.count() > 1)
     for (dup,) in session.execute(twice):
         rows = session.scalars(select(Resident).where(*res_where, Resident.nik == dup).order_by(Resident.id)).all()
@@ -126,18 +130,116 @@ def compute_flags(session, office_code: str, nik: str | None = None) -> list[dic
 
 
 def flags_with_resolutions(runtime, office_code: str, nik: str | None = None, *, open_only: bool = False) -> list[dict]:
+    """Every flag of the office (or of one NIK) with its resolution: for one resident's page
+    and for tests; the flags page takes ``flags_page``, one keyset page at a time."""
     with runtime.read() as s:
-        flags = compute_flags(s, office_code, nik)
-        where = [FlagResolution.office_code == office_code]
-        if nik:
-            where.append(FlagResolution.nik == nik)
-        resolved = {(r.nik, r.kind, r.fingerprint): r for r in s.scalars(select(FlagResolution).where(*where))}
+        flags = _with_resolutions(s, office_code, compute_flags(s, office_code, nik), [nik] if nik else None)
+    return [f for f in flags if not (open_only and f["resolution"])]
+
+
+#: the kinds each source of NIKs can give (a NIK twice comes from the registry alone).
+CASE_KINDS = ("not_in_registry", "data_differs", "carded_registry_only", "carded_simpul_only")
+BATCH = 400
+
+
+def _candidate_niks(
+    session, office_code: str, cursor: str | None, forward: bool, kind: str | None, batch: int
+) -> tuple:
+    """The next ``batch`` NIKs past ``cursor`` that may carry a flag, in paging order, and
+    whether the end was reached: the case-state rows' NIKs (primary key order) merged with
+    the NIKs twice in the registry within the same range (index ``ix_soc_residents_nik``)."""
+    found: set[str] = set()
+    bound = None
+    if kind is None or kind in CASE_KINDS:
+        where = [CaseState.office_code == office_code]
+        if cursor is not None:
+            where.append(CaseState.nik > cursor if forward else CaseState.nik < cursor)
+        order = CaseState.nik.asc() if forward else CaseState.nik.desc()
+        got = session.scalars(select(CaseState.nik).where(*where).order_by(order).limit(batch)).all()
+        found.update(got)
+        if len(got) == batch:
+            bound = got[-1]
+    if kind is None or kind == "nik_twice":
+        where = [Resident.office_code == office_code, Resident.gone_at.is_(None)]
+        if cursor is not None:
+            where.append(Resident.nik > cursor if forward else Resident.nik < cursor)
+        if bound is not None:
+            where.append(Resident.nik <= bound if forward else Resident.nik >= bound)
+        order = Resident.nik.asc() if forward else Resident.nik.desc()
+        twice = (
+            select(Resident.nik).where(*where).group_by(Resident.nik).having(func.count() > 1).order_by(order)
+        ).limit(batch)
+        got = session.scalars(twice).all()
+        found.update(got)
+        if len(got) == batch:
+            bound = got[-1] if bound is None else (min(bound, got[-1]) if forward else max(bound, got[-1]))
+    ordered = sorted(found, reverse=not forward)
+    if bound is not None:
+        ordered = [n for n in ordered if (n <= bound if forward else n >= bound)]
+    return ordered, bound is None
+
+
+def flags_page(
+    runtime,
+    office_code: str,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+    kind: str | None = None,
+    open_only: bool = True,
+) -> dict:
+    """One page of the office's flags in NIK order (a NIK's flags stay on one page), keyset-
+    paged by NIK: ``after`` the last NIK of the page before, or ``before`` the first NIK of
+    the page after.  Only the NIKs of the page and of a few batches past it are computed, so
+    a page costs the same at 100,000 residents as at 100.  Returns ``{"flags", "next",
+    "prev"}`` (the cursors of the neighbouring pages, ``None`` at either end)."""
+    forward = before is None or after is not None
+    cursor = after if forward else before
+    groups: list[list[dict]] = []
+    total, more = 0, False
+    batch = min(BATCH, max(2 * limit, 100))  # doubled while the NIKs give few flags
+    with runtime.read() as s:
+        while not more:
+            niks, at_end = _candidate_niks(s, office_code, cursor, forward, kind, batch)
+            batch = min(batch * 2, 8 * BATCH)
+            if niks:
+                found = _with_resolutions(s, office_code, compute_flags(s, office_code, niks=niks), niks)
+                by_nik: dict[str, list[dict]] = {}
+                for f in found:
+                    if (kind is None or f["kind"] == kind) and not (open_only and f["resolution"]):
+                        by_nik.setdefault(f["nik"], []).append(f)
+                for nik in niks:
+                    if nik not in by_nik:
+                        continue
+                    if total >= limit:
+                        more = True
+                        break
+                    groups.append(by_nik[nik])
+                    total += len(by_nik[nik])
+                cursor = niks[-1]
+            if at_end:
+                break
+    if not forward:
+        groups.reverse()
+    flags = [f for g in groups for f in g]
+    first, last = (flags[0]["nik"], flags[-1]["nik"]) if flags else (None, None)
+    if forward:
+        return {"flags": flags, "next": last if more else None, "prev": first if after is not None else None}
+    return {"flags": flags, "next": last if flags else None, "prev": first if more else None}
+
+
+def _with_resolutions(session, office_code: str, flags: list[dict], niks: list[str] | None = None) -> list[dict]:
+    where = [FlagResolution.office_code == office_code]
+    if niks is not None:
+        where.append(FlagResolution.nik.in_(niks))
+    resolved = {(r.nik, r.kind, r.fingerprint): r for r in session.scalars(select(FlagResolution).where(*where))}
     for f in flags:
         r = resolved.get((f["nik"], f["kind"], f["fingerprint"]))
         f["resolution"] = (
             {"note": r.note, "by": r.resolved_by, "at": r.resolved_at.isoformat()} if r is not None else None
         )
-    return [f for f in flags if not (open_only and f["resolution"])]
+    return flags
 
 
 def resolve_flag(runtime, office_code: str, nik: str, kind: str, fingerprint: str, note: str, username: str) -> None:

@@ -32,6 +32,7 @@ class Resident(Base):
     __table_args__ = (
         Index("ix_soc_residents_key", "office_code", "kelurahan_code", "nik", unique=True),
         Index("ix_soc_residents_nik", "office_code", "nik"),
+        Index("ix_soc_residents_live_nik", "office_code", "nik", "gone_at"),  # the flags page
         Index("ix_soc_residents_area", "office_code", "kelurahan_code", "rw", "rt"),
         Index("ix_soc_residents_birth", "office_code", "birth_date"),
     )
@@ -184,3 +185,32 @@ class Attendance(Base):
     problem: Mapped[str | None] = mapped_column(String(500), nullable=True)
     marked_by: Mapped[str] = mapped_column(String(64))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ImportJob(Base):
+    """A resident-list import run by the worker (``run_due_work``) for the web page: the
+    upload is checked (``action="check"``) or applied (``"apply"``) in the background, its
+    progress (rows done of total) written as it goes; statuses ``queued``, ``running``,
+    ``checked``, ``needs_mapping``, ``applied``, ``stopped`` (nothing stored), ``failed``,
+    ``discarded``."""
+
+    __tablename__ = "socialization_import_jobs"
+    __table_args__ = (
+        Index("ix_soc_import_jobs_token", "token", unique=True),
+        Index("ix_soc_import_jobs_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(24))
+    office_code: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict] = mapped_column(JSON)  # {"kelurahan", "mapping", "stop_on_error"}
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,6 +7,10 @@
 * ``POST /socialization/residents/import``          check it: the mapping step when headers are
   unknown, else the error report and the difference against the stored list
 * ``POST /socialization/residents/import/<token>``  apply it (after the confirmation)
+* ``GET  /socialization/residents/import/<token>``  a list checked in the background (one over
+  the ``background_import_kb`` setting): its progress (the page reloads itself, no script),
+  then the mapping step, the check or the result; the confirmation is stored in the
+  background too (``import_jobs``, run by the worker's ``run_due_work`` hook)
 * ``GET  /socialization/residents/<id>``            one resident: registry data and e-KTP state
 
 Every query is limited to the signed-in user's office: another office's residents are
@@ -25,6 +29,7 @@ from flask_babel import gettext
 from simpul import engine
 from simpul.engine.i18n import render
 
+from . import import_jobs
 from .coverage import STATE_LABELS, WITHOUT_STATES, coverage, resident_state, without_ektp
 from .models import Resident
 from .registry import FIELD_LABELS, FIELDS, apply_import, diff_view, plan_import, read_table, summary
@@ -56,6 +61,12 @@ def _actor():
     if not actor.office_code or not any(actor.has_role(r) for r in STAFF_ROLES):
         abort(403)
     return actor
+
+
+def _nik_cursor(value) -> str | None:
+    """A keyset cursor of the flags page: a NIK (digits, at most 16), else none."""
+    value = (value or "").strip()
+    return value if value.isdigit() and len(value) <= 16 else None
 
 
 def _login():
@@ -153,7 +164,15 @@ class _Pages:
         (self.uploads / f"{token}{suffix}").write_bytes(data)
         meta = {"name": file.filename[:200], "suffix": suffix, "office": actor.office_code, "user": actor.username}
         (self.uploads / f"{token}.json").write_text(json.dumps(meta))
+        if len(data) > int(self.runtime.plugin_settings(NAMESPACE)["background_import_kb"]) * 1024:
+            self._queue(token, meta, "check", request.form, import_jobs.count_rows(data, suffix))
+            return redirect(url_for("residents.job", token=token), 303)
         return self._preview(token, meta, data, request.form)
+
+    def _queue(self, token, meta, action, form, rows_total=None):
+        kelurahan, mapping, stop = self._options(form)
+        options = {"kelurahan": kelurahan, "mapping": mapping, "stop": stop}
+        import_jobs.queue(self.runtime, token, meta, action, options, rows_total)
 
     def _upload_error(self, choices, message, status):
         return render_template("socialization/residents_import.html", kelurahan=choices, error=message), status
@@ -183,12 +202,13 @@ class _Pages:
             self.runtime, data, "x" + meta["suffix"], meta["office"], kelurahan=kelurahan, mapping=mapping or None
         )
 
-    def _preview(self, token, meta, data, form):
+    def _preview(self, token, meta, data, form, plan=None):
         kelurahan, mapping, stop = self._options(form)
-        try:
-            plan = self._plan(meta, data, form)
-        except engine.InvalidInput as exc:
-            return self._upload_error(self.kelurahan_choices(g.actor), exc.render(gettext), 422)
+        if plan is None:
+            try:
+                plan = self._plan(meta, data, form)
+            except engine.InvalidInput as exc:
+                return self._upload_error(self.kelurahan_choices(g.actor), exc.render(gettext), 422)
         if plan.stopped:
             header, _rows = read_table(data, "x" + meta["suffix"])
             from .registry import guess_mapping
@@ -222,7 +242,18 @@ class _Pages:
         if actor is None:
             return _login()
         meta, data = self._load(token)
-        if request.form.get("step") != "apply":
+        step = request.form.get("step")
+        job = import_jobs.job_of(self.runtime, token, actor.office_code)
+        if step == "discard" and not (job and job["status"] in import_jobs.RUNNING):
+            import_jobs.discard(self.runtime, token, actor.office_code)
+            flash(gettext("The uploaded list was discarded; nothing was stored."), "success")
+            return redirect(url_for("residents.upload"), 303)
+        if job is not None:  # a list checked in the background is applied there too
+            if job["status"] in import_jobs.RUNNING:
+                return redirect(url_for("residents.job", token=token), 303)
+            self._queue(token, meta, "apply" if step == "apply" else "check", request.form, job["rows_total"])
+            return redirect(url_for("residents.job", token=token), 303)
+        if step != "apply":
             return self._preview(token, meta, data, request.form)
         _kel, _mapping, stop = self._options(request.form)
         try:
@@ -238,26 +269,61 @@ class _Pages:
             "socialization/residents_result.html", applied=applied, result=result, gone=len(plan.gone)
         ), (200 if applied else 422)
 
+    def job(self, token):
+        """A background import: its progress while the worker is at it, then what the
+        synchronous flow shows (the mapping step, the check, or the result)."""
+        actor = _actor()
+        if actor is None:
+            return _login()
+        if not token.isalnum() or len(token) != 24:
+            abort(404)
+        job = import_jobs.job_of(self.runtime, token, actor.office_code)
+        if job is None or job["status"] == "discarded":
+            abort(404)
+        status, options = job["status"], job["options"] or {}
+        if status in import_jobs.RUNNING:
+            total, done = job["rows_total"], job["rows_done"]
+            percent = min(100, int(100 * done / total)) if total else None
+            storing = (job["result"] or {}).get("phase") == "storing"
+            return render_template("socialization/residents_progress.html", job=job, percent=percent, storing=storing)
+        if status == "failed":
+            return self._upload_error(self.kelurahan_choices(actor), job["error"], 422)
+        if status in ("applied", "stopped"):
+            r = job["result"] or {}
+            result = {**r, "errors": range(r.get("errors", 0))}
+            return render_template(
+                "socialization/residents_result.html", applied=status == "applied", result=result, gone=r.get("gone", 0)
+            ), (200 if status == "applied" else 422)
+        meta, data = self._load(token)
+        plan = import_jobs.load_plan(self.runtime, token)
+        if plan is None:
+            abort(404)
+        form = {"kelurahan": options.get("kelurahan") or "", "stop_on_error": "1" if options.get("stop") else ""}
+        form.update({f"map:{h}": f for h, f in (options.get("mapping") or {}).items()})
+        return self._preview(token, meta, data, form, plan=plan)
+
     def flags(self):
         actor = _actor()
         if actor is None:
             return _login()
-        from .flags import KIND_LABELS, flags_with_resolutions
+        from .flags import KIND_LABELS, flags_page
 
         show_all = request.args.get("all") == "1"
         kind = request.args.get("kind") if request.args.get("kind") in KIND_LABELS else None
-        found = flags_with_resolutions(self.runtime, actor.office_code, open_only=not show_all)
-        counts = {k: sum(1 for f in found if f["kind"] == k) for k in KIND_LABELS}
-        if kind:
-            found = [f for f in found if f["kind"] == kind]
-        for f in found:
+        after, before = (_nik_cursor(request.args.get(k)) for k in ("after", "before"))
+        page = flags_page(
+            self.runtime, actor.office_code, after=after, before=before, limit=PAGE, kind=kind, open_only=not show_all
+        )
+        for f in page["flags"]:
             f["nik_masked"] = engine.mask_nik(f["nik"])
             f["label"] = gettext(KIND_LABELS[f["kind"]])
+        keep = {"kind": kind, "all": "1" if show_all else None}
         return render_template(
             "socialization/residents_flags.html",
-            flags=found[:500],
-            more=len(found) > 500,
-            counts=[(k, gettext(v), counts[k]) for k, v in KIND_LABELS.items()],
+            flags=page["flags"],
+            next_url=url_for("residents.flags", **keep, after=page["next"]) if page["next"] else None,
+            prev_url=url_for("residents.flags", **keep, before=page["prev"]) if page["prev"] else None,
+            kinds=[(k, gettext(v)) for k, v in KIND_LABELS.items()],
             kind=kind,
             show_all=show_all,
             may_resolve=actor.has_role("verifier") or actor.has_role("supervisor"),
@@ -341,6 +407,7 @@ def make_blueprint(runtime) -> Blueprint:
     bp.add_url_rule("/without", "without", pages.without)
     bp.add_url_rule("/import", "upload", pages.upload, methods=["GET", "POST"])
     bp.add_url_rule("/import/<token>", "apply", pages.apply, methods=["POST"])
+    bp.add_url_rule("/import/<token>", "job", pages.job, methods=["GET"])
     bp.add_url_rule("/flags", "flags", pages.flags)
     bp.add_url_rule("/flags/resolve", "resolve", pages.resolve, methods=["POST"])
     bp.add_url_rule("/<int:resident_id>", "resident", pages.resident)

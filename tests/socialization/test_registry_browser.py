@@ -72,3 +72,40 @@ def test_a_clerk_imports_a_list_and_reads_the_coverage(runtime, live_server, chr
     assert no_horizontal_scroll(page)
     shot(page, f"registry-coverage-en-{size}")
     context.close()
+
+
+def test_a_large_list_shows_its_progress_on_a_phone(runtime, live_server, chromium, tmp_path):
+    """At 390 px in Indonesian: the upload of a list over the background size shows the
+    progress page (it reloads itself, no script needed), then the worker's pass (called here)
+    turns it into the check and, once confirmed, the result."""
+    from playwright.sync_api import expect
+
+    from simpul import engine
+
+    seed_kelurahan(runtime)
+    runtime.config.settings = {**(runtime.config.settings or {}), "socialization": {"background_import_kb": 0}}
+    text, bad, stored = build_csv(generate(600, seed=22), bad_every=60)
+    path = tmp_path / "daftar-besar.csv"
+    path.write_text(text)
+    context = chromium.new_context(viewport=WIDTHS["phone"], locale="id-ID")
+    page = context.new_page()
+    sign_in(page, live_server, "operator")
+    page.goto(f"{live_server}/socialization/residents/import")
+    page.get_by_label("Berkas").set_input_files(str(path))
+    page.get_by_role("button", name="Periksa berkas").click()
+    expect(page.locator("#import-progress")).to_contain_text("Memeriksa daftar-besar.csv")
+    expect(page.locator("#import-rows")).to_have_text("0 dari 600 baris")
+    assert page.locator('meta[http-equiv="refresh"]').count() == 1
+    assert no_horizontal_scroll(page)
+    shot(page, "registry-import-progress-phone")
+    engine.run_due(runtime)
+    page.get_by_role("link", name="Muat ulang").click()
+    expect(page.get_by_role("heading", name="Periksa impor")).to_be_visible()
+    expect(page.locator("#import-errors tbody tr")).to_have_count(len(bad))
+    page.get_by_role("button", name="Simpan perubahan ini").click()
+    expect(page.locator("#import-progress")).to_contain_text("Menyimpan daftar-besar.csv")
+    engine.run_due(runtime)
+    page.get_by_role("link", name="Muat ulang").click()
+    expect(page.locator("#import-done")).to_contain_text(f"Tersimpan: {len(stored)} baru")
+    assert no_horizontal_scroll(page)
+    context.close()
