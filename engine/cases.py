@@ -20,6 +20,7 @@ from sqlalchemy.orm import lazyload
 
 from ._case_access import OPEN_STATUSES, find_case, visible_case
 from ._incidents import describe_incident
+from ._step_names import step_names
 from ._timeline import record_event
 from ._workflow import CaseWorkflow
 from .actors import Actor
@@ -346,8 +347,6 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         visible_case(task.case, actor, "Task")
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
-        from .inbox import step_names  # the inbox module imports this one
-
         result["instructions_en"] = (step_names(task.case.process_version).get(task.step) or {}).get("instructions_en")
         result["case_data"] = dict(task.case.data)
         if task.assignee:
