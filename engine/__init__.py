@@ -3,7 +3,9 @@
 It imports no web framework and no plugin.  What is exported here (``__all__``) is the
 engine's API: the CLI, the worker, the web app and plugins call these names, and only these
 (``tests/test_engine_api.py`` holds them to it).  Every function taking a ``runtime`` runs in
-its own transaction, with office isolation inside its queries.
+its own transaction, with office isolation inside its queries; one taking a ``uow`` works
+inside the caller's transaction (``with runtime.transaction() as uow:``), for a plugin that
+writes its own tables in the same commit.
 
 Public submodules, for what is better read with its module's name in front (also in
 ``__all__``, as modules):
