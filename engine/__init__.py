@@ -3,7 +3,9 @@
 It imports no web framework and no plugin.  What is exported here (``__all__``) is the
 engine's API: the CLI, the worker, the web app and plugins call these names, and only these
 (``tests/test_engine_api.py`` holds them to it).  Every function taking a ``runtime`` runs in
-its own transaction, with office isolation inside its queries.
+its own transaction, with office isolation inside its queries; one taking a ``uow`` works
+inside the caller's transaction (``with runtime.transaction() as uow:``), for a plugin that
+writes its own tables in the same commit.
 
 Public submodules, for what is better read with its module's name in front (also in
 ``__all__``, as modules):
@@ -44,9 +46,11 @@ from .case_migration import migrate_cases, migration_runs, plan_migration
 from .cases import (
     cancel_case,
     case_by_correlation,
+    case_context,
     case_page,
     claim_task,
     complete_task,
+    correlated_cases,
     deliver_message,
     get_case,
     get_task,
@@ -104,7 +108,21 @@ from .inbox import inbox as inbox_page
 from .keys import derived_key, node_secret
 from .migrate import upgrade as upgrade_database
 from .models import UTCDateTime, utcnow
-from .outbox import discard_outbox_message, outbox_overview, prune_sent_messages, retry_outbox_now, was_sent
+from .outbox import (
+    book_outbox_delivery,
+    defer_outbox_messages,
+    discard_inbox_message,
+    discard_outbox_message,
+    inbox_receipt,
+    lease_outbox_batch,
+    note_message_event,
+    outbox_overview,
+    prune_sent_messages,
+    record_inbox_receipt,
+    retry_outbox_now,
+    wake_outbox_destination,
+    was_sent,
+)
 from .outcomes import OUTCOMES
 from .plugin_events import queue_office_message, record_case_event
 from .plugin_types import CaseView, ServiceContext
@@ -129,6 +147,17 @@ __all__ = [
     "was_sent",
     "office_exists",
     "case_by_correlation",
+    # the coordination transport: batches and their outcome, receipts, correlated cases
+    "book_outbox_delivery",
+    "case_context",
+    "correlated_cases",
+    "defer_outbox_messages",
+    "discard_inbox_message",
+    "inbox_receipt",
+    "lease_outbox_batch",
+    "note_message_event",
+    "record_inbox_receipt",
+    "wake_outbox_destination",
     # public submodules (see above)
     "backup",
     "documents",

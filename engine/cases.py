@@ -20,6 +20,7 @@ from sqlalchemy.orm import lazyload
 
 from ._case_access import OPEN_STATUSES, find_case, visible_case
 from ._incidents import describe_incident
+from ._step_names import step_names
 from ._timeline import record_event
 from ._workflow import CaseWorkflow
 from .actors import Actor
@@ -346,8 +347,6 @@ def get_task(runtime, task_id: str, actor: Actor) -> dict:
         visible_case(task.case, actor, "Task")
         result = task_dict(task)
         result["form"] = task.case.process_version.forms.get(task.form_key) if task.form_key else None
-        from .inbox import step_names  # the inbox module imports this one
-
         result["instructions_en"] = (step_names(task.case.process_version).get(task.step) or {}).get("instructions_en")
         result["case_data"] = dict(task.case.data)
         if task.assignee:
@@ -949,3 +948,28 @@ def case_by_correlation(runtime, correlation_key: str, office_code: str) -> dict
             .limit(1)
         )
         return case_dict(case) if case is not None else None
+
+
+def correlated_cases(
+    runtime, correlation_key, office_code: str, *, open_only: bool = False, newest: bool = False
+) -> list[CaseView]:
+    """Every case of ``office_code`` carrying ``correlation_key`` (only the open ones with
+    ``open_only``; only the newest with ``newest``), oldest first, as plugins see cases; no
+    office isolation (the caller decides)."""
+    with runtime.read() as s:
+        stmt = select(Case).where(Case.correlation_key == correlation_key, Case.office_code == office_code)
+        if open_only:
+            stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+        stmt = stmt.order_by(Case.id.desc()).limit(1) if newest else stmt.order_by(Case.id)
+        return [CaseView.of(c) for c in s.scalars(stmt)]
+
+
+def case_context(uow, receipt: str):
+    """A ``ServiceContext`` on the case with this receipt inside the caller's transaction
+    ``uow`` (its ``case``, its data, ``send`` to queue a message with it), or None."""
+    from .plugin_types import ServiceContext
+
+    case = uow.session.scalar(select(Case).where(Case.receipt == receipt))
+    if case is None:
+        return None
+    return ServiceContext(uow.runtime, uow.session, case, dict(case.data or {}))

@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 from datetime import datetime
 
-from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, func, or_, select
 
+from ._step_names import step_names
 from .actors import Actor
 from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
@@ -413,44 +412,6 @@ def startable_processes(runtime) -> list[dict]:
 
 
 # -- steps and diagrams --------------------------------------------------------------------
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-_SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
-_names_cache: dict[str, dict] = {}
-_names_lock = threading.Lock()
-
-
-def _parse_step_names(bpmn_xml: str) -> dict:
-    root = etree.fromstring(bpmn_xml.encode("utf-8"))
-    names = {}
-    for element in root.iter():
-        if not isinstance(element.tag, str) or not element.tag.startswith(_BPMN):
-            continue
-        bpmn_id = element.get("id")
-        if not bpmn_id or element.get("name") is None:
-            continue
-        english = {
-            prop.get("name"): prop.get("value")
-            for prop in element.iter(f"{_SPIFF}property")
-            if prop.get("name") in ("name_en", "instructions_en")
-        }
-        names[bpmn_id] = {
-            "name": element.get("name"),
-            "name_en": english.get("name_en"),
-            "instructions_en": english.get("instructions_en"),
-            "kind": element.tag[len(_BPMN) :],
-        }
-    return names
-
-
-def step_names(version: ProcessVersion) -> dict:
-    """BPMN element id -> {name, name_en, instructions_en, kind} for a process version (cached by content)."""
-    cached = _names_cache.get(version.content_hash)
-    if cached is None:
-        parsed = _parse_step_names(version.bpmn_xml)
-        with _names_lock:
-            cached = _names_cache.setdefault(version.content_hash, parsed)
-    return cached
 
 
 def case_diagram(runtime, case_ref, actor: Actor) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from .models import OutboxMessage, SentMessageId
 
@@ -108,8 +108,6 @@ def outbox_overview(runtime, *, failing_limit: int = 50, discarded_limit: int = 
 def retry_outbox_now(runtime, destination: str | None = None) -> int:
     """Make every pending message that failed before (to ``destination``, or to all) due now;
     the number woken."""
-    from sqlalchemy import update
-
     from .models import utcnow
 
     now = utcnow()
@@ -159,3 +157,198 @@ def discard_outbox_message(runtime, message_id: str, reason: str, actor_name: st
                 )
             )
         return {"message_id": m.message_id, "status": m.status, "destination": m.destination_office}
+
+
+# -- for the coordination transport: batches, their outcome, the receiving side's receipts -----
+
+
+def _snapshot(m: OutboxMessage) -> dict:
+    return {
+        "message_id": m.message_id,
+        "case_id": m.case_id,
+        "source_office": m.source_office,
+        "destination_office": m.destination_office,
+        "kind": m.kind,
+        "payload": m.payload,
+        "attempts": m.attempts,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def lease_outbox_batch(runtime, message: dict, *, limit: int, byte_budget: int) -> list[dict]:
+    """Lease up to ``limit`` other due messages going where ``message`` goes, each the oldest
+    pending of its case, while their payloads fit ``byte_budget`` (JSON bytes); as the worker
+    leases (rows skipped when locked, next attempt pushed a lease ahead), in one transaction."""
+    import json
+
+    from . import worker  # read at call time: the lease is the worker's
+    from .models import utcnow
+
+    if limit <= 0:
+        return []
+    now = utcnow()
+    budget = byte_budget
+    taken = []
+    with runtime.transaction() as uow:
+        s = uow.session
+        first_per_case = (
+            select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending").group_by(OutboxMessage.case_id)
+        )
+        stmt = select(OutboxMessage).where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.destination_office == message["destination_office"],
+            OutboxMessage.source_office == message["source_office"],
+            OutboxMessage.message_id != message["message_id"],
+            OutboxMessage.id.in_(first_per_case) | OutboxMessage.case_id.is_(None),
+        )
+        if message.get("case_id") is not None:
+            stmt = stmt.where(or_(OutboxMessage.case_id != message["case_id"], OutboxMessage.case_id.is_(None)))
+        stmt = stmt.order_by(OutboxMessage.id).limit(limit)
+        for m in s.scalars(runtime.db.skip_locked(stmt)).all():
+            size = len(json.dumps(m.payload, default=str))
+            if size > budget:
+                break
+            claimed = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
+                )
+                .values(next_attempt_at=now + worker.OUTBOX_LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed:
+                budget -= size
+                taken.append(_snapshot(m))
+    return taken
+
+
+def defer_outbox_messages(uow, message_ids, error: str, retry_at: datetime) -> None:
+    """In the caller's transaction: the pending messages ``message_ids`` failed once more
+    (``error``) and wait until ``retry_at``."""
+    ids = list(message_ids)
+    if ids:
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.message_id.in_(ids), OutboxMessage.status == "pending")
+            .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000], next_attempt_at=retry_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def book_outbox_delivery(uow, message_id: str, delivered: bool, error: str | None, now: datetime) -> None:
+    """In the caller's transaction: a pending message was delivered (marked sent) or not
+    (retried with the worker's backoff, ``error`` kept); nothing when it is no longer pending."""
+    from .retry import backoff
+
+    s = uow.session
+    m = s.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
+    if m is None or m.status != "pending":
+        return
+    if delivered:
+        m.status, m.sent_at, m.last_error = "sent", now, None
+    else:
+        m.attempts += 1
+        m.last_error = (error or "")[:1000]
+        m.next_attempt_at = now + backoff(uow.runtime.config.job_backoff_seconds, m.attempts)
+
+
+def wake_outbox_destination(uow, destination: str, now: datetime, *, except_ids=()) -> None:
+    """In the caller's transaction: every pending message to ``destination`` backing off
+    after a failure (but ``except_ids``) is due at ``now``."""
+    uow.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.destination_office == destination,
+            OutboxMessage.attempts > 0,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.message_id.not_in(list(except_ids)),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def note_message_event(
+    uow, message: dict, kind: str, detail: str, at: datetime, *, actor: str, office_code: str | None, after: dict
+) -> None:
+    """In the caller's transaction: an event ``kind`` about an office message (``message_id``,
+    ``case_id``, ``kind``, ``payload`` of an outbox snapshot or envelope) on its case's
+    timeline, named after the message; nothing for a message of no case."""
+    from .models import CaseEvent
+
+    if message.get("case_id") is None:
+        return
+    name = (message.get("payload") or {}).get("name") or message.get("kind")
+    uow.session.add(
+        CaseEvent(
+            case_id=message["case_id"],
+            at=at,
+            actor=actor,
+            office_code=office_code,
+            kind=kind,
+            step=name,
+            step_name=name,
+            detail=detail,
+            after=after,
+        )
+    )
+
+
+def inbox_receipt(runtime, message_id: str) -> dict | None:
+    """The receipt of a message this node applied before (``source_office``, ``received_at``,
+    ``result``), or None."""
+    from .models import InboxReceipt
+
+    with runtime.read() as s:
+        seen = s.get(InboxReceipt, message_id)
+        if seen is None:
+            return None
+        return {"source_office": seen.source_office, "received_at": seen.received_at, "result": seen.result}
+
+
+def record_inbox_receipt(uow, message_id: str, source_office: str, result: dict) -> None:
+    """In the caller's transaction: the message ``message_id`` from ``source_office`` is
+    applied (``result`` kept); a second receipt for one id fails the transaction
+    (IntegrityError), which is what makes a message apply once."""
+    from .models import InboxReceipt, utcnow
+
+    uow.session.add(
+        InboxReceipt(message_id=message_id, source_office=source_office, received_at=utcnow(), result=result)
+    )
+    uow.session.flush()
+
+
+def discard_inbox_message(
+    runtime, message_id: str, source_office: str, office_code: str, correlation_key, name, reason: str, data: dict
+) -> None:
+    """Record, in one transaction, that the message ``message_id`` from ``source_office`` is
+    discarded (its receipt, with ``reason``) and say so on the newest case of ``office_code``
+    with ``correlation_key`` (``message_discarded``, ``data`` kept); IntegrityError when the id
+    has a receipt already."""
+    from .models import Case, CaseEvent, utcnow
+
+    with runtime.transaction() as uow:
+        s = uow.session
+        record_inbox_receipt(uow, message_id, source_office, {"status": "discarded", "reason": reason})
+        closed = s.scalar(
+            select(Case)
+            .where(Case.correlation_key == correlation_key, Case.office_code == office_code)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+        if closed is not None:
+            s.add(
+                CaseEvent(
+                    case_id=closed.id,
+                    at=utcnow(),
+                    actor=f"office:{source_office}",
+                    office_code=office_code,
+                    kind="message_discarded",
+                    step=name,
+                    step_name=name,
+                    detail=f"{name} arrived after the case was {closed.status}; it was not applied",
+                    after=data,
+                )
+            )

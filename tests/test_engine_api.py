@@ -20,9 +20,8 @@ import simpul.engine
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = ROOT / "engine"
 
-#: folders whose code must go through the engine's API (plugins/coordination is being moved
-#: onto it on another branch: add it here when that branch is merged)
-API_USERS = ("web", "cli", "plugins/verification", "plugins/socialization")
+#: folders whose code must go through the engine's API
+API_USERS = ("web", "cli", "plugins/verification", "plugins/socialization", "plugins/coordination")
 
 
 def _public_modules() -> set[str]:

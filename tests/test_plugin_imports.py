@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_ONLY = [
     ROOT / "plugins" / "verification",
     ROOT / "plugins" / "socialization",
+    ROOT / "plugins" / "coordination",
     ROOT / "tests" / "plugin_samples" / "tally.py",
 ]
 

@@ -105,8 +105,7 @@ def register(cli) -> None:
         """The scans the origin office holds for CASE, fetched on request (never sent with the case)."""
         from pathlib import Path
 
-        from simpul.engine import Actor
-        from simpul.engine.directory import actor_for
+        from simpul.engine import Actor, actor_for
 
         from .scans import fetch_scan, list_scans
 
@@ -144,14 +143,14 @@ def register(cli) -> None:
         """Serve only the inbox and status page (a node without the web app), with the worker."""
         from werkzeug.serving import run_simple
 
-        from simpul.engine import worker
+        from simpul.engine import run_forever
 
         from .web import make_inbox_app
 
         runtime = _runtime(ctx)
         stop = threading.Event()
         if not no_worker:
-            threading.Thread(target=worker.run_forever, args=(runtime, stop), daemon=True, name="worker").start()
+            threading.Thread(target=run_forever, args=(runtime, stop), daemon=True, name="worker").start()
         click.echo(
             f"coordination inbox on http://{host}:{port}/coordination/inbox (office {runtime.config.office_code})"
         )

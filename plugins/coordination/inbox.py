@@ -45,8 +45,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from simpul.engine import Actor, Conflict, NotFound, SimpulError, receive_message
-from simpul.engine.models import Case, CaseEvent, InboxReceipt, utcnow
+from simpul.engine import (
+    Actor,
+    CaseView,
+    Conflict,
+    NotFound,
+    SimpulError,
+    case_context,
+    correlated_cases,
+    discard_inbox_message,
+    inbox_receipt,
+    receive_message,
+    record_inbox_receipt,
+    utcnow,
+)
 
 from . import protocol as p
 from .models import PeerContact
@@ -269,7 +281,7 @@ def _key_office(key) -> str | None:
     return match.group(1) if match else None
 
 
-def _foreign(case: Case, sender: str) -> bool:
+def _foreign(case: CaseView, sender: str) -> bool:
     """True when ``case`` deals with other offices than ``sender``: the case belongs to the
     office it came from (a regency case) or the office it was sent to (a kecamatan case),
     and a case that never dealt with any office takes no message from one."""
@@ -296,10 +308,9 @@ def _impersonation(runtime, kind, payload, sender, destination) -> str | None:
             return f"office {sender} may not start a case in the name of office {data['origin_office']}"
         if key_office not in (None, sender):
             return f"office {sender} may not start a case for case {key} of office {key_office}"
-        with runtime.read() as s:
-            for case in s.scalars(select(Case).where(Case.correlation_key == key, Case.office_code == destination)):
-                if _foreign(case, sender):
-                    return f"office {sender} may not start a case for case {key}, which deals with another office"
+        for case in correlated_cases(runtime, key, destination):
+            if _foreign(case, sender):
+                return f"office {sender} may not start a case for case {key}, which deals with another office"
         return None
     if key_office not in (None, sender, destination):
         return f"office {sender} may not send messages about case {key} of office {key_office}"
@@ -309,12 +320,11 @@ def _impersonation(runtime, kind, payload, sender, destination) -> str | None:
 def _seen_before(runtime, message_id, sender) -> dict | None:
     """The answer for a message id applied before: a duplicate, or refused when the id was
     another office's (a peer cannot learn or pre-empt another's messages)."""
-    with runtime.read() as s:
-        seen = s.get(InboxReceipt, message_id)
+    seen = inbox_receipt(runtime, message_id)
     if seen is None:
         return None
-    if seen.source_office != sender:
-        security_log.warning("office %s reused message id %s of office %s", sender, message_id, seen.source_office)
+    if seen["source_office"] != sender:
+        security_log.warning("office %s reused message id %s of office %s", sender, message_id, seen["source_office"])
         return _result(message_id, p.RETRY, f"message id {message_id} belongs to another office")
     return _result(message_id, p.DUPLICATE)
 
@@ -396,114 +406,70 @@ def _field_errors(exc: SimpulError) -> str:
 
 
 def _duplicate_or_retry(runtime, message_id, error) -> dict:
-    with runtime.read() as s:
-        if s.get(InboxReceipt, message_id) is not None:
-            return _result(message_id, p.DUPLICATE)
+    if inbox_receipt(runtime, message_id) is not None:
+        return _result(message_id, p.DUPLICATE)
     return _result(message_id, p.RETRY, error)
 
 
-def _open_cases(session, destination, key):
-    return list(
-        session.scalars(
-            select(Case).where(Case.correlation_key == key, Case.office_code == destination, Case.status.in_(OPEN))
-        )
-    )
+def _open_cases(runtime, destination, key) -> list[CaseView]:
+    return correlated_cases(runtime, key, destination, open_only=True)
 
 
 def _check_counterpart(runtime, sender, destination, key) -> str | None:
     """A kecamatan case takes messages only from the office it sent the case to, and a
     regency case only from its origin: a message about a case from any other peer (or
     about a case that deals with no office at all) is refused and logged."""
-    with runtime.read() as s:
-        cases = _open_cases(s, destination, key)
-        if not cases or any(not _foreign(case, sender) for case in cases):
-            return None
-        security_log.warning(
-            "office %s sent a message for case %s, which deals only with %s",
-            sender,
-            cases[0].receipt,
-            ", ".join(sorted(_counterparts(cases[0].data or {}))) or "no other office",
-        )
-        return f"office {sender} may not send messages to case {cases[0].receipt}"
+    cases = _open_cases(runtime, destination, key)
+    if not cases or any(not _foreign(case, sender) for case in cases):
+        return None
+    security_log.warning(
+        "office %s sent a message for case %s, which deals only with %s",
+        sender,
+        cases[0].receipt,
+        ", ".join(sorted(_counterparts(cases[0].data or {}))) or "no other office",
+    )
+    return f"office {sender} may not send messages to case {cases[0].receipt}"
 
 
 def _not_waiting(runtime, message_id, sender, destination, payload, exc) -> dict:
     name = payload.get("name")
     key = payload.get("correlation_key")
-    with runtime.read() as s:
-        open_cases = _open_cases(s, destination, key)
-        if open_cases:
-            # Early (or the case is in an incident): keep it at the sender, retried with backoff.
-            return _result(
-                message_id,
-                p.RETRY,
-                f"case {open_cases[0].receipt} is open but does not wait for message {name} now; it will be retried",
-            )
-    reason = f"no open case {key} of office {destination} waits for message {name}"
-    with runtime.read() as s:
-        closed = s.scalar(
-            select(Case)
-            .where(Case.correlation_key == key, Case.office_code == destination)
-            .order_by(Case.id.desc())
-            .limit(1)
+    open_cases = _open_cases(runtime, destination, key)
+    if open_cases:
+        # Early (or the case is in an incident): keep it at the sender, retried with backoff.
+        return _result(
+            message_id,
+            p.RETRY,
+            f"case {open_cases[0].receipt} is open but does not wait for message {name} now; it will be retried",
         )
-        if closed is not None and _foreign(closed, sender):
+    reason = f"no open case {key} of office {destination} waits for message {name}"
+    for closed in correlated_cases(runtime, key, destination, newest=True):
+        if _foreign(closed, sender):
             security_log.warning("office %s sent a message for closed case %s, not its own", sender, closed.receipt)
             return _result(message_id, p.RETRY, f"office {sender} may not send messages to case {closed.receipt}")
     try:
-        with runtime.transaction() as uow:
-            s = uow.session
-            s.add(
-                InboxReceipt(
-                    message_id=message_id,
-                    source_office=sender,
-                    received_at=utcnow(),
-                    result={"status": p.DISCARDED, "reason": reason},
-                )
-            )
-            s.flush()
-            closed = s.scalar(
-                select(Case)
-                .where(Case.correlation_key == key, Case.office_code == destination)
-                .order_by(Case.id.desc())
-                .limit(1)
-            )
-            if closed is not None:
-                s.add(
-                    CaseEvent(
-                        case_id=closed.id,
-                        at=utcnow(),
-                        actor=f"office:{sender}",
-                        office_code=destination,
-                        kind="message_discarded",
-                        step=name,
-                        step_name=name,
-                        detail=f"{name} arrived after the case was {closed.status}; it was not applied",
-                        after=payload.get("data") or {},
-                    )
-                )
+        discard_inbox_message(runtime, message_id, sender, destination, key, name, reason, payload.get("data") or {})
     except IntegrityError:
         return _duplicate_or_retry(runtime, message_id, reason)
     log.warning("discarded message %s (%s) from %s: %s", message_id, name, sender, reason)
     return _result(message_id, p.DISCARDED, reason)
 
 
-def _refuse_second_print(runtime, uow, case: Case, message_id: str, sender: str, key: str) -> dict:
+def _refuse_second_print(uow, ctx, message_id: str, sender: str, key: str) -> dict:
     """Another kecamatan case asks to print a card for a NIK whose print is already open here:
     one resident, one card.  Nothing is started; the sending case hears back
     (``enrolment_problem``, ``duplicate_print``) naming the case that holds the print, since
     the kecamatan offices cannot see each other's cases."""
-    from simpul.engine import ServiceContext
-
+    case = ctx.case
     data = dict(case.data or {})
     origin = data.get("origin_office")
     notes = (
-        f"Disdukcapil sudah memproses pencetakan KTP-el untuk NIK {case.resident_nik} pada permohonan "
+        f"Disdukcapil sudah memproses pencetakan KTP-el untuk NIK {case.nik} pada permohonan "
         f"{case.receipt}"
         + (f" (dari kantor {origin}, tanda terima {data.get('origin_receipt') or '-'})" if origin else "")
         + ". Satu penduduk, satu kartu: hubungi kantor tersebut atau ajukan penggantian bila kartu hilang."
     )
-    ServiceContext(runtime, uow.session, case, {}).send(
+    ctx.send(
         sender,
         "message",
         {
@@ -518,14 +484,7 @@ def _refuse_second_print(runtime, uow, case: Case, message_id: str, sender: str,
             },
         },
     )
-    uow.session.add(
-        InboxReceipt(
-            message_id=message_id,
-            source_office=sender,
-            received_at=utcnow(),
-            result={"refused": "duplicate_print", "receipt": case.receipt},
-        )
-    )
+    record_inbox_receipt(uow, message_id, sender, {"refused": "duplicate_print", "receipt": case.receipt})
     return _result(message_id, p.APPLIED, receipt=case.receipt, refused="duplicate_print")
 
 
@@ -537,21 +496,19 @@ def _correlate(runtime, message_id, sender, destination, key, exc: Conflict) -> 
         return None
     try:
         with runtime.transaction() as uow:
-            s = uow.session
-            case = s.scalar(select(Case).where(Case.receipt == receipt))
-            if case is None or case.office_code != destination:
+            ctx = case_context(uow, receipt)
+            if ctx is None or ctx.case.office_code != destination:
                 return None
+            case = ctx.case
             if case.correlation_key != key:
-                return _refuse_second_print(runtime, uow, case, message_id, sender, key)
+                return _refuse_second_print(uow, ctx, message_id, sender, key)
             if _foreign(case, sender):
                 return None
-            s.add(
-                InboxReceipt(
-                    message_id=message_id,
-                    source_office=sender,
-                    received_at=utcnow(),
-                    result={"id": case.id, "receipt": case.receipt, "status": case.status, "correlated": True},
-                )
+            record_inbox_receipt(
+                uow,
+                message_id,
+                sender,
+                {"id": case.id, "receipt": case.receipt, "status": case.status, "correlated": True},
             )
     except IntegrityError:
         return _duplicate_or_retry(runtime, message_id, "a concurrent copy of this message is being applied")

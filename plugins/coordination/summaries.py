@@ -25,8 +25,7 @@ from sqlalchemy import JSON, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simpul import engine
-from simpul.engine import Actor, UTCDateTime
-from simpul.engine.models import Office, utcnow
+from simpul.engine import Actor, UTCDateTime, list_offices, utcnow
 
 from . import protocol as p
 from .models import Base
@@ -174,8 +173,8 @@ def office_summaries(runtime, actor) -> list[dict]:
         regency = actor.office_code
     else:
         return []
+    local = {o.code for o in list_offices(runtime) if o.parent_code == regency}
     with runtime.read() as s:
-        local = set(s.scalars(select(Office.code).where(Office.parent_code == regency)))
         rows = s.scalars(
             select(OfficeSummary).where(OfficeSummary.regency_code == regency).order_by(OfficeSummary.office_code)
         ).all()

@@ -38,10 +38,16 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 from uuid import uuid4
 
-from sqlalchemy import func, or_, select, update
-
-from simpul.engine import backoff, office_exists, prune_sent_messages
-from simpul.engine.models import CaseEvent, OutboxMessage, utcnow
+from simpul.engine import (
+    book_outbox_delivery,
+    defer_outbox_messages,
+    lease_outbox_batch,
+    note_message_event,
+    office_exists,
+    prune_sent_messages,
+    utcnow,
+    wake_outbox_destination,
+)
 
 from . import protocol as p
 from .inbox import apply_envelope, ensure_peer_row
@@ -94,7 +100,7 @@ def _deliver_locally(runtime, message):
     if result["status"] in p.DELIVERED:
         if result["status"] == p.DISCARDED:
             with runtime.transaction() as uow:
-                _note_discarded(uow.session, message, result, utcnow())
+                _note_discarded(uow, message, result, utcnow())
         return True
     raise DeliveryFailed(result.get("error") or "not applied")
 
@@ -119,60 +125,12 @@ def _deliver_remote(runtime, st, peer, message):
     raise DeliveryFailed(f"office {peer.office_code}: {mine.get('error') or 'not applied'}")
 
 
-def _snapshot(m: OutboxMessage) -> dict:
-    return {
-        "message_id": m.message_id,
-        "case_id": m.case_id,
-        "source_office": m.source_office,
-        "destination_office": m.destination_office,
-        "kind": m.kind,
-        "payload": m.payload,
-        "attempts": m.attempts,
-        "created_at": m.created_at.isoformat(),
-    }
-
-
 def _lease_companions(runtime, st, message) -> list[dict]:
     """Lease other due messages for the same peer: each the oldest pending of its case."""
-    from simpul.engine import worker  # read at call time: the lease is the worker's
-
     if st.batch_size <= 1:
         return []
-    now = utcnow()
     budget = st.batch_bytes - len(json.dumps(message.get("payload"), default=str))
-    taken = []
-    with runtime.transaction() as uow:
-        s = uow.session
-        first_per_case = (
-            select(func.min(OutboxMessage.id)).where(OutboxMessage.status == "pending").group_by(OutboxMessage.case_id)
-        )
-        stmt = select(OutboxMessage).where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            OutboxMessage.destination_office == message["destination_office"],
-            OutboxMessage.source_office == message["source_office"],
-            OutboxMessage.message_id != message["message_id"],
-            OutboxMessage.id.in_(first_per_case) | OutboxMessage.case_id.is_(None),
-        )
-        if message.get("case_id") is not None:
-            stmt = stmt.where(or_(OutboxMessage.case_id != message["case_id"], OutboxMessage.case_id.is_(None)))
-        stmt = stmt.order_by(OutboxMessage.id).limit(st.batch_size - 1)
-        for m in s.scalars(runtime.db.skip_locked(stmt)).all():
-            size = len(json.dumps(m.payload, default=str))
-            if size > budget:
-                break
-            claimed = s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
-                )
-                .values(next_attempt_at=now + worker.OUTBOX_LEASE)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed:
-                budget -= size
-                taken.append(_snapshot(m))
-    return taken
+    return lease_outbox_batch(runtime, message, limit=st.batch_size - 1, byte_budget=budget)
 
 
 def _record_link_failure(runtime, st, office, companions, error):
@@ -184,20 +142,12 @@ def _record_link_failure(runtime, st, office, companions, error):
         row.last_failure_at, row.last_error = now, error[:1000]
         ceiling = st.retry_base_seconds * (2 ** min(row.failures_in_row - 1, 32))
         row.retry_at = now + timedelta(seconds=min(ceiling, st.retry_max_seconds) * (0.5 + random.random() / 2))
-        ids = [c["message_id"] for c in companions]
-        if ids:
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.message_id.in_(ids), OutboxMessage.status == "pending")
-                .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000], next_attempt_at=row.retry_at)
-                .execution_options(synchronize_session=False)
-            )
+        defer_outbox_messages(uow, [c["message_id"] for c in companions], error, row.retry_at)
         return row.retry_at
 
 
 def _record_answers(runtime, office, message, companions, results, sent_bytes):
     now = utcnow()
-    base = runtime.config.job_backoff_seconds
     delivered = 0
     with runtime.transaction() as uow:
         s = uow.session
@@ -209,53 +159,29 @@ def _record_answers(runtime, office, message, companions, results, sent_bytes):
             if result["status"] in p.DELIVERED:
                 delivered += 1
             if result["status"] == p.DISCARDED:
-                _note_discarded(s, snap, result, now)
+                _note_discarded(uow, snap, result, now)
             if snap is message:
                 continue  # the worker books its own message
-            m = s.scalar(select(OutboxMessage).where(OutboxMessage.message_id == snap["message_id"]))
-            if m is None or m.status != "pending":
-                continue
-            if result["status"] in p.DELIVERED:
-                m.status, m.sent_at, m.last_error = "sent", now, None
-            else:
-                m.attempts += 1
-                m.last_error = f"office {office}: {result.get('error') or 'not applied'}"[:1000]
-                m.next_attempt_at = now + backoff(base, m.attempts)
+            error = f"office {office}: {result.get('error') or 'not applied'}"
+            book_outbox_delivery(uow, snap["message_id"], result["status"] in p.DELIVERED, error, now)
         row.messages_sent += delivered
         row.bytes_sent += sent_bytes
         if was_down:  # the link is back: whatever was backing off goes now
             batch_ids = [message["message_id"], *(c["message_id"] for c in companions)]
-            s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.destination_office == office,
-                    OutboxMessage.attempts > 0,
-                    OutboxMessage.next_attempt_at > now,
-                    OutboxMessage.message_id.not_in(batch_ids),
-                )
-                .values(next_attempt_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            wake_outbox_destination(uow, office, now, except_ids=batch_ids)
 
 
-def _note_discarded(session, snap, result, now):
+def _note_discarded(uow, snap, result, now):
     """The receiver could not apply the message and never will: say so on the sending case."""
-    if snap.get("case_id") is None:
-        return
-    name = (snap.get("payload") or {}).get("name") or snap.get("kind")
-    session.add(
-        CaseEvent(
-            case_id=snap["case_id"],
-            at=now,
-            actor="coordination",
-            office_code=snap.get("source_office"),
-            kind="message_undeliverable",
-            step=name,
-            step_name=name,
-            detail=f"office {snap['destination_office']}: {result.get('error')}",
-            after={"message_id": snap["message_id"]},
-        )
+    note_message_event(
+        uow,
+        snap,
+        "message_undeliverable",
+        f"office {snap['destination_office']}: {result.get('error')}",
+        now,
+        actor="coordination",
+        office_code=snap.get("source_office"),
+        after={"message_id": snap["message_id"]},
     )
 
 
