@@ -31,6 +31,13 @@ KILLS = 20
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _completions(ack_path) -> int:
+    """Completions the driver has acknowledged so far (one JSON line each)."""
+    if not ack_path.exists():
+        return 0
+    return sum(1 for line in ack_path.read_text().splitlines() if '"complete"' in line)
+
+
 @pytest.mark.slow
 def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
     rt = make_runtime(db, tmp_path)
@@ -48,7 +55,14 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
         )
         line = child.stdout.readline()
         assert line.strip() == "ready", child.stderr.read()
-        time.sleep(rng.uniform(0.1, 1.0))
+        # Kill at a point chosen from the driver's own progress (a few more acknowledged
+        # completions, then a random moment inside the next step), not after a fixed time that a
+        # loaded machine may spend before the driver has done anything.
+        target = _completions(ack_path) + rng.randint(5, 10)
+        deadline = time.monotonic() + 120
+        while _completions(ack_path) < target and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.02))
         assert child.poll() is None, f"the driver died before the kill: {child.stderr.read()}"
         child.send_signal(signal.SIGKILL)
         child.wait(10)
