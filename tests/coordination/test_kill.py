@@ -24,12 +24,13 @@ from .helpers import cases_by_key, count, pending, printing_cases, receipts, rec
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
 KILLS = 8
+BATCH = 4
 
 
 def _worker_env(nodes, url, tmp_path) -> dict:
     kec = nodes.kecamatan.runtime.config
     settings = json.loads(json.dumps(kec.settings))
-    settings["coordination"].update(batch_size=4, retry_max_seconds=0.3)
+    settings["coordination"].update(batch_size=BATCH, retry_max_seconds=0.3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
     env.update(
         SIMPUL_DATABASE_URL=url,
@@ -74,7 +75,10 @@ def test_killing_the_worker_while_it_sends_loses_nothing_and_applies_nothing_twi
     env = _worker_env(nodes, two_dbs[0], tmp_path)
     rng = random.Random(5)
     # where in the backlog each kill lands: spread over it, a little jitter, always ahead
-    targets = [max(1, round((i + 1) * N / (KILLS + 1)) + rng.choice((-1, 0, 1))) for i in range(KILLS)]
+    # (the last ones two batches short of the end: a batch acknowledged while the kill is
+    # placed must still leave the backlog unfinished)
+    span = N - 2 * BATCH
+    targets = [max(1, round((i + 1) * span / KILLS) + rng.choice((-1, 0, 1))) for i in range(KILLS)]
     progress_at_kills = []
     for target in targets:
         target = max(target, (progress_at_kills[-1] if progress_at_kills else 0) + 1)
@@ -85,7 +89,8 @@ def test_killing_the_worker_while_it_sends_loses_nothing_and_applies_nothing_twi
             assert wait_for(lambda t=target: receipts(reg) >= t, timeout=120), (
                 f"the worker delivered {receipts(reg)} of {N}, not {target}: {worker.poll()}"
             )
-            wait_for(lambda: _in_flight(kec), timeout=10)  # kill with a batch on the wire when there is one
+            # kill with a batch on the wire when there is one; never wait past the next batch
+            wait_for(lambda t=target: _in_flight(kec) or receipts(reg) > t, timeout=10)
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
