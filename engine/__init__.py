@@ -68,6 +68,7 @@ from .comments import add_comment, list_comments
 from .config import Config
 from .db import Base
 from .decisions import task_outcome
+from .diagrams import case_diagram
 from .directory import (
     OfficeInfo,
     actor_for,
@@ -103,8 +104,8 @@ from .ids import MAX_ID, as_id, strict_int
 from .inbox import MAX_PER_PAGE as INBOX_MAX_PER_PAGE
 from .inbox import SORTS as INBOX_SORTS
 from .inbox import VIEWS as INBOX_VIEWS
-from .inbox import case_diagram, field_labels, inbox_counts, inbox_options, mask_nik, start_form, startable_processes
 from .inbox import inbox as inbox_page
+from .inbox import inbox_counts, inbox_options, mask_nik
 from .keys import derived_key, node_secret
 from .migrate import upgrade as upgrade_database
 from .models import UTCDateTime, utcnow
@@ -127,6 +128,7 @@ from .outcomes import OUTCOMES
 from .plugin_events import queue_office_message, record_case_event
 from .plugin_types import CaseView, ServiceContext
 from .plugins import make_plugin_manager, plugin_info
+from .procedures import field_labels, start_form, startable_processes
 from .processes import check_process, deploy_bundled, deploy_process, list_processes
 from .refusals import refusal_line
 from .requirements import requirements_for

@@ -12,18 +12,14 @@ import binascii
 import json
 from datetime import datetime
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, func, or_, select
 
 from ._step_names import step_names
 from .actors import Actor
-from .cases import find_case, start_form_of, visible_case
 from .errors import Forbidden, InvalidInput
 from .ids import MAX_ID, strict_int
-from .models import Case, HumanTask, ProcessVersion, User, WorkflowState, utcnow
-from .processes import latest_version
+from .models import Case, HumanTask, ProcessVersion, User, utcnow
 from .search import case_match, name_match, nik_match, receipt_match
-from .slim import completed_steps, is_slim
 
 VIEWS = ("mine", "roles", "office")
 SORTS = ("due", "-due", "waiting", "receipt", "name")
@@ -377,112 +373,3 @@ def inbox_options(runtime, actor: Actor) -> dict:
                 if info["kind"] == "userTask" and bpmn_id not in steps:
                     steps[bpmn_id] = {"step": bpmn_id, "name": info["name"], "name_en": info["name_en"]}
     return {"procedures": procedures, "steps": sorted(steps.values(), key=lambda x: x["name"] or x["step"])}
-
-
-# -- procedures ----------------------------------------------------------------------------
-
-
-def start_form(runtime, process_key: str) -> dict:
-    """The latest version of a procedure with the form a clerk fills in to start it."""
-    with runtime.read() as s:
-        version = latest_version(s, process_key)
-        spec, _subs = runtime.spec_for(version)
-        key, form = start_form_of(version, spec)
-        return {
-            "process": version.process_key,
-            "name": version.name,
-            "version": version.version,
-            "form_key": key,
-            "form": form,
-        }
-
-
-def startable_processes(runtime) -> list[dict]:
-    """Procedures a clerk can start at the counter (those whose start event has a form)."""
-    result = []
-    with runtime.read() as s:
-        keys = s.scalars(select(ProcessVersion.process_key).distinct().order_by(ProcessVersion.process_key)).all()
-        for key in keys:
-            version = latest_version(s, key)
-            spec, _subs = runtime.spec_for(version)
-            form_key, form = start_form_of(version, spec)
-            if form:
-                result.append({"process": key, "name": version.name, "version": version.version, "form_key": form_key})
-    return result
-
-
-# -- steps and diagrams --------------------------------------------------------------------
-
-
-def case_diagram(runtime, case_ref, actor: Actor) -> dict:
-    """The case's BPMN diagram with the elements it has passed and where it stands now."""
-    from ._workflow import CaseWorkflow  # loading a workflow needs the sandbox; import late
-
-    with runtime.read() as s:
-        case = visible_case(find_case(s, case_ref), actor, "Case")
-        version = case.process_version
-        completed, current = set(), set()
-        state = s.scalar(select(WorkflowState.state).where(WorkflowState.case_id == case.id))
-        if is_slim(state):  # a finished case: the steps it passed are all it keeps (engine.slim)
-            completed = set(completed_steps(state))
-        else:
-            cw = CaseWorkflow.load(runtime, s, case, cached=False)
-            for task in cw.wf.get_tasks():
-                spec = task.task_spec
-                bpmn_id = getattr(spec, "bpmn_id", None)
-                if not bpmn_id:
-                    continue
-                if task.state == TaskState.COMPLETED:
-                    completed.add(bpmn_id)
-                elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR) or (
-                    task.state == TaskState.WAITING and "Boundary" not in type(spec).__name__
-                ):
-                    current.add(bpmn_id)
-        if case.status not in ("active", "incident"):
-            current = set()
-        return {
-            "receipt": case.receipt,
-            "process": case.process_key,
-            "version": version.version,
-            "bpmn_xml": version.bpmn_xml,
-            "completed": sorted(completed - current),
-            "current": sorted(current),
-            "names": step_names(version),
-        }
-
-
-def field_labels(runtime, process_key: str) -> dict:
-    """Field key -> {label, label_en} from every form of a procedure's latest version, so
-    the case data can be shown with the labels the clerk filled it in under."""
-    from .forms import iter_fields
-
-    with runtime.read() as s:
-        version = latest_version(s, process_key)
-        forms = list((version.forms or {}).values())
-        # then the forms of the other procedures: a case that came from another office (the
-        # regency's print) carries data entered under their forms
-        others = s.scalars(
-            select(ProcessVersion.forms)
-            .where(ProcessVersion.process_key != process_key)
-            .order_by(ProcessVersion.process_key, ProcessVersion.version.desc())
-        ).all()
-        forms += [f for other in others for f in (other or {}).values()]
-    labels: dict[str, dict] = {}
-    for form in forms:
-        for comp in iter_fields(form or {}):
-            props = comp.get("properties") or {}
-            values_en = dict(pair.split("=", 1) for pair in (props.get("values_en") or "").split(";") if "=" in pair)
-            labels.setdefault(
-                comp["key"],
-                {
-                    "label": comp.get("label") or comp.get("dateLabel") or comp["key"],
-                    "label_en": props.get("label_en"),
-                    "type": comp.get("type"),
-                    "values_key": comp.get("valuesKey"),
-                    "values": {
-                        str(v.get("value")): {"label": v.get("label"), "label_en": values_en.get(str(v.get("value")))}
-                        for v in comp.get("values") or []
-                    },
-                },
-            )
-    return labels

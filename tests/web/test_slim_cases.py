@@ -10,7 +10,6 @@ from alembic import command
 from sqlalchemy import select
 
 from simpul import engine
-from simpul.engine import inbox as engine_inbox
 from simpul.engine import slim
 from simpul.engine.migrate import alembic_config, upgrade
 from simpul.engine.models import Case, WorkflowState
@@ -82,7 +81,7 @@ def test_the_migration_slims_cases_finished_before_it_and_keeps_their_path(runti
     full = state_of(runtime, receipt)
     assert not slim.is_slim(full)
     camat = actor(runtime, "camat")
-    before = engine_inbox.case_diagram(runtime, receipt, camat)
+    before = engine.case_diagram(runtime, receipt, camat)
     with runtime.db.engine.begin() as conn:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
@@ -90,6 +89,6 @@ def test_the_migration_slims_cases_finished_before_it_and_keeps_their_path(runti
     upgrade(runtime)
     after_state = state_of(runtime, receipt)
     assert slim.is_slim(after_state) and len(after_state) < len(full) / 5
-    after = engine_inbox.case_diagram(runtime, receipt, camat)
+    after = engine.case_diagram(runtime, receipt, camat)
     assert after["completed"] == before["completed"] and after["current"] == before["current"] == []
     assert engine.get_case(runtime, receipt, camat)["events"]  # the timeline is untouched
