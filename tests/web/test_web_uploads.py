@@ -163,6 +163,7 @@ def test_the_family_card_error_says_sixteen_digits(runtime, live_server, chromiu
     shot(page, "uploads-05-kk-error-1366")
 
 
+@pytest.mark.national_checklist  # ticks the national list; the Kutai walk covers a regency's own
 def test_a_full_new_card_case_walked_on_the_pages(runtime, live_server, chromium):  # noqa: F811 (the fixtures)
     """Acceptance of issue 14: a new-card case from the counter to the handover, every step on
     the pages in Indonesian (the kecamatan's and the regency's, the batch pages included),
