@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from simpul.engine import Actor, Config, Conflict, Runtime, SimpulError
+from simpul.engine import Actor, Config, Conflict, DeployError, Runtime, SimpulError, refusal_line
 
 from .output import fail
 
@@ -82,6 +82,15 @@ def show_error(exc: SimpulError):
     errors = exc.errors
     if isinstance(errors, dict) and not isinstance(exc, Conflict):
         errors = {k: [render(m, catalogue) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
+    elif isinstance(exc, DeployError) and isinstance(errors, list):
+        # one line per refused element, its label first, in the node's language (the first is
+        # already in the message itself)
+        def translate(template, params):
+            text = catalogue.gettext(template)
+            return text.format(**params) if params else text
+
+        lines = [refusal_line(p, translate) for p in errors if isinstance(p, dict)]
+        errors = lines[1:]
     fail(exc.render(catalogue=catalogue), 1, errors)
 
 

@@ -58,6 +58,9 @@ def fail(message: str, code: int = 1, errors=None):
             details = "; ".join(
                 f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
             )
+        elif all(isinstance(e, str) for e in errors):  # one problem a line (deploy refusals)
+            details = ""
+            line += "".join(f"\n  - {e}" for e in errors if e not in message)
         else:
             details = "; ".join(e.get("message", str(e)) if isinstance(e, dict) else str(e) for e in errors)
         if details and details not in message:

@@ -20,10 +20,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _label(problem: dict) -> str:
+    """The element as the administrator knows it: its label first (what the diagram shows), then
+    its id in brackets (what the XML and the modeler's properties panel show); the id alone when
+    the element has no label."""
     element, name = problem.get("element"), _one_line(problem.get("element_name") or "")
     if not element:
         return ""
-    return _cut(str(element), 60) + (f' "{_cut(name, 60)}"' if name and name != element else "")
+    element = _cut(str(element), 60)
+    return f'"{_cut(name, 60)}" ({element})' if name and name != element else element
 
 
 def refusal_message(problem: dict):

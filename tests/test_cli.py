@@ -187,6 +187,20 @@ def test_a_plugin_refusal_is_shown_in_the_node_language(node, tmp_path):
     assert "month of birth" not in proc.stderr
 
 
+def test_a_refused_diagram_lists_every_element_by_its_label(node):
+    """A diagram from another tool: one line per refused element, its label before its id, in
+    the node's language; nothing deployed."""
+    corpus = Path(__file__).parent / "deploy_corpus" / "camunda_collaboration.bpmn"
+    proc = node("processes", "deploy", str(corpus), ok=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 2, proc.stderr
+    assert lines[0].startswith("Error: camunda_collaboration.bpmn tidak dapat dipasang: ")
+    assert '"Warga mengajukan" (Process_citizen): Proses ini tidak dapat dijalankan' in lines[0]
+    assert lines[1].startswith('  - "Kantor memproses" (Process_office): Proses ini tidak dapat dijalankan')
+    assert "not executable" not in proc.stderr
+    assert "camunda" not in str(node("processes", "list", "--json")).lower()
+
+
 def test_deploying_a_bad_file_fails_cleanly(node, tmp_path):
     bad = tmp_path / "bad.bpmn"
     bad.write_text("<definitions>not bpmn</definitions>")

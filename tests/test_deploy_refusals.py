@@ -1,7 +1,7 @@
 """Diagrams typical of other modelling tools (tests/deploy_corpus: Camunda collaborations
 without an executable process, Signavio and Bizagi exports with unsupported elements and
 vendor extensions, a broken file with a long line) are refused with one line per problem,
-at most 300 characters, naming the element by id and name, in the user's language."""
+at most 300 characters, naming the element by its label, then its id, in the user's language."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def test_every_refusal_is_one_short_line_naming_the_element(bare_runtime, path):
         if names:  # a readable diagram: every refusal is pinned to an element, by id and name
             assert element in names, problem
             line = refusal_line(problem)
-            assert line.startswith(element) and (not names[element] or names[element] in line)
+            label = f'"{names[element]}" ({element})' if names[element] else element
+            assert line.startswith(label), (line, label)
 
 
 def test_refusals_are_in_the_users_language(bare_runtime):
@@ -53,9 +54,9 @@ def test_refusals_are_in_the_users_language(bare_runtime):
         check_process(bare_runtime, path.read_bytes(), source=path.name)
     lines = [refusal_line(p, _indonesian) for p in refused.value.errors]
     assert lines == [
-        'Process_citizen "Warga mengajukan": Proses ini tidak dapat dijalankan (isExecutable bernilai false): '
+        '"Warga mengajukan" (Process_citizen): Proses ini tidak dapat dijalankan (isExecutable bernilai false): '
         "Simpul hanya menjalankan proses yang dapat dijalankan.",
-        'Process_office "Kantor memproses": Proses ini tidak dapat dijalankan (isExecutable bernilai false): '
+        '"Kantor memproses" (Process_office): Proses ini tidak dapat dijalankan (isExecutable bernilai false): '
         "Simpul hanya menjalankan proses yang dapat dijalankan.",
     ]
 
@@ -63,4 +64,4 @@ def test_refusals_are_in_the_users_language(bare_runtime):
 def test_a_parser_dump_is_cut_to_one_line():
     dump = {"element": "Task_1", "element_name": "Periksa", "message": "line one\n" + "x" * 5000}
     line = refusal_line(dump)
-    assert line.startswith('Task_1 "Periksa": line one x') and len(line) == MAX_LINE and "\n" not in line
+    assert line.startswith('"Periksa" (Task_1): line one x') and len(line) == MAX_LINE and "\n" not in line
