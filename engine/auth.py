@@ -6,6 +6,7 @@ refused, what a token may do) live here, not in the callers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -49,7 +50,13 @@ MSG_KEEP_ADMIN = N_("You cannot take the system administrator role from yourself
 MSG_WRONG_PASSWORD = N_("Wrong password.")
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("simpul: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user has none, made on first use: hashing at import
+    cost every ``simpul`` command a fifth of a second, though only sign-in needs it."""
+    return _hasher.hash("simpul: no such user")
 
 
 class Unauthorized(SimpulError):
@@ -71,7 +78,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
-        _verify_quietly(_DUMMY_HASH, password)  # same cost whether or not the user has a password
+        _verify_quietly(_dummy_hash(), password)  # same cost whether or not the user has a password
         return False
     return _verify_quietly(password_hash, password)
 
