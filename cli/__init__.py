@@ -35,6 +35,13 @@ class State:
 
         return actor_for(self.runtime, username)
 
+    def close(self) -> None:
+        """Close the runtime, if one was opened: its connections and sandbox processes end with
+        the command, whether the command runs as its own process or inside another (tests)."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
 
 pass_state = click.make_pass_decorator(State, ensure=True)
 
@@ -47,7 +54,7 @@ def main(ctx, verbose):
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    ctx.ensure_object(State)
+    ctx.call_on_close(ctx.ensure_object(State).close)
 
 
 from . import commands, supervision, users  # noqa: E402,F401  (registers the subcommands)

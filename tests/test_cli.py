@@ -1,4 +1,8 @@
-"""The ``simpul`` command, as a script or CI would drive it: each process start to end."""
+"""The ``simpul`` command, as a script or CI would drive it.
+
+Commands run through the console entry point inside the test process (tests/cli_runner.py)
+unless the process is the point: the exit codes and error lines a script sees, and
+``simpul run`` serving pages, start real processes."""
 
 from __future__ import annotations
 
@@ -10,29 +14,46 @@ from pathlib import Path
 
 import pytest
 
+from .cli_runner import run_in_process
 from .flows import BIOMETRICS, CARD_ARRIVED, HANDOVER, VERIFIED, resident
 
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
 
 
-@pytest.fixture
-def node(tmp_path, db):
-    env = {
-        **os.environ,
-        "SIMPUL_DATABASE_URL": db,
-        "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SIMPUL_OFFICE_CODE": "640205",
-        "SIMPUL_REGENCY_CODE": "6402",
-    }
-    env.pop("SIMPUL_PLUGINS", None)
+class Node:
+    """One node's ``simpul`` command: ``node(*args)`` runs it in this process, ``node.process(*args)``
+    as its own process (for what only a process shows); ``ok=False`` returns the completed run
+    instead of asserting success and decoding ``--json``."""
 
-    def simpul(*args, ok=True):
-        proc = subprocess.run([SIMPUL, *args], env=env, capture_output=True, text=True, timeout=120)
+    def __init__(self, env: dict):
+        self.env = env
+
+    def _result(self, proc, args, ok):
         if ok:
             assert proc.returncode == 0, proc.stderr
             return json.loads(proc.stdout) if "--json" in args else proc.stdout
         return proc
 
+    def __call__(self, *args, ok=True):
+        return self._result(run_in_process(args, self.env), args, ok)
+
+    def process(self, *args, ok=True):
+        env = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
+        proc = subprocess.run([SIMPUL, *args], env=env, capture_output=True, text=True, timeout=120)
+        return self._result(proc, args, ok)
+
+
+@pytest.fixture
+def node(tmp_path, db):
+    simpul = Node(
+        {
+            "SIMPUL_DATABASE_URL": db,
+            "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
+            "SIMPUL_OFFICE_CODE": "640205",
+            "SIMPUL_REGENCY_CODE": "6402",
+            "SIMPUL_PLUGINS": None,
+        }
+    )
     simpul("init", "--demo")
     return simpul
 
@@ -168,7 +189,7 @@ def test_every_process_runs_start_to_end_through_the_cli(node, tmp_path):
     ],
 )
 def test_errors_are_one_line_and_non_zero(node, args, message):
-    proc = node(*args, ok=False)
+    proc = node.process(*args, ok=False)  # as a script sees it: the process's exit code and stderr
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], proc.stderr

@@ -4,12 +4,15 @@ it, with no change to the core; uninstalled, the national baseline returns.
 
 How it is installed (``SIMPUL_TEST_PLUGIN_INSTALL``):
 
-* ``venv`` (the default in CI, ``CI=true``): ``pip install`` into this test environment, then
-  ``pip uninstall``, exactly as a regency's administrator does;
-* ``target`` (the default elsewhere): ``pip install --target`` into a temporary directory that
-  is put on ``sys.path`` (and ``PYTHONPATH`` for the ``simpul`` subprocesses) while
-  "installed" -- the same wheel and entry-point metadata, but a shared development venv
-  never sees the plugin, even if this run is killed half-way.
+* ``target`` (the default): ``pip install --target`` into a temporary directory that is put on
+  ``sys.path`` (and ``PYTHONPATH`` for the ``simpul`` subprocesses) while "installed" -- the
+  same wheel and entry-point metadata, but the venv, which the suite's other tests (and, with
+  pytest-xdist, other test processes at the same moment) use, never sees the plugin, even if
+  this run is killed half-way;
+* ``venv``: ``pip install`` into this test environment, then ``pip uninstall``, exactly as a
+  regency's administrator does -- only for a run of this module alone.  CI installs the plugin
+  into the venv the regency's way in ``scripts/test-with-kukar``, which runs the whole suite
+  with it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ..flows import actor, open_task, resident
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "simpul-kutai-kartanegara"
 DIST = "simpul-kutai-kartanegara"
-MODE = os.environ.get("SIMPUL_TEST_PLUGIN_INSTALL") or ("venv" if os.environ.get("CI") == "true" else "target")
+MODE = os.environ.get("SIMPUL_TEST_PLUGIN_INSTALL") or "target"
 SIMPUL = Path(sys.executable).with_name("simpul")
 
 
