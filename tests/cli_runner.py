@@ -11,6 +11,7 @@ the script's.  Each command opens and closes its own runtime, as a process would
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -35,3 +36,11 @@ def run_in_process(args, env: Mapping[str, str | None]) -> subprocess.CompletedP
             sys.argv = saved
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
     return subprocess.CompletedProcess(argv, code, stdout, stderr)
+
+
+def node_env(**settings: str) -> dict[str, str | None]:
+    """Overrides for :func:`run_in_process`: every ``SIMPUL_*`` variable of this environment
+    removed, then ``settings`` set -- a command configured by these settings alone."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SIMPUL_")}
+    env.update(settings)
+    return env

@@ -4,9 +4,6 @@ with each office, failures, and the alert once a message has waited too long."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,25 +13,22 @@ import time_machine
 from simpul.engine.models import utcnow
 from simpul.plugins.coordination.web import blueprint, make_inbox_app
 
+from ..cli_runner import node_env, run_in_process
 from .helpers import open_steps, pending, print_card, printing_receipt, receipts, record_case, wait_for, work
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(node_rt, url, tmp_path, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env.update(
+    """``simpul coordination ARGS`` for the node, run through the console entry point."""
+    env = node_env(
         SIMPUL_DATABASE_URL=url,
         SIMPUL_INSTANCE_PATH=str(tmp_path / "cli"),
         SIMPUL_OFFICE_CODE=node_rt.config.office_code,
         SIMPUL_OFFICE_KIND=node_rt.config.office_kind,
         SIMPUL_SETTINGS=json.dumps(node_rt.config.settings),
-        PYTHONPATH=str(ROOT),
     )
-    simpul = Path(sys.executable).with_name("simpul")
-    return subprocess.run(
-        [str(simpul), "coordination", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return run_in_process(["coordination", *args], env)
 
 
 def _down_with_two_waiting(nodes):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from pypdf import PdfReader
 
 from simpul import engine
 
+from ..cli_runner import run_in_process
 from ..flows import actor
 from ..flows import resident as resident_data
 from ..web.web_helpers import Browser
@@ -101,17 +100,16 @@ def test_the_slip_is_for_clerks_of_the_case_office_only(runtime, app, password_h
 @pytest.fixture
 def node(tmp_path, db):
     env = {
-        **os.environ,
         "SIMPUL_DATABASE_URL": db,
         "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance"),
         "SIMPUL_OFFICE_CODE": "640205",
         "SIMPUL_REGENCY_CODE": "6402",
         "SIMPUL_SETTINGS": json.dumps({"public_url": "https://kec.example.id"}),
+        "SIMPUL_PLUGINS": None,
     }
-    env.pop("SIMPUL_PLUGINS", None)
 
     def simpul(*args, ok=True):
-        proc = subprocess.run([SIMPUL, *args], env=env, capture_output=True, text=True, timeout=120)
+        proc = run_in_process(args, env)
         if ok:
             assert proc.returncode == 0, proc.stderr
             return json.loads(proc.stdout) if "--json" in args else proc.stdout

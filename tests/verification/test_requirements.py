@@ -191,18 +191,14 @@ def test_an_override_at_one_check_does_not_pass_the_next(two_checks):
 
 def test_simpul_requirements_prints_the_checklist(tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    simpul = Path(sys.executable).with_name("simpul")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
-    env["SIMPUL_INSTANCE_PATH"] = str(tmp_path / "instance")
-    env["SIMPUL_PLUGINS"] = INSTALLED_PLUGINS_BLOCKED  # the national checklist is printed here
+    from ..cli_runner import node_env, run_in_process
+
+    # the national checklist is printed here
+    env = node_env(SIMPUL_INSTANCE_PATH=str(tmp_path / "instance"), SIMPUL_PLUGINS=INSTALLED_PLUGINS_BLOCKED)
 
     def run(*args):
-        return subprocess.run([str(simpul), *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        return run_in_process(args, env)
 
     text = run("requirements", "ektp_renewal", "--data", '{"request_type": "data_change"}')
     assert text.returncode == 0
