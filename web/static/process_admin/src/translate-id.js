@@ -175,9 +175,24 @@ export function formEditorModule(translate, fieldNames) {
       const config = field && field.config;
       // the palette reads `name`, or `label` (form-js's older custom fields, and its file picker)
       const name = config && (config.name || config.label);
-      if (name && fieldNames[name]) {
-        field.config = Object.assign({}, config, { name: fieldNames[name] });
+      if (!name || !fieldNames[name]) { return; }
+      const translated = Object.assign({}, config, { name: fieldNames[name] });
+      // a field added from the palette is labelled with its type's name, in the page's language
+      if (config.label && fieldNames[config.label]) { translated.label = fieldNames[config.label]; }
+      if (typeof config.create === 'function') {
+        translated.create = (attrs, isNewField) => {
+          const created = config.create(attrs, isNewField);
+          if (isNewField !== false && created && !(attrs && 'label' in attrs) && fieldNames[created.label]) {
+            created.label = fieldNames[created.label];
+          }
+          // ...and a new list of options starts with one named in it too ("Value")
+          if (isNewField !== false && created && Array.isArray(created.values) && !(attrs && attrs.values)) {
+            created.values = translateOptions(created.values, translate);
+          }
+          return created;
+        };
       }
+      field.config = translated;
     });
   }
   SimpulFormFieldNames.$inject = ['formFields'];
