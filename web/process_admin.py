@@ -18,6 +18,7 @@ from simpul.engine import SimpulError, as_id, strict_int
 from .auth import role_required
 from .extensions import runtime
 from .i18n import render_error, render_problems, render_reason
+from .modeler_text import library_translations
 
 bp = Blueprint("process_admin", __name__, url_prefix="/admin/processes")
 
@@ -114,6 +115,7 @@ def _modeler(xml, forms, draft, key, base_version):
         draft=draft,
         available=modeler_available(),
         labels=_panel_labels(),
+        translations=library_translations(),
     )
 
 

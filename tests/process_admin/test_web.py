@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +206,40 @@ def test_the_simpul_panel_labels_follow_the_users_language(admin):
     assert indonesian["lane_role"] == "Peran (lajur)"
     assert indonesian["new_form_exists"] == "Formulir {key} sudah ada; pilih kunci lain."
     assert set(indonesian) == set(english)
+
+
+def test_the_words_of_bpmn_js_and_form_js_come_from_the_catalogues_in_the_users_language(admin):
+    """The modeler page hands translate-id.js every library string it knows, translated by the
+    message catalogues: English as the libraries write it, Indonesian complete (a library
+    string left in English would show in the Indonesian editor); a field type's name has its
+    own context ("Select" the field type is not "Select" the button)."""
+    from babel.messages.pofile import read_po
+
+    from simpul.web.modeler_text import LIBRARY_TEXT
+
+    def words():
+        html = admin.get("/admin/processes/ektp_new_card/edit").get_data(as_text=True)
+        return json.loads(re.search(r'id="modeler-translations">(.*?)</script>', html, re.S).group(1))
+
+    english = words()
+    assert set(english["text"]) == set(LIBRARY_TEXT)
+    assert all(english["text"][k] == k for k in english["text"])
+    assert all(english["form_fields"][k] == k for k in english["form_fields"])
+    admin.language("id")
+    indonesian = words()
+    assert indonesian["text"]["Search components"] == "Cari komponen"
+    assert indonesian["text"]["Field label"] == "Label kolom"
+    assert indonesian["text"]["Create a {label} element"] == "Buat elemen {label}"
+    assert indonesian["text"]["Create task"] == "Buat tugas"  # bpmn-js's, moved from translate-id.js
+    assert indonesian["form_fields"]["Select"] == "Daftar pilihan"
+    assert indonesian["form_fields"]["Text field"] == "Kolom teks"
+
+    # every one is translated in translations/id (the words that are the same in both languages
+    # are translated to themselves there)
+    root = Path(__file__).resolve().parents[2]
+    with (root / "translations" / "id" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        po = read_po(f, locale="id")
+    entries = {(m.context, m.id): m.string for m in po if m.id}
+    missing = [k for k in english["text"] if not entries.get((None, k))]
+    missing += [k for k in english["form_fields"] if not entries.get(("form field", k))]
+    assert missing == []

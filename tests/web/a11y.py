@@ -14,8 +14,9 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 BLOCKING = ("serious", "critical")
 
 
-def axe_violations(page) -> list[dict]:
-    """The serious and critical axe-core violations of the page as it is now."""
+def axe_violations(page, within: str | None = None) -> list[dict]:
+    """The serious and critical axe-core violations of the page as it is now (only the part
+    matching the CSS selector ``within``, when given)."""
     if not AXE.is_file():
         reason = f"axe-core is not installed at {AXE} (npm ci)"
         if os.environ.get("CI") == "true":
@@ -24,15 +25,17 @@ def axe_violations(page) -> list[dict]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     result = page.evaluate(
-        """async () => {
-          const r = await window.axe.run(document, {resultTypes: ['violations']});
+        """async (within) => {
+          const scope = within ? document.querySelector(within) : document;
+          const r = await window.axe.run(scope, {resultTypes: ['violations']});
           return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || ''))}));
-        }"""
+        }""",
+        within,
     )
     return [v for v in result if v["impact"] in BLOCKING]
 
 
-def assert_accessible(page, where: str) -> None:
-    found = axe_violations(page)
+def assert_accessible(page, where: str, within: str | None = None) -> None:
+    found = axe_violations(page, within)
     assert not found, f"{where}: serious accessibility violations:\n" + json.dumps(found, indent=1, ensure_ascii=False)

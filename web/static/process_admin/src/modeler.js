@@ -8,7 +8,7 @@ import { FormEditor } from '@bpmn-io/form-js-editor';
 import spiffworkflow from './spiffworkflow.json';
 import SimpulPropertiesProvider from './simpul-properties';
 import { getProperty } from './simpul-properties';
-import translateModule, { formEditorModule } from './translate-id';
+import translateModule, { formEditorModule, pageTable, translateFor } from './translate-id';
 
 const SimpulModule = {
   __init__: ['simpulPropertiesProvider'],
@@ -27,13 +27,16 @@ function start() {
   const container = document.querySelector('.modeler');
   const forms = Object.assign({}, data.forms || {});
   let draft = data.draft;
+  // bpmn-js's and form-js's own words in the page's language, from the message catalogues
+  const words = pageTable(document);
+  const translate = translateFor(words.text);
 
   const modeler = new BpmnModeler({
     container: '#canvas',
     propertiesPanel: { parent: '#properties' },
     additionalModules: [
       BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SimpulModule,
-      translateModule(document.documentElement.lang)
+      translateModule(translate)
     ],
     moddleExtensions: { spiffworkflow },
     simpul: data.catalogue,
@@ -258,7 +261,7 @@ function start() {
     if (!formEditor) {
       formEditor = new FormEditor({
         container: '#form-editor',
-        additionalModules: [formEditorModule(document.documentElement.lang)]
+        additionalModules: [formEditorModule(translate, words.form_fields)]
       });
       window.simpulFormEditor = formEditor;
     }
