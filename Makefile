@@ -1,6 +1,8 @@
 # Simpul: the two commands of the README's quick start are `make run` and `make test`.
 PYTHON ?= python3
 PORT   ?= 5000
+# test processes (pytest-xdist): one per core; `make test TEST_WORKERS=0` runs in one process
+TEST_WORKERS ?= auto
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -31,7 +33,7 @@ run: setup
 ## Set up and run every test (SQLite and PostgreSQL, browser tests in Chromium).
 test: setup
 	bash scripts/test-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## Print the benchmark figures (engine vs raw SpiffWorkflow, inbox latency, outbox drain).
 bench: setup
