@@ -48,6 +48,10 @@ class BuildWithAssets(build_py):
     def run(self):
         self._compile_catalogues()
         self._build_bundle()
+        # setuptools copies into build/lib over what an earlier build left there, so a module
+        # renamed or deleted since would reach the wheel; start from an empty folder instead
+        if not self.editable_mode and Path(self.build_lib).is_dir():
+            shutil.rmtree(self.build_lib)
         super().run()
 
     def _compile_catalogues(self):
