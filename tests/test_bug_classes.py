@@ -23,6 +23,7 @@ from .flows import (
     DOCS_OK,
     VERIFIED,
     actor,
+    all_documents,
     complete,
     open_task,
     resident,
@@ -69,7 +70,7 @@ def _race_cancel_and_completions(runtime, receipt: str) -> list[str]:
     def finish(i):
         barrier.wait()
         try:
-            engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, f"op{i}"))
+            engine.complete_task(runtime, task["id"], all_documents(runtime, task), actor(runtime, f"op{i}"))
             outcomes.append("completed")
         except (Conflict, NotFound):
             outcomes.append("conflict")

@@ -16,6 +16,7 @@ from .flows import (
     HANDOVER,
     VERIFIED,
     actor,
+    all_documents,
     complete,
     open_task,
     resident,
@@ -70,15 +71,28 @@ def test_new_card_runs_from_counter_to_handover(runtime):
 def test_second_and_stale_completion_conflict_and_change_nothing(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
+    docs = all_documents(runtime, task)
     engine.claim_task(runtime, task["id"], actor(runtime, "operator"), expected_version=task["version"])
     with pytest.raises(Conflict, match="changed this step since you opened it"):
-        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"])
-    engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"), expected_version=task["version"] + 1)
+        engine.complete_task(
+            runtime,
+            task["id"],
+            docs,
+            actor(runtime, "operator"),
+            expected_version=task["version"],
+        )
+    engine.complete_task(
+        runtime,
+        task["id"],
+        docs,
+        actor(runtime, "operator"),
+        expected_version=task["version"] + 1,
+    )
     with runtime.read() as s:
         events_before = s.scalar(select(func.count()).select_from(CaseEvent))
         state_before = s.scalar(select(WorkflowState.state))
     with pytest.raises(Conflict, match="already completed by Siti"):
-        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator"))
+        engine.complete_task(runtime, task["id"], docs, actor(runtime, "operator"))
     with runtime.read() as s:
         assert s.scalar(select(func.count()).select_from(CaseEvent)) == events_before
         assert s.scalar(select(WorkflowState.state)) == state_before
@@ -91,7 +105,7 @@ def test_claimed_task_cannot_be_completed_by_someone_else(runtime):
     with pytest.raises(Conflict, match="already claimed by Siti"):
         engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))
     with pytest.raises(Conflict, match="claimed by Siti"):
-        engine.complete_task(runtime, task["id"], DOCS_OK, actor(runtime, "operator2"))
+        engine.complete_task(runtime, task["id"], all_documents(runtime, task), actor(runtime, "operator2"))
     engine.unclaim_task(runtime, task["id"], actor(runtime, "operator"))
     claimed = engine.claim_task(runtime, task["id"], actor(runtime, "operator2"))
     assert claimed["assignee"] == "operator2"
@@ -109,7 +123,7 @@ def test_other_office_can_neither_list_nor_open_nor_act(runtime, caplog):
         with pytest.raises(NotFound):
             engine.claim_task(runtime, task["id"], other)
         with pytest.raises(NotFound):
-            engine.complete_task(runtime, task["id"], DOCS_OK, other)
+            engine.complete_task(runtime, task["id"], all_documents(runtime, task), other)
         with pytest.raises(NotFound):
             engine.cancel_case(runtime, receipt, "test", other)
     assert sum("office isolation" in r.message for r in caplog.records) == 4
@@ -140,6 +154,7 @@ def test_form_validation_refuses_and_writes_nothing(runtime):
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]
 
 
+@pytest.mark.national_checklist
 def test_document_check_needs_every_required_document(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from openpyxl import load_workbook
 
 from .flows import resident
-from .test_cli import _do, node  # noqa: F401  (the node fixture)
+from .test_cli import _all_documents, _do, node  # noqa: F401  (the node fixture)
 
 REJECT = {"residence_verified": False, "rejection_reason": "alamat salah", "kelurahan_officer": "Budi"}
 
@@ -27,7 +27,7 @@ def test_monthly_recap_and_reopen_from_the_command_line(node, tmp_path):  # noqa
             "cases", "start", "ektp_new_card", "--data", json.dumps(resident(n)), "--as", "operator", "--json"
         )
         receipts.append(started["receipt"])
-    _do(simpul, receipts[0], "operator", {"documents_complete": True, "documents_received": ["family_card"]})
+    _do(simpul, receipts[0], "operator", _all_documents(simpul, "ektp_new_card"))
     _do(simpul, receipts[0], "verifier", REJECT)
     listed = simpul("cases", "list", "--outcome", "rejected", "--as", "camat", "--json")
     assert [c["receipt"] for c in listed] == [receipts[0]] and listed[0]["outcome"] == "rejected"

@@ -10,7 +10,7 @@ from simpul import engine
 from simpul.engine import Conflict
 from simpul.engine.models import CaseEvent
 
-from .flows import DOCS_OK, actor, open_task, start_new_card
+from .flows import actor, all_documents, open_task, start_new_card
 
 THREADS = 8
 
@@ -40,7 +40,7 @@ def test_eight_threads_complete_the_same_task_once(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
     actors = [actor(runtime, f"op{i}") for i in range(THREADS)]
-    outcomes = _race(lambda i: engine.complete_task(runtime, task["id"], DOCS_OK, actors[i]))
+    outcomes = _race(lambda i: engine.complete_task(runtime, task["id"], all_documents(runtime, task), actors[i]))
     kinds = sorted(o[0] for o in outcomes)
     assert kinds == ["conflict"] * (THREADS - 1) + ["ok"], outcomes
     with runtime.read() as s:

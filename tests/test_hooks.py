@@ -23,8 +23,8 @@ from simpul.engine.models import Case, CaseEvent, OutboxMessage
 from simpul.engine.worker import dispatch_outbox
 
 from .bpmn_samples import script_process, service_process
-from .conftest import make_runtime, seed_offices
-from .flows import DOCS_OK, actor, complete, open_task, resident, start_new_card
+from .conftest import INSTALLED_PLUGINS_BLOCKED, make_runtime, seed_offices
+from .flows import DOCS_OK, actor, all_documents, complete, open_task, resident, start_new_card
 
 HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "simpul_spec"))
 
@@ -124,7 +124,9 @@ def test_hook_document_requirements(db, tmp_path):
                 return [{"key": "police_letter", "label": "Police report", "source": "kukar"}]
             return [{"key": "family_card", "label": "KK (asli dan fotokopi)", "source": "kukar"}]
 
-    rt = _runtime(db, tmp_path, PoliceLetter())
+    # the combination of the verification plugin's list and this one's, so a regency plugin
+    # installed here (with its own entries) is left out
+    rt = _runtime(db, tmp_path, PoliceLetter(), plugins=INSTALLED_PLUGINS_BLOCKED)
     lost = requirements_for(rt, "ektp_replacement", {"reason": "lost"})
     assert [r["key"] for r in lost] == ["police_letter"]
     new_card = requirements_for(rt, "ektp_new_card", {})
@@ -145,10 +147,10 @@ def test_hook_validate_task_data(db, tmp_path):
     receipt = start_new_card(rt)["receipt"]
     task = open_task(rt, receipt, "operator")
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"))
+        engine.complete_task(rt, task["id"], all_documents(rt, task), actor(rt, "operator"))
     assert err.value.errors == {"document_notes": ["Mention the KK."]}
     assert open_task(rt, receipt, "operator")["id"] == task["id"]
-    complete(rt, receipt, "operator", {**DOCS_OK, "document_notes": "kk ok"})
+    engine.complete_task(rt, task["id"], {**all_documents(rt, task), "document_notes": "kk ok"}, actor(rt, "operator"))
     rt.close()
 
 
@@ -622,9 +624,11 @@ def test_hook_task_inputs(db, tmp_path):
     receipt = start_new_card(rt)["receipt"]
     task = open_task(rt, receipt, "operator")
     with pytest.raises(engine.InvalidInput, match="No plugin accepts the task input"):
-        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witnes": "Budi"})
+        engine.complete_task(rt, task["id"], all_documents(rt, task), actor(rt, "operator"), extras={"witnes": "Budi"})
     with pytest.raises(ValidationFailed) as err:
-        engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "operator"})
+        engine.complete_task(
+            rt, task["id"], all_documents(rt, task), actor(rt, "operator"), extras={"witness": "operator"}
+        )
     assert err.value.errors == {"witness": ["The witness cannot be you."]}
     assert open_task(rt, receipt, "operator")["id"] == task["id"]  # refused: nothing changed
 
@@ -649,7 +653,7 @@ def test_hook_task_completing(db, tmp_path):
     engine.deploy_bundled(rt)
     receipt = start_new_card(rt)["receipt"]
     task = open_task(rt, receipt, "operator")
-    engine.complete_task(rt, task["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"})
+    engine.complete_task(rt, task["id"], all_documents(rt, task), actor(rt, "operator"), extras={"witness": "Budi"})
     case = engine.get_case(rt, receipt, actor(rt, "operator"))
     assert [e["kind"] for e in case["events"]] == ["case_started", "witnessed", "task_completed"]
     witnessed = case["events"][1]
@@ -768,7 +772,11 @@ def test_hook_event_labels(db, tmp_path):
     engine.deploy_bundled(rt)
     receipt = start_new_card(rt)["receipt"]
     engine.complete_task(
-        rt, open_task(rt, receipt, "operator")["id"], DOCS_OK, actor(rt, "operator"), extras={"witness": "Budi"}
+        rt,
+        open_task(rt, receipt, "operator")["id"],
+        all_documents(rt, open_task(rt, receipt, "operator")),
+        actor(rt, "operator"),
+        extras={"witness": "Budi"},
     )
     timeline = _signed_in(rt, "operator").get(f"/cases/{receipt}").get_data(as_text=True)
     assert '<li class="event event-witnessed">' in timeline

@@ -26,7 +26,8 @@ def test_a_changed_modeler_source_rebuilds_the_bundle(tmp_path, source):
     stamp = tmp_path / ".installed"
     stamp.touch()
     newest = max(
-        p.stat().st_mtime for p in [*SOURCES, ROOT / "setup.cfg", ROOT / "pyproject.toml", ROOT / "package.json"]
+        p.stat().st_mtime
+        for p in [*SOURCES, *(ROOT / name for name in ("setup.cfg", "setup.py", "pyproject.toml", "package.json"))]
     )
     os.utime(stamp, (newest + 60, newest + 60))
     assert "npm run build" not in _dry_run(stamp)  # up to date: nothing to do

@@ -44,6 +44,7 @@ def _stage(client, receipt, code):
     return response.json
 
 
+@pytest.mark.national_checklist  # the documents missing are the national checklist's
 def test_the_resident_follows_the_case_from_counter_to_handover(runtime, app):
     client = app.test_client()
     receipt = start_new_card(runtime)["receipt"]

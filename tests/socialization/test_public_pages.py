@@ -38,10 +38,11 @@ def test_procedure_pages_answer_without_a_session(app):
 def test_a_regency_plugins_requirement_appears_on_the_public_page(police_runtime, tmp_path):
     from simpul.web import create_app
 
-    from ..conftest import make_runtime
+    from ..conftest import INSTALLED_PLUGINS_BLOCKED, make_runtime
 
     with_rule = create_app(runtime=police_runtime, config={"TESTING": True}).test_client()
-    plain = make_runtime(police_runtime.config.database_url, tmp_path / "plain")  # same node, rule uninstalled
+    # the same node with the rule uninstalled (and any regency plugin installed here, which may have it too)
+    plain = make_runtime(police_runtime.config.database_url, tmp_path / "plain", plugins=INSTALLED_PLUGINS_BLOCKED)
     without = create_app(runtime=plain, config={"TESTING": True}).test_client()
     page = with_rule.get("/en/layanan/ektp_replacement").get_data(as_text=True)
     lost = page.split("Card lost", 1)[1].split("Card damaged", 1)[0]

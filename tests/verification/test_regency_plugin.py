@@ -65,6 +65,8 @@ class Installer:
             timeout=600,
         )
         assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        # a regency's administrator installing it sees no packaging warning
+        assert "Warning" not in proc.stdout + proc.stderr.replace("WARNING: Location", ""), proc.stderr
 
     def install(self):
         source = self.workdir / "source"
