@@ -39,7 +39,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, null, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, null, or_, select, text, update
 
 from simpul import engine
 from simpul.engine import N_, Message, UTCDateTime
@@ -347,6 +347,10 @@ class _Diff:
     synchronous ``registry._compare`` rules, set-based)."""
 
     def __init__(self, session, job_id: int, office_code: str, fixed: str | None):
+        if session.get_bind().dialect.name == "postgresql":
+            # the planner's figures for the rows just staged (autovacuum has not seen them):
+            # without them it loops over the staged rows once per resident
+            session.execute(text("ANALYZE socialization_import_staged"))
         st, r = _STAGED, _RESIDENTS
         self.st, self.r, self.office = st, r, office_code
         self.valid = and_(st.c.job_id == job_id, st.c.kind == "row")
@@ -358,18 +362,16 @@ class _Diff:
         self.differs = or_(r.c.gone_at.is_not(None), *(r.c[f].is_distinct_from(st.c[f]) for f in COMPARED))
         self.new = and_(self.valid, ~exists().where(self.same_key))
         listed = exists().where(self.valid, self.same_key)
-        bad = exists().where(
-            st.c.job_id == job_id,
-            st.c.kind == "bad",
-            st.c.nik == r.c.nik,
-            or_(st.c.kelurahan_code == r.c.kelurahan_code, st.c.kelurahan_code.is_(None)),
-        )
+        bad = and_(st.c.job_id == job_id, st.c.kind == "bad", st.c.nik == r.c.nik)
+        bad_here = exists().where(bad, st.c.kelurahan_code == r.c.kelurahan_code)
+        bad_nowhere = exists().where(bad, st.c.kelurahan_code.is_(None))  # no kelurahan known
         self.gone = and_(
             r.c.office_code == office_code,
             r.c.kelurahan_code.in_(self.kelurahan),
             r.c.gone_at.is_(None),
             ~listed,
-            ~bad,
+            ~bad_here,
+            ~bad_nowhere,
         )
 
     def count(self, session, stmt) -> int:
