@@ -1,38 +1,71 @@
-"""Resident-list imports from the web page, run in the background by the worker.
+"""Resident-list imports from the web page, run in the background by the worker, in slices.
 
 The page stores the upload beside a job row (``socialization_import_jobs``) and shows the
-job's progress; the worker's ``run_due_work`` hook (``run_due_work`` below) takes the oldest
-queued job, checks the file (``plan_import``, writing rows done / total every
-``PROGRESS_EVERY`` rows in short transactions of its own) and keeps the plan beside the upload
-(``<token>.plan``, written by this module only) for the confirmation page; an ``apply`` job
-checks the file again and stores it with ``apply_import``, all-or-nothing in one transaction
-as in the synchronous flow.  The upload and its plan are removed once the import is applied
-or discarded; uploads untouched for ``STALE_AFTER`` are removed (and their jobs discarded) by
-the same hook.  One job per worker pass: a list of hundreds of thousands of rows keeps the
-worker for as long as its check takes, which the page shows as it goes.
+job's progress; the worker's ``run_due_work`` hook (``run_due_work`` below) runs one *slice*
+of one job per pass and returns a non-zero count while work is left, so the worker passes
+again at once -- after its due timers, service tasks and outbox, which never wait for more
+than a slice (``SLICE_ROWS`` rows or ``SLICE_SECONDS``, whichever comes first).  Jobs take
+turns: the one advanced longest ago goes next, so a small list is not stuck behind a huge one.
+
+A job goes through phases, its place kept in the job's ``state``:
+
+``clear``    the rows a previous run of the job left staged are deleted (in chunks);
+``read``     a slice of the file's rows is read from the stored position, checked (the
+             synchronous flow's rules: ``registry.check_row``, NIKs twice across slices
+             too) and staged in ``socialization_import_staged`` -- in one transaction with
+             the new position, so a slice is either wholly done or not at all;
+``preview``  (a check) the difference against the stored lists is computed in SQL from the
+             staged rows and kept beside the upload (``<token>.plan``, written by this
+             module only) for the confirmation page;
+``switch``   (an apply) the staged rows go into the registry in ONE short transaction of
+             set-based statements (updates, inserts, residents gone, the coverage recount),
+             computed against the registry as it is at that moment.
+
+So either every valid row is stored or nothing: the registry never holds part of a list.  A
+worker stopped in a slice (killed, the node restarted) leaves its lease behind; once the
+lease has run out (``LEASE``) the next pass takes the job over from its last finished slice,
+and after ``MAX_INTERRUPTIONS`` interruptions in a row the job fails with a message saying
+that nothing was stored.  The upload and its plan are removed once the import is applied or
+discarded; uploads untouched for ``STALE_AFTER`` are removed (and their jobs discarded), and
+the staged rows of finished jobs deleted in chunks, by the same hook.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
+import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, null, or_, select, text, update
 
 from simpul import engine
+from simpul.engine import N_, Message, UTCDateTime
 
-from .models import ImportJob
-from .registry import apply_import, plan_import
+from .models import ImportJob, Resident, StagedRow
+from .registry import COMPARED, Plan, RowError, check_row, duplicate_error, open_import
 
 log = logging.getLogger("simpul.socialization.imports")
 
-PROGRESS_EVERY = 1000
+SLICE_ROWS = 5000
+SLICE_SECONDS = 0.5
+LEASE = timedelta(seconds=60)
+MAX_INTERRUPTIONS = 3
+CLEAR_CHUNK = 20000
+PREVIEW_LIMIT = 200
 STALE_AFTER = timedelta(days=1)
 RUNNING = ("queued", "running")
 UNFINISHED = ("queued", "checked", "needs_mapping")
+
+MSG_INTERRUPTED = N_(
+    "The import was interrupted {count} times in a row and was given up; nothing was stored. Upload the list again."
+)
+
+_STAGED = StagedRow.__table__
+_RESIDENTS = Resident.__table__
+_BLANK = {c.name: None for c in _STAGED.columns if c.name != "id"}
 
 
 def uploads_dir(runtime) -> Path:
@@ -68,6 +101,7 @@ def queue(runtime, token: str, meta: dict, action: str, options: dict, rows_tota
             s.add(job)
         job.action, job.status, job.options = action, "queued", options
         job.rows_done, job.rows_total, job.result, job.error, job.updated_at = 0, rows_total, None, None, now
+        job.state, job.lease, job.lease_until, job.interruptions = None, None, None, 0
     runtime.wakeup.notify_local()  # the embedded worker, if this process runs one
 
 
@@ -77,17 +111,22 @@ def job_of(runtime, token: str, office_code: str) -> dict | None:
         job = s.scalar(select(ImportJob).where(ImportJob.token == token, ImportJob.office_code == office_code))
         if job is None:
             return None
-        return {
+        out = {
             c: getattr(job, c)
             for c in ("token", "filename", "action", "status", "options", "rows_done", "rows_total", "result", "error")
         }
+        state = job.state or {}
+        out["phase"] = state.get("phase", "clear")
+        out["stored"] = state.get("valid", 0)
+        out["interrupted"] = state.get("interrupted", 0) + (job.interruptions or 0)
+        return out
 
 
 def load_plan(runtime, token: str):
     path = uploads_dir(runtime) / f"{token}.plan"
     if not path.exists():
         return None
-    return pickle.loads(path.read_bytes())  # written by _run below, never from a request
+    return pickle.loads(path.read_bytes())  # written by _preview below, never from a request
 
 
 def remove_upload(runtime, token: str) -> None:
@@ -105,85 +144,322 @@ def discard(runtime, token: str, office_code: str) -> None:
         )
 
 
+# -- taking a slice -----------------------------------------------------------------------
+
+
+class _LostLease(Exception):
+    """Another worker took the job over while this slice ran (it outlasted its lease)."""
+
+
 def _claim(runtime) -> ImportJob | None:
+    """The running job advanced longest ago whose lease is free, leased for one slice."""
+    now = _now()
     with runtime.transaction() as uow:
         s = uow.session
-        stmt = select(ImportJob).where(ImportJob.status == "queued").order_by(ImportJob.id).limit(1)
+        stmt = (
+            select(ImportJob)
+            .where(
+                ImportJob.status.in_(RUNNING),
+                or_(ImportJob.lease_until.is_(None), ImportJob.lease_until < now),
+            )
+            .order_by(ImportJob.updated_at, ImportJob.id)
+            .limit(1)
+        )
         job = s.scalar(runtime.db.skip_locked(stmt))
         if job is None:
             return None
-        claimed = s.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job.id, ImportJob.status == "queued")
-            .values(status="running", updated_at=_now())
-        ).rowcount
+        values: dict = {"status": "running", "lease": secrets.token_hex(8), "lease_until": now + LEASE}
+        if job.lease is not None:  # its last slice never finished: the worker was stopped in it
+            values["interruptions"] = (job.interruptions or 0) + 1
+        held = ImportJob.lease.is_(None) if job.lease is None else ImportJob.lease == job.lease
+        claimed = s.execute(update(ImportJob).where(ImportJob.id == job.id, held).values(**values)).rowcount
         if not claimed:
             return None
+        for key, value in values.items():
+            setattr(job, key, value)
         s.expunge(job)
         return job
 
 
-def _set(runtime, job_id: int, **values) -> None:
+def _done(uow, job: ImportJob, state: dict | None, **values) -> None:
+    """End the slice in its own transaction: the job's new state, its lease given back."""
+    if state is not None:
+        state = {**state, "interrupted": state.get("interrupted", 0) + (job.interruptions or 0)}
+        values["state"] = state
+    ended = uow.session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.lease == job.lease)
+        .values(lease=None, lease_until=None, interruptions=0, updated_at=_now(), **values)
+    ).rowcount
+    if not ended:
+        raise _LostLease
+
+
+def _finish(runtime, job: ImportJob, **values) -> None:
     with runtime.transaction() as uow:
-        uow.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(updated_at=_now(), **values))
-
-
-class _Progress:
-    """``plan_import``'s progress callback: rows done, written every ``PROGRESS_EVERY`` rows."""
-
-    def __init__(self, runtime, job_id: int):
-        self.runtime, self.job_id, self.done = runtime, job_id, 0
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if self.done % PROGRESS_EVERY == 0:
-            _set(self.runtime, self.job_id, rows_done=self.done)
+        _done(uow, job, None, **values)
 
 
 def _run(runtime, job: ImportJob) -> int:
-    folder = uploads_dir(runtime)
-    files = [p for p in folder.glob(f"{job.token}.*") if p.suffix in (".csv", ".xlsx")]
-    if not files:
-        _set(runtime, job.id, status="discarded")
+    """One slice of a job; the rows it handled (at least 1)."""
+    if (job.interruptions or 0) > MAX_INTERRUPTIONS:
+        tr = runtime.translations()
+        message = Message(MSG_INTERRUPTED, count=job.interruptions).render(tr)
+        _finish(runtime, job, status="failed", error=message[:1000])
         return 1
-    data, suffix = files[0].read_bytes(), files[0].suffix
-    options = job.options or {}
-    progress = _Progress(runtime, job.id)
+    files = [p for p in uploads_dir(runtime).glob(f"{job.token}.*") if p.suffix in (".csv", ".xlsx")]
+    if not files:
+        _finish(runtime, job, status="discarded")
+        return 1
+    state = dict(job.state or {"phase": "clear"})
+    phase = {"clear": _clear, "read": _read, "preview": _preview, "switch": _switch}[state["phase"]]
     try:
-        plan = plan_import(
-            runtime,
-            data,
-            "x" + suffix,
-            job.office_code,
-            kelurahan=options.get("kelurahan") or None,
-            mapping=options.get("mapping") or None,
-            progress=progress,
-        )
-        if job.action == "check":
-            (folder / f"{job.token}.plan").write_bytes(pickle.dumps(plan))
-            status = "needs_mapping" if plan.stopped else "checked"
-            _set(runtime, job.id, status=status, rows_done=plan.rows, rows_total=plan.rows)
-            return max(plan.rows, 1)
-        _set(runtime, job.id, status="running", rows_done=plan.rows, rows_total=plan.rows, result={"phase": "storing"})
-        applied = apply_import(runtime, plan, job.office_code, job.username, stop_on_error=bool(options.get("stop")))
-        result = {
-            "imported": len(plan.new) if applied else 0,
-            "updated": len(plan.changed) if applied else 0,
-            "unchanged": plan.unchanged if applied else 0,
-            "gone": len(plan.gone),
-            "errors": len(plan.errors) + len(plan.problems),
-        }
-        if applied:
-            remove_upload(runtime, job.token)
-        _set(runtime, job.id, status="applied" if applied else "stopped", result=result)
-        return max(plan.rows, 1)
+        return phase(runtime, job, state, files[0])
+    except _LostLease:
+        log.warning("import job %s: taken over by another worker; its slice is rolled back", job.token)
+        return 0
     except engine.InvalidInput as exc:
         tr = runtime.translations()
-        _set(runtime, job.id, status="failed", error=exc.render(catalogue=tr)[:1000])
-    except Exception as exc:  # the job is failed, the worker goes on
+        _finish(runtime, job, status="failed", error=exc.render(catalogue=tr)[:1000])
+    except Exception as exc:  # the job is failed (its slice rolled back: nothing stored), the worker goes on
         log.exception("import job %s failed", job.token)
-        _set(runtime, job.id, status="failed", error=(str(exc) or type(exc).__name__)[:1000])
+        _finish(runtime, job, status="failed", error=(str(exc) or type(exc).__name__)[:1000])
     return 1
+
+
+def _clear(runtime, job: ImportJob, state: dict, path: Path) -> int:
+    with runtime.transaction() as uow:
+        chunk = select(StagedRow.id).where(StagedRow.job_id == job.id).limit(CLEAR_CHUNK)
+        gone = uow.session.execute(delete(StagedRow).where(StagedRow.id.in_(chunk.scalar_subquery()))).rowcount
+        if gone < CLEAR_CHUNK:
+            state = {"phase": "read", "at": None, "rows": 0, "valid": 0, "errors": 0}
+        _done(uow, job, state)
+    return max(gone, 1)
+
+
+def _read(runtime, job: ImportJob, state: dict, path: Path) -> int:
+    options = job.options or {}
+    reading = open_import(
+        runtime,
+        path.read_bytes(),
+        "x" + path.suffix,
+        job.office_code,
+        kelurahan=options.get("kelurahan") or None,
+        mapping=options.get("mapping") or None,
+        after=state.get("at"),
+    )
+    if reading.problems:  # the columns: the operator's mapping step, nothing read
+        if job.action == "check":
+            plan = Plan(problems=reading.problems)
+            (path.parent / f"{job.token}.plan").write_bytes(pickle.dumps(plan))
+            _finish(runtime, job, status="needs_mapping", rows_done=0, rows_total=0)
+        else:
+            result = {"imported": 0, "updated": 0, "unchanged": 0, "gone": 0, "errors": len(reading.problems)}
+            _finish(runtime, job, status="stopped", result=result)
+        return 1
+    began, batch, at, finished = time.perf_counter(), [], state.get("at"), True
+    for number, cells, position in reading.rows:
+        values, errors = check_row(reading, number, cells)
+        batch.append((number, values, errors))
+        at = position
+        if len(batch) >= SLICE_ROWS or (len(batch) % 200 == 0 and time.perf_counter() - began > SLICE_SECONDS):
+            finished = False
+            break
+    with runtime.transaction() as uow:
+        staged, valid, faults = _stage(uow.session, job.id, reading, batch)
+        if staged:
+            uow.session.connection().execute(insert(_STAGED), staged)
+        rows = state["rows"] + len(batch)
+        state = {
+            **state,
+            "at": at,
+            "rows": rows,
+            "valid": state["valid"] + valid,
+            "errors": state["errors"] + faults,
+            "fixed": reading.checker.fixed,
+        }
+        values = {"rows_done": rows}
+        if finished:
+            state["phase"] = "preview" if job.action == "check" else "switch"
+            values["rows_total"] = rows
+        _done(uow, job, state, **values)
+    return max(len(batch), 1)
+
+
+def _stage(session, job_id: int, reading, batch: list) -> tuple[list[dict], int, int]:
+    """The staged rows of a slice (valid rows, NIKs of invalid ones, errors), with the
+    file-wide duplicate check against the rows staged by earlier slices."""
+    niks = sorted({values["nik"] for _n, values, errors in batch if not errors})
+    first: dict[str, int] = {}
+    for start in range(0, len(niks), 500):
+        first.update(
+            session.execute(
+                select(StagedRow.nik, StagedRow.row_number).where(
+                    StagedRow.job_id == job_id, StagedRow.kind == "row", StagedRow.nik.in_(niks[start : start + 500])
+                )
+            ).all()
+        )
+    staged: list[dict] = []
+    valid = faults = 0
+    for number, values, errors in batch:
+        nik = values["nik"]
+        if not errors and nik in first:
+            errors = [duplicate_error(reading, number, nik, first[nik])]
+        if errors:
+            faults += len(errors)
+            for e in errors:
+                message = e.message if isinstance(e.message, Message) else Message(e.message)
+                staged.append(
+                    {
+                        **_BLANK,
+                        "job_id": job_id,
+                        "kind": "error",
+                        "row_number": number,
+                        "column_name": (e.column or "")[:200],
+                        "message": message.to_dict(),
+                    }
+                )
+            if nik and len(nik) <= 16:
+                bad = {"kind": "bad", "row_number": number, "nik": nik, "kelurahan_code": values.get("kelurahan_code")}
+                staged.append({**_BLANK, "job_id": job_id, **bad})
+            continue
+        first[nik] = number
+        valid += 1
+        staged.append(
+            {
+                **_BLANK,
+                **{f: values.get(f) for f in COMPARED},
+                "job_id": job_id,
+                "kind": "row",
+                "row_number": number,
+                "nik": nik,
+                "kelurahan_code": values["kelurahan_code"],
+            }
+        )
+    return staged, valid, faults
+
+
+# -- the difference, in SQL over the staged rows --------------------------------------------
+
+
+class _Diff:
+    """The statements comparing a job's staged rows with the registry as it is now (the
+    synchronous ``registry._compare`` rules, set-based)."""
+
+    def __init__(self, session, job_id: int, office_code: str, fixed: str | None):
+        if session.get_bind().dialect.name == "postgresql":
+            # the planner's figures for the rows just staged (autovacuum has not seen them):
+            # without them it loops over the staged rows once per resident
+            session.execute(text("ANALYZE socialization_import_staged"))
+        st, r = _STAGED, _RESIDENTS
+        self.st, self.r, self.office = st, r, office_code
+        self.valid = and_(st.c.job_id == job_id, st.c.kind == "row")
+        kelurahan = set(session.scalars(select(st.c.kelurahan_code).where(self.valid).distinct()))
+        self.kelurahan = sorted(kelurahan | ({fixed} if fixed else set()))
+        self.same_key = and_(
+            r.c.office_code == office_code, r.c.kelurahan_code == st.c.kelurahan_code, r.c.nik == st.c.nik
+        )
+        self.differs = or_(r.c.gone_at.is_not(None), *(r.c[f].is_distinct_from(st.c[f]) for f in COMPARED))
+        self.new = and_(self.valid, ~exists().where(self.same_key))
+        listed = exists().where(self.valid, self.same_key)
+        bad = and_(st.c.job_id == job_id, st.c.kind == "bad", st.c.nik == r.c.nik)
+        bad_here = exists().where(bad, st.c.kelurahan_code == r.c.kelurahan_code)
+        bad_nowhere = exists().where(bad, st.c.kelurahan_code.is_(None))  # no kelurahan known
+        self.gone = and_(
+            r.c.office_code == office_code,
+            r.c.kelurahan_code.in_(self.kelurahan),
+            r.c.gone_at.is_(None),
+            ~listed,
+            ~bad_here,
+            ~bad_nowhere,
+        )
+
+    def count(self, session, stmt) -> int:
+        return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+def _staged_errors(session, job_id: int) -> list[RowError]:
+    rows = session.execute(
+        select(StagedRow.row_number, StagedRow.column_name, StagedRow.message)
+        .where(StagedRow.job_id == job_id, StagedRow.kind == "error")
+        .order_by(StagedRow.id)
+    ).all()
+    return [RowError(n, column, Message.from_dict(message)) for n, column, message in rows]
+
+
+def _preview(runtime, job: ImportJob, state: dict, path: Path) -> int:
+    """The confirmation page's plan: counts of the whole difference, its first rows."""
+    with runtime.transaction() as uow:
+        s = uow.session
+        d = _Diff(s, job.id, job.office_code, state.get("fixed"))
+        st, r = d.st, d.r
+        fields = [st.c.nik, st.c.kelurahan_code, *(st.c[f] for f in COMPARED)]
+        new_q = select(*fields).where(d.new).order_by(st.c.id)
+        old = [r.c[f].label(f"old_{f}") for f in COMPARED]
+        changed_q = select(r.c.id.label("rid"), *fields, *old).join(r, d.same_key).where(d.valid, d.differs)
+        gone_q = select(r.c.id, r.c.kelurahan_code, r.c.nik, r.c.name).where(d.gone)
+        plan = Plan(kelurahan=d.kelurahan, rows=state["rows"], errors=_staged_errors(s, job.id))
+        plan.new = [dict(m) for m in s.execute(new_q.limit(PREVIEW_LIMIT)).mappings()]
+        for m in s.execute(changed_q.order_by(st.c.id).limit(PREVIEW_LIMIT)).mappings():
+            values = {k: m[k] for k in ("nik", "kelurahan_code", *COMPARED)}
+            diff = {f: (m[f"old_{f}"], m[f]) for f in COMPARED if m[f"old_{f}"] != m[f]}
+            plan.changed.append((m["rid"], values, diff))
+        plan.gone = [
+            {"id": g.id, "kelurahan": g.kelurahan_code, "nik": g.nik, "name": g.name}
+            for g in s.execute(gone_q.order_by(r.c.id).limit(PREVIEW_LIMIT))
+        ]
+        totals = {"new": d.count(s, new_q), "changed": d.count(s, changed_q), "gone": d.count(s, gone_q)}
+        plan.totals = totals
+        plan.unchanged = state["valid"] - totals["new"] - totals["changed"]
+        (path.parent / f"{job.token}.plan").write_bytes(pickle.dumps(plan))
+        _done(uow, job, {**state, "phase": "done"}, status="checked", rows_done=plan.rows, rows_total=plan.rows)
+    return 1
+
+
+def _switch(runtime, job: ImportJob, state: dict, path: Path) -> int:
+    """The staged rows into the registry, in one transaction (or nothing, on stop-on-error)."""
+    from .coverage import rebuild_cells
+    from .settings import record_from_age
+
+    stop = bool((job.options or {}).get("stop"))
+    with runtime.transaction() as uow:
+        s = uow.session
+        conn = s.connection()
+        d = _Diff(s, job.id, job.office_code, state.get("fixed"))
+        st, r = d.st, d.r
+        if stop and state["errors"]:
+            gone = d.count(s, select(r.c.id).where(d.gone))
+            result = {"imported": 0, "updated": 0, "unchanged": 0, "gone": gone, "errors": state["errors"]}
+            _done(uow, job, {**state, "phase": "done"}, status="stopped", result=result)
+            return 1
+        now = _now()
+        stamp = {"imported_at": literal(now, UTCDateTime()), "imported_by": literal(job.username)}
+        updated = conn.execute(
+            update(r)
+            .where(d.valid, d.same_key, d.differs)
+            .values(**{f: st.c[f] for f in COMPARED}, **stamp, gone_at=null())
+        ).rowcount
+        columns = ["nik", "kelurahan_code", *COMPARED]
+        source = select(
+            *(st.c[c] for c in columns), literal(job.office_code), stamp["imported_at"], stamp["imported_by"]
+        ).where(d.new)
+        imported = d.count(s, source)  # INSERT ... SELECT has no row count on every driver
+        conn.execute(insert(r).from_select([*columns, "office_code", "imported_at", "imported_by"], source))
+        gone = conn.execute(update(r).where(d.gone).values(gone_at=now)).rowcount
+        rebuild_cells(s, job.office_code, date.today(), record_from_age(runtime))
+        result = {
+            "imported": imported,
+            "updated": updated,
+            "unchanged": state["valid"] - imported - updated,
+            "gone": gone,
+            "errors": state["errors"],
+        }
+        _done(uow, job, {**state, "phase": "done"}, status="applied", result=result)
+    remove_upload(runtime, job.token)
+    return max(state["rows"], 1)
+
+
+# -- housekeeping ---------------------------------------------------------------------------
 
 
 def remove_stale(runtime, now: float | None = None) -> int:
@@ -210,8 +486,26 @@ def remove_stale(runtime, now: float | None = None) -> int:
     return 0  # housekeeping: never a reason for the worker to pass again at once
 
 
+def sweep_staged(runtime) -> int:
+    """Delete a chunk of the staged rows of a finished job; non-zero when more may be left."""
+    with runtime.read() as s:
+        job_id = s.scalar(
+            select(ImportJob.id)
+            .where(ImportJob.status.not_in(RUNNING), exists().where(StagedRow.job_id == ImportJob.id))
+            .limit(1)
+        )
+    if job_id is None:
+        return 0
+    with runtime.transaction() as uow:
+        chunk = select(StagedRow.id).where(StagedRow.job_id == job_id).limit(CLEAR_CHUNK)
+        deleted = uow.session.execute(delete(StagedRow).where(StagedRow.id.in_(chunk.scalar_subquery()))).rowcount
+    return 1 if deleted >= CLEAR_CHUNK else 0  # a full chunk: more may be left
+
+
 def run_due_work(runtime) -> int:
-    """The worker's hook: remove stale uploads, then run the oldest queued import job."""
+    """The worker's hook: housekeeping, then one slice of the import job whose turn it is;
+    non-zero while more is due at once (the worker passes again without waiting)."""
     remove_stale(runtime)
+    swept = sweep_staged(runtime)
     job = _claim(runtime)
-    return _run(runtime, job) if job is not None else 0
+    return (_run(runtime, job) if job is not None else 0) + swept

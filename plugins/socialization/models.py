@@ -192,7 +192,9 @@ class ImportJob(Base):
     upload is checked (``action="check"``) or applied (``"apply"``) in the background, its
     progress (rows done of total) written as it goes; statuses ``queued``, ``running``,
     ``checked``, ``needs_mapping``, ``applied``, ``stopped`` (nothing stored), ``failed``,
-    ``discarded``."""
+    ``discarded``.  A running job goes in slices, one per worker pass: ``state`` holds its phase
+    and the position in the file, ``lease``/``lease_until`` the slice being run (a lease left
+    behind is a slice that never finished: ``interruptions`` counts them)."""
 
     __tablename__ = "socialization_import_jobs"
     __table_args__ = (
@@ -214,3 +216,37 @@ class ImportJob(Base):
     error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"phase", "at", "rows", ...}
+    lease: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StagedRow(Base):
+    """A row of a running import, checked and kept here until the import's last slice moves
+    them into the registry in one transaction (``import_jobs``): ``kind`` ``row`` (a valid
+    row, the resident's values), ``bad`` (the NIK of an invalid row: its stored resident is
+    not gone) or ``error`` (a fault of a row: column and message)."""
+
+    __tablename__ = "socialization_import_staged"
+    __table_args__ = (Index("ix_soc_import_staged_nik", "job_id", "nik", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(5))
+    row_number: Mapped[int] = mapped_column(Integer)
+    nik: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kelurahan_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kk_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    birth_place: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    marital_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rt: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    rw: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    has_ektp: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ektp_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    column_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message: Mapped[dict | None] = mapped_column(JSON, nullable=True)

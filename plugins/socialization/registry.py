@@ -167,15 +167,25 @@ def _key(text) -> str:
 
 def read_table(data: bytes, filename: str = "") -> tuple[list[str], Iterator[tuple[int, list]]]:
     """The header row and an iterator of (spreadsheet row number, cells) of a CSV or XLSX."""
+    header, rows = read_table_from(data, filename)
+    return header, ((number, cells) for number, cells, _at in rows)
+
+
+def read_table_from(
+    data: bytes, filename: str = "", after: list | None = None
+) -> tuple[list[str], Iterator[tuple[int, list, list]]]:
+    """As ``read_table``, each row with the position just after it (``[row number, offset]``),
+    and from the row after such a position when ``after`` is given (a background import's
+    next slice)."""
     name = filename.lower()
     if data[:2] == b"PK" or name.endswith((".xlsx", ".xlsm")):
-        return _read_xlsx(data)
+        return _read_xlsx(data, after)
     if name.endswith((".csv", ".txt")) or not name:
-        return _read_csv(data)
+        return _read_csv(data, after)
     raise InvalidInput(MSG_UNKNOWN_FORMAT)
 
 
-def _read_csv(data: bytes):
+def _read_csv(data: bytes, after: list | None):
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -186,20 +196,25 @@ def _read_csv(data: bytes):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    stream = io.StringIO(text)
+    reader = csv.reader(stream, dialect)  # reads a line at a time: the stream's offset is the row's end
     header = next(reader, None)
     if not header:
         raise InvalidInput(MSG_EMPTY)
+    start = 1
+    if after:
+        start = after[0]
+        stream.seek(after[1])
 
     def rows():
-        for number, cells in enumerate(reader, start=2):
+        for number, cells in enumerate(reader, start=start + 1):
             if any(c.strip() for c in cells):
-                yield number, cells
+                yield number, cells, [number, stream.tell()]
 
     return [h.strip() for h in header], rows()
 
 
-def _read_xlsx(data: bytes):
+def _read_xlsx(data: bytes, after: list | None):
     from openpyxl import load_workbook
 
     try:
@@ -207,15 +222,16 @@ def _read_xlsx(data: bytes):
     except Exception as exc:  # a corrupt or foreign file: the operator's 4xx, never a 500
         raise InvalidInput(MSG_UNREADABLE, error=type(exc).__name__) from exc
     sheet = book.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
-    header = next(values, None)
+    header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), None)
     if not header or not any(h is not None for h in header):
         raise InvalidInput(MSG_EMPTY)
+    start = after[0] + 1 if after else 2
+    values = sheet.iter_rows(min_row=start, values_only=True)
 
     def rows():
-        for number, cells in enumerate(values, start=2):
+        for number, cells in enumerate(values, start=start):
             if any(c not in (None, "") for c in cells):
-                yield number, list(cells)
+                yield number, list(cells), [number, 0]
         book.close()
 
     return ["" if h is None else str(h).strip() for h in header], rows()
@@ -311,6 +327,9 @@ class Plan:
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
     problems: list = field(default_factory=list)  # file-level: nothing can be imported
+    #: the full counts where ``new``, ``changed`` and ``gone`` hold only the first rows (a
+    #: background check keeps no more than the confirmation page shows)
+    totals: dict | None = None
 
     @property
     def stopped(self) -> bool:
@@ -415,6 +434,58 @@ def _comparable(values: dict) -> dict:
     return {f: values.get(f) for f in COMPARED}
 
 
+@dataclass
+class Reading:
+    """A file opened for checking: its rows (from a position), the columns and the checker."""
+
+    checker: _Checker
+    columns: dict[int, str]
+    column_of: dict[str, str]  # field -> the file's header for it
+    rows: Iterator[tuple[int, list, list]]
+    problems: list
+
+
+def open_import(
+    runtime,
+    data: bytes,
+    filename: str,
+    office_code: str,
+    *,
+    kelurahan: str | None = None,
+    mapping: dict | None = None,
+    today: date | None = None,
+    after: list | None = None,
+) -> Reading:
+    """Open a file for checking (``InvalidInput`` for an unknown kelurahan or an unreadable
+    file; ``problems`` when the columns cannot be mapped)."""
+    choices = engine.kelurahan_list(runtime, office_code)
+    checker = _Checker(choices, None, today or date.today())
+    if kelurahan is not None:
+        code = checker.kelurahan(kelurahan)
+        if code is None:
+            raise InvalidInput(MSG_KELURAHAN, value=kelurahan)
+        checker.fixed = code
+    header, rows = read_table_from(data, filename, after)
+    columns, problems = resolve_mapping(header, mapping, kelurahan is not None)
+    column_of = {f: header[i] or f for i, f in columns.items()}
+    return Reading(checker, columns, column_of, rows, problems)
+
+
+def check_row(reading: Reading, number: int, cells: list) -> tuple[dict, list[RowError]]:
+    """A row's stored values and its errors (before the file-wide duplicate check)."""
+    named = {f: cells[i] if i < len(cells) else None for i, f in reading.columns.items()}
+    values, faults = reading.checker.row(named)
+    return values, [row_error(reading, number, name, message) for name, message in faults]
+
+
+def row_error(reading: Reading, number: int, name: str, message) -> RowError:
+    return RowError(number, reading.column_of.get(name, str(FIELD_LABELS[name])), message)
+
+
+def duplicate_error(reading: Reading, number: int, nik: str, first: int) -> RowError:
+    return row_error(reading, number, "nik", Message(MSG_DUPLICATE, nik=engine.mask_nik(nik), row=first))
+
+
 def plan_import(
     runtime,
     data: bytes,
@@ -428,41 +499,30 @@ def plan_import(
 ) -> Plan:
     """Read and check a file and compare it with the stored lists: nothing is written."""
     plan = Plan()
-    choices = engine.kelurahan_list(runtime, office_code)
-    checker = _Checker(choices, None, today or date.today())
-    if kelurahan is not None:
-        code = checker.kelurahan(kelurahan)
-        if code is None:
-            raise InvalidInput(MSG_KELURAHAN, value=kelurahan)
-        checker.fixed = code
-    header, rows = read_table(data, filename)
-    columns, problems = resolve_mapping(header, mapping, kelurahan is not None)
-    if problems:
-        plan.problems = problems
+    reading = open_import(runtime, data, filename, office_code, kelurahan=kelurahan, mapping=mapping, today=today)
+    if reading.problems:
+        plan.problems = reading.problems
         return plan
-    names = {i: header[i] or f for i, f in columns.items()}
     incoming: dict[tuple[str, str], dict] = {}
     first_row: dict[str, int] = {}
     bad_niks: set[tuple[str | None, str]] = set()
-    for number, cells in rows:
+    for number, cells, _at in reading.rows:
         plan.rows += 1
         if progress is not None:
             progress(1)
-        named = {f: cells[i] if i < len(cells) else None for i, f in columns.items()}
-        values, faults = checker.row(named)
-        column_of = {f: h for h, f in ((names[i], f) for i, f in columns.items())}
+        values, errors = check_row(reading, number, cells)
         nik = values["nik"]
-        if not faults and nik in first_row:
-            faults.append(("nik", Message(MSG_DUPLICATE, nik=engine.mask_nik(nik), row=first_row[nik])))
-        if faults:
-            for name, message in faults:
-                plan.errors.append(RowError(number, column_of.get(name, str(FIELD_LABELS[name])), message))
+        if not errors and nik in first_row:
+            errors = [duplicate_error(reading, number, nik, first_row[nik])]
+        if errors:
+            plan.errors.extend(errors)
             if nik:
                 bad_niks.add((values.get("kelurahan_code"), nik))
             continue
         first_row[nik] = number
         incoming[(values["kelurahan_code"], nik)] = values
-    plan.kelurahan = sorted({k for k, _n in incoming} | ({checker.fixed} if checker.fixed else set()))
+    fixed = reading.checker.fixed
+    plan.kelurahan = sorted({k for k, _n in incoming} | ({fixed} if fixed else set()))
     _compare(runtime, plan, office_code, incoming, bad_niks)
     return plan
 
@@ -554,10 +614,11 @@ def summary(plan: Plan, render: Callable, applied: bool) -> dict:
 
 def diff_view(plan: Plan, render: Callable, limit: int = 200) -> dict:
     """The difference a re-import makes, for the confirmation page and ``--dry-run``."""
+    totals = plan.totals or {}
     return {
-        "new": len(plan.new),
-        "gone": len(plan.gone),
-        "changed": len(plan.changed),
+        "new": totals.get("new", len(plan.new)),
+        "gone": totals.get("gone", len(plan.gone)),
+        "changed": totals.get("changed", len(plan.changed)),
         "unchanged": plan.unchanged,
         "new_residents": [
             {"nik": engine.mask_nik(v["nik"]), "name": v["name"], "kelurahan": v["kelurahan_code"]}

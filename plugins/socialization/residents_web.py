@@ -10,7 +10,8 @@
 * ``GET  /socialization/residents/import/<token>``  a list checked in the background (one over
   the ``background_import_kb`` setting): its progress (the page reloads itself, no script),
   then the mapping step, the check or the result; the confirmation is stored in the
-  background too (``import_jobs``, run by the worker's ``run_due_work`` hook)
+  background too (``import_jobs``, run in slices by the worker's ``run_due_work`` hook: the
+  page counts the rows checked, then the rows stored, of the file's total)
 * ``GET  /socialization/residents/<id>``            one resident: registry data and e-KTP state
 
 Every query is limited to the signed-in user's office: another office's residents are
@@ -284,7 +285,7 @@ class _Pages:
         if status in import_jobs.RUNNING:
             total, done = job["rows_total"], job["rows_done"]
             percent = min(100, int(100 * done / total)) if total else None
-            storing = (job["result"] or {}).get("phase") == "storing"
+            storing = job["action"] == "apply" and job["phase"] == "switch"
             return render_template("socialization/residents_progress.html", job=job, percent=percent, storing=storing)
         if status == "failed":
             return self._upload_error(self.kelurahan_choices(actor), job["error"], 422)
