@@ -134,6 +134,7 @@ from .refusals import refusal_line
 from .requirements import requirements_for
 from .retry import backoff
 from .runtime import Runtime, collect_task_inputs
+from .slim import slim_rejected_cases
 from .step_timings import step_timings
 from .validation import validate_process
 from .worker import run_due, run_forever
@@ -285,6 +286,7 @@ __all__ = [
     # the worker
     "run_due",
     "run_forever",
+    "slim_rejected_cases",
     # plugins: the manager, hooks, the types they are handed, their own tables and messages
     "Base",
     "CaseView",

@@ -57,6 +57,7 @@ def all_documents(rt, task, username="operator") -> dict:
 
 
 VERIFIED = {"residence_verified": True, "kelurahan_officer": "Budi"}
+REJECTED = {"residence_verified": False, "rejection_reason": "alamat di luar kecamatan", "kelurahan_officer": "Budi"}
 BIOMETRICS = {
     "photo_captured": True,
     "fingerprints_captured": True,
@@ -77,6 +78,14 @@ def receive_and_hand_over(rt, receipt, username="operator"):
 
 def start_new_card(rt, n=1, username="operator", **extra):
     return start_case(rt, "ektp_new_card", resident(n, **extra), actor(rt, username))
+
+
+def rejected_case(rt, n=3) -> str:
+    """A new-card case closed by the kecamatan's verifier rejecting the residence; its receipt."""
+    receipt = start_new_card(rt, n)["receipt"]
+    complete(rt, receipt, "operator", DOCS_OK)
+    complete(rt, receipt, "verifier", REJECTED)
+    return receipt
 
 
 def run_worker_until_quiet(rt, rounds=10):
