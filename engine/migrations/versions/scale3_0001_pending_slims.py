@@ -28,6 +28,10 @@ WHERE c.status = 'completed' AND c.outcome = 'rejected' AND w.state NOT LIKE '{"
 
 
 def upgrade():
+    if sa.inspect(op.get_bind()).has_table("pending_slims"):
+        # a database stamped back by hand: the queue is only derived from the cases, built again
+        op.drop_index("ix_pending_slims_rejected_at", table_name="pending_slims")
+        op.drop_table("pending_slims")
     op.create_table(
         "pending_slims",
         sa.Column("case_id", sa.Integer(), nullable=False),
