@@ -41,6 +41,7 @@ from .auth import (
     save_user,
     session_actor,
     set_locale,
+    token_actor_and_locale,
 )
 from .case_migration import migrate_cases, migration_runs, plan_migration
 from .cases import (
@@ -280,6 +281,7 @@ __all__ = [
     "save_user",
     "session_actor",
     "set_locale",
+    "token_actor_and_locale",
     "user_exists",
     "derived_key",
     "node_secret",

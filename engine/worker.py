@@ -258,6 +258,7 @@ def _loop(runtime, stop: threading.Event) -> None:
         try:
             backups.tick()  # in a thread of its own when due (SIMPUL_BACKUP_DIR, ..._EVERY_HOURS)
             now = time.monotonic()
+            runtime.wakeup.pass_begins()
             counts = run_due(runtime, housekeeping=now >= next_slim)
             if now >= next_slim:  # a full batch: more may wait, so look again at once
                 next_slim = now + (0.0 if counts["slimmed"] >= SLIM_BATCH else SLIM_EVERY)
