@@ -34,6 +34,7 @@ did, and counts those requests).  Printed, one ``name=value`` a line, per client
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -105,17 +106,40 @@ def vacuumed_size(path: Path) -> int:
 
 
 class Api:
+    """One user's bearer token; each client thread keeps its own connection open between
+    requests, as a browser does (``--no-keepalive``: a new connection for every request)."""
+
+    keepalive = True
+
     def __init__(self, base: str, token: str):
         self.base, self.token = base, token
+        self.host, self.port = base.removeprefix("http://").split(":")
+        self._local = threading.local()
 
     def call(self, method: str, path: str, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", "Bearer " + self.token)
+        headers = {"Authorization": "Bearer " + self.token}
         if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+            headers["Content-Type"] = "application/json"
+        if not self.keepalive:
+            headers["Connection"] = "close"
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=60)
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, OSError):
+            self._local.conn = None
+            conn.close()
+            raise
+        if not self.keepalive or response.getheader("Connection", "").lower() == "close":
+            self._local.conn = None
+            conn.close()
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        return json.loads(payload)
 
 
 def next_step(db: sqlite3.Connection, nik: str) -> str | None:
@@ -255,9 +279,13 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--warmup", type=int, default=1, help="cases worked before measuring (the node's start)")
     parser.add_argument(
+        "--no-keepalive", action="store_true", help="a new connection for every request (as urllib does)"
+    )
+    parser.add_argument(
         "--poll-server", action="store_true", help="wait for the worker by polling the worklist API every 20 ms"
     )
     args = parser.parse_args(argv)
+    Api.keepalive = not args.no_keepalive
     with tempfile.TemporaryDirectory(prefix="simpul-http-") as tmp:
         for n, clients in enumerate(args.clients):
             result = run_once(clients, args.cases, 1000 * (n + 1), Path(tmp), args.poll_server, args.warmup)
