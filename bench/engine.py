@@ -28,6 +28,7 @@ import argparse
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +43,9 @@ from simpul.engine._specs import StateSerializer
 from simpul.engine.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import flows  # noqa: E402  (the new card's seed data, shared)
 
 BPMN = ROOT / "processes" / "ektp_new_card.bpmn"
 PROCESS = "ektp_new_card"
@@ -51,18 +55,7 @@ STEP_DATA = {
     "Task_document_check": {"documents_complete": False, "document_notes": "KK belum dibawa"},
     "Task_await_documents": {"missing_documents_brought": True, "return_notes": "KK dibawa"},
 }
-RESIDENT = {
-    "resident_name": "Warga Bench",
-    "birth_date": "2000-07-05",
-    "sex": "P",
-    "birth_place": "Sangasanga",
-    "kk_number": "6402051203150004",
-    "marital_status": "belum_kawin",
-    "address": "Jl. Merdeka 4",
-    "rt": "004",
-    "rw": "002",
-    "kelurahan": "Sangasanga Dalam",
-}
+RESIDENT = {"resident_name": "Warga Bench", **flows.RESIDENT}
 
 
 class RawLoop:

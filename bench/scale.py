@@ -41,43 +41,16 @@ from simpul.engine.directory import actor_for
 from simpul.engine.migrate import upgrade
 from simpul.engine.worker import run_due
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.flows import RESIDENT, STEP_DATA  # noqa: E402  (the new card's seed data, shared)
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/simpul_scale"
 REGENCY, OFFICE = "6402", "640205"
 KECAMATAN = [f"6402{i:02d}" for i in range(1, 21)]
 PASSWORD = "bench-password-1"
 FIRST = ["Nur", "Siti", "Rizky", "Hendra", "Budi", "Dewi", "Agus", "Rina", "Joko", "Putri", "Andi", "Yusuf"]
 LAST = ["Aisyah", "Ramadhan", "Wijaya", "Rahma", "Santoso", "Lestari", "Salim", "Marlina", "Susilo", "Ayu"]
-STEP_DATA = {
-    "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
-    "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
-    "Task_biometric_recording": (
-        "operator",
-        {
-            "photo_captured": True,
-            "fingerprints_captured": True,
-            "iris_captured": True,
-            "signature_captured": True,
-            "device_id": "D1",
-        },
-    ),
-    "Task_receive_card": ("operator", {"card_arrived": True}),
-    "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
-    "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
-    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"}),
-    "Task_blank_stock": ("disdukcapil", {"blank_in_stock": True}),
-    "Task_print_card": ("disdukcapil", {"card_serial": "KTP-X"}),
-}
-RESIDENT = {
-    "birth_date": "2000-07-05",
-    "sex": "P",
-    "birth_place": "Sangasanga",
-    "kk_number": "6402051203150004",
-    "marital_status": "belum_kawin",
-    "address": "Jl. Merdeka 4",
-    "rt": "004",
-    "rw": "002",
-    "kelurahan": "Sangasanga Dalam",
-}
 #: Share (per 1000) of finished cases; the rest are spread over the open stages.
 FINISHED_PER_MILLE = 960
 

@@ -41,6 +41,7 @@ from .auth import (
     save_user,
     session_actor,
     set_locale,
+    token_actor_and_locale,
 )
 from .case_migration import migrate_cases, migration_runs, plan_migration
 from .cases import (
@@ -134,6 +135,7 @@ from .refusals import refusal_line
 from .requirements import requirements_for
 from .retry import backoff
 from .runtime import Runtime, collect_task_inputs
+from .slim import slim_rejected_cases
 from .step_timings import step_timings
 from .validation import validate_process
 from .worker import run_due, run_forever
@@ -279,12 +281,14 @@ __all__ = [
     "save_user",
     "session_actor",
     "set_locale",
+    "token_actor_and_locale",
     "user_exists",
     "derived_key",
     "node_secret",
     # the worker
     "run_due",
     "run_forever",
+    "slim_rejected_cases",
     # plugins: the manager, hooks, the types they are handed, their own tables and messages
     "Base",
     "CaseView",

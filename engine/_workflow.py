@@ -23,7 +23,7 @@ from ._incidents import describe_incident
 from ._sandbox_pool import PooledSandboxEnvironment
 from .db import after_commit
 from .errors import Conflict, NotFound
-from .models import Case, HumanTask, Job, Row, WorkflowState, utcnow
+from .models import Case, HumanTask, Job, PendingSlim, Row, WorkflowState, utcnow
 from .plugin_types import ServiceContext
 from .retry import backoff  # noqa: F401  (kept importable here for plugins not yet converted)
 from .slim import completed_in_workflow, is_slim, may_slim, slim_state
@@ -365,8 +365,8 @@ class CaseWorkflow:
             values.update(status="completed", ended_at=now, end_reason=reason, outcome=outcome)
             conn.execute(_DELETE_JOBS, {"cid": case.id})
             ended_now = True
-        if ended_now and may_slim(str(values["status"]), str(values["outcome"] or "") or None):
-            self.write_slim()
+        if ended_now:
+            self._at_end(conn, values, now)
         # One Core UPDATE.  The case is an ORM object (told the values are current, so no
         # second write at flush) or a plain row (the step path of engine.cases).
         conn.execute(_UPDATE_CASE, {"cid": case.id, **values})
@@ -382,6 +382,15 @@ class CaseWorkflow:
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)
             after_commit(session, lambda: runtime.workflows.put(case.id, tag, entry, len(state)))
         return opened
+
+    def _at_end(self, conn, values: dict, now) -> None:
+        """A case that has just ended drops its task tree, or, closed by a rejection, keeps it
+        while it may be reopened: the worker slims it after the period (engine.slim)."""
+        if may_slim(str(values["status"]), str(values["outcome"] or "") or None):
+            self.write_slim()
+        elif values["outcome"] == "rejected":
+            conn.execute(_DELETE_PENDING_SLIM, {"cid": self.case.id})
+            conn.execute(_INSERT_PENDING_SLIM, {"cid": self.case.id, "at": now})
 
     def write_slim(self) -> None:
         """Replace the stored task tree by the steps passed (a finished case: engine.slim)."""
@@ -451,6 +460,8 @@ _UPDATE_STATE = (
     .values(state=bindparam("state"))
 )
 _INSERT_TASK = HumanTask.__table__.insert()
+_DELETE_PENDING_SLIM = PendingSlim.__table__.delete().where(PendingSlim.__table__.c.case_id == bindparam("cid"))
+_INSERT_PENDING_SLIM = PendingSlim.__table__.insert().values(case_id=bindparam("cid"), rejected_at=bindparam("at"))
 _DELETE_TASK = HumanTask.__table__.delete().where(HumanTask.__table__.c.id == bindparam("tid"))
 _DELETE_SERVICE_JOB = Job.__table__.delete().where(
     Job.__table__.c.case_id == bindparam("cid"),

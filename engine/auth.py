@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from .actors import ROLES, Actor
 from .directory import create_user
@@ -390,24 +390,51 @@ def revoke_token(runtime, token_id: int, actor: Actor) -> dict:
 
 def actor_for_token(runtime, token: str) -> Actor:
     """The Actor a bearer token acts as; unknown, revoked or inactive-user tokens are refused."""
+    return token_actor_and_locale(runtime, token)[0]
+
+
+_TOKENS, _USERS, _SETTINGS = ApiToken.__table__, User.__table__, UserSetting.__table__
+#: the token, its user and the user's language in one statement (every API request runs it)
+_TOKEN_LOOKUP = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.last_used_at,
+        _USERS.c.username,
+        _USERS.c.office_code,
+        _USERS.c.roles,
+        _USERS.c.display_name,
+        _USERS.c.active,
+        _SETTINGS.c.locale,
+    )
+    .select_from(_TOKENS)
+    .outerjoin(_USERS, _USERS.c.username == _TOKENS.c.username)
+    .outerjoin(_SETTINGS, _SETTINGS.c.username == _TOKENS.c.username)
+    .where(_TOKENS.c.token_hash == bindparam("digest"))
+)
+
+
+def token_actor_and_locale(runtime, token: str) -> tuple[Actor, str | None]:
+    """``actor_for_token`` and the language its user chose (``get_locale``), read together."""
     if not token or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("A valid API token is required.")
-    digest = _token_hash(token)
     with runtime.read() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        user = s.get(User, row.username) if row is not None else None
-        if row is None or row.revoked_at is not None or user is None or not user.active:
-            security_log.warning("API token refused (%s)", "unknown" if row is None else f"id {row.id}")
-            raise Unauthorized("A valid API token is required.")
-        actor = _actor(user)
-        stale = row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_INTERVAL
-        token_id = row.id
-    if stale:
+        row = s.connection().execute(_TOKEN_LOOKUP, {"digest": _token_hash(token)}).first()
+    if row is None or row.revoked_at is not None or row.username is None or not row.active:
+        security_log.warning("API token refused (%s)", "unknown" if row is None else f"id {row.id}")
+        raise Unauthorized("A valid API token is required.")
+    actor = Actor(
+        username=row.username,
+        office_code=row.office_code,
+        roles=frozenset(row.roles or ()),
+        display_name=row.display_name,
+    )
+    if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_INTERVAL:
         with runtime.transaction() as uow:
-            fresh = uow.session.get(ApiToken, token_id)
+            fresh = uow.session.get(ApiToken, row.id)
             if fresh is not None:
                 fresh.last_used_at = utcnow()
-    return actor
+    return actor, row.locale
 
 
 # -- users ---------------------------------------------------------------------------------

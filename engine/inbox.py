@@ -12,7 +12,7 @@ import binascii
 import json
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from ._step_names import step_names
 from .actors import Actor
@@ -56,17 +56,38 @@ def _office_clause(actor: Actor):
     return [] if actor.is_system else [HumanTask.office_code == actor.office_code]
 
 
+_COUNTS: dict = {}
+
+
+def _count_statement(view: str, system: bool):
+    """The count of one view, built once (the same clauses as ``_view_clause`` and
+    ``_office_clause``, the actor's office, name and roles as parameters): every inbox page
+    and badge runs these, and building a statement costs more than running it."""
+    stmt = _COUNTS.get((view, system))
+    if stmt is None:
+        where = [] if system else [HumanTask.office_code == bindparam("office")]
+        if view == "mine":
+            where.append(HumanTask.assignee == bindparam("user"))
+        elif view == "roles":
+            where.append(HumanTask.assignee.is_(None))
+            if not system:
+                where.append(HumanTask.role.in_(bindparam("roles", expanding=True)))
+        stmt = _COUNTS[(view, system)] = select(func.count()).select_from(HumanTask).where(*where)
+    return stmt
+
+
 def inbox_counts(runtime, actor: Actor, session=None) -> dict:
     """The badge of each view the actor may open (``office`` only for a supervisor)."""
 
+    params = {"office": actor.office_code, "user": actor.username, "roles": sorted(actor.roles)}
+
     def run(s):
-        counts = {}
-        for view in VIEWS:
-            if not can_view(actor, view):
-                continue
-            stmt = select(func.count()).select_from(HumanTask).where(*_office_clause(actor), *_view_clause(actor, view))
-            counts[view] = s.scalar(stmt)
-        return counts
+        conn = s.connection()
+        return {
+            view: conn.execute(_count_statement(view, actor.is_system), params).scalar()
+            for view in VIEWS
+            if can_view(actor, view)
+        }
 
     if session is not None:
         return run(session)

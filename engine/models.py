@@ -141,6 +141,17 @@ class WorkflowState(Base):
     state: Mapped[str] = mapped_column(Text)
 
 
+class PendingSlim(Base):
+    """A case closed by a rejection, which keeps its task tree while a supervisor may reopen
+    it; the worker slims it once the reopen period after ``rejected_at`` has passed
+    (engine.slim.slim_rejected_cases).  Deleted when the case is slimmed or reopened."""
+
+    __tablename__ = "pending_slims"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class HumanTask(Base):
     """An open user task, as the inbox needs it; deleted when the task is done."""
 

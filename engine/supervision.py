@@ -7,11 +7,9 @@ cancelling a case are ``engine.cases.retry_incident`` and ``cancel_case``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ._workflow import CaseWorkflow
 from .actors import Actor
@@ -27,11 +25,12 @@ from .cases import (
 )
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
 from .i18n import N_, Message
-from .models import Job, User, utcnow
-from .slim import may_slim
+from .models import Job, PendingSlim, User, WorkflowState, utcnow
+from .slim import REOPEN_DAYS as _REOPEN_DAYS
+from .slim import is_slim, may_slim, reopen_period
 
 #: a case closed by a rejection may be reopened this many days after it ended (node setting)
-REOPEN_DAYS = 30
+REOPEN_DAYS = _REOPEN_DAYS
 
 
 def _need_supervisor(actor: Actor) -> None:
@@ -118,11 +117,16 @@ def _earlier_user_tasks(cw: CaseWorkflow) -> list:
     return done
 
 
+def _slimmed(s, case) -> bool:
+    """Whether the case's task tree is gone (a rejection past its reopen period: engine.slim)."""
+    return is_slim(s.scalar(select(WorkflowState.state).where(WorkflowState.case_id == case.id)))
+
+
 def earlier_steps(runtime, case_ref, actor: Actor) -> list[dict]:
     """The steps a case can be moved back (or reopened) to, the latest first."""
     with runtime.read() as s:
         case = visible_case(find_case(s, case_ref), actor, "Case")
-        if may_slim(case.status, case.outcome):
+        if may_slim(case.status, case.outcome) or (case.outcome == "rejected" and _slimmed(s, case)):
             return []  # a finished case goes back nowhere (and keeps no task tree: engine.slim)
         cw = CaseWorkflow.load(runtime, s, case, cached=False)
         seen, steps = set(), []
@@ -173,17 +177,19 @@ def reopen_case(runtime, case_ref, reason, actor: Actor, *, step: str | None = N
     Allowed within ``reopen_days`` (node setting, default 30) of the rejection."""
     _need_supervisor(actor)
     why = _reason(reason)
-    days = runtime.setting("reopen_days", REOPEN_DAYS)
+    period = reopen_period(runtime)
     with runtime.transaction() as uow:
         s = uow.session
         case = visible_case(find_case(s, case_ref), actor, "Case")
         case = lock_case(uow, case.id)
         if case.status != "completed" or case.outcome != "rejected":
             raise Conflict("Only a case closed by a rejection can be reopened.")
-        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        if period is None:
             raise InvalidInput("The setting reopen_days must be a whole number of days.")
-        if case.ended_at is None or utcnow() - case.ended_at > timedelta(days=days):
-            raise Conflict("A rejection can be reopened within {days} days only.", days=days)
+        if case.ended_at is None or utcnow() - case.ended_at > period or _slimmed(s, case):
+            # past the period the worker slims the case (engine.slim): its task tree is gone
+            raise Conflict("A rejection can be reopened within {days} days only.", days=period.days)
+        s.execute(delete(PendingSlim).where(PendingSlim.case_id == case.id))
         before = {"status": case.status, "outcome": case.outcome, "end_reason": case.end_reason}
         cw, step_id, name = _reset(runtime, uow, case, step)
         case.status, case.outcome, case.end_reason, case.ended_at = "active", None, None, None

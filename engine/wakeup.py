@@ -61,6 +61,12 @@ class Wakeup:
     def notify_local(self) -> None:
         self.event.set()
 
+    def pass_begins(self) -> None:
+        """The worker starts a pass, which sees all work committed so far: the wake-ups until
+        now are answered by it (among them those of its own previous pass's commits, which
+        would otherwise wake it at once for a pass that finds nothing)."""
+        self.event.clear()
+
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Sleep until woken, ``stop`` is set or ``timeout`` seconds; True when woken."""
         deadline = time.monotonic() + timeout

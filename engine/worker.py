@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from SpiffWorkflow.util.task import TaskState
@@ -19,15 +20,22 @@ from .actors import Actor
 from .cases import lock_case, record_event
 from .models import Job, OutboxMessage, utcnow
 from .retry import backoff
+from .slim import slim_rejected_cases
 
 log = logging.getLogger("simpul.worker")
 
 OUTBOX_LEASE = timedelta(seconds=120)
+#: rejected cases past their reopen period slimmed per pass (one transaction: engine.slim)
+SLIM_BATCH = 50
+#: seconds between the looping worker's looks for such cases while it finds fewer than a batch
+SLIM_EVERY = 300.0
 
 
-def run_due(runtime, *, limit: int = 100) -> dict:
-    """Do everything that is due now, once; returns counts (``simpul worker --once``)."""
-    counts = {"timers": 0, "services": 0, "failed": 0, "sent": 0, "unsent": 0, "plugin_work": 0}
+def run_due(runtime, *, limit: int = 100, housekeeping: bool = True) -> dict:
+    """Do everything that is due now, once; returns counts (``simpul worker --once``).
+
+    ``housekeeping``: also slim a batch of rejected cases whose reopen period has passed."""
+    counts = {"timers": 0, "services": 0, "failed": 0, "sent": 0, "unsent": 0, "plugin_work": 0, "slimmed": 0}
     now = utcnow()
     with runtime.read() as s:
         due = s.execute(
@@ -42,6 +50,8 @@ def run_due(runtime, *, limit: int = 100) -> dict:
     sent, unsent = dispatch_outbox(runtime, limit=limit)
     counts["sent"], counts["unsent"] = sent, unsent
     counts["plugin_work"] = run_plugin_work(runtime)
+    if housekeeping:
+        counts["slimmed"] = slim_rejected_cases(runtime, limit=SLIM_BATCH)
     return counts
 
 
@@ -243,10 +253,15 @@ def _loop(runtime, stop: threading.Event) -> None:
     from .backup import BackupSchedule
 
     backups = BackupSchedule(runtime)
+    next_slim = 0.0
     while not stop.is_set():
         try:
             backups.tick()  # in a thread of its own when due (SIMPUL_BACKUP_DIR, ..._EVERY_HOURS)
-            counts = run_due(runtime)
+            now = time.monotonic()
+            runtime.wakeup.pass_begins()
+            counts = run_due(runtime, housekeeping=now >= next_slim)
+            if now >= next_slim:  # a full batch: more may wait, so look again at once
+                next_slim = now + (0.0 if counts["slimmed"] >= SLIM_BATCH else SLIM_EVERY)
             busy = any(counts.values())
             sleep = 0.0 if busy else next_due_in(runtime)
         except Exception:

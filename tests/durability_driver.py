@@ -18,26 +18,7 @@ from simpul.engine.directory import actor_for
 from simpul.engine.models import ProcessVersion
 from simpul.engine.worker import run_due
 
-STEP_DATA = {
-    "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
-    "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
-    "Task_biometric_recording": (
-        "operator",
-        {
-            "photo_captured": True,
-            "fingerprints_captured": True,
-            "iris_captured": True,
-            "signature_captured": True,
-            "device_id": "D1",
-        },
-    ),
-    "Task_receive_card": ("operator", {"card_arrived": True, "batch_reference": "K-1"}),
-    "Task_handover": ("operator", {"card_received": True, "receipt_signed": True, "received_by": "Warga"}),
-    "Task_regency_receive": ("disdukcapil", {"data_complete": True}),
-    "Task_central_enrolment": ("disdukcapil", {"enrolment_result": "PRINT_READY_RECORD"}),
-    "Task_blank_stock": ("disdukcapil", {"blank_in_stock": True}),
-    "Task_print_card": ("disdukcapil", {"card_serial": "KTP-X"}),
-}
+from .flows import RESIDENT, STEP_DATA
 
 
 def main(url: str, ack_path: str, run_id: int) -> None:
@@ -75,19 +56,7 @@ def main(url: str, ack_path: str, run_id: int) -> None:
                 case = start_case(
                     rt,
                     "ektp_new_card",
-                    {
-                        "nik": nik,
-                        "resident_name": f"Warga {run_id}-{serial}",
-                        "birth_date": "2000-07-05",
-                        "sex": "P",
-                        "birth_place": "Sangasanga",
-                        "kk_number": "6402051203150004",
-                        "marital_status": "belum_kawin",
-                        "address": "Jl. 1",
-                        "rt": "001",
-                        "rw": "001",
-                        "kelurahan": "Sangasanga Dalam",
-                    },
+                    {"nik": nik, "resident_name": f"Warga {run_id}-{serial}", **RESIDENT},
                     actors["operator"],
                 )
                 acknowledge(kind="start", receipt=case["receipt"], nik=nik)

@@ -1,28 +1,32 @@
-"""Walking the bundled e-KTP processes through the engine API, as a clerk would."""
+"""Walking the bundled e-KTP processes through the engine API, as a clerk would.
+
+Also the one home of the new-card case's seed data -- a resident and what each step of the
+kecamatan's and the regency's case is completed with (``RESIDENT``, ``STEP_DATA``) -- which
+the tests, the durability driver and the benchmarks (bench/http_api.py, bench/scale.py,
+bench/case_bytes.py) all import, so they cannot drift apart."""
 
 from __future__ import annotations
 
 from simpul.engine import complete_task, directory, get_task, list_tasks, start_case
 from simpul.engine.worker import run_due
 
+#: a resident of Sangasanga, everything but the NIK and the name
+RESIDENT = {
+    "birth_date": "2000-07-05",
+    "sex": "P",
+    "birth_place": "Sangasanga",
+    "kk_number": "6402051203150004",
+    "marital_status": "belum_kawin",
+    "address": "Jl. Merdeka 4",
+    "rt": "004",
+    "rw": "002",
+    "kelurahan": "Sangasanga Dalam",
+}
+
 
 def resident(n: int = 1, **extra) -> dict:
     """A resident with a valid NIK (born 5 July 2000, a woman: day 45)."""
-    data = {
-        "nik": f"64020545070{n:05d}",
-        "resident_name": f"Warga {n}",
-        "birth_date": "2000-07-05",
-        "sex": "P",
-        "birth_place": "Sangasanga",
-        "kk_number": "6402051203150004",
-        "marital_status": "belum_kawin",
-        "address": "Jl. Merdeka 4",
-        "rt": "004",
-        "rw": "002",
-        "kelurahan": "Sangasanga Dalam",
-    }
-    data.update(extra)
-    return data
+    return {"nik": f"64020545070{n:05d}", "resident_name": f"Warga {n}", **RESIDENT, **extra}
 
 
 def actor(rt, username):
@@ -57,6 +61,7 @@ def all_documents(rt, task, username="operator") -> dict:
 
 
 VERIFIED = {"residence_verified": True, "kelurahan_officer": "Budi"}
+REJECTED = {"residence_verified": False, "rejection_reason": "alamat di luar kecamatan", "kelurahan_officer": "Budi"}
 BIOMETRICS = {
     "photo_captured": True,
     "fingerprints_captured": True,
@@ -67,6 +72,22 @@ BIOMETRICS = {
 HANDOVER = {"card_received": True, "receipt_signed": True, "received_by": "Warga"}
 #: the card batch from the regency is received at the kecamatan before any handover
 CARD_ARRIVED = {"card_arrived": True, "batch_reference": "KIRIM-2026-01"}
+#: the regency's case, step by step, until the card is printed
+REGENCY_STEPS = {
+    "Task_regency_receive": {"data_complete": True},
+    "Task_central_enrolment": {"enrolment_result": "PRINT_READY_RECORD"},
+    "Task_blank_stock": {"blank_in_stock": True},
+    "Task_print_card": {"card_serial": "KTP-X"},
+}
+#: every user step of a new card and its regency case: (who completes it, with what data)
+STEP_DATA = {
+    "Task_document_check": ("operator", DOCS_OK),
+    "Task_residence_verification": ("verifier", VERIFIED),
+    "Task_biometric_recording": ("operator", BIOMETRICS),
+    "Task_receive_card": ("operator", CARD_ARRIVED),
+    "Task_handover": ("operator", HANDOVER),
+    **{step: ("disdukcapil", data) for step, data in REGENCY_STEPS.items()},
+}
 
 
 def receive_and_hand_over(rt, receipt, username="operator"):
@@ -77,6 +98,14 @@ def receive_and_hand_over(rt, receipt, username="operator"):
 
 def start_new_card(rt, n=1, username="operator", **extra):
     return start_case(rt, "ektp_new_card", resident(n, **extra), actor(rt, username))
+
+
+def rejected_case(rt, n=3) -> str:
+    """A new-card case closed by the kecamatan's verifier rejecting the residence; its receipt."""
+    receipt = start_new_card(rt, n)["receipt"]
+    complete(rt, receipt, "operator", DOCS_OK)
+    complete(rt, receipt, "verifier", REJECTED)
+    return receipt
 
 
 def run_worker_until_quiet(rt, rounds=10):
@@ -100,12 +129,9 @@ def printed_case(rt, n=1) -> str:
     run_worker_until_quiet(rt)
     nik = resident(n)["nik"]
     printing = [t for t in list_tasks(rt, actor(rt, "disdukcapil")) if t["nik"] == nik][0]["receipt"]
-    for data in (
-        {"data_complete": True},
-        {"enrolment_result": "PRINT_READY_RECORD"},
-        {"blank_in_stock": True},
-        {"card_serial": f"KTP-{n:04d}"},
-    ):
-        complete(rt, printing, "disdukcapil", data)
+    for step, data in REGENCY_STEPS.items():
+        if step == "Task_print_card":
+            data = {"card_serial": f"KTP-{n:04d}"}
+        complete(rt, printing, "disdukcapil", data, step=step)
     run_worker_until_quiet(rt)
     return receipt

@@ -26,8 +26,7 @@ from simpul.engine.migrate import current_heads, head_revisions
 from simpul.engine.models import Case, CaseEvent
 
 from .conftest import OFFICE, REGENCY, make_runtime, migrated_pg_databases, require_postgres, seed_offices
-from .durability_driver import STEP_DATA
-from .flows import actor, start_new_card
+from .flows import STEP_DATA, actor, start_new_card
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMPUL = str(Path(sys.executable).with_name("simpul"))

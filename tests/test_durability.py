@@ -24,8 +24,7 @@ from simpul import engine
 from simpul.engine.models import Case, CaseEvent, HumanTask, OutboxMessage
 
 from .conftest import make_runtime, seed_offices
-from .durability_driver import STEP_DATA
-from .flows import actor, run_worker_until_quiet
+from .flows import STEP_DATA, actor, run_worker_until_quiet
 
 KILLS = 20
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,18 +11,8 @@ from simpul.engine.directory import actor_for
 from simpul.engine.migrate import upgrade
 
 from .conftest import OFFICE, make_runtime, seed_offices
+from .flows import RESIDENT
 
-RESIDENT = {
-    "birth_date": "2000-07-05",
-    "sex": "P",
-    "birth_place": "Sangasanga",
-    "kk_number": "6402051203150004",
-    "marital_status": "belum_kawin",
-    "address": "Jl. Merdeka 4",
-    "rt": "004",
-    "rw": "002",
-    "kelurahan": "Sangasanga Dalam",
-}
 NAMES = ["Nur Aisyah", "Rizky Ramadhan", "Siti Rahma", "Budi Santoso", "Dewi Lestari"]
 
 

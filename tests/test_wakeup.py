@@ -13,32 +13,7 @@ from simpul.engine.directory import actor_for
 from simpul.engine.models import CaseEvent
 
 from .conftest import make_runtime
-
-RESIDENT = {
-    "birth_date": "2000-07-05",
-    "sex": "P",
-    "birth_place": "Sangasanga",
-    "kk_number": "6402051203150004",
-    "marital_status": "belum_kawin",
-    "address": "Jl. Merdeka 4",
-    "rt": "004",
-    "rw": "002",
-    "kelurahan": "Sangasanga Dalam",
-}
-STEPS = {
-    "Task_document_check": ("operator", {"documents_complete": True, "documents_received": ["family_card"]}),
-    "Task_residence_verification": ("verifier", {"residence_verified": True, "kelurahan_officer": "Budi"}),
-    "Task_biometric_recording": (
-        "operator",
-        {
-            "photo_captured": True,
-            "fingerprints_captured": True,
-            "iris_captured": True,
-            "signature_captured": True,
-            "device_id": "D1",
-        },
-    ),
-}
+from .flows import RESIDENT, STEP_DATA
 
 
 def _to_biometric(rt, nik: str):
@@ -47,7 +22,7 @@ def _to_biometric(rt, nik: str):
     case = engine.start_case(rt, "ektp_new_card", {"nik": nik, "resident_name": "Warga", **RESIDENT}, who["operator"])
     task = case["open_tasks"][0]
     while task["step"] != "Task_biometric_recording":
-        role, data = STEPS[task["step"]]
+        role, data = STEP_DATA[task["step"]]
         task = engine.complete_task(rt, task["id"], data, who[role])["open_tasks"][0]
     return case, task, who
 
@@ -61,7 +36,7 @@ def seconds_until_service_ran(rt, worker_rt, nik: str, timeout: float = 10.0) ->
     thread.start()
     try:
         assert worker_rt.wakeup.idle.wait(10), "the worker never went to sleep"
-        role, data = STEPS[task["step"]]
+        role, data = STEP_DATA[task["step"]]
         engine.complete_task(rt, task["id"], data, who[role])
         done_at = time.monotonic()
         end = done_at + timeout

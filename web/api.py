@@ -399,14 +399,18 @@ def _authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         return error_response(401, "unauthorized", _("A valid API token is required."))
     try:
-        g.actor = engine.actor_for_token(runtime(), token.strip())
+        # one statement for the token, its user and their language (every request runs it)
+        g.actor, g.user_locale = engine.token_actor_and_locale(runtime(), token.strip())
     except SimpulError as err:
         return simpul_error_response(err)
-    g.user_locale = engine.get_locale(runtime(), g.actor.username)  # after Accept-Language
     return None
 
 
 ERRORS = (400, 401, 403, 404, 409, 422)
+
+
+# Request schemas are given to ``arguments`` as instances: given a class, webargs builds a
+# new schema (a deep copy of every field) on every request.
 
 
 def _blueprint(name, path, description):
@@ -475,7 +479,7 @@ class Processes(MethodView):
 
 @cases_blp.route("")
 class Cases(MethodView):
-    @cases_blp.arguments(CaseQuerySchema, location="query")
+    @cases_blp.arguments(CaseQuerySchema(), location="query")
     @cases_blp.response(200, CaseListSchema)
     @_errors(cases_blp, 401, 422)
     def get(self, args):
@@ -504,7 +508,7 @@ class Cases(MethodView):
             "next": url_for("api_cases.Cases", before=result["next_before"], **keep) if result["next_before"] else None,
         }
 
-    @cases_blp.arguments(CaseStartSchema)
+    @cases_blp.arguments(CaseStartSchema())
     @cases_blp.response(201, CaseSummarySchema)
     @_errors(cases_blp, 400, 401, 403, 404, 409, 422)
     def post(self, body):
@@ -527,7 +531,7 @@ class CaseResource(MethodView):
 
 @cases_blp.route("/<case_ref>/cancel")
 class CaseCancel(MethodView):
-    @cases_blp.arguments(CancelSchema)
+    @cases_blp.arguments(CancelSchema())
     @cases_blp.response(200, CaseSummarySchema)
     @_errors(cases_blp, 401, 403, 404, 409, 422)
     def post(self, body, case_ref):
@@ -537,7 +541,7 @@ class CaseCancel(MethodView):
 
 @tasks_blp.route("")
 class Tasks(MethodView):
-    @tasks_blp.arguments(InboxQuerySchema, location="query")
+    @tasks_blp.arguments(InboxQuerySchema(), location="query")
     @tasks_blp.response(200, InboxSchema)
     @_errors(tasks_blp, 401, 403, 422)
     def get(self, args):
@@ -569,7 +573,7 @@ class TaskResource(MethodView):
 
 @tasks_blp.route("/<task_id>/claim")
 class TaskClaim(MethodView):
-    @tasks_blp.arguments(VersionSchema)
+    @tasks_blp.arguments(VersionSchema())
     @tasks_blp.response(200, TaskSchema)
     @_errors(tasks_blp, 401, 403, 404, 409)
     def post(self, body, task_id):
@@ -579,7 +583,7 @@ class TaskClaim(MethodView):
 
 @tasks_blp.route("/<task_id>/unclaim")
 class TaskUnclaim(MethodView):
-    @tasks_blp.arguments(VersionSchema)
+    @tasks_blp.arguments(VersionSchema())
     @tasks_blp.response(200, TaskSchema)
     @_errors(tasks_blp, 401, 403, 404, 409)
     def post(self, body, task_id):
@@ -589,7 +593,7 @@ class TaskUnclaim(MethodView):
 
 @tasks_blp.route("/<task_id>/complete")
 class TaskComplete(MethodView):
-    @tasks_blp.arguments(CompleteSchema)
+    @tasks_blp.arguments(CompleteSchema())
     @tasks_blp.response(200, CaseSummarySchema)
     @_errors(tasks_blp, 401, 403, 404, 409, 422)
     def post(self, body, task_id):

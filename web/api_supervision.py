@@ -77,7 +77,7 @@ class MoveBackSchema(ReasonSchema):
 
 @dashboard_blp.route("")
 class Dashboard(MethodView):
-    @dashboard_blp.arguments(PeriodQuerySchema, location="query")
+    @dashboard_blp.arguments(PeriodQuerySchema(), location="query")
     @dashboard_blp.response(200, DashboardSchema)
     @_errors(dashboard_blp, 400, 401, 403, 404, 422)
     def get(self, args):
@@ -93,7 +93,7 @@ class Dashboard(MethodView):
 
 @reports_blp.route("/monthly")
 class Monthly(MethodView):
-    @reports_blp.arguments(MonthQuerySchema, location="query")
+    @reports_blp.arguments(MonthQuerySchema(), location="query")
     @reports_blp.response(200, RecapSchema)
     @_errors(reports_blp, 400, 401, 403, 404, 422)
     def get(self, args):
@@ -103,7 +103,7 @@ class Monthly(MethodView):
 
 @supervise_blp.route("/tasks/<task_id>/release")
 class Release(MethodView):
-    @supervise_blp.arguments(ReasonSchema)
+    @supervise_blp.arguments(ReasonSchema())
     @supervise_blp.response(200, TaskSchema)
     @_errors(supervise_blp, 401, 403, 404, 409, 422)
     def post(self, body, task_id):
@@ -113,7 +113,7 @@ class Release(MethodView):
 
 @supervise_blp.route("/tasks/<task_id>/reassign")
 class Reassign(MethodView):
-    @supervise_blp.arguments(ReassignSchema)
+    @supervise_blp.arguments(ReassignSchema())
     @supervise_blp.response(200, TaskSchema)
     @_errors(supervise_blp, 401, 403, 404, 409, 422)
     def post(self, body, task_id):
@@ -134,7 +134,7 @@ class Retry(MethodView):
 
 @supervise_blp.route("/cases/<case_ref>/reopen")
 class Reopen(MethodView):
-    @supervise_blp.arguments(ReopenSchema)
+    @supervise_blp.arguments(ReopenSchema())
     @supervise_blp.response(200, CaseSummarySchema)
     @_errors(supervise_blp, 401, 403, 404, 409, 422)
     def post(self, body, case_ref):
@@ -144,7 +144,7 @@ class Reopen(MethodView):
 
 @supervise_blp.route("/cases/<case_ref>/move-back")
 class MoveBack(MethodView):
-    @supervise_blp.arguments(MoveBackSchema)
+    @supervise_blp.arguments(MoveBackSchema())
     @supervise_blp.response(200, CaseSummarySchema)
     @_errors(supervise_blp, 401, 403, 404, 409, 422)
     def post(self, body, case_ref):

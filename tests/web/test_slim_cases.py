@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from datetime import timedelta
 
+import pytest
+import time_machine
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from simpul import engine
 from simpul.engine import slim
+from simpul.engine.errors import Conflict
 from simpul.engine.migrate import alembic_config, upgrade
-from simpul.engine.models import Case, WorkflowState
+from simpul.engine.models import Case, PendingSlim, WorkflowState, utcnow
+from simpul.engine.worker import run_due
 
-from ..flows import DOCS_OK, actor, complete, printed_case, receive_and_hand_over, start_new_card
+from ..flows import REJECTED, actor, complete, printed_case, receive_and_hand_over, rejected_case
 from .web_helpers import page_text
-
-REJECT = {"residence_verified": False, "rejection_reason": "alamat di luar kecamatan", "kelurahan_officer": "Budi"}
 
 
 def finished_case(rt, n=1) -> str:
@@ -63,10 +67,17 @@ def test_a_finished_case_keeps_its_page_timeline_and_diagram_path(runtime, make_
     assert engine.supervision.earlier_steps(runtime, receipt, actor(runtime, "camat")) == []
 
 
+def pending_slims(rt) -> int:
+    with rt.read() as s:
+        return s.scalar(select(func.count()).select_from(PendingSlim))
+
+
+def after_the_reopen_period():
+    return time_machine.travel(utcnow() + timedelta(days=31), tick=False)
+
+
 def test_a_rejected_case_keeps_its_tree_and_can_still_be_reopened(runtime):
-    receipt = start_new_card(runtime, 3)["receipt"]
-    complete(runtime, receipt, "operator", DOCS_OK)
-    complete(runtime, receipt, "verifier", REJECT)
+    receipt = rejected_case(runtime)
     camat = actor(runtime, "camat")
     assert engine.get_case(runtime, receipt, camat)["outcome"] == "rejected"
     assert not slim.is_slim(state_of(runtime, receipt))
@@ -92,3 +103,111 @@ def test_the_migration_slims_cases_finished_before_it_and_keeps_their_path(runti
     after = engine.case_diagram(runtime, receipt, camat)
     assert after["completed"] == before["completed"] and after["current"] == before["current"] == []
     assert engine.get_case(runtime, receipt, camat)["events"]  # the timeline is untouched
+
+
+def test_the_worker_slims_a_rejected_case_once_its_reopen_period_has_passed(runtime, make_browser):
+    receipt = rejected_case(runtime)
+    camat = actor(runtime, "camat")
+    full = state_of(runtime, receipt)
+    before_diagram = engine.case_diagram(runtime, receipt, camat)
+    before_events = engine.get_case(runtime, receipt, camat)["events"]
+    assert run_due(runtime)["slimmed"] == 0  # within the 30 days it may still be reopened
+    assert state_of(runtime, receipt) == full and engine.supervision.earlier_steps(runtime, receipt, camat)
+
+    with after_the_reopen_period():
+        assert run_due(runtime)["slimmed"] == 1
+        assert run_due(runtime)["slimmed"] == 0  # done once
+        slimmed = state_of(runtime, receipt)
+        assert slim.is_slim(slimmed) and len(slimmed) < len(full) / 5
+        case = engine.get_case(runtime, receipt, camat)
+        assert case["status"] == "completed" and case["outcome"] == "rejected" and case["jobs"] == []
+        assert case["data"]["rejection_reason"] == "alamat di luar kecamatan"
+        assert case["events"] == before_events  # the timeline is whole
+        after_diagram = engine.case_diagram(runtime, receipt, camat)
+        assert after_diagram["completed"] == before_diagram["completed"] and after_diagram["current"] == []
+        assert "Task_document_check" in after_diagram["completed"]
+        assert engine.supervision.earlier_steps(runtime, receipt, camat) == []
+        with pytest.raises(Conflict):
+            engine.supervision.reopen_case(runtime, receipt, "alamat benar", camat)
+        runtime.config.settings["reopen_days"] = 90  # a longer period now cannot bring the tree back
+        with pytest.raises(Conflict):
+            engine.supervision.reopen_case(runtime, receipt, "alamat benar", camat)
+        assert state_of(runtime, receipt) == slimmed
+
+        browser = make_browser()
+        browser.login("camat")
+        page = browser.get(f"/cases/{receipt}")
+        assert page.status_code == 200
+        text_, html = page_text(page), page.get_data(as_text=True)
+        assert "Langkah selesai: Pemeriksaan berkas" in text_.split("Riwayat")[1]
+        data = json.loads(re.search(r'<script type="application/json" id="diagram-data">(.*?)</script>', html, re.S)[1])
+        assert data["completed"] == before_diagram["completed"] and data["current"] == []
+
+
+def test_a_rejection_reopened_in_time_is_not_slimmed_and_a_second_rejection_waits_its_own_period(runtime):
+    receipt = rejected_case(runtime)
+    camat = actor(runtime, "camat")
+    assert pending_slims(runtime) == 1
+    engine.supervision.reopen_case(runtime, receipt, "alamat benar", camat)
+    assert pending_slims(runtime) == 0
+    with after_the_reopen_period():
+        assert run_due(runtime)["slimmed"] == 0
+        assert not slim.is_slim(state_of(runtime, receipt))
+        assert engine.get_case(runtime, receipt, camat)["status"] == "active"
+        complete(runtime, receipt, "verifier", REJECTED)  # rejected again, a month later
+        assert run_due(runtime)["slimmed"] == 0  # its new period has only begun
+        engine.supervision.reopen_case(runtime, receipt, "sekali lagi", camat)
+
+
+def test_rejected_cases_are_slimmed_in_bounded_batches_skipping_a_locked_case(runtime):
+    receipts = [rejected_case(runtime, n) for n in range(3, 8)]
+    with after_the_reopen_period():
+        if runtime.db.dialect == "postgresql":
+            # a supervisor holds one case (reopening it): the worker passes it by, without waiting
+            with runtime.db.engine.connect() as other:
+                held = other.execute(
+                    text("SELECT id FROM cases WHERE receipt = :r FOR UPDATE"), {"r": receipts[0]}
+                ).scalar()
+                assert [engine.slim_rejected_cases(runtime, limit=2) for _ in range(3)] == [2, 2, 0]
+                assert not slim.is_slim(state_of(runtime, receipts[0])) and held
+                other.rollback()
+            assert engine.slim_rejected_cases(runtime, limit=2) == 1
+        else:
+            assert [engine.slim_rejected_cases(runtime, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert all(slim.is_slim(state_of(runtime, r)) for r in receipts) and pending_slims(runtime) == 0
+
+
+def test_several_workers_slim_each_rejected_case_once(runtime):
+    for n in range(3, 9):
+        rejected_case(runtime, n)
+    counts, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(20):  # bounded: six cases, three workers
+                done = engine.slim_rejected_cases(runtime, limit=1, now=utcnow() + timedelta(days=31))
+                if not done and not pending_slims(runtime):
+                    return
+                counts.append(done)
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and sum(counts) == 6 and pending_slims(runtime) == 0
+
+
+def test_the_migration_queues_rejected_cases_from_before_it(runtime):
+    receipt = rejected_case(runtime)
+    with runtime.db.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "residents2_0001_marks_backfill")  # before rejected cases were queued
+    upgrade(runtime)
+    assert pending_slims(runtime) == 1
+    with after_the_reopen_period():
+        assert run_due(runtime)["slimmed"] == 1
+    assert slim.is_slim(state_of(runtime, receipt))

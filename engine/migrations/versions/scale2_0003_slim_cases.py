@@ -15,9 +15,8 @@ Revises: scale2_0002_outbox_pruning
 
 import sqlalchemy as sa
 from alembic import op
-from lxml import etree
 
-from simpul.engine.slim import completed_in_stored, is_slim, slim_state
+from simpul.engine.slim import completed_in_stored, element_ids, is_slim, slim_state
 
 revision = "scale2_0003_slim_cases"
 down_revision = "scale2_0002_outbox_pruning"
@@ -27,15 +26,10 @@ depends_on = None
 BATCH = 500
 
 
-def _element_ids(bpmn_xml: str) -> set[str]:
-    root = etree.fromstring(bpmn_xml.encode("utf-8"))
-    return {e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-
-
 def upgrade():
     conn = op.get_bind()
     elements = {
-        vid: _element_ids(xml) for vid, xml in conn.execute(sa.text("SELECT id, bpmn_xml FROM process_versions"))
+        vid: element_ids(xml) for vid, xml in conn.execute(sa.text("SELECT id, bpmn_xml FROM process_versions"))
     }
     last = 0
     while True:
