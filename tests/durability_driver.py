@@ -18,7 +18,7 @@ from simpul.engine.directory import actor_for
 from simpul.engine.models import ProcessVersion
 from simpul.engine.worker import run_due
 
-from .flows import RESIDENT, STEP_DATA
+from .flows import RESIDENT, step_data
 
 
 def main(url: str, ack_path: str, run_id: int) -> None:
@@ -63,7 +63,7 @@ def main(url: str, ack_path: str, run_id: int) -> None:
             except Conflict:
                 pass
         for task in open_tasks:
-            who, data = STEP_DATA[task["step"]]
+            who, data = step_data(rt, task["step"])
             try:
                 complete_task(rt, task["id"], data, actors[who], expected_version=task["version"])
             except Conflict:

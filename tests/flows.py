@@ -7,7 +7,7 @@ bench/case_bytes.py) all import, so they cannot drift apart."""
 
 from __future__ import annotations
 
-from simpul.engine import complete_task, directory, get_task, list_tasks, start_case
+from simpul.engine import complete_task, directory, get_task, list_tasks, requirements_for, start_case
 from simpul.engine.worker import run_due
 
 #: a resident of Sangasanga, everything but the NIK and the name
@@ -88,6 +88,16 @@ STEP_DATA = {
     "Task_handover": ("operator", HANDOVER),
     **{step: ("disdukcapil", data) for step, data in REGENCY_STEPS.items()},
 }
+
+
+def step_data(rt, step: str) -> tuple[str, dict]:
+    """``STEP_DATA[step]`` on this node: at the document check, every document its checklist
+    (the installed plugins') asks of a new card, so a regency plugin's extra document is there."""
+    who, data = STEP_DATA[step]
+    if data is DOCS_OK:
+        checklist = requirements_for(rt, "ektp_new_card", resident(1))
+        data = {**DOCS_OK, "documents_received": [r["key"] for r in checklist] or DOCS_OK["documents_received"]}
+    return who, data
 
 
 def receive_and_hand_over(rt, receipt, username="operator"):

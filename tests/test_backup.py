@@ -26,7 +26,7 @@ from simpul.engine.migrate import current_heads, head_revisions
 from simpul.engine.models import Case, CaseEvent
 
 from .conftest import OFFICE, REGENCY, make_runtime, migrated_pg_databases, require_postgres, seed_offices
-from .flows import STEP_DATA, actor, start_new_card
+from .flows import actor, start_new_card, step_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMPUL = str(Path(sys.executable).with_name("simpul"))
@@ -142,7 +142,7 @@ def test_a_backup_taken_while_cases_are_worked_restores_every_acknowledged_step(
     users = {name: actor(restored, name) for name in ("operator", "verifier", "disdukcapil")}
     open_tasks = [t for who in users.values() for t in engine.list_tasks(restored, who)]
     assert open_tasks
-    who, data = STEP_DATA[open_tasks[0]["step"]]
+    who, data = step_data(restored, open_tasks[0]["step"])
     done = engine.complete_task(restored, open_tasks[0]["id"], data, users[who])
     assert done["receipt"] == open_tasks[0]["receipt"]
     restored.close()

@@ -24,7 +24,7 @@ from simpul import engine
 from simpul.engine.models import Case, CaseEvent, HumanTask, OutboxMessage
 
 from .conftest import make_runtime, seed_offices
-from .flows import STEP_DATA, actor, run_worker_until_quiet
+from .flows import actor, run_worker_until_quiet, step_data
 
 KILLS = 20
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(db, tmp_path):
         if not tasks:
             break
         for task in tasks:
-            who, data = STEP_DATA[task["step"]]
+            who, data = step_data(rt, task["step"])
             engine.complete_task(rt, task["id"], data, users[who])
     with rt.read() as s:
         statuses = Counter(s.scalars(select(Case.status)))

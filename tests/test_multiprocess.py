@@ -26,7 +26,7 @@ from simpul.engine import auth, directory
 from simpul.engine.models import Case, CaseEvent, InboxReceipt, Job, OutboxMessage
 
 from .conftest import REGENCY
-from .flows import BIOMETRICS, CARD_ARRIVED, DOCS_OK, HANDOVER, VERIFIED, resident
+from .flows import BIOMETRICS, CARD_ARRIVED, HANDOVER, VERIFIED, resident, step_data
 
 pytestmark = [pytest.mark.parametrize("db", ["postgresql"], indirect=True), pytest.mark.timeout(240)]
 
@@ -74,7 +74,7 @@ def wait_for_task(base, token, name, step, deadline):
     raise AssertionError(f"{name}: {step} never came")
 
 
-def one_card(bases, tokens, errors, i, office):
+def one_card(bases, tokens, errors, i, office, documents):
     try:
         web = bases[i % 2]  # the two web servers take turns
         clerk, regency = tokens[f"clerk{office}"], tokens["disdukcapil"]
@@ -84,7 +84,7 @@ def one_card(bases, tokens, errors, i, office):
         call(web, clerk, "POST", "/api/v1/cases", {"process": "ektp_new_card", "data": data})
         stop = time.monotonic() + 180
         for step, values in (
-            ("Task_document_check", DOCS_OK),
+            ("Task_document_check", documents),
             ("Task_residence_verification", VERIFIED),
             ("Task_biometric_recording", BIOMETRICS),
         ):
@@ -156,7 +156,11 @@ def test_two_web_and_two_worker_processes_do_everything_once(runtime, db, tmp_pa
     errors = []
     try:
         wait_ready(bases)
-        threads = [threading.Thread(target=one_card, args=(bases, tokens, errors, i, o)) for i, o in enumerate(OFFICES)]
+        documents = step_data(runtime, "Task_document_check")[1]  # the node's whole checklist
+        threads = [
+            threading.Thread(target=one_card, args=(bases, tokens, errors, i, o, documents))
+            for i, o in enumerate(OFFICES)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -13,7 +13,7 @@ from simpul.engine.directory import actor_for
 from simpul.engine.models import CaseEvent
 
 from .conftest import make_runtime
-from .flows import RESIDENT, STEP_DATA
+from .flows import RESIDENT, step_data
 
 
 def _to_biometric(rt, nik: str):
@@ -22,7 +22,7 @@ def _to_biometric(rt, nik: str):
     case = engine.start_case(rt, "ektp_new_card", {"nik": nik, "resident_name": "Warga", **RESIDENT}, who["operator"])
     task = case["open_tasks"][0]
     while task["step"] != "Task_biometric_recording":
-        role, data = STEP_DATA[task["step"]]
+        role, data = step_data(rt, task["step"])
         task = engine.complete_task(rt, task["id"], data, who[role])["open_tasks"][0]
     return case, task, who
 
@@ -36,7 +36,7 @@ def seconds_until_service_ran(rt, worker_rt, nik: str, timeout: float = 10.0) ->
     thread.start()
     try:
         assert worker_rt.wakeup.idle.wait(10), "the worker never went to sleep"
-        role, data = STEP_DATA[task["step"]]
+        role, data = step_data(rt, task["step"])
         engine.complete_task(rt, task["id"], data, who[role])
         done_at = time.monotonic()
         end = done_at + timeout
