@@ -35,6 +35,7 @@ class Resident(Base):
         Index("ix_soc_residents_live_nik", "office_code", "nik", "gone_at"),  # the flags page
         Index("ix_soc_residents_area", "office_code", "kelurahan_code", "rw", "rt"),
         Index("ix_soc_residents_birth", "office_code", "birth_date"),
+        Index("ix_soc_residents_office_id", "office_code", "id"),  # keyset pages (the without-e-KTP list)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

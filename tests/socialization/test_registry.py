@@ -286,3 +286,30 @@ def test_header_row_alone_and_garbage_are_clear_refusals(runtime, tmp_path):
     with pytest.raises(InvalidInput):
         cli(runtime, "import", str(junk), "--json", "--as", "operator")
     assert row_cells(generate(1)[0])["NIK"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_without_ektp_list_pages_by_an_index_not_by_sorting_the_office(runtime, registry):
+    """A page of the list walks the office's residents in id order and stops at its end: the
+    plan has no sort of the whole office (at 100,000 residents that sort took ~0.5 s a page)."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from simpul.plugins.socialization.coverage import without_ektp
+
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, many):
+        statements.append((statement, parameters))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", seen)
+    try:
+        without_ektp(runtime, "640205", limit=10)
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", seen)
+    statement, parameters = next(s for s in reversed(statements) if "socialization_residents" in s[0])
+    path = runtime.config.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as con:
+        plan = " / ".join(row[3] for row in con.execute("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "TEMP B-TREE FOR ORDER BY" not in plan and "ix_soc_residents_office_id" in plan, plan
