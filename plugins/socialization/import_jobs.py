@@ -154,6 +154,11 @@ class _LostLease(Exception):
 def _claim(runtime) -> ImportJob | None:
     """The running job advanced longest ago whose lease is free, leased for one slice."""
     now = _now()
+    # the worker asks after every step's commit, and nearly always no import runs: a read
+    # answers that without taking SQLite's write lock from the clerks' steps
+    with runtime.read() as s:
+        if s.scalar(select(ImportJob.id).where(ImportJob.status.in_(RUNNING)).limit(1)) is None:
+            return None
     with runtime.transaction() as uow:
         s = uow.session
         stmt = (
