@@ -58,13 +58,33 @@ LAST = WORK / "last-run.json"
 BACKUP = WORK / "backup"
 TREES = ("engine", "plugins/coordination", "plugins/verification")
 #: the tests the map is made from (browser and slow tests excluded: see the docstring)
-MAP_TESTS = ["tests/*.py", "tests/coordination", "tests/verification", "tests/web", "tests/process_admin", "tests/socialization"]
+MAP_TESTS = [
+    "tests/*.py",
+    "tests/coordination",
+    "tests/verification",
+    "tests/web",
+    "tests/process_admin",
+    "tests/socialization",
+]
 MAP_MARKERS = "not browser and not slow"
 DEFAULT_SEED = 15  # the issue's number: any fixed seed makes a run repeatable
+#: statuses that count against the score
+SURVIVORS = ("survived", "uncovered", "over-budget")
 
 #: Mutants that cannot change what the program does, by (file, original line, mutated line)
 #: (both stripped), so that the key survives code moving up or down.  Reason in the value.
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "engine/models.py",
+        "lock_version: Mapped[int] = mapped_column(Integer, default=0)",
+        "lock_version: Mapped[int] = mapped_column(Integer, default=1)",
+    ): "start_case always sets lock_version=0 itself; the column default is never used",
+    (
+        "engine/forms.py",
+        "break",
+        "continue",
+    ): "_feel_tokens: its one caller (feel_hidden) strips the expression, so the rest is never whitespace only",
+}
 
 
 @dataclass
@@ -248,10 +268,40 @@ class TestChooser:
         for lineno in self._lines_of_statement(mutant.file, mutant.line_number + 1):
             ids.update(lines.get(str(lineno), ()))
         if "" in ids:
-            # runs at import: a default, a decorator, a constant: every test of this file
-            ids = {t for covering in lines.values() for t in covering}
+            # runs at import: a default, a decorator, a constant: every test of this file, or of
+            # the files importing it when no test runs a line of it (a module of table classes)
+            ids = self._tests_of(mutant.file)
+            if not ids:
+                ids = set().union(*(self._tests_of(f) for f in self._importers(mutant.file)))
         ids.discard("")
         return sorted(ids, key=lambda t: (self.times.get(t, 1.0), t))
+
+    def _tests_of(self, file: str) -> set[str]:
+        return {t for covering in self.files.get(file, {}).values() for t in covering} - {""}
+
+    def _importers(self, file: str) -> list[str]:
+        """The scoped files that import ``file`` (relative or as ``simpul.…``)."""
+        module = file.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        importers = []
+        for other in self.files:
+            if other == file or not other.endswith(".py") or not (ROOT / other).is_file():
+                continue
+            package = other.removesuffix(".py").replace("/", ".").rsplit(".", 1)[0]
+            for node in ast.walk(ast.parse((ROOT / other).read_text())):
+                names: list[str] = []
+                if isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level:
+                        parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                        base = f"{parent}.{base}" if base else parent
+                    base = base.removeprefix("simpul.")
+                    names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name.removeprefix("simpul.") for alias in node.names]
+                if module in names:
+                    importers.append(other)
+                    break
+        return importers
 
 
 # --- running one mutant --------------------------------------------------------------------------
@@ -295,8 +345,16 @@ def run_tests(tests: list[str], timeout: float) -> str:
         _kill(process)
         raise
     if rc in (4, 5):
-        raise RuntimeError(f"pytest could not run the chosen tests (exit {rc}): {args}")
+        return "unloadable"  # a usage error: a mutant that breaks conftest's imports, or a bad list
     return "survived" if rc == 0 else "killed"
+
+
+def _tests_load(tests: list[str]) -> bool:
+    """Whether pytest can collect these tests (with the original source in place)."""
+    args = WORK / "args.txt"
+    args.write_text("\n".join(tests) + "\n")
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    return subprocess.run(command + [f"@{args}"], cwd=ROOT, capture_output=True).returncode == 0
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -311,8 +369,9 @@ def _kill(process: subprocess.Popen) -> None:
             continue
 
 
-def test_mutant(mutant: Mutant, chooser: TestChooser) -> tuple[str, str, float]:
-    """(status, diff, seconds): status is killed, survived, timeout, uncovered or equivalent."""
+def test_mutant(mutant: Mutant, chooser: TestChooser, budget: float | None = None) -> tuple[str, str, float]:
+    """(status, diff, seconds): status is killed, survived, timeout, uncovered, equivalent or
+    over-budget (``budget`` seconds ran out before the tests did: counted as a survivor)."""
     path = ROOT / mutant.file
     source = path.read_text()
     mutated = mutated_source(mutant, source)
@@ -323,6 +382,9 @@ def test_mutant(mutant: Mutant, chooser: TestChooser) -> tuple[str, str, float]:
     if not tests:
         return "uncovered", diff, 0.0
     timeout = 60 + 2 * sum(chooser.times.get(t, 1.0) for t in tests)
+    cut_short = budget is not None and budget < timeout
+    if cut_short:
+        timeout = budget
     stat = path.stat()
     saved = BACKUP / mutant.file
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -331,11 +393,17 @@ def test_mutant(mutant: Mutant, chooser: TestChooser) -> tuple[str, str, float]:
     try:
         path.write_text(mutated)
         status = run_tests(tests, timeout)
+        if status == "timeout" and cut_short:
+            status = "over-budget"  # not a hang: --budget ran out before the tests did
     finally:
         path.write_text(source)
         # the original's mtime back, so its .pyc in __pycache__ is valid again
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         saved.unlink()
+    if status == "unloadable":
+        if not _tests_load(tests):
+            raise RuntimeError(f"{mutant.key}: pytest cannot load the chosen tests even unmutated")
+        status = "killed"  # the mutant broke an import that conftest needs: every test fails
     return status, diff, time.monotonic() - started
 
 
@@ -355,15 +423,16 @@ def score_line(results: list[dict]) -> str:
     """``killed=K survived=S timeout=T score=P% (95% CI a-b%)``: a timeout is a caught mutant, an
     uncovered one a survivor, an equivalent one is not counted."""
     statuses = [r["status"] for r in results]
-    count = {s: statuses.count(s) for s in ("killed", "survived", "uncovered", "timeout", "equivalent")}
+    kinds = ("killed", "survived", "uncovered", "over-budget", "timeout", "equivalent")
+    count = {s: statuses.count(s) for s in kinds}
     caught = count["killed"] + count["timeout"]
-    survived = count["survived"] + count["uncovered"]
+    survived = count["survived"] + count["uncovered"] + count["over-budget"]
     low, high = wilson(caught, caught + survived)
     score = 100 * caught / (caught + survived) if caught + survived else 0.0
     return (
         f"killed={count['killed']} survived={survived} timeout={count['timeout']} score={score:.1f}% "
         f"(95% CI {100 * low:.1f}-{100 * high:.1f}%)  [{count['uncovered']} of the survivors on lines no "
-        f"test runs; {count['equivalent']} equivalent excluded]"
+        f"test runs, {count['over-budget']} over --budget; {count['equivalent']} equivalent excluded]"
     )
 
 
@@ -371,7 +440,7 @@ def choose_sample(options, population: list[Mutant], parser) -> tuple[list[Mutan
     """The mutants to test now, and the results of the last run that --resume keeps."""
     if options.survivors:
         last = json.loads(LAST.read_text())
-        keys = {r["key"] for r in last["results"] if r["status"] in ("survived", "uncovered")}
+        keys = {r["key"] for r in last["results"] if r["status"] in SURVIVORS}
         sample = [m for m in population if m.key in keys]
         if len(sample) != len(keys):
             print(f"note: {len(keys) - len(sample)} survivor(s) of the last run no longer exist (code changed)")
@@ -398,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="FILE", help="draw only from this file's mutants")
     parser.add_argument("--survivors", action="store_true", help="re-run the last run's survivors")
     parser.add_argument("--resume", action="store_true", help="go on with the last (interrupted) run's sample")
+    parser.add_argument(
+        "--budget", type=float, help="seconds at most per mutant; one not decided by then counts as survived"
+    )
     parser.add_argument("--list", action="store_true", help="count the mutants per file and stop")
     options = parser.parse_args(argv)
 
@@ -434,13 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         for number, mutant in enumerate(sample, 1):
-            status, diff, seconds = test_mutant(mutant, chooser)
+            status, diff, seconds = test_mutant(mutant, chooser, options.budget)
             results.append({"key": mutant.key, "status": status, "seconds": round(seconds, 1), "diff": diff})
             if not options.survivors:  # saved as it goes: --resume goes on from here
                 run["results"] = done + results
                 LAST.write_text(json.dumps(run, indent=1))
             print(f"[{number}/{len(sample)}] {mutant.key} {status} ({seconds:.0f} s)", flush=True)
-            if status in ("survived", "uncovered"):
+            if status in SURVIVORS:
                 print(diff, flush=True)
     except (KeyboardInterrupt, _Stop) as stop:
         print(f"stopped ({type(stop).__name__}); the mutated file was restored; partial score:")
@@ -448,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
 
-    survivors = [r for r in results if r["status"] in ("survived", "uncovered")]
+    survivors = [r for r in results if r["status"] in SURVIVORS]
     if survivors:
         print("\nsurvivors:")
         for r in survivors:
