@@ -282,3 +282,17 @@ def test_every_bundled_end_event_has_an_outcome():
         root = etree.fromstring((resources.PROCESSES_DIR / f"{name}.bpmn").read_bytes())
         found = outcomes.end_event_outcomes(root)
         assert found and all(v in outcomes.OUTCOMES for v, _name in found.values()), name
+
+
+def test_a_task_cannot_be_given_to_someone_outside_the_office_and_the_camat_hears_why(seeded):
+    rt, _counted, cases, _clock = seeded
+    task_id = cases["claimed_task"]
+    camat = actor(rt, "camat")
+    for nobody in ("nobody", "other"):  # no such user; a clerk of Muara Jawa
+        with pytest.raises(ValidationFailed) as refused:
+            supervision.reassign_task(rt, task_id, nobody, "ganti", camat)
+        assert refused.value.render() == "Some fields need attention."
+        assert refused.value.render(catalogue=rt.translations("id")) == "Beberapa isian perlu diperbaiki."
+        assert [str(m) for m in refused.value.errors["username"]] == [
+            "No active colleague of this office by that name."
+        ]

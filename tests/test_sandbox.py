@@ -254,6 +254,17 @@ def test_arithmetic_and_new_variables(env):
     assert data == {"price": 10, "qty": 4, "total": 45, "ratio": 15.0, "label": "    45"}
 
 
+def test_extend_and_translate_work_in_scripts_within_the_size_checks(env):
+    data = run(
+        env,
+        "names = ['Siti']\nnames.extend(n.title() for n in ['budi', 'andi'])\n"
+        "plain = nik.translate({ord('-'): None, ord(' '): ''})\ncode = 'ab'.translate({97: 'xy'})",
+        nik="6402-0545 07000001",
+    )
+    assert data["names"] == ["Siti", "Budi", "Andi"]
+    assert data["plain"] == "6402054507000001" and data["code"] == "xyb"
+
+
 def test_dict_and_list_manipulation(env):
     data = run(
         env,
@@ -402,6 +413,11 @@ def test_check_source_never_raises(garbage):
         result = check_source(garbage, mode)
         assert isinstance(result, list) and all(isinstance(m, str) for m in result)
         assert result, f"{garbage!r} in {mode} should not be accepted"
+
+
+def test_a_source_that_is_not_text_is_refused_naming_script_or_expression():
+    assert check_source(42, "exec") == ["Script must be text, not int"]
+    assert check_source(b"x > 1", "eval") == ["Expression must be text, not bytes"]
 
 
 def test_compiled_code_is_cached(env):
