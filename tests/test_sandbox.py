@@ -415,6 +415,12 @@ def test_check_source_never_raises(garbage):
         assert result, f"{garbage!r} in {mode} should not be accepted"
 
 
+@pytest.mark.parametrize("method", ["format", "format_map"])
+def test_a_refused_format_call_tells_the_process_admin_to_use_an_f_string(env, method):
+    err = fails(env, f"label = '{{x}}'.{method}({{'x': 1}})" if method == "format_map" else "label = '{}'.format(1)")
+    assert err.message.endswith(f"Access to '{method}' is not allowed (use an f-string instead)")
+
+
 def test_a_source_that_is_not_text_is_refused_naming_script_or_expression():
     assert check_source(42, "exec") == ["Script must be text, not int"]
     assert check_source(b"x > 1", "eval") == ["Expression must be text, not bytes"]
