@@ -84,6 +84,17 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "break",
         "continue",
     ): "_feel_tokens: its one caller (feel_hidden) strips the expression, so the rest is never whitespace only",
+    (
+        "engine/stats.py",
+        'def figure_filter(stmt, figure: dict, now: datetime | None = None, tz="UTC"):',
+        'def figure_filter(stmt, figure: dict, now: datetime | None = None, tz="XXUTCXX"):',
+    ): "the default is never used: the one caller (cases.list_cases) passes the node's timezone",
+    (
+        "engine/models.py",
+        "office_code: Mapped[str | None] = mapped_column(String(16), nullable=True)",
+        "office_code: Mapped[str | None] = None",
+    ): "SQLAlchemy maps the annotation to the same nullable string column; its length is the "
+    "migrations' (the tables come from Alembic, not from the model)",
 }
 
 
