@@ -95,6 +95,24 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "office_code: Mapped[str | None] = None",
     ): "SQLAlchemy maps the annotation to the same nullable string column; its length is the "
     "migrations' (the tables come from Alembic, not from the model)",
+    (
+        "plugins/verification/web.py",
+        'best = request.accept_mimetypes.best_match(["text/html", "application/json"])',
+        'best = request.accept_mimetypes.best_match(["XXtext/htmlXX", "application/json"])',
+    ): "_wants_json also needs JSON's quality above text/html's, which decides alone: the best match "
+    "is JSON exactly when that holds, whichever other type is listed first",
+    (
+        "engine/backup.py",
+        'code = "database_damaged"',
+        'code = "XXdatabase_damagedXX"',
+    ): "DatabaseDamaged is raised only at start-up (create_app, simpul worker), before any request "
+    "whose error answer would carry the code; the CLI shows the message, not the code",
+    (
+        "engine/worker.py",
+        "listener.ready.wait(5.0)",
+        "listener.ready.wait(6.0)",
+    ): "how long the worker waits for its LISTEN connection before it loops anyway (polling meanwhile): "
+    "a second more only when PostgreSQL does not answer",
 }
 
 

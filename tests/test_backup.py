@@ -365,3 +365,14 @@ def test_a_node_on_postgresql_takes_its_lock_in_an_instance_folder_not_made_yet(
     config = Config(instance_path=instance, database_url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     with backup.node_lock(config):
         assert (instance / "node.lock").is_file()
+
+
+def test_restoring_a_damaged_file_tells_the_operator_in_indonesian_that_nothing_was_restored(sqlite_db, tmp_path):
+    rt = make_runtime(sqlite_db, tmp_path)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(8192))
+    with pytest.raises(InvalidInput) as refused:
+        backup.restore(rt, junk)
+    said = refused.value.render(catalogue=rt.translations("id"))
+    assert said.startswith(f"{junk} rusak atau bukan basis data (") and said.endswith("tidak ada yang dipulihkan.")
+    rt.close()

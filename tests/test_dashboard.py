@@ -340,3 +340,11 @@ def test_the_monthly_recap_tells_how_long_the_open_cases_have_waited(seeded):
         (15, 30, 0),
         (31, None, 0),
     ]
+
+
+def test_moving_a_case_back_to_a_step_it_never_passed_says_so_in_indonesian(seeded):
+    rt, _counted, cases, _clock = seeded
+    with pytest.raises(ValidationFailed) as refused:
+        supervision.move_back(rt, cases["c4"], "Task_handover", "tidak pernah", actor(rt, "camat"))
+    (message,) = refused.value.errors["step"]
+    assert rt.translations("id").gettext(str(message)) == "Permohonan ini belum melewati langkah ini."

@@ -421,6 +421,11 @@ def test_a_refused_format_call_tells_the_process_admin_to_use_an_f_string(env, m
     assert err.message.endswith(f"Access to '{method}' is not allowed (use an f-string instead)")
 
 
+def test_an_unbound_string_method_called_without_its_string_is_a_plain_type_error(env):
+    err = fails(env, "x = str.upper()")
+    assert err.kind == "runtime" and "needs an argument" in err.message
+
+
 def test_a_source_that_is_not_text_is_refused_naming_script_or_expression():
     assert check_source(42, "exec") == ["Script must be text, not int"]
     assert check_source(b"x > 1", "eval") == ["Expression must be text, not bytes"]

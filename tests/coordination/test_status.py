@@ -182,3 +182,12 @@ def test_an_administrator_can_discard_a_stuck_message_with_a_reason(nodes, two_d
     assert receipts(nodes.regency.runtime) == 1  # only the other case went
     status = json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)
     assert [d["case"] for d in status["discarded"]] == [first]
+
+
+def test_discarding_without_json_prints_the_message_and_its_new_state(nodes, two_dbs, tmp_path):
+    kec = nodes.kecamatan.runtime
+    _down_with_two_waiting(nodes)
+    message_id = json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)["failures"][0]["message_id"]
+    done = _cli(kec, two_dbs[0], tmp_path, "discard", message_id, "--reason", "Warga membatalkan", "--as", "camat")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{message_id}: discarded\n"
