@@ -355,3 +355,23 @@ def test_config_reads_the_backup_settings_from_the_environment():
         {"SIMPUL_BACKUP_DIR": "/media/usb", "SIMPUL_BACKUP_EVERY_HOURS": "6", "SIMPUL_BACKUP_KEEP": "14"}
     )
     assert (config.backup_dir, config.backup_every_hours, config.backup_keep) == ("/media/usb", 6.0, 14)
+
+
+def test_a_node_on_postgresql_takes_its_lock_in_an_instance_folder_not_made_yet(tmp_path):
+    """``simpul run`` on PostgreSQL before anything wrote the instance folder (a fresh install
+    at /srv/...): the node starts, its lock made with the folders, and a restore sees it."""
+    instance = tmp_path / "srv" / "simpul" / "instance"
+    config = Config(instance_path=instance, database_url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with backup.node_lock(config):
+        assert (instance / "node.lock").is_file()
+
+
+def test_restoring_a_damaged_file_tells_the_operator_in_indonesian_that_nothing_was_restored(sqlite_db, tmp_path):
+    rt = make_runtime(sqlite_db, tmp_path)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(8192))
+    with pytest.raises(InvalidInput) as refused:
+        backup.restore(rt, junk)
+    said = refused.value.render(catalogue=rt.translations("id"))
+    assert said.startswith(f"{junk} rusak atau bukan basis data (") and said.endswith("tidak ada yang dipulihkan.")
+    rt.close()

@@ -68,6 +68,20 @@ def test_new_card_runs_from_counter_to_handover(runtime):
     assert printing_case["status"] == "completed"
 
 
+def test_the_diagram_shows_a_case_waiting_for_its_card_at_the_wait_not_its_deadlines(runtime):
+    """Waiting for the printed card is a step of its own (a receive task) on the case's
+    diagram; the deadline and problem events on its edge are not where the case stands."""
+    receipt = start_new_card(runtime)["receipt"]
+    complete(runtime, receipt, "operator", DOCS_OK)
+    complete(runtime, receipt, "verifier", VERIFIED)
+    complete(runtime, receipt, "operator", BIOMETRICS)
+    run_worker_until_quiet(runtime)
+    diagram = engine.case_diagram(runtime, receipt, actor(runtime, "camat"))
+    assert diagram["current"] == ["Receive_card_printed"]
+    assert {"Task_document_check", "Task_biometric_recording"} <= set(diagram["completed"])
+    assert not any(step.startswith("Boundary_") for step in diagram["completed"] + diagram["current"])
+
+
 def test_second_and_stale_completion_conflict_and_change_nothing(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")

@@ -282,3 +282,69 @@ def test_every_bundled_end_event_has_an_outcome():
         root = etree.fromstring((resources.PROCESSES_DIR / f"{name}.bpmn").read_bytes())
         found = outcomes.end_event_outcomes(root)
         assert found and all(v in outcomes.OUTCOMES for v, _name in found.values()), name
+
+
+def test_a_task_cannot_be_given_to_someone_outside_the_office_and_the_camat_hears_why(seeded):
+    rt, _counted, cases, _clock = seeded
+    task_id = cases["claimed_task"]
+    camat = actor(rt, "camat")
+    for nobody in ("nobody", "other"):  # no such user; a clerk of Muara Jawa
+        with pytest.raises(ValidationFailed) as refused:
+            supervision.reassign_task(rt, task_id, nobody, "ganti", camat)
+        assert refused.value.render() == "Some fields need attention."
+        assert refused.value.render(catalogue=rt.translations("id")) == "Beberapa isian perlu diperbaiki."
+        assert [str(m) for m in refused.value.errors["username"]] == [
+            "No active colleague of this office by that name."
+        ]
+
+
+def test_biometrics_recorded_again_after_an_enrolment_problem_count_as_recorded(runtime):
+    """A replacement whose enrolment failed at the regency is recorded again at the office:
+    that re-recording is the case's "recorded" on the dashboard, like a first recording."""
+    from .flows import all_documents, resident
+
+    camat = actor(runtime, "camat")
+    with time_machine.travel(MONDAY, tick=False):
+        receipt = engine.start_case(
+            runtime, "ektp_replacement", resident(3, reason="damaged"), actor(runtime, "operator")
+        )["receipt"]
+        task = open_task(runtime, receipt, "operator")
+        complete(runtime, receipt, "operator", all_documents(runtime, task))
+        complete(runtime, receipt, "operator", {"identity_matched": True})
+        run_worker_until_quiet(runtime)  # sent to the regency, which finds the enrolment failed
+        engine.deliver_message(
+            runtime,
+            "enrolment_problem",
+            receipt,
+            {"enrolment_result": "ENROLL_FAILURE_AT_CENTRAL"},
+            engine.Actor.system(),
+        )
+        complete(runtime, receipt, "operator", {"resolution": "record_again", "resolution_notes": "Sidik jari buram"})
+        assert open_task(runtime, receipt, "operator")["step"] == "Task_rerecord_biometric"
+        before = engine.stats.dashboard(runtime, camat, since="2026-03-02", until="2026-03-08")
+        complete(runtime, receipt, "operator", BIOMETRICS, step="Task_rerecord_biometric")
+        after = engine.stats.dashboard(runtime, camat, since="2026-03-02", until="2026-03-08")
+    assert before["offices"][0]["flow"]["totals"]["recorded"] == 0
+    assert after["offices"][0]["flow"]["totals"]["recorded"] == 1
+    assert receipts_of(runtime, "camat", milestone="recorded", since="2026-03-02", until="2026-03-08") == [receipt]
+
+
+def test_the_monthly_recap_tells_how_long_the_open_cases_have_waited(seeded):
+    """On 15 March the case started on 2 March has waited 13 days, the two started on
+    11 March four: the recap's open-case ages put each in its band once."""
+    rt, _counted, _cases, _clock = seeded
+    result = recap.monthly_recap(rt, actor(rt, "camat"), "2026-03")
+    assert [(b["from"], b["to"], b["count"]) for b in result["open_age_days"]] == [
+        (0, 7, 2),
+        (8, 14, 1),
+        (15, 30, 0),
+        (31, None, 0),
+    ]
+
+
+def test_moving_a_case_back_to_a_step_it_never_passed_says_so_in_indonesian(seeded):
+    rt, _counted, cases, _clock = seeded
+    with pytest.raises(ValidationFailed) as refused:
+        supervision.move_back(rt, cases["c4"], "Task_handover", "tidak pernah", actor(rt, "camat"))
+    (message,) = refused.value.errors["step"]
+    assert rt.translations("id").gettext(str(message)) == "Permohonan ini belum melewati langkah ini."

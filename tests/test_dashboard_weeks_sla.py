@@ -72,3 +72,19 @@ def test_an_sla_escalation_counts_as_one_breach(runtime):
     week = {w["week"]: w for w in flow["weeks"]}["2026-03-16"]
     assert week["escalations"] == 1 and week["breaches"] == 1
     assert _receipts(runtime, breached=1, since="2026-03-16", until="2026-03-22") == [late]
+
+
+def test_a_step_done_after_its_due_time_is_a_breach_and_one_done_in_time_is_not(runtime):
+    """The document check is due within a day (dueIn P1D): done two days late it counts as a
+    breach on the dashboard and its link finds that case; done at once it does not."""
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        on_time = start_new_card(runtime, 1)["receipt"]
+        late = start_new_card(runtime, 2)["receipt"]
+        complete(runtime, on_time, "operator", DOCS_OK)
+        clock.shift(timedelta(days=2))
+        complete(runtime, late, "operator", DOCS_OK)
+        board = engine.stats.dashboard(runtime, actor(runtime, "camat"), since="2026-03-02", until="2026-03-08")
+    flow = board["offices"][0]["flow"]
+    assert flow["totals"]["breaches"] == 1 and flow["totals"]["escalations"] == 0
+    assert _receipts(runtime, breached=1, since="2026-03-02", until="2026-03-08") == [late]

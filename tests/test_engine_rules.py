@@ -46,6 +46,20 @@ def test_bad_process_is_refused_and_nothing_is_written(bare_runtime, content, me
     assert _count(bare_runtime, ProcessVersion) == 0
 
 
+@pytest.mark.parametrize("tag, word", [("preScript", "Pre-script"), ("postScript", "Post-script")])
+def test_a_task_s_pre_or_post_script_that_does_not_compile_refuses_the_deploy(bare_runtime, tag, word):
+    script = f"<spiffworkflow:{tag}>import os</spiffworkflow:{tag}>"
+    xml = script_process("x = 1").replace(
+        "</spiffworkflow:properties></bpmn:extensionElements>",
+        f"</spiffworkflow:properties>{script}</bpmn:extensionElements>",
+        1,
+    )
+    with pytest.raises(DeployError, match=f"{word} does not compile in the sandbox") as err:
+        engine.deploy_process(bare_runtime, xml, deployed_by="admin")
+    assert [e["element"] for e in err.value.errors] == ["ask"]
+    assert _count(bare_runtime, ProcessVersion) == 0
+
+
 def test_problem_is_pinned_to_its_element(bare_runtime):
     with pytest.raises(DeployError) as err:
         engine.deploy_process(bare_runtime, service_process("nobody.provides_this"), deployed_by="admin")

@@ -179,3 +179,16 @@ def test_the_case_action_leads_to_the_plugins_page_which_uses_its_table(node):
     browser.logout()
     browser.login("other")  # another office's clerk: the plugin's page keeps the engine's isolation
     assert browser.get(f"/tally/cases/{receipt}").status_code == 404
+
+
+def test_the_plugin_list_shows_built_in_plugins_as_part_of_the_simpul_distribution(runtime):
+    """``simpul plugins`` (and the admin page) say where each plugin comes from: the built-in
+    ones ship in, and are versioned with, the simpul distribution."""
+    import importlib.metadata
+
+    from simpul.engine.plugins import plugin_info
+
+    rows = {r["module"]: r for r in plugin_info(runtime.pm)}
+    row = rows["simpul.plugins.coordination"]
+    assert row["builtin"] is True and row["distribution"] == "simpul"
+    assert row["version"] == importlib.metadata.version("simpul")

@@ -254,6 +254,17 @@ def test_arithmetic_and_new_variables(env):
     assert data == {"price": 10, "qty": 4, "total": 45, "ratio": 15.0, "label": "    45"}
 
 
+def test_extend_and_translate_work_in_scripts_within_the_size_checks(env):
+    data = run(
+        env,
+        "names = ['Siti']\nnames.extend(n.title() for n in ['budi', 'andi'])\n"
+        "plain = nik.translate({ord('-'): None, ord(' '): ''})\ncode = 'ab'.translate({97: 'xy'})",
+        nik="6402-0545 07000001",
+    )
+    assert data["names"] == ["Siti", "Budi", "Andi"]
+    assert data["plain"] == "6402054507000001" and data["code"] == "xyb"
+
+
 def test_dict_and_list_manipulation(env):
     data = run(
         env,
@@ -402,6 +413,22 @@ def test_check_source_never_raises(garbage):
         result = check_source(garbage, mode)
         assert isinstance(result, list) and all(isinstance(m, str) for m in result)
         assert result, f"{garbage!r} in {mode} should not be accepted"
+
+
+@pytest.mark.parametrize("method", ["format", "format_map"])
+def test_a_refused_format_call_tells_the_process_admin_to_use_an_f_string(env, method):
+    err = fails(env, f"label = '{{x}}'.{method}({{'x': 1}})" if method == "format_map" else "label = '{}'.format(1)")
+    assert err.message.endswith(f"Access to '{method}' is not allowed (use an f-string instead)")
+
+
+def test_an_unbound_string_method_called_without_its_string_is_a_plain_type_error(env):
+    err = fails(env, "x = str.join()")  # join is one of the size-checked methods
+    assert err.kind == "runtime" and "needs an argument" in err.message
+
+
+def test_a_source_that_is_not_text_is_refused_naming_script_or_expression():
+    assert check_source(42, "exec") == ["Script must be text, not int"]
+    assert check_source(b"x > 1", "eval") == ["Expression must be text, not bytes"]
 
 
 def test_compiled_code_is_cached(env):

@@ -103,3 +103,19 @@ def test_the_cache_keeps_within_its_memory_budget_not_a_count():
     assert cache.take(1, ("v", 1)) is None  # the least recently stepped went first
     assert cache.take(600, ("v", 600)) == "wf600"
     assert cache.bytes == cost * 499
+
+
+def test_a_case_stepped_again_and_again_takes_its_place_in_the_budget_once():
+    """Putting back a case already kept replaces it: the budget counts it once, so one busy
+    case does not push every other case out of memory."""
+    from simpul.engine._workflow_cache import WorkflowCache
+
+    per_state = 10_000
+    cost = int(per_state * WorkflowCache.MEMORY_PER_STATE_BYTE)
+    cache = WorkflowCache(100, max_bytes=cost * 3)
+    cache.put(1, ("v", 1), "wf1", per_state)
+    cache.put(2, ("v", 2), "wf2", per_state)
+    for step in range(10):  # case 3 is stepped ten times in a row
+        cache.put(3, ("v", step), f"wf3-{step}", per_state)
+    assert cache.bytes == cost * 3 and len(cache) == 3
+    assert cache.take(1, ("v", 1)) == "wf1" and cache.take(2, ("v", 2)) == "wf2"

@@ -100,3 +100,21 @@ def test_a_message_is_retried_without_limit_even_after_thousands_of_attempts(run
     link.refuse = set()
     _make_due(runtime)
     assert dispatch_outbox(runtime) == (1, 0)
+
+
+def test_a_companion_the_receiver_did_not_apply_keeps_its_reason_for_the_status_page(runtime):
+    """A message sent along in another's batch and not applied there is retried later with the
+    receiver's reason kept (cut to 1000 characters), which the coordination status shows."""
+    from simpul.engine import book_outbox_delivery
+
+    case = start_new_card(runtime, 1)["id"]
+    _queue(runtime, case, "companion", "other")
+    with runtime.transaction() as uow:
+        companion, other = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        book_outbox_delivery(uow, companion.message_id, False, "office 9999: case not found", utcnow())
+        book_outbox_delivery(uow, other.message_id, False, "x" * 1500, utcnow())
+    with runtime.read() as s:
+        companion, other = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert companion.status == "pending" and companion.attempts == 1
+        assert companion.last_error == "office 9999: case not found"
+        assert other.last_error == "x" * 1000

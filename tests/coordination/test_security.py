@@ -76,6 +76,26 @@ def test_a_correctly_signed_message_is_applied(nodes):
     assert open_steps(kec, receipt) == ["Task_receive_card"]
 
 
+def test_an_applied_message_is_counted_and_the_answer_tells_the_receiver_s_clock(nodes):
+    """The answer carries the receiver's time (header and body), so an office whose clock is
+    off can see by how much (a kecamatan PC's clock after a power cut)."""
+    kec = nodes.kecamatan.runtime
+    receipt = record_case(kec, 1)
+    work(kec)
+    headers, body = _request([_card_printed(receipt)])
+    conn = http.client.HTTPConnection("127.0.0.1", nodes.kecamatan.server.port, timeout=10)
+    before = time.time()
+    conn.request("POST", p.INBOX_PATH, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    assert response.status == 200
+    for told in (float(response.getheader(p.H_SERVER_TIME)), p.decode(data, 10**6)["server_time"]):
+        assert before - 1 <= told <= time.time() + 1
+    (peer,) = coordination_status(kec)["peers"]
+    assert peer["messages_received"] == 1  # the status page counts what the office applied
+
+
 def test_tampered_wrong_secret_unknown_and_unsigned_requests_are_refused_and_logged(nodes, caplog):
     kec = nodes.kecamatan.runtime
     receipt = record_case(kec, 1)

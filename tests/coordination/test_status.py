@@ -107,6 +107,26 @@ def test_status_page_speaks_indonesian_by_default(sqlite_nodes):
     assert "6 jam" in page and "6 h" not in page  # the alert rule's duration in words (issue 14 item 10)
 
 
+def test_status_page_says_when_a_message_waits_for_an_office_with_no_address(sqlite_nodes):
+    from uuid import uuid4
+
+    from simpul.engine.models import OutboxMessage
+
+    kec = sqlite_nodes.kecamatan.runtime
+    with kec.transaction() as uow:
+        uow.session.add(
+            OutboxMessage(
+                message_id=str(uuid4()),
+                source_office="640205",
+                destination_office="640299",  # no such peer in the node's settings
+                kind="message",
+                payload={"name": "note", "correlation_key": "x"},
+            )
+        )
+    page = make_inbox_app(kec).test_client().get("/coordination/status").get_data(as_text=True)
+    assert "alamat belum diatur" in page and "no address configured" not in page
+
+
 def test_status_page_is_only_shown_on_the_node_itself_without_sign_in(sqlite_nodes):
     client = make_inbox_app(sqlite_nodes.kecamatan.runtime).test_client()
     assert client.get("/coordination/status", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
@@ -162,3 +182,12 @@ def test_an_administrator_can_discard_a_stuck_message_with_a_reason(nodes, two_d
     assert receipts(nodes.regency.runtime) == 1  # only the other case went
     status = json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)
     assert [d["case"] for d in status["discarded"]] == [first]
+
+
+def test_discarding_without_json_prints_the_message_and_its_new_state(nodes, two_dbs, tmp_path):
+    kec = nodes.kecamatan.runtime
+    _down_with_two_waiting(nodes)
+    message_id = json.loads(_cli(kec, two_dbs[0], tmp_path, "status", "--json").stdout)["failures"][0]["message_id"]
+    done = _cli(kec, two_dbs[0], tmp_path, "discard", message_id, "--reason", "Warga membatalkan", "--as", "camat")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{message_id}: discarded\n"

@@ -174,6 +174,30 @@ def test_a_second_print_for_the_same_nik_is_refused_and_the_sender_hears_which_c
     assert apply_envelope(reg, envelope, "640206", "6402")["status"] == "duplicate"
 
 
+def test_a_print_request_with_bad_data_is_answered_retry_naming_the_fields(nodes):
+    """A kecamatan whose print request the regency cannot start hears which fields are wrong
+    (its outbox and status page show that answer), and nothing starts at the regency."""
+    from simpul.plugins.coordination.inbox import apply_envelope
+
+    reg = nodes.regency.runtime
+    envelope = {
+        "message_id": "bad-print-0001",
+        "kind": "start_case",
+        "source_office": "640205",
+        "destination_office": "6402",
+        "payload": {
+            "process": "ektp_regency_printing",
+            "office": "6402",
+            "correlation_key": "640205-2026-00042",
+            "data": {"nik": "12345", "origin_receipt": "640205-2026-00042"},
+        },
+    }
+    result = apply_envelope(reg, envelope, "640205", "6402")
+    assert result["status"] == "retry"
+    assert "(" in result["error"] and "nik: " in result["error"]
+    assert printing_cases(reg) == []
+
+
 def test_the_regency_sends_incomplete_data_back_with_its_reason(nodes):
     """Issue 14 item 8: no required tick forces the officer to accept incomplete data; "not
     complete" needs a reason, which reaches the kecamatan's case as a task to follow up."""

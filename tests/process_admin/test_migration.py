@@ -187,6 +187,7 @@ def test_a_deploy_that_drops_the_send_to_the_regency_is_previewed_and_needs_conf
     draft = drafts.save_draft(runtime, ADMIN, bypass(new_card_xml(), "Service_send_to_regency"))
     assert draft["valid"], draft["errors"]
     preview = drafts.deploy_preview(runtime, draft["id"], ADMIN)
+    assert (preview["draft_id"], preview["process_key"]) == (draft["id"], KEY)  # the API answer says which
     assert (preview["current_version"], preview["next_version"]) == (1, 2)
     assert [r["id"] for r in preview["removed"]] == ["Service_send_to_regency"]
     assert preview["lost"] == [
