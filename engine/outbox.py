@@ -9,11 +9,14 @@ the prune is still applied only once there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from .models import OutboxMessage, SentMessageId
+
+#: how long a message handed to a transport stays leased before another worker may send it
+OUTBOX_LEASE = timedelta(seconds=120)
 
 _OUTBOX = OutboxMessage.__table__
 _SENT = SentMessageId.__table__
@@ -162,7 +165,9 @@ def discard_outbox_message(runtime, message_id: str, reason: str, actor_name: st
 # -- for the coordination transport: batches, their outcome, the receiving side's receipts -----
 
 
-def _snapshot(m: OutboxMessage) -> dict:
+def message_snapshot(m: OutboxMessage) -> dict:
+    """An outbox message as the transport plugins receive it (``outbox_message`` hook and the
+    batch leased with it): plain values, readable after the session is gone."""
     return {
         "message_id": m.message_id,
         "case_id": m.case_id,
@@ -181,7 +186,6 @@ def lease_outbox_batch(runtime, message: dict, *, limit: int, byte_budget: int) 
     leases (rows skipped when locked, next attempt pushed a lease ahead), in one transaction."""
     import json
 
-    from . import worker  # read at call time: the lease is the worker's
     from .models import utcnow
 
     if limit <= 0:
@@ -214,12 +218,12 @@ def lease_outbox_batch(runtime, message: dict, *, limit: int, byte_budget: int) 
                 .where(
                     OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
                 )
-                .values(next_attempt_at=now + worker.OUTBOX_LEASE)
+                .values(next_attempt_at=now + OUTBOX_LEASE)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed:
                 budget -= size
-                taken.append(_snapshot(m))
+                taken.append(message_snapshot(m))
     return taken
 
 

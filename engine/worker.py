@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
+from . import outbox  # its lease and snapshot are read at call time (a test driver sets the lease)
 from ._incidents import describe_incident
 from ._workflow import CaseWorkflow
 from .actors import Actor
@@ -24,7 +24,6 @@ from .slim import slim_rejected_cases
 
 log = logging.getLogger("simpul.worker")
 
-OUTBOX_LEASE = timedelta(seconds=120)
 #: rejected cases past their reopen period slimmed per pass (one transaction: engine.slim)
 SLIM_BATCH = 50
 #: seconds between the looping worker's looks for such cases while it finds fewer than a batch
@@ -141,19 +140,6 @@ def _job_failed(runtime, job_id: int, message: str) -> str:
         return "retry"
 
 
-def _outbox_dict(m: OutboxMessage) -> dict:
-    return {
-        "message_id": m.message_id,
-        "case_id": m.case_id,
-        "source_office": m.source_office,
-        "destination_office": m.destination_office,
-        "kind": m.kind,
-        "payload": m.payload,
-        "attempts": m.attempts,
-        "created_at": m.created_at.isoformat(),
-    }
-
-
 def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
     """Hand each due outbox message to the transport plugins, oldest first, in order per case.
 
@@ -184,10 +170,10 @@ def dispatch_outbox(runtime, *, limit: int = 100) -> tuple[int, int]:
                     OutboxMessage.status == "pending",
                     OutboxMessage.next_attempt_at <= now,
                 )
-                .values(next_attempt_at=utcnow() + OUTBOX_LEASE)
+                .values(next_attempt_at=utcnow() + outbox.OUTBOX_LEASE)
             ).rowcount
             message = uow.session.get(OutboxMessage, message_id) if claimed else None
-            snapshot = _outbox_dict(message) if message else None
+            snapshot = outbox.message_snapshot(message) if message else None
         if snapshot is None:
             continue
         error = retry_at = None

@@ -11,12 +11,12 @@ import logging
 import os
 from datetime import timedelta
 
-from simpul.engine import Config, Runtime, worker
+from simpul.engine import Config, Runtime, outbox, worker
 
 
 def main():
     logging.basicConfig(level=logging.WARNING)
-    worker.OUTBOX_LEASE = timedelta(seconds=float(os.environ.get("COORD_TEST_LEASE", "120")))
+    outbox.OUTBOX_LEASE = timedelta(seconds=float(os.environ.get("COORD_TEST_LEASE", "120")))
     runtime = Runtime(Config.from_env())
     print("ready", flush=True)
     worker.run_forever(runtime)
