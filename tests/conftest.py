@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from simpul.engine import Config, Runtime, directory
 from simpul.engine.migrate import upgrade
 
+from . import regency_plugin  # noqa: F401  (the Kutai Kartanegara plugin, installed for every test)
+
 PG_ADMIN_URL = os.environ.get("SIMPUL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("SIMPUL_REQUIRE_POSTGRES") == "1"
 OFFICE, REGENCY = "640205", "6402"
@@ -151,8 +153,8 @@ def sqlite_db(tmp_path, sqlite_template):
 
 
 #: ``SIMPUL_PLUGINS`` blocking every installed (entry-point) plugin, e.g. a regency's one: for
-#: tests of the national baseline, which such a plugin changes on purpose (scripts/test-with-kukar
-#: runs the suite with one installed).  Empty when none is installed.
+#: tests of the national baseline, which such a plugin changes on purpose (the suite runs with
+#: the Kutai Kartanegara plugin installed: tests/regency_plugin.py).  Empty when none is installed.
 INSTALLED_PLUGINS_BLOCKED = ",".join(sorted(f"-{ep.name}" for ep in importlib.metadata.entry_points(group="simpul")))
 
 

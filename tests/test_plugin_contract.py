@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from simpul import engine
 from simpul.engine.migrate import current_heads, plugin_migrations, schema_differences
 
+from . import regency_plugin
 from .bpmn_samples import HEAD
 from .conftest import make_runtime, seed_offices
 from .flows import actor, complete, open_task, resident, start_new_card
@@ -192,3 +193,15 @@ def test_the_plugin_list_shows_built_in_plugins_as_part_of_the_simpul_distributi
     row = rows["simpul.plugins.coordination"]
     assert row["builtin"] is True and row["distribution"] == "simpul"
     assert row["version"] == importlib.metadata.version("simpul")
+
+
+@pytest.mark.skipif(not regency_plugin.WANTED, reason="SIMPUL_TEST_REGENCY_PLUGIN=0: the suite runs without it")
+def test_the_suite_runs_with_a_regency_plugin_installed(runtime, tmp_path):
+    """Every test's node, in this process and in the ``simpul`` processes tests start, has the
+    Kutai Kartanegara plugin (tests/regency_plugin.py): without it the suite would no longer
+    show that a regency's plugin leaves the node working."""
+    assert "kukar" in {row["name"] for row in engine.plugin_info(runtime.pm)}
+    env = {**os.environ, "SIMPUL_INSTANCE_PATH": str(tmp_path / "instance")}
+    proc = subprocess.run([SIMPUL, "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "kukar" in {row["name"] for row in json.loads(proc.stdout)}

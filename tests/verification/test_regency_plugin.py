@@ -10,9 +10,10 @@ How it is installed (``SIMPUL_TEST_PLUGIN_INSTALL``):
   pytest-xdist, other test processes at the same moment) use, never sees the plugin, even if
   this run is killed half-way;
 * ``venv``: ``pip install`` into this test environment, then ``pip uninstall``, exactly as a
-  regency's administrator does -- only for a run of this module alone.  CI installs the plugin
-  into the venv the regency's way in ``scripts/test-with-kukar``, which runs the whole suite
-  with it.
+  regency's administrator does -- only for a run of this module alone.
+
+The rest of the suite runs with the plugin installed (tests/regency_plugin.py); this module takes
+that copy off the path while it runs, so "uninstalled" means uninstalled.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from simpul import engine
 from simpul.engine import ValidationFailed, deploy_bundled
 from simpul.engine.cases import requirements_for
 
+from .. import regency_plugin
 from ..conftest import make_runtime, seed_offices
 from ..flows import actor, open_task, resident
 
@@ -103,8 +105,14 @@ class Installer:
         return env
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _suite_copy_off_the_path():
+    with regency_plugin.off_the_path():
+        yield
+
+
 @pytest.fixture(scope="module")
-def kukar(tmp_path_factory):
+def kukar(tmp_path_factory, _suite_copy_off_the_path):
     if _installed_in_environment():
         if MODE != "venv":
             pytest.fail(
