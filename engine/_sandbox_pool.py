@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: seconds past the time limit before a worker that did not answer is killed.
 GRACE_SECONDS = 0.5
+#: seconds a new worker may take to start (forkserver start, imports) before its first call;
+#: not counted against the script's time limit, so a loaded office PC just after a power cut
+#: does not fail its first scripts as timeouts.
+START_SECONDS = 30.0
 #: address space a worker may take beyond its size at start, besides the script's limit.
 WORKER_HEADROOM_MB = 256
 
@@ -69,6 +73,7 @@ def _worker_main(conn, time_limit: float, memory_limit_mb: int | None) -> None:
         if base:
             limit = base + (memory_limit_mb + WORKER_HEADROOM_MB) * 2**20
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    conn.send("ready")
     environments: dict = {}
     while True:
         try:
@@ -115,6 +120,16 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self) -> bool:
+        """Wait for the worker's start signal (once); False if it did not start in time."""
+        if not self.ready:
+            try:
+                self.ready = self.conn.poll(START_SECONDS) and self.conn.recv() == "ready"
+            except (EOFError, OSError):
+                self.ready = False
+        return self.ready
 
     def kill(self):
         try:
@@ -161,6 +176,10 @@ class SandboxPool:
         worker = self._take()
         healthy = False
         try:
+            if not worker.wait_ready():
+                log.warning("a sandbox worker did not start within %.0f s: replaced", START_SECONDS)
+                message = f"Scripts cannot run: a sandbox worker did not start within {START_SECONDS:.0f} s"
+                raise ScriptError(message, "runtime")
             try:
                 worker.conn.send((mode, source, context, external or {}, settings))
             except (BrokenPipeError, EOFError, OSError):

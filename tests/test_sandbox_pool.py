@@ -9,7 +9,7 @@ import time
 import pytest
 
 from simpul.engine._sandbox import ScriptError
-from simpul.engine._sandbox_pool import GRACE_SECONDS, PooledSandboxEnvironment, SandboxPool
+from simpul.engine._sandbox_pool import GRACE_SECONDS, PooledSandboxEnvironment, SandboxPool, _Worker
 
 #: ``str()`` of a shared nested list: one C call of about 10**9 items, no tick in between.
 C_LEVEL_BOMB = "a = [0] * 1000\nb = [a] * 1000\nc = [b] * 1000\ntext = str(c)"
@@ -113,3 +113,38 @@ def test_only_expressions_that_cannot_run_long_skip_the_worker(pool):
     assert env.evaluate("n == 3", {"n": 3}) is True and pool._started == 0  # no worker needed
     with pytest.raises(ScriptError):
         env.evaluate("().__class__", {})
+
+
+def _slow_starting_worker(conn, time_limit, memory_limit_mb):
+    """A worker that takes a second to start, as on a loaded office PC after a power cut."""
+    from simpul.engine import _sandbox_pool
+
+    time.sleep(1.0)
+    _sandbox_pool._worker_main(conn, time_limit, memory_limit_mb)
+
+
+def test_a_slow_worker_start_does_not_count_against_the_scripts_time_limit(monkeypatch):
+    from simpul.engine import _sandbox_pool
+
+    monkeypatch.setattr(_sandbox_pool, "_Worker", _SlowWorker)
+    pool = SandboxPool(size=1, time_limit=0.2, memory_limit_mb=256)
+    try:
+        data = {"x": 1}
+        _env(pool).execute("x = x + 1", data)  # the worker starts in ~1 s, past 0.2 s + grace
+        assert data["x"] == 2 and pool.replaced == 0
+        with pytest.raises(ScriptError) as err:  # the limit itself still holds once it runs
+            _env(pool).execute(C_LEVEL_BOMB, {})
+        assert err.value.kind == "timeout"
+    finally:
+        pool.close()
+
+
+class _SlowWorker(_Worker):
+    """The pool's worker, started through ``_slow_starting_worker``."""
+
+    def __init__(self, ctx, time_limit, memory_limit_mb):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_slow_starting_worker, args=(child, time_limit, memory_limit_mb), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
