@@ -21,7 +21,7 @@ from sqlalchemy.orm import lazyload
 from ._case_access import OPEN_STATUSES, find_case, visible_case
 from ._incidents import describe_incident
 from ._step_names import step_names
-from ._timeline import record_event
+from ._timeline import announce_end, record_event
 from ._workflow import CaseWorkflow
 from .actors import Actor
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ValidationFailed
@@ -735,10 +735,12 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
             raise Conflict("Case {receipt} is already {status}.", receipt=case.receipt, status=case.status)
         cw = CaseWorkflow.load(runtime, s, case)
         cw.wf.cancel()
-        cw.save()
         before = case.status
+        # set before the save, which would otherwise end the cancelled workflow as completed
+        # (a second end in the dashboard's figures, under the wrong outcome)
         case.status, case.ended_at, case.end_reason = "cancelled", utcnow(), str(reason).strip()
         case.outcome = "cancelled"
+        cw.save()
         s.query(Job).filter(Job.case_id == case.id).delete()
         s.query(HumanTask).filter(HumanTask.case_id == case.id).delete()
         cw.write_slim()  # a cancelled case keeps the steps it passed, not its task tree
@@ -751,6 +753,7 @@ def cancel_case(runtime, case_ref, reason: str, actor: Actor) -> dict:
             before={"status": before},
             after={"status": "cancelled"},
         )
+        announce_end(runtime, s, case)
         return _case_summary(case)
 
 

@@ -99,8 +99,12 @@ def test_outcomes_are_distinct_in_the_case_and_the_list(seeded):
     rejected = engine.get_case(rt, cases["c2"], camat)
     assert rejected["outcome"] == "rejected" and rejected["end_reason"] == "Ditolak: data domisili tidak sesuai"
     assert [c["receipt"] for c in engine.list_cases(rt, camat, outcome="rejected")] == counted["rejected"]
+    before = engine.stats.dashboard(rt, camat, since="2026-03-02", until="2026-03-15")["offices"][0]["flow"]
     engine.cancel_case(rt, cases["c4"], "pemohon pindah", camat)
     assert engine.get_case(rt, cases["c4"], camat)["outcome"] == "cancelled"
+    after = engine.stats.dashboard(rt, camat, since="2026-03-02", until="2026-03-15")["offices"][0]["flow"]
+    # one end, under its own outcome (not also as a completed case)
+    assert after["outcomes"] == {**before["outcomes"], "cancelled": before["outcomes"].get("cancelled", 0) + 1}
 
 
 def test_dashboard_figures_match_what_was_done(seeded):
