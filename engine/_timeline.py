@@ -89,6 +89,20 @@ _SENT = SentMessageId.__table__
 _QUEUE_NAMESPACE = uuid.UUID("5c1f8f52-3c35-4a53-9d55-6b0b3b3b9f10")
 
 
+def announce_end(runtime, session, case) -> None:
+    """The ``case_ended`` hook, in the transaction that ended ``case`` (its values current)."""
+    impls = runtime.hook.case_ended.get_hookimpls()
+    if not impls:
+        return
+    arguments = {"runtime": runtime, "case": CaseView.of(case), "session": session}
+    for impl in impls:
+        try:
+            with session.begin_nested():  # a plugin's failed statement is undone, not the end
+                impl.function(*(arguments[name] for name in impl.argnames))
+        except Exception:
+            log.exception("case_ended of %s failed for %s", impl.plugin_name, case.receipt)
+
+
 def _queue_for_plugins(uow, case, event: dict, view: CaseView) -> None:
     """The ``case_event_recorded`` hook: each plugin's messages (and the events it notes on
     the timeline) go into this transaction, or none of them when the plugin fails (so a

@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import _sandbox as sandbox
 from ._incidents import describe_incident
 from ._sandbox_pool import PooledSandboxEnvironment
+from ._timeline import announce_end
 from .db import after_commit
 from .errors import Conflict, NotFound
 from .models import Case, HumanTask, Job, PendingSlim, Row, WorkflowState, utcnow
@@ -377,6 +378,7 @@ class CaseWorkflow:
             from .stats import note_end
 
             note_end(conn, case, now)
+            announce_end(runtime, session, case)
         if values["status"] == "active" and runtime.workflows.size:
             # Kept for the case's next step only once this transaction has committed.
             entry, tag = (self.wf, self._caller, self._before), _cache_tag(case)

@@ -113,6 +113,18 @@ def case_event_recorded(runtime, event, case, queue, note, session):
     (take it only if needed; never write the engine's tables through it)."""
 
 
+@hookspec
+def case_ended(runtime, case, session):
+    """Called inside the transaction in which a case ends (its last step completed it, or it
+    was cancelled), after its status, outcome and end reason are written and before anything
+    is committed.  ``case`` is an ``engine.CaseView`` of the ended case (``status`` is
+    ``completed`` or ``cancelled``; ``outcome`` and ``end_reason`` set); ``session`` is the
+    transaction's session, for a plugin's own summary tables (never the engine's tables).  A
+    case reopened later ends again, and this is called again.  Take only the arguments you
+    need; the return value is ignored.  Each plugin is called on its own, in a savepoint: an
+    exception is logged with the plugin's name, undoes that plugin's writes and not the end."""
+
+
 @hookspec(firstresult=True)
 def deliver_outbox_message(runtime, message):
     """Called by the worker for each due outbox message, oldest first and in order within a

@@ -437,6 +437,36 @@ def test_hook_case_event_recorded(db, tmp_path):
     assert delivered == [receipt]
 
 
+def test_hook_case_ended(db, tmp_path):
+    ended = []
+
+    class Watches:
+        @hookimpl
+        def case_ended(self, case, session):
+            assert session.scalar(select(Case.status).where(Case.id == case.id)) == case.status  # in the transaction
+            ended.append((case.receipt, case.status, case.outcome))
+
+    class Broken:
+        @hookimpl
+        def case_ended(self, session):
+            session.execute(sa.text("SELECT * FROM no_such_table"))  # would poison the transaction
+
+    rt = _runtime(db, tmp_path, Watches(), Broken())
+    engine.deploy_bundled(rt)
+    rejected = start_new_card(rt, 1)["receipt"]
+    complete(rt, rejected, "operator", DOCS_OK)
+    assert ended == []  # a step that does not end the case
+    reason = {"residence_verified": False, "rejection_reason": "Bukan warga", "kelurahan_officer": "Budi"}
+    complete(rt, rejected, "verifier", reason)
+    cancelled = start_new_card(rt, 2)["receipt"]
+    engine.cancel_case(rt, cancelled, "Pemohon pindah", actor(rt, "operator"))
+    assert ended == [(rejected, "completed", "rejected"), (cancelled, "cancelled", "cancelled")]
+    with rt.read() as s:  # the broken plugin undid only its own statement
+        assert s.scalar(select(Case.status).where(Case.receipt == rejected)) == "completed"
+        assert s.scalar(select(Case.status).where(Case.receipt == cancelled)) == "cancelled"
+    rt.close()
+
+
 def test_hook_plugin_settings(db, tmp_path):
     class Tuned:
         @hookimpl

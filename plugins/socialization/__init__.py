@@ -116,6 +116,13 @@ def case_event_recorded(runtime, event, case, queue, note, session):
 
 
 @hookimpl
+def case_ended(case, session):
+    from .coverage import note_case_end
+
+    note_case_end(session, case)
+
+
+@hookimpl
 def event_labels():
     from .notify_events import LABELS
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
-from sqlalchemy import column as sa_column
-from sqlalchemy import table as sa_table
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 
 from simpul.engine import N_
 
@@ -52,9 +50,6 @@ EVER_MARRIED = ("kawin", "cerai_hidup", "cerai_mati")
 AGE_BANDS = ((0, "0-15"), (16, "16"), (17, "17-20"), (21, "21-30"), (31, "31-45"), (46, "46-60"), (61, "61+"))
 HANDOVER_STEP = "Task_handover"
 PRINTED_MESSAGE = "card_printed"
-
-_CASES = sa_table("cases", sa_column("receipt"), sa_column("status"), sa_column("end_reason"))
-_PENDING = "socialization_closing"
 
 
 # -- keeping the case side in step (inside the step's transaction) -----------------------------
@@ -111,53 +106,22 @@ def _note(session, event, case, nik, at, state) -> None:  # noqa: C901 - one bra
     elif kind == "task_completed" and step == HANDOVER_STEP:
         state.state, state.handed_at, state.receipt = "handed_over", at, case.receipt
         state.printed_at = state.printed_at or at
-    elif kind in ("case_cancelled", "task_completed", "timer_fired") and state.state == "recorded":
-        _watch_end(session, case.receipt, case.office_code, nik)
-        return
     else:
         return
     session.flush()
 
 
-def _watch_end(session, receipt: str, office_code: str, nik: str) -> None:
-    """A step may end the case (a rejection, a cancellation): the case's status is written
-    after the event, so it is read back just before the same transaction commits."""
-    pending = session.info.setdefault(_PENDING, {})
-    if not pending:
-        from sqlalchemy import event
-
-        event.listen(session, "before_commit", _close_ended, once=True)
-    pending[receipt] = (office_code, nik)
-
-
-def _close_ended(session) -> None:
-    pending = session.info.pop(_PENDING, {}) or {}
-    if not pending:
+def note_case_end(session, case) -> None:
+    """A case ended (the ``case_ended`` hook, in its transaction): a resident whose open case
+    closed without a card (rejected, cancelled) is no longer ``recorded``."""
+    nik = (case.nik or "").strip()
+    if not nik or session is None:
         return
-    try:
-        ended = {
-            r
-            for r, status in session.execute(
-                select(_CASES.c.receipt, _CASES.c.status).where(_CASES.c.receipt.in_(list(pending)))
-            )
-            if status in ("completed", "cancelled")
-        }
-        for receipt in ended:
-            office_code, nik = pending[receipt]
-            moved = session.execute(
-                update(CaseState.__table__)
-                .where(
-                    CaseState.office_code == office_code,
-                    CaseState.nik == nik,
-                    CaseState.receipt == receipt,
-                    CaseState.state == "recorded",
-                )
-                .values(state="none")
-            ).rowcount
-            if moved:
-                move_cells(session, office_code, nik, "recorded", "none")
-    except Exception:  # never block the counter's step; the state is corrected at the next event
-        log.exception("socialization: could not note the end of %s", ", ".join(pending))
+    state = session.get(CaseState, (case.office_code, nik))
+    if state is not None and state.receipt == case.receipt and state.state == "recorded":
+        state.state = "none"
+        session.flush()
+        move_cells(session, case.office_code, nik, "recorded", "none")
 
 
 def _when(value) -> datetime:
