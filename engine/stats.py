@@ -271,12 +271,18 @@ def _zone(tz) -> tzinfo:
         return UTC
 
 
+def office_today(tz="UTC") -> date:
+    """Today's date in the office's time zone ``tz`` (the node setting ``timezone``): at
+    01:00 WITA it is already the next day, while UTC's date is still yesterday's."""
+    return utcnow().astimezone(_zone(tz)).date()
+
+
 def parse_period(since=None, until=None, *, default_days: int = 28, tz="UTC") -> tuple[datetime, datetime]:
     """[since, until) as UTC datetimes from ISO dates (``until`` inclusive as a day), the days
     being those of the office's time zone ``tz`` (the node setting ``timezone``)."""
     zone = _zone(tz)
     try:
-        end_day = date.fromisoformat(until) if until else utcnow().astimezone(zone).date()
+        end_day = date.fromisoformat(until) if until else office_today(zone)
         start_day = date.fromisoformat(since) if since else end_day - timedelta(days=default_days - 1)
     except (TypeError, ValueError) as exc:
         raise InvalidInput("A date is written YYYY-MM-DD.") from exc

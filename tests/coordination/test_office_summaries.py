@@ -3,6 +3,8 @@ coordination link, the regency's dashboard shows them side by side, "as of" thei
 
 from __future__ import annotations
 
+import pytest
+import time_machine
 from sqlalchemy import select
 
 from simpul import engine
@@ -17,7 +19,14 @@ def _kept(reg):
     return summaries.office_summaries(reg, actor(reg, "disdukcapil"))
 
 
-def test_the_kecamatan_summary_reaches_the_regency_over_the_link(nodes):
+@pytest.fixture(params=["03:30", "17:30"], ids=["morning-utc", "night-utc"])
+def clock(request):
+    """17:30 UTC is already tomorrow, 01:30, in the office (WITA): the figures are the office's day's."""
+    with time_machine.travel(f"2026-03-04T{request.param}:00Z", tick=True):
+        yield
+
+
+def test_the_kecamatan_summary_reaches_the_regency_over_the_link(clock, nodes):
     kec, reg = nodes.kecamatan.runtime, nodes.regency.runtime
     record_case(kec, 1)
     record_case(kec, 2)
