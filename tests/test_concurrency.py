@@ -42,7 +42,7 @@ def test_eight_threads_complete_the_same_task_once(runtime):
     actors = [actor(runtime, f"op{i}") for i in range(THREADS)]
     outcomes = _race(lambda i: engine.complete_task(runtime, task["id"], all_documents(runtime, task), actors[i]))
     kinds = sorted(o[0] for o in outcomes)
-    assert kinds == ["conflict"] * (THREADS - 1) + ["ok"], outcomes
+    assert kinds == ["conflict"] * (THREADS - 1) + ["ok"], [o for o in outcomes if o[0] == "error"] or outcomes
     with runtime.read() as s:
         completions = s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "task_completed"))
     assert completions == 1
