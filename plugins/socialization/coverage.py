@@ -57,6 +57,8 @@ PRINTED_MESSAGE = "card_printed"
 
 def note_case_event(session, event: dict, case) -> None:
     """Update the resident's case state for ``event`` in the transaction that records it."""
+    if not _may_move(event):  # most steps do not: no read of the state for them
+        return
     nik = (case.nik or "").strip()
     if not nik or session is None:
         return
@@ -67,6 +69,15 @@ def note_case_event(session, event: dict, case) -> None:
     after = session.get(CaseState, (case.office_code, nik))
     if after is not None and after.state != before:
         move_cells(session, case.office_code, nik, before, after.state)
+
+
+def _may_move(event: dict) -> bool:
+    kind, step = event.get("kind"), event.get("step")
+    return (
+        kind == "case_started"
+        or (kind == "message_received" and step == PRINTED_MESSAGE)
+        or (kind == "task_completed" and step == HANDOVER_STEP)
+    )
 
 
 def _note(session, event, case, nik, at, state) -> None:  # noqa: C901 - one branch per event kind
