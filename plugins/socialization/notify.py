@@ -153,8 +153,10 @@ def _status_url(runtime, receipt: str) -> str:
 def queue_notifications(runtime, event: dict, case, queue, note=None) -> None:
     """The ``case_event_recorded`` hook's work: one message per contact the resident gave."""
     which = resident_event(event, case)
+    if which is None:  # most steps: no need for the settings (a fresh copy on every call)
+        return
     options = settings(runtime)
-    if which is None or which not in (options.get("events") or EVENTS):
+    if which not in (options.get("events") or EVENTS):
         return
     from .public import PROCEDURES, Words
 
