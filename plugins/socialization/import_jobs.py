@@ -154,11 +154,6 @@ class _LostLease(Exception):
 def _claim(runtime) -> ImportJob | None:
     """The running job advanced longest ago whose lease is free, leased for one slice."""
     now = _now()
-    # the worker asks after every step's commit, and nearly always no import runs: a read
-    # answers that without taking SQLite's write lock from the clerks' steps
-    with runtime.read() as s:
-        if s.scalar(select(ImportJob.id).where(ImportJob.status.in_(RUNNING)).limit(1)) is None:
-            return None
     with runtime.transaction() as uow:
         s = uow.session
         stmt = (
@@ -491,16 +486,19 @@ def remove_stale(runtime, now: float | None = None) -> int:
     return 0  # housekeeping: never a reason for the worker to pass again at once
 
 
-def sweep_staged(runtime) -> int:
-    """Delete a chunk of the staged rows of a finished job; non-zero when more may be left."""
-    with runtime.read() as s:
-        job_id = s.scalar(
-            select(ImportJob.id)
-            .where(ImportJob.status.not_in(RUNNING), exists().where(StagedRow.job_id == ImportJob.id))
-            .limit(1)
-        )
-    if job_id is None:
-        return 0
+#: what the worker asks at every pass, in one read: a job to run, a finished job's staged rows
+#: to clear.  Nearly always neither, so one statement (built once) answers without the write lock.
+_WORK_DUE = select(
+    select(ImportJob.id).where(ImportJob.status.in_(RUNNING)).limit(1).scalar_subquery(),
+    select(ImportJob.id)
+    .where(ImportJob.status.not_in(RUNNING), exists().where(StagedRow.job_id == ImportJob.id))
+    .limit(1)
+    .scalar_subquery(),
+)
+
+
+def sweep_staged(runtime, job_id: int) -> int:
+    """Delete a chunk of the staged rows of finished job ``job_id``; non-zero when more may be left."""
     with runtime.transaction() as uow:
         chunk = select(StagedRow.id).where(StagedRow.job_id == job_id).limit(CLEAR_CHUNK)
         deleted = uow.session.execute(delete(StagedRow).where(StagedRow.id.in_(chunk.scalar_subquery()))).rowcount
@@ -511,6 +509,10 @@ def run_due_work(runtime) -> int:
     """The worker's hook: housekeeping, then one slice of the import job whose turn it is;
     non-zero while more is due at once (the worker passes again without waiting)."""
     remove_stale(runtime)
-    swept = sweep_staged(runtime)
-    job = _claim(runtime)
+    # the worker asks after every step's commit, and nearly always no import runs: a read
+    # answers that without taking SQLite's write lock from the clerks' steps
+    with runtime.read() as s:
+        running, finished = s.execute(_WORK_DUE).one()
+    swept = sweep_staged(runtime, finished) if finished is not None else 0
+    job = _claim(runtime) if running is not None else None
     return (_run(runtime, job) if job is not None else 0) + swept
