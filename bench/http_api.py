@@ -37,6 +37,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -202,7 +203,9 @@ def p(values, q: float) -> float:
     return values[max(0, int(round(q * len(values))) - 1)] if values else 0.0
 
 
-def run_once(clients: int, cases: int, first: int, tmp: Path, poll_server: bool = False, warmup: int = 1) -> dict:
+def run_once(
+    clients: int, cases: int, first: int, tmp: Path, poll_server: bool = False, warmup: int = 1, profile=None
+) -> dict:
     db = tmp / f"bench-{clients}.db"
     env = {
         **os.environ,
@@ -239,6 +242,10 @@ def run_once(clients: int, cases: int, first: int, tmp: Path, poll_server: bool 
         # pays it once, not on every step.
         for w in range(warmup):
             work_case(apis, first - 1 - w, {"complete": [], "worklist": []}, lock, None if poll_server else db)
+        spy = None
+        if profile:  # py-spy samples the server while it is measured (collapsed stacks, for flame graphs)
+            out = f"{profile}-c{clients}.txt"
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "-o", out])
         cpu0, t0 = cpu_ms(server.pid), time.perf_counter()
 
         def client(c):
@@ -254,6 +261,9 @@ def run_once(clients: int, cases: int, first: int, tmp: Path, poll_server: bool 
             t.join()
         wall, cpu = time.perf_counter() - t0, cpu_ms(server.pid) - cpu0
         rss = rss_mb(server.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
     finally:
         server.terminate()
         server.wait(20)
@@ -284,11 +294,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--poll-server", action="store_true", help="wait for the worker by polling the worklist API every 20 ms"
     )
+    parser.add_argument("--py-spy", metavar="PREFIX", help="sample the server with py-spy into PREFIX-c<N>.txt")
     args = parser.parse_args(argv)
     Api.keepalive = not args.no_keepalive
     with tempfile.TemporaryDirectory(prefix="simpul-http-") as tmp:
         for n, clients in enumerate(args.clients):
-            result = run_once(clients, args.cases, 1000 * (n + 1), Path(tmp), args.poll_server, args.warmup)
+            first = 1000 * (n + 1)
+            result = run_once(clients, args.cases, first, Path(tmp), args.poll_server, args.warmup, args.py_spy)
             for key, value in result.items():
                 print(f"c{clients}_{key}={value}", flush=True)
     return 0
