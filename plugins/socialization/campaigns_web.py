@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
@@ -27,6 +25,7 @@ from .campaigns import (
 )
 from .coverage import STATE_LABELS, WITHOUT_STATES
 from .residents_web import _actor, _login
+from .settings import office_today
 
 
 class _Pages:
@@ -69,7 +68,7 @@ class _Pages:
             kelurahan=engine.kelurahan_list(self.runtime, actor.office_code),
             media=[(k, gettext(v)) for k, v in MEDIA.items()],
             states=[(s, gettext(STATE_LABELS[s])) for s in WITHOUT_STATES],
-            today=date.today().isoformat(),
+            today=office_today(self.runtime).isoformat(),
             error=error,
         ), status
 
@@ -84,7 +83,7 @@ class _Pages:
             "socialization/campaign.html",
             c=result,
             media={k: gettext(v) for k, v in MEDIA.items()},
-            today=date.today().isoformat(),
+            today=office_today(self.runtime).isoformat(),
             error=request.args.get("error"),
         )
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import random
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from ..conftest import OFFICE, OTHER_OFFICE
 
 KELURAHAN = (("6402051001", "Kelurahan Sangasanga Dalam"), ("6402051002", "Kelurahan Sangasanga Muara"))
 OTHER_KELURAHAN = (("6402061001", "Kelurahan Muara Jawa Ulu"),)
-TODAY = date.today()
+#: the office's today (the test nodes run on WITA, the default ``timezone``), not the machine's
+TODAY = datetime.now(ZoneInfo("Asia/Makassar")).date()
 
 #: Indonesian headers in a kelurahan's own order (the plugin must not rely on the order).
 HEADERS_ID = [

@@ -251,6 +251,27 @@ def test_recording_age_setting_counts_sixteen_year_olds(db, tmp_path):
         rt.close()
 
 
+def test_a_resident_turns_seventeen_on_the_offices_day_not_the_servers(runtime, tmp_path):
+    """At 17:30 UTC on 4 March it is already 5 March, 01:30, in the office (WITA): a resident
+    born on 5 March 2009 is 17 and must be counted, whatever the server's own clock zone."""
+    import time_machine
+
+    from .registry_data import nik_for
+
+    seed_kelurahan(runtime)
+    (person,) = generate(1, seed=5)
+    birth = date(2009, 3, 5)
+    person.update(
+        birth_date=birth, marital_status="belum_kawin", has_ektp=False, nik=nik_for(birth, person["sex"], 77, "640205")
+    )
+    path = tmp_path / "ulang-tahun.csv"
+    path.write_text(build_csv([person], bad_every=0)[0], encoding="utf-8")
+    with time_machine.travel("2026-03-04T17:30:00Z", tick=False):
+        assert cli(runtime, "import", str(path), "--as", "operator").exit_code == 0
+        (row,) = json.loads(cli(runtime, "coverage", "--json", "--as", "operator").output)
+    assert (row["eligible"], row["without_ektp"]) == (1, 1)
+
+
 def test_another_offices_residents_are_never_visible(runtime, registry, tmp_path):
     cli(runtime, "import", str(registry["path"]), "--as", "operator")
     theirs = generate(50, seed=8, district="640206", kelurahan=OTHER_KELURAHAN)
