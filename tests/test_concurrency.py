@@ -40,7 +40,8 @@ def test_eight_threads_complete_the_same_task_once(runtime):
     receipt = start_new_card(runtime)["receipt"]
     task = open_task(runtime, receipt, "operator")
     actors = [actor(runtime, f"op{i}") for i in range(THREADS)]
-    outcomes = _race(lambda i: engine.complete_task(runtime, task["id"], all_documents(runtime, task), actors[i]))
+    documents = all_documents(runtime, task)  # read before the race: it reads the task, gone once completed
+    outcomes = _race(lambda i: engine.complete_task(runtime, task["id"], documents, actors[i]))
     kinds = sorted(o[0] for o in outcomes)
     assert kinds == ["conflict"] * (THREADS - 1) + ["ok"], [o for o in outcomes if o[0] == "error"] or outcomes
     with runtime.read() as s:
