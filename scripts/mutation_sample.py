@@ -121,6 +121,24 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "run_service_task",
     ): "in run_service_task only: its one caller (the worker) "
     "calls advance() next, which resets _settled before anything reads it; a failing service raises out",
+    (
+        "engine/actors.py",
+        'def system(cls, name: str = "system") -> Actor:',
+        'def system(cls, name: str = "XXsystemXX") -> Actor:',
+    ): "the default name is never used: every caller names the system actor (worker, cli, coordination, "
+    "office:CODE, a plugin's name); cli/__init__ calls Actor.system() only for its roles",
+    (
+        "engine/wakeup.py",
+        'work, self._local.work = getattr(self._local, "work", False), False',
+        'work, self._local.work = getattr(self._local, "work", False), True',
+    ): "the flag is read only by end() of an outermost transaction, and begin() of every outermost "
+    "transaction clears it first (_seen sets it only inside one): what end() leaves is never read",
+    (
+        "engine/models_accounts.py",
+        "ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)",
+        "ended_at: Mapped[datetime | None] = None",
+    ): "a session's ended_at is only written (utcnow(), already UTC, so SQLite stores the same text "
+    "without the decorator) and only ever tested against NULL (auth.py): no code reads the time back",
 }
 
 

@@ -66,6 +66,9 @@ def test_new_card_runs_from_counter_to_handover(runtime):
     assert case["data"]["card_printed"]["card_serial"] == "KTP-0001"
     printing_case = engine.get_case(runtime, printing, actor(runtime, "disdukcapil"))
     assert printing_case["status"] == "completed"
+    # both messages (print request, card printed) were applied on this node: no timeline says otherwise
+    for events in (case["events"], printing_case["events"]):
+        assert "message_undeliverable" not in [e["kind"] for e in events]
 
 
 def test_the_diagram_shows_a_case_waiting_for_its_card_at_the_wait_not_its_deadlines(runtime):
@@ -166,6 +169,19 @@ def test_form_validation_refuses_and_writes_nothing(runtime):
         )
     assert set(err.value.errors) == {"iris_captured", "device_id", "__class__"}
     assert open_task(runtime, receipt, "operator")["id"] == task["id"]
+
+
+@pytest.mark.parametrize("subtype", [{}, {"subtype": "date"}])
+def test_a_date_field_refuses_what_is_not_a_date_even_without_a_subtype(subtype):
+    """form-js makes a datetime field a date when its schema names no subtype (a plugin's form
+    drawn in the editor): the engine checks it as a date too, not as free text."""
+    from simpul.engine.forms import MSG_DATE, validate_form_data
+
+    form = {"components": [{"type": "datetime", "key": "letter_date", "dateLabel": "Tanggal surat", **subtype}]}
+    assert validate_form_data(form, {"letter_date": "2026-03-02"}) == {"letter_date": "2026-03-02"}
+    with pytest.raises(ValidationFailed) as err:
+        validate_form_data(form, {"letter_date": "kemarin"})
+    assert err.value.errors == {"letter_date": [MSG_DATE]}
 
 
 @pytest.mark.national_checklist

@@ -94,6 +94,36 @@ def test_form_field_shadowing_python_is_refused(bare_runtime, tmp_path):
     assert _count(bare_runtime, ProcessVersion) == 0
 
 
+@pytest.mark.parametrize(
+    "content, template",
+    [
+        ('{"components": [', "Form {path} cannot be read: {error}"),
+        ('{"type": "default"}', "Form {path} is not a form-js schema (no components)."),
+    ],
+)
+def test_a_broken_form_refuses_the_deploy_naming_the_file_not_the_server_path(
+    bare_runtime, tmp_path, content, template
+):
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "broken.form.json").write_text(content)
+
+    class ExtraForms:
+        @hookimpl
+        def form_dirs(self):
+            return [str(forms)]
+
+    bare_runtime.pm.register(ExtraForms())
+    xml = script_process("x = 1").replace('value="documents_returned"', 'value="broken"')
+    with pytest.raises(DeployError) as err:
+        engine.deploy_process(bare_runtime, xml, deployed_by="admin")
+    (problem,) = [e for e in err.value.errors if "broken" in e["message"]]
+    # the admin's language gets the template; the server's folders stay on the server
+    assert problem["template"] == template and problem["params"]["path"] == "broken.form.json"
+    assert problem["message"].startswith("Form broken.form.json ") and str(tmp_path) not in problem["message"]
+    assert _count(bare_runtime, ProcessVersion) == 0
+
+
 def test_same_content_twice_makes_no_new_version(bare_runtime):
     xml = script_process("x = 1")
     first = engine.deploy_process(bare_runtime, xml, deployed_by="admin")

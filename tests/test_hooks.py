@@ -854,6 +854,35 @@ def test_hook_case_event_recorded_note(db, tmp_path):
     rt.close()
 
 
+#: what the engine alone records: each moves a case or the dashboard's figures (a plugin that wrote
+#: "message_received" would count a card as arrived that never was)
+COUNTED_KINDS = [
+    "case_started",
+    "task_completed",
+    "service_completed",
+    "message_received",
+    "timer_fired",
+    "case_cancelled",
+    "case_reopened",
+    "case_moved_back",
+    "incident",
+    "incident_retried",
+]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_no_plugin_can_write_an_event_the_engine_counts(db, tmp_path):
+    rt = _runtime(db, tmp_path)
+    engine.deploy_bundled(rt)
+    receipt = start_new_card(rt)["receipt"]
+    before = engine.get_case(rt, receipt, actor(rt, "operator"))["events"]
+    for kind in COUNTED_KINDS:
+        with pytest.raises(engine.InvalidInput, match=kind):
+            engine.record_case_event(rt, receipt, kind, detail="forged", by="probe")
+    assert engine.get_case(rt, receipt, actor(rt, "operator"))["events"] == before
+    rt.close()
+
+
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_hook_office_summaries(db, tmp_path):
     from argon2 import PasswordHasher

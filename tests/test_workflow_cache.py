@@ -4,6 +4,7 @@ never one that another process has moved on since, nor one a failed step half ch
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from simpul import engine
 from simpul.engine import Conflict
@@ -27,6 +28,31 @@ def test_consecutive_steps_of_a_case_reuse_the_committed_workflow(runtime):
     complete(runtime, receipt, "operator", DOCS_BROUGHT)
     assert runtime.workflows.hits == before + 2
     assert open_task(runtime, receipt, "operator")["step"] == "Task_document_check"
+
+
+def test_a_step_writes_only_what_it_changed_and_reads_nothing_back(runtime):
+    """The hot path of every step: it deletes the task it closed and inserts the one it opened,
+    and neither reads the case's inbox rows and jobs back nor rewrites its timer job (that full
+    resync is the repair after a migration or a reopening, two more queries a step)."""
+    receipt = start_new_card(runtime)["receipt"]
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", seen)
+    try:
+        complete(runtime, receipt, "operator", DOCS_OK)
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", seen)
+    assert open_task(runtime, receipt, "verifier")["step"] == "Task_residence_verification"
+    writes = [s.split(" WHERE ")[0].split(" (")[0] for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert [w for w in writes if "human_tasks" in w or "jobs" in w] == [
+        "DELETE FROM human_tasks",
+        "INSERT INTO human_tasks",
+    ]
+    read_back = [s for s in statements if s.startswith(("SELECT human_tasks.id FROM", "SELECT jobs.task_id FROM"))]
+    assert read_back == []
 
 
 def test_a_step_done_elsewhere_is_never_hidden_by_a_kept_workflow(db, tmp_path, runtime):

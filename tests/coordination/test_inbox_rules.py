@@ -112,6 +112,8 @@ def test_a_message_for_a_closed_case_is_discarded_once_and_noted_on_both_sides(n
     discarded = [e for e in kec_events if e["kind"] == "message_discarded"]
     assert len(discarded) == 1 and discarded[0]["after"]["card_serial"] == "KTP-0002"
     assert "cancelled" in discarded[0]["detail"]
+    # both timelines name the message, not just "a message"
+    assert [(e["step"], e["step_name"]) for e in note + discarded] == [("card_printed", "card_printed")] * 2
 
     # The same message again (a lost acknowledgement): no second note.
     with reg.read() as s:

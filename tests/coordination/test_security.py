@@ -127,6 +127,17 @@ def test_tampered_wrong_secret_unknown_and_unsigned_requests_are_refused_and_log
     assert peer["refused_requests"] == 2 and "bad signature" in peer["last_refusal"]
 
 
+def test_a_refusal_naming_a_long_office_is_kept_short_on_the_status_page(nodes):
+    """The reason shown for the last refusal quotes what the peer sent (here the destination
+    office), so a peer cannot fill the status page and the database with it: 500 characters."""
+    kec = nodes.kecamatan.runtime
+    status, data = _post(nodes.kecamatan, *_request([], destination="6" * 1000))
+    assert (status, _error(data)) == (403, "wrong_office")
+    (peer,) = coordination_status(kec)["peers"]
+    assert peer["refused_requests"] == 1
+    assert peer["last_refusal"] == f"this node does not serve office {'6' * 1000}"[:500]
+
+
 def test_a_replayed_request_is_refused_now_and_later(nodes, caplog):
     kec = nodes.kecamatan.runtime
     first, second = record_case(kec, 1), record_case(kec, 2)

@@ -4,6 +4,7 @@ runtime: SIMPUL_PEERS and SIMPUL_SETTINGS both reach them, and nothing reads os.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -34,3 +35,20 @@ def test_a_broken_peer_stops_the_node_at_start(tmp_path):
         node(tmp_path, {"SIMPUL_PEERS": json.dumps({"6402": {"url": "https://reg.example"}})})
     with pytest.raises(PluginError, match="SIMPUL_PEERS is not valid JSON"):
         node(tmp_path, {"SIMPUL_PEERS": "{not json"})
+
+
+@pytest.mark.parametrize(
+    "alert_after, sent_retention, expected",
+    [
+        ("PT6H30M", "P1DT12H", (timedelta(hours=6, minutes=30), timedelta(days=1, hours=12))),
+        ("PT45S", "P2W", (timedelta(seconds=45), timedelta(days=14))),
+        (5400, "3600", (timedelta(minutes=90), timedelta(hours=1))),
+        ("", None, (timedelta(hours=6), timedelta(days=30))),
+    ],
+)
+def test_durations_are_read_as_iso_8601_or_seconds(tmp_path, alert_after, sent_retention, expected):
+    """How long a message may wait before the status page raises its alert, and how long sent
+    messages are kept: an office writes them as ISO 8601 durations or as seconds."""
+    coordination = {"alert_after": alert_after, "sent_retention": sent_retention}
+    settings = settings_for(node(tmp_path, {"SIMPUL_SETTINGS": json.dumps({"coordination": coordination})}))
+    assert (settings.alert_after, settings.sent_retention) == expected

@@ -16,10 +16,10 @@ from simpul.engine import documents as store
 from simpul.engine.i18n import gettext_for, render, translations_for
 from simpul.engine.models_documents import Document
 from simpul.plugins.verification.identity import check_nik
-from simpul.plugins.verification.web import MSG_CHOOSE_FILE, MSG_UPLOADED, TEXT
+from simpul.plugins.verification.web import MSG_CHOOSE_FILE, MSG_REMOVED, MSG_UPLOADED, TEXT
 
 from ..conftest import make_runtime, seed_offices
-from ..flows import actor, start_new_card
+from ..flows import DOCS_OK, actor, complete, start_new_card
 from .samples import MB, PhotoRequirement, exe, image, pdf
 
 
@@ -147,6 +147,33 @@ def test_signed_out_users_get_nothing(client, runtime):
     doc = store.store_document(runtime, receipt, "family_card", "kk.pdf", pdf(), actor(runtime, "operator"))
     assert client.get(f"/verification/documents/{doc['id']}").status_code == 401
     assert client.get(f"/verification/cases/{receipt}/documents").status_code == 401
+
+
+def test_a_wrong_upload_is_removed_with_its_name_in_the_message_until_a_step_relied_on_it(client, runtime):
+    receipt = start_new_card(runtime)["receipt"]
+    wrong = upload(client, receipt, pdf(pad=7), name="salah.pdf", headers=JSON).get_json()
+    kept = upload(client, receipt, pdf(), name="kk-warga.pdf", headers=JSON).get_json()
+    link = f"/verification/documents/{wrong['id']}/remove"
+    page = client.get(f"/verification/cases/{receipt}/documents", headers=as_user("operator"))
+    assert link in page.get_data(as_text=True)  # the clerk is offered the removal
+    listed = client.get(f"/verification/cases/{receipt}/documents", headers=as_user("operator", **JSON))
+    assert [d["removable"] for d in listed.get_json()["documents"]] == [True, True]
+
+    done = indonesian(MSG_REMOVED, file="salah.pdf")
+    removed = client.post(link, data={"confirm": "yes"}, headers=as_user("operator"))
+    assert removed.status_code == 200 and done in page_text(removed)
+    assert "salah.pdf" not in page_text(removed).replace(done, "")
+    again = client.post(
+        f"/verification/documents/{kept['id']}/remove", data={"confirm": "yes"}, headers=as_user("operator", **JSON)
+    )
+    assert again.get_json()["message"] == indonesian(MSG_REMOVED, file="kk-warga.pdf")
+    assert documents_in_db(runtime) == 0
+
+    # once the document check relied on a scan, it stays: no removal is offered
+    last = upload(client, receipt, pdf(), name="kk.pdf", headers=JSON).get_json()
+    complete(runtime, receipt, "operator", DOCS_OK)
+    page = client.get(f"/verification/cases/{receipt}/documents", headers=as_user("operator"))
+    assert f"/verification/documents/{last['id']}/remove" not in page.get_data(as_text=True)
 
 
 def test_photo_warnings_are_shown_not_refused(db, tmp_path):

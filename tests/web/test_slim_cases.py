@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from simpul import engine
 from simpul.engine import slim
-from simpul.engine.errors import Conflict
+from simpul.engine.errors import Conflict, NotFound
 from simpul.engine.migrate import alembic_config, upgrade
 from simpul.engine.models import Case, PendingSlim, WorkflowState, utcnow
 from simpul.engine.worker import run_due
@@ -82,8 +82,16 @@ def test_a_rejected_case_keeps_its_tree_and_can_still_be_reopened(runtime):
     assert engine.get_case(runtime, receipt, camat)["outcome"] == "rejected"
     assert not slim.is_slim(state_of(runtime, receipt))
     assert engine.supervision.earlier_steps(runtime, receipt, camat)
+    # a supervisor of another kecamatan is told the case is not found, as for any other case
+    with pytest.raises(NotFound) as err:
+        engine.supervision.reopen_case(runtime, receipt, "alamat benar", actor(runtime, "other"))
+    assert err.value.render() == "Case not found."
     reopened = engine.supervision.reopen_case(runtime, receipt, "alamat benar", camat)
     assert reopened["status"] == "active"
+    # the timeline says which step the case went back to
+    (event,) = [e for e in engine.get_case(runtime, receipt, camat)["events"] if e["kind"] == "case_reopened"]
+    assert event["after"] == {"status": "active", "step": event["step"]}
+    assert [t["step"] for t in reopened["open_tasks"]] == [event["step"]]
 
 
 def test_the_migration_slims_cases_finished_before_it_and_keeps_their_path(runtime, monkeypatch):
