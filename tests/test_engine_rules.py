@@ -60,6 +60,17 @@ def test_a_task_s_pre_or_post_script_that_does_not_compile_refuses_the_deploy(ba
     assert _count(bare_runtime, ProcessVersion) == 0
 
 
+def _add_form_dir(runtime, folder) -> None:
+    """A plugin that ships forms from ``folder`` (the ``form_dirs`` hook)."""
+
+    class ExtraForms:
+        @hookimpl
+        def form_dirs(self):
+            return [str(folder)]
+
+    runtime.pm.register(ExtraForms())
+
+
 def test_problem_is_pinned_to_its_element(bare_runtime):
     with pytest.raises(DeployError) as err:
         engine.deploy_process(bare_runtime, service_process("nobody.provides_this"), deployed_by="admin")
@@ -80,12 +91,7 @@ def test_form_field_shadowing_python_is_refused(bare_runtime, tmp_path):
         )
     )
 
-    class ExtraForms:
-        @hookimpl
-        def form_dirs(self):
-            return [str(forms)]
-
-    bare_runtime.pm.register(ExtraForms())
+    _add_form_dir(bare_runtime, forms)
     xml = script_process("x = 1").replace('value="documents_returned"', 'value="evil"')
     with pytest.raises(DeployError) as err:
         engine.deploy_process(bare_runtime, xml, deployed_by="admin")
@@ -108,12 +114,7 @@ def test_a_broken_form_refuses_the_deploy_naming_the_file_not_the_server_path(
     forms.mkdir()
     (forms / "broken.form.json").write_text(content)
 
-    class ExtraForms:
-        @hookimpl
-        def form_dirs(self):
-            return [str(forms)]
-
-    bare_runtime.pm.register(ExtraForms())
+    _add_form_dir(bare_runtime, forms)
     xml = script_process("x = 1").replace('value="documents_returned"', 'value="broken"')
     with pytest.raises(DeployError) as err:
         engine.deploy_process(bare_runtime, xml, deployed_by="admin")
