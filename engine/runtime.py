@@ -289,6 +289,13 @@ class Runtime:
             return default
         return value
 
+    def today(self):
+        """Today in the office's time zone (the node setting ``timezone``), not the server's
+        nor UTC's: between 00:00 and 08:00 WITA the UTC date is still yesterday's."""
+        from .stats import office_today
+
+        return office_today(self.config.timezone)
+
     # -- transactions ----------------------------------------------------------------------
 
     @contextmanager

@@ -52,7 +52,7 @@ class OfficeSummary(Base):
 
 def build_summary(runtime, office_code: str) -> dict:
     """The figures of one office of this node, as its dashboard computes them."""
-    today = engine.stats.office_today(runtime.config.timezone)  # the office's day, not UTC's
+    today = runtime.today()  # the office's day, not UTC's
     board = engine.stats.dashboard(
         runtime,
         Actor.system("coordination"),

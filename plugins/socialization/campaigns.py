@@ -24,7 +24,7 @@ from simpul.engine import N_, InvalidInput, NotFound, SimpulError
 from .coverage import WITHOUT_STATES, _joined, state_expression
 from .exports import iter_without
 from .models import Attendance, Campaign, CampaignTarget, Resident, Visit
-from .settings import office_today, record_from_age
+from .settings import record_from_age
 
 MEDIA = {
     "meeting": N_("Meeting"),
@@ -135,7 +135,7 @@ def _campaign_dict(c: Campaign, targets: int) -> dict:
 
 def campaign_results(runtime, actor, campaign_id: int, *, with_targets: bool = False) -> dict:
     office = actor.office_code or runtime.config.office_code
-    today = office_today(runtime)
+    today = runtime.today()
     st = state_expression(today, record_from_age(runtime)).label("state")
     with runtime.read() as s:
         campaign = _campaign(s, office, campaign_id)

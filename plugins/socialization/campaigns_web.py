@@ -25,7 +25,6 @@ from .campaigns import (
 )
 from .coverage import STATE_LABELS, WITHOUT_STATES
 from .residents_web import _actor, _login
-from .settings import office_today
 
 
 class _Pages:
@@ -68,7 +67,7 @@ class _Pages:
             kelurahan=engine.kelurahan_list(self.runtime, actor.office_code),
             media=[(k, gettext(v)) for k, v in MEDIA.items()],
             states=[(s, gettext(STATE_LABELS[s])) for s in WITHOUT_STATES],
-            today=office_today(self.runtime).isoformat(),
+            today=self.runtime.today().isoformat(),
             error=error,
         ), status
 
@@ -83,7 +82,7 @@ class _Pages:
             "socialization/campaign.html",
             c=result,
             media={k: gettext(v) for k, v in MEDIA.items()},
-            today=office_today(self.runtime).isoformat(),
+            today=self.runtime.today().isoformat(),
             error=request.args.get("error"),
         )
 

@@ -33,7 +33,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from simpul.engine import N_
 
 from .models import CaseState, CoverageCell, CoverageDay, Resident
-from .settings import office_today, record_from_age
+from .settings import record_from_age
 
 log = logging.getLogger("simpul.socialization")
 
@@ -337,7 +337,7 @@ def _rebuild(runtime, office_code: str, today: date) -> None:
 
 def coverage(runtime, office_code: str, *, kelurahan=None, today: date | None = None) -> dict:
     """The figures per kelurahan, RT/RW, sex and age band, and in total, from the cells."""
-    today = today or office_today(runtime)
+    today = today or runtime.today()
     cells = CoverageCell.__table__
     where = [cells.c.office_code == office_code]
     if kelurahan:
@@ -408,7 +408,7 @@ def without_ektp(
     today: date | None = None,
 ) -> list[dict]:
     """Eligible residents without a card handed over, in id order (keyset: ``after_id``)."""
-    today = today or office_today(runtime)
+    today = today or runtime.today()
     st = state_expression(today, record_from_age(runtime))
     query = (
         select(
@@ -440,7 +440,7 @@ def without_ektp(
 
 def resident_state(runtime, office_code: str, resident: Resident, today: date | None = None) -> dict:
     """One resident's state and its dates (the resident page)."""
-    today = today or office_today(runtime)
+    today = today or runtime.today()
     with runtime.read() as s:
         cs = s.get(CaseState, (office_code, resident.nik))
     eligible = resident.birth_date <= years_before(today, record_from_age(runtime)) or (

@@ -419,7 +419,7 @@ def _preview(runtime, job: ImportJob, state: dict, path: Path) -> int:
 def _switch(runtime, job: ImportJob, state: dict, path: Path) -> int:
     """The staged rows into the registry, in one transaction (or nothing, on stop-on-error)."""
     from .coverage import rebuild_cells
-    from .settings import office_today, record_from_age
+    from .settings import record_from_age
 
     stop = bool((job.options or {}).get("stop"))
     with runtime.transaction() as uow:
@@ -446,7 +446,7 @@ def _switch(runtime, job: ImportJob, state: dict, path: Path) -> int:
         imported = d.count(s, source)  # INSERT ... SELECT has no row count on every driver
         conn.execute(insert(r).from_select([*columns, "office_code", "imported_at", "imported_by"], source))
         gone = conn.execute(update(r).where(d.gone).values(gone_at=now)).rowcount
-        rebuild_cells(s, job.office_code, office_today(runtime), record_from_age(runtime))
+        rebuild_cells(s, job.office_code, runtime.today(), record_from_age(runtime))
         result = {
             "imported": imported,
             "updated": updated,

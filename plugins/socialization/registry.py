@@ -29,7 +29,6 @@ from simpul.engine import N_, InvalidInput, Message
 from simpul.plugins.verification import check_kk_number, check_nik
 
 from .models import Resident
-from .settings import office_today
 
 #: the registry's fields, in the order the pages list them.
 FIELDS = (
@@ -460,7 +459,7 @@ def open_import(
     """Open a file for checking (``InvalidInput`` for an unknown kelurahan or an unreadable
     file; ``problems`` when the columns cannot be mapped)."""
     choices = engine.kelurahan_list(runtime, office_code)
-    checker = _Checker(choices, None, today or office_today(runtime))
+    checker = _Checker(choices, None, today or runtime.today())
     if kelurahan is not None:
         code = checker.kelurahan(kelurahan)
         if code is None:
@@ -591,7 +590,7 @@ def apply_import(runtime, plan: Plan, office_code: str, username: str, *, stop_o
         from .coverage import rebuild_cells
         from .settings import record_from_age
 
-        rebuild_cells(uow.session, office_code, office_today(runtime), record_from_age(runtime))
+        rebuild_cells(uow.session, office_code, runtime.today(), record_from_age(runtime))
     return True
 
 

@@ -27,12 +27,3 @@ def record_from_age(runtime) -> int:
     except (TypeError, ValueError):
         return 17
     return age if 10 <= age <= 17 else 17
-
-
-def office_today(runtime):
-    """Today in the office's time zone (the node setting ``timezone``), not the server's: a
-    regency server on UTC would otherwise age residents and date campaigns a day late
-    between 00:00 and 08:00 WITA."""
-    from simpul import engine
-
-    return engine.stats.office_today(runtime.config.timezone)
