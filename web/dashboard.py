@@ -7,7 +7,7 @@ messages; nothing is decided here."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -227,7 +227,7 @@ def _recap_labels() -> dict:
 @role_required(*VIEWERS)
 def monthly():
     args = _load(MonthSchema(), request.args)
-    month = args["month"] or date.today().strftime("%Y-%m")
+    month = args["month"] or runtime().today().strftime("%Y-%m")
     result = engine_recap.monthly_recap(runtime(), g.actor, month, office=args["office"] or None)
     name = f"laporan-bulanan-{result['office']}-{month}"
     if args["format"] == "xlsx":

@@ -125,3 +125,12 @@ def test_api_gives_outcomes_figures_recap_and_the_supervisors_hands(seeded_app, 
     assert reopen.status_code == 409
     reopen = client.post(f"/api/v1/supervise/cases/{cases['c2']}/reopen", json={"reason": "keliru"}, headers=camat)
     assert reopen.status_code == 200 and reopen.get_json()["status"] == "active"
+
+
+def test_the_monthly_recap_defaults_to_the_offices_month(app, browser):
+    """At 17:30 UTC on 31 March it is 1 April, 01:30, in the office (WITA): April's recap."""
+    with time_machine.travel("2026-03-31T17:30:00Z", tick=True):
+        browser.login("camat")
+        xlsx = browser.get("/reports/monthly?format=xlsx")
+    assert xlsx.status_code == 200
+    assert 'filename="laporan-bulanan-640205-2026-04.xlsx"' in xlsx.headers["Content-Disposition"]
