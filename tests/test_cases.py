@@ -257,3 +257,22 @@ def test_receipts_count_per_office_and_year(runtime):
     assert [r.rsplit("-", 1)[1] for r in receipts] == ["00001", "00002", "00003"]
     with runtime.read() as s:
         assert s.scalar(select(func.count()).select_from(HumanTask)) == 3
+
+
+def test_a_list_of_one_step_or_of_held_tasks_is_cut_after_the_filter(runtime):
+    """The card pages ask for one step and the supervision page for held tasks: filtered in
+    the query, so a task of that step (or held) comes back even when ``limit`` other open
+    tasks come before it in the inbox order."""
+    first, second = start_new_card(runtime, 1)["receipt"], start_new_card(runtime, 2)["receipt"]
+    complete(runtime, second, "operator", DOCS_OK)  # the second case is now at verification
+    operator, verifier = actor(runtime, "operator"), actor(runtime, "verifier")
+    everything = engine.list_tasks(runtime, verifier, limit=1)
+    assert [t["receipt"] for t in everything] == [first]  # the document check comes first
+    at_verification = engine.list_tasks(runtime, verifier, step="Task_residence_verification", limit=1)
+    assert [(t["receipt"], t["step"]) for t in at_verification] == [(second, "Task_residence_verification")]
+    assert engine.list_tasks(runtime, verifier, step="Task_print_card") == []
+
+    held = open_task(runtime, second, "verifier")
+    engine.claim_task(runtime, held["id"], verifier)
+    assert [t["receipt"] for t in engine.list_tasks(runtime, operator, claimed=True, limit=1)] == [second]
+    assert [t["receipt"] for t in engine.list_tasks(runtime, operator, claimed=False)] == [first]

@@ -260,8 +260,7 @@ def supervision_page():
     rt = runtime()
     board = engine_stats.dashboard(rt, g.actor, office=g.actor.office_code)
     office = board["offices"][0] if board["offices"] else None
-    claimed = engine.list_tasks(rt, g.actor, limit=500)
-    claimed = [t for t in claimed if t["assignee"]]
+    claimed = engine.list_tasks(rt, g.actor, claimed=True, limit=500)
     incidents = engine.list_cases(rt, g.actor, status="incident", limit=100)
     details = {c["receipt"]: supervision.incident_details(rt, c["receipt"], g.actor) for c in incidents}
     days = rt.setting("reopen_days", supervision.REOPEN_DAYS)

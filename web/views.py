@@ -183,7 +183,7 @@ ARRIVAL_STEP = "Task_receive_card"
 def _arrivals() -> list[dict]:
     """The office's cards printed by the regency and not yet received at the counter."""
     rt, actor = runtime(), g.actor
-    return [t for t in engine.list_tasks(rt, actor, role="operator") if t["step"] == ARRIVAL_STEP]
+    return engine.list_tasks(rt, actor, role="operator", step=ARRIVAL_STEP)
 
 
 @bp.route("/cards/arrivals", methods=["GET", "POST"])
@@ -237,7 +237,7 @@ PRINT_STEP = "Task_print_card"
 def _ready_to_print() -> list[dict]:
     """The regency's cards ready to print (their "Cetak KTP-el" step is open)."""
     rt, actor = runtime(), g.actor
-    return [t for t in engine.list_tasks(rt, actor, role="regency_officer") if t["step"] == PRINT_STEP]
+    return engine.list_tasks(rt, actor, role="regency_officer", step=PRINT_STEP)
 
 
 def _print_batch(rt, actor, chosen, serials) -> tuple[list, list]:
