@@ -39,7 +39,10 @@ from sqlalchemy.engine import make_url
 from simpul.engine import Config, Runtime, auth, complete_task, deploy_bundled, directory, list_tasks, start_case
 from simpul.engine.directory import actor_for
 from simpul.engine.migrate import upgrade
+from simpul.engine.migrations.versions import scale2_0004_version_counts as version_counts
 from simpul.engine.worker import run_due
+from simpul.plugins.coordination.migrations import scale2_0002_coord_summaries as coord_summaries
+from simpul.plugins.socialization.lookup import lookup_code
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -149,7 +152,13 @@ CREATE TEMP TABLE t_events AS SELECT * FROM case_events WHERE case_id < {generat
 CREATE TEMP TABLE t_tasks AS SELECT * FROM human_tasks WHERE case_id < {generated_from};
 CREATE TEMP TABLE t_outbox AS SELECT * FROM outbox_messages WHERE case_id < {generated_from};
 CREATE TEMP TABLE t_receipts AS SELECT * FROM inbox_receipts WHERE (result ->> 'id')::int < {generated_from};
+CREATE TEMP TABLE t_marks AS SELECT * FROM step_marks WHERE case_id < {generated_from};
 ANALYZE t_cases; ANALYZE t_states; ANALYZE t_events; ANALYZE t_tasks; ANALYZE t_outbox; ANALYZE t_receipts;
+ANALYZE t_marks;
+-- the summary triggers (one counter row per peer, per process version) are off while the
+-- copies go in: a million updates of one row in one transaction each walk the row's whole
+-- chain of versions.  The summaries are counted afterwards, by the migrations' own backfill.
+SET session_replication_role = replica;
 CREATE TEMP TABLE tpl AS
   SELECT row_number() OVER (ORDER BY c.id) AS t, c.id AS case_id, c.office_code = '{regency}' AS regency,
          c.status IN ('completed', 'cancelled') AS finished
@@ -219,7 +228,15 @@ INSERT INTO documents (case_id, office_code, requirement_key, filename, content_
 SELECT g.id, g.office, 'family_card', 'kk.jpg', 'image/jpeg', 180000 + g.id % 5000, md5(g.id::text) || md5('x' || g.id),
        1200, 1600, '[]'::json, 'operator', now() - make_interval(secs => ({top} - g.id) * 30)
 FROM gen g WHERE g.id % 2 = 1;
-DROP TABLE gen, tpl_slot, tpl, t_cases, t_states, t_events, t_tasks, t_outbox, t_receipts;
+INSERT INTO step_marks (case_id, office_code, process_key, kind, step, step_name, milestone, kelurahan, role,
+                        actor, opened_at, closed_at, seconds, breached)
+SELECT g.id, g.office, m.process_key, m.kind, m.step, m.step_name, m.milestone, m.kelurahan, m.role, m.actor,
+       now() - make_interval(secs => ({top} - g.id) * 30) + (m.opened_at - c.created_at),
+       now() - make_interval(secs => ({top} - g.id) * 30) + (m.closed_at - c.created_at),
+       m.seconds, m.breached
+FROM gen g JOIN t_cases c ON c.id = g.tpl_case JOIN t_marks m ON m.case_id = g.tpl_case ORDER BY g.id, m.id;
+SET session_replication_role = DEFAULT;
+DROP TABLE gen, tpl_slot, tpl, t_cases, t_states, t_events, t_tasks, t_outbox, t_receipts, t_marks;
 """
 
 FINISH_SQL = """
@@ -227,10 +244,25 @@ SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases)
 SELECT setval(pg_get_serial_sequence('case_events', 'id'), (SELECT max(id) FROM case_events));
 SELECT setval(pg_get_serial_sequence('outbox_messages', 'id'), (SELECT max(id) FROM outbox_messages));
 SELECT setval(pg_get_serial_sequence('documents', 'id'), (SELECT max(id) FROM documents));
+SELECT setval(pg_get_serial_sequence('step_marks', 'id'), (SELECT max(id) FROM step_marks));
+DELETE FROM coordination_peer_summaries;
+{peer_summaries};
+DELETE FROM process_version_counts;
+{version_counts};
 UPDATE receipt_serials SET last = (SELECT max(id) FROM cases);
 INSERT INTO receipt_serials (office_code, year, last)
   SELECT code, 2026, (SELECT max(id) FROM cases) FROM offices ON CONFLICT DO NOTHING;
 """
+
+
+def _statements(script: str) -> list[str]:
+    """The script's statements one by one (none of them holds a ';' inside), so each is timed."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _first_words(statement: str) -> str:
+    return " ".join(statement.split()[:4])
 
 
 def _sql_array(words) -> str:
@@ -268,12 +300,17 @@ def build(url: str, n_cases: int, tmp: str) -> None:
             )
             raw = conn.connection.dbapi_connection
             with raw.cursor() as cur:
-                cur.execute(sql)
+                for statement in _statements(sql):
+                    t2 = time.perf_counter()
+                    cur.execute(statement)
+                    print(f"    {time.perf_counter() - t2:7.1f} s  {_first_words(statement)}", flush=True)
             raw.commit()
             print(f"  cases {start}..{last} in {time.perf_counter() - t1:.1f} s", flush=True)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cur:
-            cur.execute(FINISH_SQL)
+            for statement in _statements(FINISH_SQL.format(peer_summaries=";\n".join(coord_summaries.BACKFILL),
+                                                            version_counts=version_counts.BACKFILL)):
+                cur.execute(statement)
         raw.commit()
     vacuum_analyze(url)
     rt.close()
@@ -368,14 +405,23 @@ def last_page_url(client, url: str) -> str:
     return max(pages, key=lambda u: int(re.search(r"page=(\d+)", u).group(1))) if pages else url
 
 
-def measure(client, url: str, requests: int, headers=None) -> tuple[float, float]:
-    for _ in range(3):
-        response = client.get(url, headers=headers)
+def _resident_address(i: int) -> dict:
+    """A different address per request: the public status lookup is limited per address, and
+    the benchmark stands for many residents, not one asking 40 times."""
+    return {"REMOTE_ADDR": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"}
+
+
+def measure(client, url: str, requests: int, headers=None, public=False) -> tuple[float, float]:
+    def get(i):
+        return client.get(url, headers=headers, environ_base=_resident_address(i) if public else {})
+
+    for i in range(3):
+        response = get(i)
         assert response.status_code == 200, (url, response.status_code, response.get_data(as_text=True)[:300])
     times = []
-    for _ in range(requests):
+    for i in range(3, 3 + requests):
         start = time.perf_counter()
-        response = client.get(url, headers=headers)
+        response = get(i)
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     times.sort()
@@ -497,8 +543,9 @@ def main(argv=None) -> int:
         api = app.test_client()
         tokens = {
             u: {"Authorization": "Bearer " + auth.create_token(rt, u, "bench", auth.active_actor(rt, u))[0]}
-            for u in ("operator", "disdukcapil")
+            for u in ("operator", "disdukcapil", "camat", "kadis")
         }
+        s["public_code"] = lookup_code(rt.config, s["office_open_receipt"])
         name_q = "aisyah"
         rare_q = "putri lestari"
         views = [
@@ -530,7 +577,18 @@ def main(argv=None) -> int:
             ("regency task page", "disdukcapil", f"/tasks/{s['regency_task']}"),
             ("regency finished case page", "disdukcapil", f"/cases/{s['regency_finished']}"),
             ("regency finished case diagram", "disdukcapil", f"/cases/{s['regency_finished']}/diagram.json"),
+            ("regency case documents", "disdukcapil", f"/verification/cases/{s['regency_finished']}/documents"),
+            ("regency card printing", "disdukcapil", "/cards/printing"),
+            ("regency dashboard", "kadis", "/dashboard"),
+            ("regency monthly recap", "kadis", "/reports/monthly"),
+            ("clerk case documents", "operator", f"/verification/cases/{s['office_open_receipt']}/documents"),
+            ("clerk card arrivals", "operator", "/cards/arrivals"),
+            ("camat dashboard", "camat", "/dashboard"),
+            ("camat monthly recap", "camat", "/reports/monthly"),
+            ("camat supervision", "camat", "/supervision"),
+            ("resident status lookup", "public", f"/cek?receipt={s['office_open_receipt']}&code={s['public_code']}"),
             ("admin coordination status", "kadis", "/coordination/status"),
+            ("admin coordination status json", "kadis", "/coordination/status.json"),
             ("admin users", "kadis", "/admin/users"),
             ("admin processes", "kadis", "/admin/processes"),
             ("api clerk tasks", ("api", "operator"), "/api/v1/tasks?view=roles"),
@@ -542,6 +600,9 @@ def main(argv=None) -> int:
             ("api regency cases search receipt", ("api", "disdukcapil"), f"/api/v1/cases?q={s['regency_receipt']}"),
             ("api regency cases search name", ("api", "disdukcapil"), f"/api/v1/cases?q={name_q}"),
             ("api regency case", ("api", "disdukcapil"), f"/api/v1/cases/{s['regency_finished']}"),
+            ("api camat dashboard", ("api", "camat"), "/api/v1/dashboard"),
+            ("api camat monthly recap", ("api", "camat"), "/api/v1/reports/monthly"),
+            ("api regency dashboard", ("api", "kadis"), "/api/v1/dashboard"),
         ]
         print(f"{args.requests} requests each after 3 warm-up, Flask test client, times in ms")
         worst = 0.0
@@ -551,6 +612,8 @@ def main(argv=None) -> int:
             headers = None
             if isinstance(who, tuple):
                 client, headers = api, tokens[who[1]]
+            elif who == "public":
+                client = api
             else:
                 client = clients[who]
             if isinstance(url, tuple):
@@ -560,7 +623,7 @@ def main(argv=None) -> int:
                     url = last_page_url(client, url[1])
                 elif url[0] == "api-follow":
                     url = api_follow(client, url[1], url[2], headers)
-            p50, p95 = measure(client, url, args.requests, headers)
+            p50, p95 = measure(client, url, args.requests, headers, public=who == "public")
             worst = max(worst, p95)
             print(f"{name:<34} p50={p50:7.1f} p95={p95:7.1f}  {url}", flush=True)
             if args.explain:
