@@ -39,12 +39,14 @@ def _blank() -> dict:
 
 
 def monthly_recap(runtime, actor, month: str, *, office: str | None = None) -> dict:
-    """The recap of ``month`` (YYYY-MM) for the actor's office (a regency names a kecamatan)."""
+    """The recap of ``month`` (YYYY-MM) for the actor's office; a regency names one of its
+    kecamatan, and without a name gets the first (its page then offers the others)."""
     if not (actor.has_role("supervisor") or actor.has_role("regency_officer")):
         raise Forbidden("The monthly recap is for the camat (supervisor) and the regency.")
     with runtime.read() as s:
         offices = dashboard_offices(s, actor)
-        code = office or (actor.office_code if any(o.code == actor.office_code for o in offices) else None)
+        own = actor.office_code if any(o.code == actor.office_code for o in offices) else None
+        code = office or own or (offices[0].code if offices else None)
         chosen = next((o for o in offices if o.code == code), None)
         if chosen is None:
             raise NotFound("Office {code} not found.", code=office or actor.office_code or "?")

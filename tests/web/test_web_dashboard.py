@@ -134,3 +134,15 @@ def test_the_monthly_recap_defaults_to_the_offices_month(app, browser):
         xlsx = browser.get("/reports/monthly?format=xlsx")
     assert xlsx.status_code == 200
     assert 'filename="laporan-bulanan-640205-2026-04.xlsx"' in xlsx.headers["Content-Disposition"]
+
+
+def test_the_regency_opens_the_monthly_recap_of_its_first_kecamatan_and_may_choose_another(app, browser):
+    """The regency's own office has no counter of its own: "Laporan bulanan" from its dashboard
+    shows its first kecamatan, with the others to choose from, not a 404."""
+    browser.login("disdukcapil")
+    page = browser.get("/reports/monthly?month=2026-03")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert '<span class="mono">640205</span>' in body
+    assert re.search(r'<select id="recap-office" name="office">.*value="640205"', body, re.S)
+    assert browser.get("/reports/monthly?month=2026-03&office=999999").status_code == 404
