@@ -9,8 +9,8 @@ A search box gets three kinds of text, each sent where an index answers it:
   the trigram tokenizer (``cases_search``, kept by triggers) on SQLite.  Both need at least
   three characters; a shorter query falls back to a plain scan of the office's cases.
 
-Those objects are dialect-specific, so they live in the migration ``scale_0001_search``
-and not in the models; :data:`SEARCH_OBJECTS` names them for the schema comparison.
+Those objects are dialect-specific, so they live in the migrations ``scale_0001_search``
+and ``scale4_0001_office_name_search`` and not in the models; :data:`SEARCH_OBJECTS` names them for the schema comparison.
 
 Lists page by key (``before``/``after`` an id), never by OFFSET: page 200 costs what page 1
 costs, and a page link stays right while new cases arrive.
@@ -33,6 +33,7 @@ MIN_TRIGRAM = 3
 SEARCH_OBJECTS = frozenset(
     {
         "ix_cases_name_trgm",
+        "ix_cases_office_name_trgm",
         "ix_cases_receipt_trgm",
         "ix_cases_nik_trgm",
         "cases_search",
@@ -111,11 +112,14 @@ def text_search_rows(session, base, match, where, limit: int) -> list:
     is the trigram index asked for the older rest (``id + 0`` keeps the planner from walking
     the primary key instead)."""
     from sqlalchemy import func
+    from sqlalchemy.sql.util import ClauseAdapter
 
-    window = base.with_only_columns(Case.id).where(*where).order_by(Case.id.desc()).limit(SCAN_WINDOW).subquery()
-    rows = list(
-        session.scalars(base.where(Case.id.in_(select(window.c.id)), match).order_by(Case.id.desc()).limit(limit))
-    )
+    searched = (Case.id, Case.resident_name, Case.receipt, Case.resident_nik)
+    window = base.with_only_columns(*searched).where(*where).order_by(Case.id.desc()).limit(SCAN_WINDOW).subquery()
+    # the match is tested on the window's own rows: given the match on ``cases`` itself, the
+    # planner may prefer the trigram index over the whole office and join the window to it
+    in_window = select(window.c.id).where(ClauseAdapter(window).traverse(match))
+    rows = list(session.scalars(base.where(Case.id.in_(in_window)).order_by(Case.id.desc()).limit(limit)))
     if len(rows) >= limit:
         return rows
     oldest, seen = session.execute(select(func.min(window.c.id), func.count())).one()
