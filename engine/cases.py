@@ -13,7 +13,7 @@ import re
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, lazyload
@@ -314,6 +314,23 @@ def task_dict(t: HumanTask | Row, case: Case | Row | None = None) -> dict:
     }
 
 
+def _task_filters(actor, *, role=None, case_receipt=None, assignee=None, step=None, claimed=None, ids=None) -> list:
+    where = [HumanTask.id.in_(list(ids))] if ids is not None else []
+    if not actor.is_system:
+        where.append(HumanTask.office_code == actor.office_code)
+    if role:
+        where.append(HumanTask.role == role)
+    if assignee:
+        where.append(HumanTask.assignee == assignee)
+    if step:
+        where.append(HumanTask.step == step)
+    if claimed is not None:
+        where.append(HumanTask.assignee.is_not(None) if claimed else HumanTask.assignee.is_(None))
+    if case_receipt:
+        where.append(Case.receipt == case_receipt)
+    return where
+
+
 def list_tasks(
     runtime,
     actor: Actor,
@@ -323,33 +340,34 @@ def list_tasks(
     assignee: str | None = None,
     step: str | None = None,
     claimed: bool | None = None,
+    ids=None,
     limit: int = 500,
 ) -> list[dict]:
-    """Open tasks the actor's office may see, optionally by role, case, assignee, step (a BPMN
-    task id) or whether someone holds them; the filters are in the query, so a page that wants
-    one step of a regency's 20,000 open tasks gets all of that step's, not those among the
-    first ``limit``."""
+    """Open tasks the actor's office may see, the most urgent first, optionally by role, case,
+    assignee, step (a BPMN task id) or whether someone holds them; the filters are in the
+    query, so a page that wants one step of a regency's 20,000 open tasks gets that step's,
+    not those among the first ``limit``.  ``count_tasks`` counts the same filters."""
+    where = _task_filters(
+        actor, role=role, case_receipt=case_receipt, assignee=assignee, step=step, claimed=claimed, ids=ids
+    )
     with runtime.read() as s:
         # the case comes in the same row (its version is not needed for a list)
         stmt = (
             select(HumanTask)
             .join(HumanTask.case)
             .options(contains_eager(HumanTask.case).lazyload(Case.process_version))
+            .where(*where)
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+            .limit(limit)
         )
-        if not actor.is_system:
-            stmt = stmt.where(HumanTask.office_code == actor.office_code)
-        if role:
-            stmt = stmt.where(HumanTask.role == role)
-        if assignee:
-            stmt = stmt.where(HumanTask.assignee == assignee)
-        if step:
-            stmt = stmt.where(HumanTask.step == step)
-        if claimed is not None:
-            stmt = stmt.where(HumanTask.assignee.is_not(None) if claimed else HumanTask.assignee.is_(None))
-        if case_receipt:
-            stmt = stmt.where(Case.receipt == case_receipt)
-        stmt = stmt.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at).limit(limit)
         return [task_dict(t) for t in s.scalars(stmt)]
+
+
+def count_tasks(runtime, actor: Actor, *, role=None, step=None, assignee=None, claimed=None) -> int:
+    """How many open tasks ``list_tasks`` with these filters would list without its limit."""
+    where = _task_filters(actor, role=role, step=step, assignee=assignee, claimed=claimed)
+    with runtime.read() as s:
+        return s.scalar(select(func.count()).select_from(HumanTask).where(*where))
 
 
 def get_task(runtime, task_id: str, actor: Actor) -> dict:

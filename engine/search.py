@@ -10,7 +10,8 @@ A search box gets three kinds of text, each sent where an index answers it:
   three characters; a shorter query falls back to a plain scan of the office's cases.
 
 Those objects are dialect-specific, so they live in the migrations ``scale_0001_search``
-and ``scale4_0001_office_name_search`` and not in the models; :data:`SEARCH_OBJECTS` names them for the schema comparison.
+and ``scale4_0001_office_name_search`` and not in the models; :data:`SEARCH_OBJECTS` names
+them for the schema comparison.
 
 Lists page by key (``before``/``after`` an id), never by OFFSET: page 200 costs what page 1
 costs, and a page link stays right while new cases arrive.

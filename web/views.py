@@ -178,12 +178,17 @@ def unclaim(task_id):
 # -- cards arriving from the regency ---------------------------------------------------------
 
 ARRIVAL_STEP = "Task_receive_card"
+#: cards shown on one printing or arrival page, the most urgent first: a print run or a
+#: delivery, not the regency's thousands (the page says how many there are in all).
+CARD_BATCH = 100
 
 
-def _arrivals() -> list[dict]:
-    """The office's cards printed by the regency and not yet received at the counter."""
+def _arrivals(ids=None) -> list[dict]:
+    """The office's cards printed by the regency and not yet received at the counter (of
+    them, the ticked ``ids``)."""
     rt, actor = runtime(), g.actor
-    return engine.list_tasks(rt, actor, role="operator", step=ARRIVAL_STEP)
+    limit = len(ids) if ids is not None else CARD_BATCH
+    return engine.list_tasks(rt, actor, role="operator", step=ARRIVAL_STEP, ids=ids, limit=limit)
 
 
 @bp.route("/cards/arrivals", methods=["GET", "POST"])
@@ -202,7 +207,7 @@ def card_arrivals():
             errors["card_arrived"] = [_("Tick this box once the cards are at the office and checked.")]
         if not errors:
             received, refused = [], []
-            by_id = {t["id"]: t for t in _arrivals()}
+            by_id = {t["id"]: t for t in _arrivals(ids=chosen)}
             for task_id in chosen:
                 task = by_id.get(task_id)
                 if task is None:
@@ -227,22 +232,29 @@ def card_arrivals():
                 flash(line, "error")
             return redirect(url_for("ui.card_arrivals"))
     return render_template(
-        "card_arrivals.html", tasks=_arrivals(), errors=errors, batch=batch, chosen=request.form.getlist("task_id")
+        "card_arrivals.html",
+        tasks=_arrivals(),
+        total=engine.count_tasks(rt, actor, role="operator", step=ARRIVAL_STEP),
+        errors=errors,
+        batch=batch,
+        chosen=request.form.getlist("task_id"),
     ), (422 if errors else 200)
 
 
 PRINT_STEP = "Task_print_card"
 
 
-def _ready_to_print() -> list[dict]:
-    """The regency's cards ready to print (their "Cetak KTP-el" step is open)."""
+def _ready_to_print(ids=None) -> list[dict]:
+    """The regency's cards ready to print (their "Cetak KTP-el" step is open; of them, the
+    ticked ``ids``)."""
     rt, actor = runtime(), g.actor
-    return engine.list_tasks(rt, actor, role="regency_officer", step=PRINT_STEP)
+    limit = len(ids) if ids is not None else CARD_BATCH
+    return engine.list_tasks(rt, actor, role="regency_officer", step=PRINT_STEP, ids=ids, limit=limit)
 
 
 def _print_batch(rt, actor, chosen, serials) -> tuple[list, list]:
     printed, refused = [], []
-    by_id = {t["id"]: t for t in _ready_to_print()}
+    by_id = {t["id"]: t for t in _ready_to_print(ids=chosen)}
     for task_id in chosen:
         task = by_id.get(task_id)
         if task is None:
@@ -289,7 +301,12 @@ def card_printing():
                 flash(line, "error")
             return redirect(url_for("ui.card_printing"))
     return render_template(
-        "card_printing.html", tasks=_ready_to_print(), errors=errors, chosen=chosen, serials=serials
+        "card_printing.html",
+        tasks=_ready_to_print(),
+        total=engine.count_tasks(rt, actor, role="regency_officer", step=PRINT_STEP),
+        errors=errors,
+        chosen=chosen,
+        serials=serials,
     ), (422 if errors else 200)
 
 

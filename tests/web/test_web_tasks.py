@@ -299,3 +299,24 @@ def test_the_regency_prints_several_ready_cards_in_one_action(runtime, browser):
     assert open_task(runtime, ready[2][1], "disdukcapil")["id"] == third  # the unticked card still waits
     browser.login("operator")
     assert browser.get("/cards/printing").status_code == 403
+
+
+def test_the_printing_page_shows_a_run_of_the_most_urgent_and_counts_them_all(runtime, browser, monkeypatch):
+    """A regency has thousands of cards ready: the page lists one print run (the most urgent
+    first) and says how many there are in all; a ticked card is found even when the list has
+    moved on meanwhile."""
+    from simpul.web import views
+
+    monkeypatch.setattr(views, "CARD_BATCH", 2)
+    ready = [_ready_to_print(runtime, n) for n in (1, 2, 3)]
+    browser.login("disdukcapil")
+    text = page_text(browser.get("/cards/printing"))
+    assert "3 kartu siap dicetak" in text
+    assert "Ditampilkan 2 yang paling mendesak; berikutnya muncul setelah ini dicatat." in text
+    shown = [p for _r, p in ready if p in text]
+    assert shown == [ready[0][1], ready[1][1]]  # the oldest due first; the third waits for the next run
+    third = open_task(runtime, ready[2][1], "disdukcapil")["id"]
+    done = browser.post("/cards/printing", {"task_id": [third], f"serial-{third}": "KTP-3"})
+    assert done.status_code == 302 and "1 kartu dicetak" in page_text(browser.get(done.headers["Location"]))
+    text = page_text(browser.get("/cards/printing"))
+    assert "2 kartu siap dicetak" in text and "paling mendesak" not in text
