@@ -308,8 +308,11 @@ def build(url: str, n_cases: int, tmp: str) -> None:
             print(f"  cases {start}..{last} in {time.perf_counter() - t1:.1f} s", flush=True)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cur:
-            for statement in _statements(FINISH_SQL.format(peer_summaries=";\n".join(coord_summaries.BACKFILL),
-                                                            version_counts=version_counts.BACKFILL)):
+            for statement in _statements(
+                FINISH_SQL.format(
+                    peer_summaries=";\n".join(coord_summaries.BACKFILL), version_counts=version_counts.BACKFILL
+                )
+            ):
                 cur.execute(statement)
         raw.commit()
     vacuum_analyze(url)
@@ -601,7 +604,7 @@ def main(argv=None) -> int:
             ("api regency cases search name", ("api", "disdukcapil"), f"/api/v1/cases?q={name_q}"),
             ("api regency case", ("api", "disdukcapil"), f"/api/v1/cases/{s['regency_finished']}"),
             ("api camat dashboard", ("api", "camat"), "/api/v1/dashboard"),
-            ("api camat monthly recap", ("api", "camat"), "/api/v1/reports/monthly"),
+            ("api camat monthly recap", ("api", "camat"), f"/api/v1/reports/monthly?month={time.strftime('%Y-%m')}"),
             ("api regency dashboard", ("api", "kadis"), "/api/v1/dashboard"),
         ]
         print(f"{args.requests} requests each after 3 warm-up, Flask test client, times in ms")

@@ -562,6 +562,17 @@ def dashboard(runtime, actor, *, since=None, until=None, office: str | None = No
         }
 
 
+def now_figures(runtime, actor, office: str) -> dict:
+    """The dashboard's "now" figures of the viewer's own office or one it oversees (open and
+    overdue steps, incidents, the outbox, claimed tasks left idle), without the period's
+    flow: the supervisor's page needs only these."""
+    _need_viewer(actor)
+    with runtime.read() as s:
+        if office != actor.office_code and not may_see_figures_of(s, actor, office):
+            raise NotFound("Office {code} not found.", code=office)
+        return _now_figures(s, office, utcnow())
+
+
 # -- the cases behind a figure -----------------------------------------------------------------
 
 

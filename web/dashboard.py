@@ -258,8 +258,7 @@ def monthly():
 @role_required("supervisor")
 def supervision_page():
     rt = runtime()
-    board = engine_stats.dashboard(rt, g.actor, office=g.actor.office_code)
-    office = board["offices"][0] if board["offices"] else None
+    now = engine_stats.now_figures(rt, g.actor, g.actor.office_code)
     claimed = engine.list_tasks(rt, g.actor, claimed=True, limit=500)
     incidents = engine.list_cases(rt, g.actor, status="incident", limit=100)
     details = {c["receipt"]: supervision.incident_details(rt, c["receipt"], g.actor) for c in incidents}
@@ -270,7 +269,7 @@ def supervision_page():
         c for c in engine.list_cases(rt, g.actor, outcome="rejected", limit=50) if (c["ended_at"] or "") >= cutoff
     ]
     colleagues = engine.office_colleagues(rt, g.actor.office_code)
-    idle = {i["task_id"]: i for i in (office["now"]["idle_claimed"] if office else [])}
+    idle = {i["task_id"]: i for i in now["idle_claimed"]}
     return render_template(
         "dashboard/supervision.html",
         claimed=claimed,

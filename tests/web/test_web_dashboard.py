@@ -78,6 +78,10 @@ def test_release_and_reopen_from_the_web(seeded_app, browser, runtime):
     browser.login("camat")
     page = browser.get("/supervision")
     assert cases["claimed_task"] in page.get_data(as_text=True)
+    held = re.search(
+        r"<tr[^>]*>(?:(?!</tr>).)*" + cases["claimed_task"] + r"(?:(?!</tr>).)*</tr>", page.get_data(as_text=True), re.S
+    )
+    assert held and re.search(r'overdue-badge">\d+ hari<', held.group(0))  # held, nothing done for days
     refused = browser.post(f"/tasks/{cases['claimed_task']}/release", {"reason": " ", "next": "/supervision"})
     assert refused.status_code == 302
     assert engine.get_task(runtime, cases["claimed_task"], actor(runtime, "camat"))["assignee"] == "operator2"
